@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 UNDETERMINED = "und"  # ISO 639 code for "language could not be determined"
+SECTION_SEPARATOR = "\n\n"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class Document:
     def relpath(self) -> str:
         return relative_source(self.source, self.root)
 
+    @property
+    def text(self) -> str:
+        """Sections joined by blank lines; Chunk.start/end index into this string."""
+        return SECTION_SEPARATOR.join(section.text for section in self.sections)
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -58,6 +64,8 @@ class Chunk:
     n_chunks: int  # chunks in the document: lets a resumed run tell a complete file from a partial one
     heading: str = ""  # nearest title above the chunk, shown with results
     format: str = ""
+    start: int = 0  # character span of the chunk in Document.text (overlaps with neighbours)
+    end: int = 0
 
 
 @dataclass(frozen=True)
