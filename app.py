@@ -1,0 +1,215 @@
+"""Multilingual semantic search: `python app.py` opens the UI; subcommands index, search and evaluate.
+
+    python app.py                                  # UI on http://127.0.0.1:7860
+    python app.py index ~/Documents/papers         # index (incrementally) with the default model
+    python app.py search "Wie lernen Bienen?" --lang en,zh -k 5
+    python app.py eval --queries sample_corpora/queryset --models multilingual-e5-small
+"""
+
+from __future__ import annotations
+
+import os
+
+# Offline by default, set before anything imports huggingface_hub, unstructured or gradio.
+# `--allow-downloads` (or MLSEARCH_ALLOW_DOWNLOADS=1) lets hub models be fetched where a hub is reachable.
+if os.environ.get("MLSEARCH_ALLOW_DOWNLOADS") != "1":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+for _name, _value in {
+    "DO_NOT_TRACK": "1",
+    "UNSTRUCTURED_DISABLE_NOTICE": "1",
+    "SCARF_NO_ANALYTICS": "true",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from search.services import Services, Settings, default_collection  # noqa: E402
+from search.store import SearchFilter, StoreError  # noqa: E402
+
+REPO = Path(__file__).resolve().parent
+SAMPLE_CORPORA = REPO / "sample_corpora"
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, help="where the embedded index lives (default: ~/.local/share/multilingual-search)")
+    parser.add_argument("--cache-dir", type=Path, help="converted/downloaded models (default: ~/.cache/multilingual-search)")
+    parser.add_argument("--qdrant-url", help="use a Qdrant server or cluster, e.g. http://host:6333 (default: embedded store)")
+    parser.add_argument("--qdrant-api-key", default=os.environ.get("QDRANT_API_KEY"))
+    parser.add_argument("--shards", type=int, help="shards per new collection (server/cluster)")
+    parser.add_argument("--replicas", type=int, help="replication factor per new collection (server/cluster)")
+    parser.add_argument("--on-disk", action="store_true", help="keep vectors on disk (server/cluster)")
+    parser.add_argument("--quantization", choices=["int8"], help="scalar quantisation of stored vectors (server/cluster)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    parser.add_argument("--allow-downloads", action="store_true", help="allow fetching hub models (off by default)")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("index", help="index a folder (incremental: unchanged files are skipped)")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--model", help="embedding model (default: multilingual-e5-small, bundled)")
+    p.add_argument("--collection", help="collection name (default: one per model)")
+    p.add_argument("--chunk-tokens", type=int, default=256)
+    p.add_argument("--overlap-tokens", type=int, default=32)
+    p.add_argument("--max-file-mb", type=float, help="skip text files larger than this")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("search", help="search a collection")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--lang", help="only chunks in these languages, e.g. en,de")
+    p.add_argument("--source", action="append", help="only this file (repeatable)")
+    p.add_argument("--model", help="must be the collection's model (checked)")
+    p.add_argument("--collection")
+    p.add_argument("--mode", choices=["dense", "sparse", "hybrid"], default="dense")
+    p.add_argument("--rerank", help="second stage, e.g. a cross-encoder folder or hub id")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("eval", help="evaluate models/pipelines on a labeled query set")
+    p.add_argument("--queries", type=Path, required=True, help="BEIR-style folder: corpus.jsonl, queries.jsonl, qrels.tsv")
+    p.add_argument("--models", default=None, help="comma-separated models (default: the default model)")
+    p.add_argument("--modes", default="dense", help="comma-separated first stages: dense,sparse,hybrid")
+    p.add_argument("--rerank", help="comma-separated second stages to add to each pipeline")
+    p.add_argument("--out", type=Path, help="write report.json and PNG charts here")
+
+    p = sub.add_parser("serve", help="start the web UI (the default without a command)")
+    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--allow-root", action="append", type=Path, help="folder the UI may index (repeatable)")
+    p.add_argument("--no-sample", action="store_true", help="do not index the sample corpora on first launch")
+
+    sub.add_parser("collections", help="list collections with their models and sizes")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    settings = Settings().with_overrides(
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        qdrant_url=args.qdrant_url,
+        qdrant_api_key=args.qdrant_api_key,
+        shards=args.shards,
+        replication_factor=args.replicas,
+        quantization=args.quantization,
+        device=args.device,
+    )
+    if args.on_disk:
+        settings = settings.with_overrides(on_disk=True)
+    if getattr(args, "host", None) or getattr(args, "port", None) or getattr(args, "allow_root", None):
+        settings = settings.with_overrides(
+            host=args.host,
+            port=args.port,
+            allowed_roots=tuple(p.resolve() for p in args.allow_root) if args.allow_root else None,
+        )
+    return settings
+
+
+def cmd_index(services: Services, args: argparse.Namespace) -> int:
+    from indexer.pipeline import IndexConfig
+    from indexer.progress import tqdm_progress
+    from indexer.service import index_with_services
+
+    config = IndexConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
+    if args.max_file_mb:
+        config = config.with_max_file_mb(args.max_file_mb)
+    with tqdm_progress(disable=args.json) as progress:
+        report = index_with_services(services, args.folder, args.model, args.collection, config, progress)
+    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+    return 0
+
+
+def cmd_search(services: Services, args: argparse.Namespace) -> int:
+    collection = args.collection or default_collection(services.spec(args.model).name)
+    searcher = services.searcher(collection, args.model)
+    sources = tuple(str(Path(s).resolve()) for s in args.source or ())
+    flt = SearchFilter(languages=_split(args.lang), sources=sources)
+    reranker = services.reranker(args.rerank) if args.rerank else None
+    result = searcher.search(args.query, k=args.k, flt=flt, mode=args.mode, reranker=reranker)
+    if args.json:
+        hits = [
+            {"rank": i, "score": h.score, "source": h.relpath, "page": h.page, "language": h.language, "text": h.text}
+            for i, h in enumerate(result.hits, 1)
+        ]
+        print(json.dumps({"query": result.query, "timings_ms": dict(result.timings_ms), "hits": hits}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{len(result.hits)} results from {result.collection!r} ({result.model}, {result.timings_ms.get('total', 0):.0f} ms)")
+    for rank, hit in enumerate(result.hits, 1):
+        page = f" p.{hit.page}" if hit.page else ""
+        snippet = " ".join(hit.text.split())[:240]
+        print(f"{rank:>2}. {hit.score:.3f} [{hit.language}] {hit.relpath}{page}\n    {snippet}")
+    return 0
+
+
+def cmd_eval(services: Services, args: argparse.Namespace) -> int:
+    from indexer.evaluation import PipelineSpec, evaluate_pipelines
+    from search.evaluate import format_report, plot_report
+    from search.querysets import load_queryset
+
+    queryset = load_queryset(args.queries)
+    models = _split(args.models) or (services.settings.default_model,)
+    rerankers: tuple[str | None, ...] = (None, *_split(args.rerank))
+    pipelines = [
+        PipelineSpec(model=model, mode=mode, reranker=reranker)  # type: ignore[arg-type]
+        for model in models
+        for mode in _split(args.modes)
+        for reranker in rerankers
+    ]
+    report = evaluate_pipelines(services, queryset, pipelines)
+    print(format_report(report))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "report.json").write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+        plot_report(report, args.out / "metrics.png")
+        print(f"wrote {args.out / 'report.json'} and {args.out / 'metrics.png'}")
+    return 0
+
+
+def cmd_collections(services: Services, args: argparse.Namespace) -> int:
+    for name in services.store.list_collections():
+        meta = services.store.get_meta(name)
+        model = meta.model if meta else "?"
+        print(f"{name}\t{model}\t{services.store.count(name)} chunks")
+    return 0
+
+
+def cmd_serve(services: Services, args: argparse.Namespace) -> int:
+    from ui.app import launch
+
+    launch(services, sample_folder=None if getattr(args, "no_sample", False) else SAMPLE_CORPORA)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "eval": cmd_eval, "collections": cmd_collections, "serve": cmd_serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.allow_downloads:
+        os.environ["MLSEARCH_ALLOW_DOWNLOADS"] = "1"
+    command = args.command or "serve"
+    try:
+        services = Services.build(settings_from_args(args))
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[command](services, args)
+    except (StoreError, LookupError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,435 @@
+"""index_folder: files -> chunks -> vectors -> store, incremental and crash-safe.
+
+The order of writes is what makes a killed run harmless: the new chunks of a
+file are written before the stale ones are deleted, chunk ids are deterministic
+(re-writing is idempotent) and a file only counts as indexed once all of its
+``n_chunks`` are in the store. Resuming is simply running again.
+
+Extraction and chunking run in a producer thread so the CPU-bound model never
+waits for PDF parsing.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from indexer.chunking import chunk_document
+from indexer.loaders import Discovery, ExtractionError, LoaderConfig, discover, file_sha256, load_document
+from search.embedders import Embedder
+from search.sparse import SparseEncoder
+from search.store import CollectionMeta, Point, StoreError, VectorStore, chunk_payload
+from search.types import Chunk, relative_source
+
+CHUNKING_KEYS = ("chunk_tokens", "overlap_tokens")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    chunk_tokens: int = 256  # longest chunk in model tokens, prompt included
+    overlap_tokens: int = 32
+    batch_size: int = 64  # chunks per embed + write round trip
+    queue_files: int = 8  # documents buffered between extraction and embedding
+    loader: LoaderConfig = field(default_factory=LoaderConfig)
+    optimize: bool = True  # build the ANN index after the run
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str  # relative to the indexed root
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    files_done: int
+    files_total: int
+    chunks_written: int
+    current: str
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    root: str
+    collection: str
+    model: str
+    files_seen: int
+    indexed: tuple[str, ...]  # files (re)indexed by this run, relative paths
+    unchanged: int
+    removed: tuple[str, ...]  # files gone from disk whose chunks were deleted
+    skipped: tuple[SkippedFile, ...]
+    unsupported: int
+    chunks_written: int
+    chunks_by_language: Mapping[str, int]
+    timings: Mapping[str, float]  # seconds per stage; stages overlap, "total" is wall time
+    cancelled: bool = False
+
+    def summary(self) -> str:
+        langs = ", ".join(f"{lang} {n}" for lang, n in sorted(self.chunks_by_language.items(), key=lambda kv: -kv[1]))
+        lines = [
+            f"Indexed {self.root} into collection {self.collection!r} with {self.model}"
+            + (" (cancelled)" if self.cancelled else ""),
+            f"  files: {self.files_seen} seen, {len(self.indexed)} indexed, {self.unchanged} unchanged, "
+            f"{len(self.removed)} removed, {len(self.skipped)} skipped, {self.unsupported} unsupported type",
+            f"  new chunks: {self.chunks_written}" + (f" ({langs})" if langs else ""),
+        ]
+        for skipped in self.skipped:
+            lines.append(f"  skipped {skipped.path}: {skipped.reason}")
+        for removed in self.removed:
+            lines.append(f"  removed {removed}")
+        stages = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
+        lines.append(f"  time: {stages}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "collection": self.collection,
+            "model": self.model,
+            "files_seen": self.files_seen,
+            "indexed": list(self.indexed),
+            "unchanged": self.unchanged,
+            "removed": list(self.removed),
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "unsupported": self.unsupported,
+            "chunks_written": self.chunks_written,
+            "chunks_by_language": dict(self.chunks_by_language),
+            "timings": dict(self.timings),
+            "cancelled": self.cancelled,
+        }
+
+
+ProgressFn = Callable[[IndexProgress], None]
+
+
+@dataclass
+class _FileState:
+    """What the store holds for one source: chunk count per version, and how many each version should have."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    expected: dict[str, int] = field(default_factory=dict)
+
+    def complete(self, content_hash: str) -> bool:
+        return set(self.counts) == {content_hash} and self.counts[content_hash] == self.expected[content_hash]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """One file's chunks on their way from the producer to the writer (or why there are none)."""
+
+    source: str
+    content_hash: str
+    chunks: tuple[Chunk, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class _Timer:
+    totals: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self.lock:
+            self.totals[stage] += seconds
+
+
+def collection_meta(embedder: Embedder, sparse: SparseEncoder | None, config: IndexConfig) -> CollectionMeta:
+    base = CollectionMeta.for_model(embedder.spec, sparse.name if sparse else None)
+    extra = {"chunk_tokens": str(config.chunk_tokens), "overlap_tokens": str(config.overlap_tokens)}
+    return CollectionMeta(**{**base.to_json(), "extra": extra})
+
+
+def prepare_collection(
+    store: VectorStore, collection: str, embedder: Embedder, sparse: SparseEncoder | None, config: IndexConfig
+) -> None:
+    """Create the collection, or check that this run would write compatible chunks into it."""
+    meta = store.get_meta(collection)
+    if meta is None:
+        store.create_collection(collection, collection_meta(embedder, sparse, config))
+        return
+    meta.check(embedder.spec, collection)
+    wanted_sparse = sparse.name if sparse else None
+    if meta.sparse_encoder != wanted_sparse:
+        raise StoreError(
+            f"Collection {collection!r} stores sparse vectors from {meta.sparse_encoder!r}, "
+            f"this run would write {wanted_sparse!r}; index into a new collection (--collection NAME)."
+        )
+    recorded = {key: meta.extra.get(key) for key in CHUNKING_KEYS}
+    wanted = {"chunk_tokens": str(config.chunk_tokens), "overlap_tokens": str(config.overlap_tokens)}
+    if all(recorded.values()) and recorded != wanted:
+        raise StoreError(
+            f"Collection {collection!r} was chunked with {recorded}, this run uses {wanted}; "
+            "mixing both would leave overlapping chunks. Use the same settings or a new collection."
+        )
+
+
+def _existing_state(store: VectorStore, collection: str, root: str) -> dict[str, _FileState]:
+    prefix = root.rstrip("/") + "/"
+    state: dict[str, _FileState] = defaultdict(_FileState)
+    for _, payload in store.iter_payloads(collection, ("source", "doc_hash", "n_chunks")):
+        source = str(payload.get("source", ""))
+        if not source.startswith(prefix):
+            continue
+        doc_hash = str(payload.get("doc_hash", ""))
+        entry = state[source]
+        entry.counts[doc_hash] += 1
+        entry.expected[doc_hash] = int(payload.get("n_chunks", 0))
+    return dict(state)
+
+
+def index_folder(
+    folder: Path,
+    embedder: Embedder,
+    store: VectorStore,
+    collection: str,
+    *,
+    sparse: SparseEncoder | None = None,
+    config: IndexConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> IndexReport:
+    """Bring ``collection`` in line with ``folder``: new and changed files indexed, deleted ones removed."""
+    config = config or IndexConfig()
+    started = time.perf_counter()
+    timer = _Timer()
+    root_path = Path(os.path.abspath(folder))
+    if not root_path.is_dir():
+        raise NotADirectoryError(f"not a folder: {folder}")
+    root = root_path.as_posix()
+    prepare_collection(store, collection, embedder, sparse, config)
+
+    t0 = time.perf_counter()
+    found: Discovery = discover(root_path, config.loader)
+    state = _existing_state(store, collection, root)
+    timer.add("discover", time.perf_counter() - t0)
+
+    present = {Path(entry.path).as_posix() for entry in found.files}
+    present |= {Path(s.path).as_posix() for s in found.skipped}  # unreadable now, but not deleted
+    removed = sorted(source for source in state if source not in present)
+    if removed:
+        t0 = time.perf_counter()
+        store.delete_sources(collection, removed)
+        timer.add("write", time.perf_counter() - t0)
+
+    writer = _Writer(embedder, store, collection, sparse, config, timer)
+    parsed: queue.Queue[_Parsed | BaseException | None] = queue.Queue(maxsize=config.queue_files)
+    stop = threading.Event()  # ours; the caller's ``cancel`` is only read
+    cancel = cancel or threading.Event()
+    producer_result: dict[str, int] = {}
+    producer = threading.Thread(
+        target=_produce,
+        args=(found, root_path, state, embedder, config, timer, parsed, stop, cancel, producer_result),
+        name="index-extract",
+        daemon=True,
+    )
+    producer.start()
+
+    skipped = [SkippedFile(relative_source(Path(s.path).as_posix(), root), s.reason) for s in found.skipped]
+    indexed: list[str] = []
+    files_done = 0
+    total = len(found.files)
+    try:
+        while not cancel.is_set():
+            item = parsed.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            files_done += 1
+            rel = relative_source(item.source, root)
+            if item.error is not None:
+                skipped.append(SkippedFile(rel, item.error))
+                if item.source in state:  # the indexed version no longer exists
+                    store.delete_sources(collection, [item.source])
+            else:
+                indexed.append(rel)
+                writer.add(item)
+            if progress:
+                progress(IndexProgress(files_done, total, writer.written, rel))
+        writer.flush()
+    finally:
+        stop.set()
+        _drain(parsed)
+        producer.join()
+
+    cancelled = cancel.is_set()
+    if config.optimize and (writer.written or removed):
+        t0 = time.perf_counter()
+        store.optimize(collection)
+        timer.add("optimize", time.perf_counter() - t0)
+    timings = {stage: round(seconds, 3) for stage, seconds in timer.totals.items()}
+    timings["total"] = round(time.perf_counter() - started, 3)
+    return IndexReport(
+        root=root,
+        collection=collection,
+        model=embedder.spec.name,
+        files_seen=total + len(found.skipped),
+        indexed=tuple(indexed),
+        unchanged=producer_result.get("unchanged", 0),
+        removed=tuple(relative_source(s, root) for s in removed),
+        skipped=tuple(sorted(skipped, key=lambda s: s.path)),
+        unsupported=found.unsupported,
+        chunks_written=writer.written,
+        chunks_by_language=dict(writer.languages),
+        timings=timings,
+        cancelled=cancelled,
+    )
+
+
+def chunk_budget(embedder: Embedder, config: IndexConfig) -> int:
+    """Tokens left for chunk text once the document prompt and special tokens are paid for."""
+    limit = min(config.chunk_tokens, embedder.spec.max_tokens)
+    budget = limit - embedder.document_overhead()
+    if budget < 16:
+        raise ValueError(f"chunk size {config.chunk_tokens} leaves only {budget} tokens after the prompt")
+    return budget
+
+
+def _produce(
+    found: Discovery,
+    root: Path,
+    state: Mapping[str, _FileState],
+    embedder: Embedder,
+    config: IndexConfig,
+    timer: _Timer,
+    out: queue.Queue[_Parsed | BaseException | None],
+    stop: threading.Event,
+    cancel: threading.Event,
+    result: dict[str, int],
+) -> None:
+    """Hash, skip unchanged, extract and chunk; runs beside the embedding loop."""
+    budget = chunk_budget(embedder, config)
+    unchanged = 0
+    try:
+        for entry in found.files:
+            if stop.is_set() or cancel.is_set():
+                break
+            source = Path(entry.path).as_posix()
+            t0 = time.perf_counter()
+            try:
+                content_hash = file_sha256(Path(entry.path))
+            except OSError as exc:
+                timer.add("hash", time.perf_counter() - t0)
+                _put(out, _Parsed(source, "", error=f"unreadable: {exc.strerror or exc}"), stop)
+                continue
+            timer.add("hash", time.perf_counter() - t0)
+            known = state.get(source)
+            if known is not None and known.complete(content_hash):
+                unchanged += 1
+                continue
+            t0 = time.perf_counter()
+            try:
+                document = load_document(Path(entry.path), root, config.loader, content_hash=content_hash)
+            except ExtractionError as exc:
+                timer.add("extract", time.perf_counter() - t0)
+                _put(out, _Parsed(source, content_hash, error=str(exc)), stop)
+                continue
+            timer.add("extract", time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            chunks = chunk_document(document, embedder, budget, config.overlap_tokens)
+            timer.add("chunk", time.perf_counter() - t0)
+            if not chunks:
+                _put(out, _Parsed(source, content_hash, error="no text to index"), stop)
+                continue
+            _put(out, _Parsed(source, content_hash, tuple(chunks)), stop)
+    except BaseException as exc:  # a bug, not a bad file: surface it in the caller's thread
+        _put(out, exc, stop, force=True)
+    finally:
+        result["unchanged"] = unchanged
+        _put(out, None, stop, force=True)
+
+
+def _put(out: queue.Queue[Any], item: object, stop: threading.Event, force: bool = False) -> None:
+    """Block on a full queue, but give up when the consumer has gone away (cancel or error)."""
+    while True:
+        try:
+            out.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            if stop.is_set() and not force:
+                return
+            if stop.is_set():
+                _drain(out)
+
+
+def _drain(q: queue.Queue[Any]) -> None:
+    try:
+        while True:
+            q.get_nowait()
+    except queue.Empty:
+        pass
+
+
+class _Writer:
+    """Embeds chunks in batches across file boundaries and retires stale versions of finished files."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        collection: str,
+        sparse: SparseEncoder | None,
+        config: IndexConfig,
+        timer: _Timer,
+    ) -> None:
+        self._embedder = embedder
+        self._store = store
+        self._collection = collection
+        self._sparse = sparse
+        self._batch_size = config.batch_size
+        self._timer = timer
+        self._pending: list[Chunk] = []
+        self._remaining: dict[str, int] = {}  # source -> chunks not yet written
+        self._hashes: dict[str, str] = {}
+        self.written = 0
+        self.languages: Counter[str] = Counter()
+
+    def add(self, parsed: _Parsed) -> None:
+        self._remaining[parsed.source] = len(parsed.chunks)
+        self._hashes[parsed.source] = parsed.content_hash
+        self._pending.extend(parsed.chunks)
+        while len(self._pending) >= self._batch_size:
+            batch, self._pending = self._pending[: self._batch_size], self._pending[self._batch_size :]
+            self._write(batch)
+
+    def flush(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._write(batch)
+
+    def _write(self, batch: Sequence[Chunk]) -> None:
+        texts = [chunk.text for chunk in batch]
+        t0 = time.perf_counter()
+        vectors = self._embedder.encode_documents(texts)
+        self._timer.add("embed", time.perf_counter() - t0)
+        sparse_vectors: Sequence[Any] = [None] * len(batch)
+        if self._sparse is not None:
+            t0 = time.perf_counter()
+            sparse_vectors = self._sparse.encode_documents(texts)
+            self._timer.add("sparse", time.perf_counter() - t0)
+        points = [
+            Point(id=chunk.id, vector=vector, payload=chunk_payload(chunk), sparse=sv)
+            for chunk, vector, sv in zip(batch, vectors, sparse_vectors)
+        ]
+        t0 = time.perf_counter()
+        self._store.upsert(self._collection, points)
+        self.written += len(batch)
+        self.languages.update(chunk.language for chunk in batch)
+        for source in _finished(batch, self._remaining):
+            self._store.delete_stale(self._collection, source, self._hashes.pop(source))
+        self._timer.add("write", time.perf_counter() - t0)
+
+
+def _finished(batch: Sequence[Chunk], remaining: dict[str, int]) -> Iterator[str]:
+    for chunk in batch:
+        remaining[chunk.source] -= 1
+        if remaining[chunk.source] == 0:
+            del remaining[chunk.source]
+            yield chunk.source

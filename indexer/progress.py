@@ -1,0 +1,28 @@
+"""Progress display for the CLI: a tqdm bar fed by index_folder's progress callback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tqdm import tqdm
+
+from indexer.pipeline import IndexProgress, ProgressFn
+
+
+@contextmanager
+def tqdm_progress(disable: bool = False) -> Iterator[ProgressFn]:
+    bar: tqdm | None = None
+    try:
+
+        def update(event: IndexProgress) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=event.files_total, unit="file", desc="indexing", disable=disable, dynamic_ncols=True)
+            bar.set_postfix_str(f"{event.chunks_written} chunks, {event.current[-40:]}", refresh=False)
+            bar.update(event.files_done - bar.n)
+
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()

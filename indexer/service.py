@@ -1,0 +1,39 @@
+"""Indexing with the process's Services: picks the model, collection and sparse encoder consistently."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from indexer.pipeline import IndexConfig, IndexReport, ProgressFn, index_folder
+from search.services import Services, default_collection
+
+
+def index_with_services(
+    services: Services,
+    folder: Path,
+    model: str | None = None,
+    collection: str | None = None,
+    config: IndexConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> IndexReport:
+    """Index ``folder``; an existing collection keeps the model and sparse encoder it was built with."""
+    if collection and model is None and services.store.get_meta(collection) is not None:
+        spec = services.model_for(collection)
+    else:
+        spec = services.spec(model)
+    name = collection or default_collection(spec.name)
+    existing = services.store.get_meta(name)
+    wants_sparse = existing.sparse_encoder is not None if existing else True
+    sparse = services.sparse_encoder(spec.name) if wants_sparse else None
+    return index_folder(
+        folder,
+        services.embedder(spec.name),
+        services.store,
+        name,
+        sparse=sparse,
+        config=config,
+        progress=progress,
+        cancel=cancel,
+    )
