@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,10 @@ class IndexConfig:
     queue_files: int = 8  # documents buffered between extraction and embedding
     loader: LoaderConfig = field(default_factory=LoaderConfig)
     optimize: bool = True  # build the ANN index after the run
+
+    def with_max_file_mb(self, mb: float) -> IndexConfig:
+        """Raise or lower the size cap on text files (the only formats read whole into memory)."""
+        return replace(self, loader=replace(self.loader, max_text_bytes=int(mb * 1024 * 1024)))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,82 @@
+"""Text clean-up shared by all extractors, so every format yields the same kind of text.
+
+NFKC folds compatibility forms (ligatures, full-width Latin, half-width kana)
+into what a model's tokenizer was trained on; whitespace is collapsed so chunk
+spans and token counts do not depend on a PDF's layout.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# C0/C1 controls except tab and newline, the BOM, soft hyphen, and noncharacters.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\ufeff\ufffe\uffff]")
+_LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
+_HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\s*\n\s*")
+
+# Scripts written without spaces between words: a line break inside them is not a space.
+_NO_SPACE_SCRIPT = (
+    r"\u0e00-\u0eff"  # Thai, Lao
+    r"\u1000-\u109f"  # Myanmar
+    r"\u1780-\u17ff"  # Khmer
+    r"\u2e80-\u2fdf\u3000-\u303f"  # CJK radicals, CJK punctuation
+    r"\u3040-\u30ff\u31f0-\u31ff"  # Hiragana, Katakana
+    r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han
+    r"\uff00-\uffef"  # full/half-width forms
+    r"\U00020000-\U0003134f"  # Han extensions
+)
+NO_SPACE_CHAR = re.compile(f"[{_NO_SPACE_SCRIPT}]")
+
+# Sentence-final marks after which a short line is a sentence, not a heading.
+_FINAL_PUNCT = ".。!！।॥۔…"
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, invisible characters removed, whitespace collapsed; single newlines kept (list rows)."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _LINE_BREAKS.sub("\n", text)
+    text = _INVISIBLE.sub("", text)
+    text = _HORIZONTAL_SPACE.sub(" ", text)
+    return _BLANK_LINES.sub("\n", text).strip()
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join the lines of one paragraph: undo line-break hyphenation, no space inside CJK/Thai."""
+    out = ""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if not out:
+            out = line
+        elif out.endswith("\u00ad"):
+            out = out[:-1] + line
+        elif out[-1] in "-\u2010" and len(out) > 1 and out[-2].isalpha():
+            # "Silbentren-\nnung" -> "Silbentrennung"; "Lithium-\nIonen" keeps its hyphen.
+            out = (out[:-1] if line[0].islower() else out) + line
+        elif NO_SPACE_CHAR.match(out[-1]) and NO_SPACE_CHAR.match(line[0]):
+            out += line
+        else:
+            out += " " + line
+    return out
+
+
+def plausible_heading(text: str, max_chars: int = 160) -> bool:
+    """Whether text classified as a title by a heuristic could really be one.
+
+    unstructured's title rule is written for English (word count by spaces, a POS
+    tagger for verbs), so a whole Japanese paragraph or a short pptx bullet
+    passes it. A heading is one line, short, and not a finished sentence.
+    """
+    text = text.strip()
+    if not text or "\n" in text:
+        return False
+    width = len(text) + len(NO_SPACE_CHAR.findall(text))  # CJK characters carry about two Latin ones
+    if width > max_chars:
+        return False
+    if text[-1] in _FINAL_PUNCT and not re.search(r"(^|\s)\d+(\.\d+)*\.$", text):  # "2." numbering is fine
+        return False
+    inner = text[:-1]
+    return not any(mark in inner for mark in "。！？")

@@ -1,0 +1,190 @@
+"""Folder walk: which files the indexer will try, and which it cannot use and why.
+
+Nothing here opens a file for more than a permission check, so a 50 GB file or
+a FIFO named ``notes.txt`` costs one ``stat``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.formats import LoaderConfig, format_of, human_size
+
+HASH_BLOCK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file worth extracting: the pipeline compares (size, mtime) and hashes before parsing."""
+
+    path: Path  # below the root as walked (symlinks not resolved), absolute
+    size: int
+    mtime: float
+    format: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A supported-looking file or folder that cannot be used, with a reason a user can act on."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Discovery:
+    files: tuple[FileEntry, ...]
+    skipped: tuple[Skipped, ...]
+    unsupported: int  # regular files of types the indexer does not read
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex of a file, read in blocks so a large PDF is never held in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def discover(root: Path, config: LoaderConfig) -> Discovery:
+    """Walk ``root`` recursively in name order, following symlinks without ever looping."""
+    root_path = Path(os.path.abspath(root))
+    walker = _Walker(config)
+    try:
+        real_root = os.path.realpath(root_path)
+        os.stat(root_path)
+    except OSError as exc:
+        return Discovery((), (Skipped(root_path, _os_reason(exc, "folder")),), 0)
+    walker.walk(root_path, (real_root,))
+    return Discovery(tuple(walker.files), tuple(walker.skipped), walker.unsupported)
+
+
+class _Walker:
+    """Accumulates one walk's results; lives for one ``discover`` call only."""
+
+    def __init__(self, config: LoaderConfig) -> None:
+        self.config = config
+        self.files: list[FileEntry] = []
+        self.skipped: list[Skipped] = []
+        self.unsupported = 0
+        self.seen_dirs: dict[str, Path] = {}  # real path -> first path it was walked under
+        self.seen_files: dict[str, Path] = {}
+
+    def walk(self, folder: Path, ancestors: tuple[str, ...]) -> None:
+        self.seen_dirs.setdefault(ancestors[-1], folder)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            self.skipped.append(Skipped(_display_path(folder), _os_reason(exc, "folder")))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            if not _utf8_name(entry.name):
+                self._skip_bad_name(entry, path)
+                continue
+            try:
+                st = os.stat(path)  # follows symlinks
+            except OSError as exc:
+                self._skip_unstatable(entry, path, exc)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                self._enter(path, ancestors)
+            else:
+                self._consider_file(path, st)
+
+    def _enter(self, path: Path, ancestors: tuple[str, ...]) -> None:
+        real = os.path.realpath(path)
+        if real in ancestors:
+            self.skipped.append(
+                Skipped(path, f"symlink loop: points back to {self.seen_dirs.get(real, real)}")
+            )
+            return
+        if real in self.seen_dirs:
+            self.skipped.append(
+                Skipped(path, f"same folder as {self.seen_dirs[real]} (symlink), walked once")
+            )
+            return
+        self.walk(path, (*ancestors, real))
+
+    def _consider_file(self, path: Path, st: os.stat_result) -> None:
+        fmt = format_of(path)
+        if fmt is None:
+            if stat.S_ISREG(st.st_mode):
+                self.unsupported += 1
+            return
+        if not stat.S_ISREG(st.st_mode):
+            self.skipped.append(Skipped(path, "not a regular file (device, FIFO or socket)"))
+            return
+        limit = self.config.size_limit(fmt)
+        if st.st_size > limit:
+            reason = f"too large: {human_size(st.st_size)} (limit for {fmt} is {human_size(limit)})"
+            self.skipped.append(Skipped(path, reason))
+            return
+        real = os.path.realpath(path)
+        if real in self.seen_files:
+            self.skipped.append(
+                Skipped(path, f"same file as {self.seen_files[real]} (symlink), indexed once")
+            )
+            return
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            self.skipped.append(Skipped(path, _os_reason(exc, "file")))
+            return
+        self.seen_files[real] = path
+        self.files.append(FileEntry(path, st.st_size, st.st_mtime, fmt))
+
+    def _skip_bad_name(self, entry: os.DirEntry[str], path: Path) -> None:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir or format_of(path) is not None:
+            what = "folder" if is_dir else "file"
+            reason = f"{what} name is not valid UTF-8 (it cannot be stored as JSON); rename it"
+            self.skipped.append(Skipped(_display_path(path), reason))
+        elif entry.is_file():
+            self.unsupported += 1
+
+    def _skip_unstatable(self, entry: os.DirEntry[str], path: Path, exc: OSError) -> None:
+        if exc.errno == errno.ELOOP:
+            self.skipped.append(Skipped(path, "symlink loop: the link resolves to itself"))
+        elif entry.is_symlink() and exc.errno == errno.ENOENT:
+            if format_of(path) is not None:
+                self.skipped.append(Skipped(path, "broken symlink: its target does not exist"))
+        else:
+            self.skipped.append(Skipped(path, _os_reason(exc, "file")))
+
+
+def _utf8_name(name: str) -> bool:
+    """os.scandir smuggles undecodable bytes in as lone surrogates; those names cannot go into JSON."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _display_path(path: Path) -> Path:
+    """The path with undecodable bytes shown as U+FFFD, so reports can be printed and serialised."""
+    return Path(os.fsencode(path).decode("utf-8", errors="replace"))
+
+
+def _os_reason(exc: OSError, what: str) -> str:
+    if isinstance(exc, PermissionError):
+        return f"unreadable {what}: permission denied"
+    if exc.errno == errno.ELOOP:
+        return "symlink loop: the link resolves to itself"
+    if isinstance(exc, FileNotFoundError):
+        return f"{what} disappeared or is a broken symlink"
+    return f"unreadable {what}: {exc.strerror or exc}"

@@ -1,0 +1,91 @@
+"""Where models come from: registry names, local folders, the HF cache, and the offline error."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from search.embedders import ModelNotAvailableError, load_embedder, resolve_model_dir
+from search.models import ModelRegistry, UnknownModelError
+from tests.tiny_models import save_tiny_cross_encoder, save_tiny_encoder
+
+
+def test_models_unknown_name_lists_known_models() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        load_embedder("no-such-model")
+    message = str(info.value)
+    assert "no-such-model" in message
+    for name in ModelRegistry().names():
+        assert name in message
+
+
+def test_models_local_folder_with_spec_loads(tmp_path: Path, no_network: list[object]) -> None:
+    save_tiny_encoder(tmp_path / "mine", name="my-finetune")
+    registry = ModelRegistry()
+    embedder = load_embedder(str(tmp_path / "mine"), registry=registry)
+    assert embedder.spec.name == "my-finetune"
+    assert embedder.spec.source == str((tmp_path / "mine").resolve())
+    assert embedder.encode_queries(["hello"]).shape == (1, 32)
+    assert "my-finetune" in registry.names()  # now usable by name too
+    assert load_embedder("my-finetune", registry=registry).spec.source == embedder.spec.source
+
+
+def test_models_local_load_never_touches_network(tmp_path: Path, no_network: list[object]) -> None:
+    spec = save_tiny_encoder(tmp_path / "m")
+    load_embedder(spec).encode_documents(["hello world"])
+    assert no_network == []
+
+
+def test_models_missing_local_folder_is_a_clear_error(tmp_path: Path) -> None:
+    spec = save_tiny_encoder(tmp_path / "m")
+    with pytest.raises(ModelNotAvailableError, match="does not exist"):
+        resolve_model_dir(replace(spec, source=str(tmp_path / "gone")))
+
+
+def test_models_hub_model_offline_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[object]
+) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelNotAvailableError) as info:
+        load_embedder("intfloat/multilingual-e5-base")
+    message = str(info.value)
+    assert "not available offline" in message
+    assert "hf download intfloat/multilingual-e5-base --revision d13f1b27" in message
+    assert "local folder" in message or "folder path" in message
+
+
+def test_models_hub_model_found_in_local_cache_without_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[object]
+) -> None:
+    """A pinned snapshot already in the HF cache loads with the network off."""
+    from huggingface_hub import constants
+
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    cache = tmp_path / "hf"
+    snapshot = cache / "models--someone--tiny" / "snapshots" / revision
+    save_tiny_encoder(snapshot, name="someone/tiny")
+    (cache / "models--someone--tiny" / "refs").mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    spec = replace(ModelRegistry().get(str(snapshot)), source="someone/tiny", revision=revision)
+    assert resolve_model_dir(spec) == snapshot
+    assert load_embedder(spec).encode_queries(["hello"]).shape == (1, 32)
+
+
+def test_models_tiny_cross_encoder_builder_loads(tmp_path: Path, no_network: list[object]) -> None:
+    """The reusable tiny cross-encoder: one relevance logit per (query, passage) pair."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = save_tiny_cross_encoder(tmp_path / "ce")
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True).eval()
+    pairs = tokenizer(["hello", "the cat"], ["hello world", "a dog"], padding=True, return_tensors="pt")
+    assert pairs["input_ids"][0, 0].item() == 0  # <s> query </s></s> passage </s>
+    with torch.inference_mode():
+        assert model(**pairs).logits.shape == (2, 1)
