@@ -151,10 +151,15 @@ def cmd_search(services: Services, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(services: Services, args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
     from indexer.evaluation import PipelineSpec, evaluate_pipelines
-    from search.evaluate import format_report, plot_report
+    from search.evaluate import format_report, plot_language_heatmap, plot_report
     from search.querysets import load_queryset
 
+    started = time.perf_counter()
     queryset = load_queryset(args.queries)
     models = _split(args.models) or (services.settings.default_model,)
     rerankers: tuple[str | None, ...] = (None, *_split(args.rerank))
@@ -164,13 +169,25 @@ def cmd_eval(services: Services, args: argparse.Namespace) -> int:
         for mode in _split(args.modes)
         for reranker in rerankers
     ]
-    report = evaluate_pipelines(services, queryset, pipelines)
+    with tqdm(total=1000, file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}", leave=False) as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description_str(message[:60], refresh=False)
+            bar.update(int(fraction * 1000) - bar.n)
+
+        report = evaluate_pipelines(services, queryset, pipelines, progress=progress)
     print(format_report(report))
+    print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "report.json").write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
-        plot_report(report, args.out / "metrics.png")
-        print(f"wrote {args.out / 'report.json'} and {args.out / 'metrics.png'}")
+        written = [
+            args.out / "report.json",
+            plot_report(report, args.out / "metrics.png"),
+            plot_language_heatmap(report, args.out / "query_languages.png", by="query"),
+            plot_language_heatmap(report, args.out / "document_languages.png", by="document"),
+        ]
+        print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 
@@ -183,8 +200,13 @@ def cmd_collections(services: Services, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(services: Services, args: argparse.Namespace) -> int:
+    import logging
+
     from ui.app import launch
 
+    # The UI logs first-launch indexing and handler errors (with tracebacks) under "ui".
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.getLogger("ui").setLevel(logging.INFO)
     launch(services, sample_folder=None if getattr(args, "no_sample", False) else SAMPLE_CORPORA)
     return 0
 

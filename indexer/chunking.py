@@ -82,7 +82,7 @@ def chunk_document(doc: Document, counter: TokenCounter, max_tokens: int, overla
     counts = _Counts(counter, text)
     units = _fit(_sentence_units(doc), counts, max_tokens, text)
     groups = _settle(_pack(units, counts, max_tokens, overlap), counts, max_tokens)
-    return _chunks(doc, groups)
+    return _chunks(doc, groups, counts)
 
 
 def _sentence_units(doc: Document) -> list[_Unit]:
@@ -226,7 +226,7 @@ def _halve(group: list[_Unit], counts: _Counts) -> list[list[_Unit]]:
     return [group[:-1], group[-1:]]
 
 
-def _chunks(doc: Document, groups: list[list[_Unit]]) -> list[Chunk]:
+def _chunks(doc: Document, groups: list[list[_Unit]], counts: _Counts) -> list[Chunk]:
     text = doc.text
     headings = _headings(doc)
     n = len(groups)
@@ -251,6 +251,7 @@ def _chunks(doc: Document, groups: list[list[_Unit]]) -> list[Chunk]:
                 format=doc.format,
                 start=start,
                 end=end,
+                tokens=counts[start, end],  # _settle counted every final group; the indexer batches by it
             )
         )
     return chunks

@@ -25,10 +25,15 @@ __all__ = [
     "FileEntry",
     "LoaderConfig",
     "Skipped",
+    "UnreadableFileError",
     "discover",
     "file_sha256",
     "load_document",
 ]
+
+
+class UnreadableFileError(ExtractionError):
+    """The file is there but could not be read now (permissions, I/O): what is indexed of it stays."""
 
 
 def load_document(path: Path, root: Path, config: LoaderConfig, content_hash: str | None = None) -> Document:
@@ -49,9 +54,13 @@ def load_document(path: Path, root: Path, config: LoaderConfig, content_hash: st
     except ExtractionError:
         raise
     except PermissionError:
-        raise ExtractionError("unreadable: permission denied") from None
+        raise UnreadableFileError("unreadable: permission denied") from None
+    except FileNotFoundError as exc:
+        if os.path.lexists(path):  # something the parser looked for, not the file itself
+            raise ExtractionError(f"{fmt} extraction failed: {describe(exc)}") from None
+        raise ExtractionError("disappeared while indexing") from None
     except OSError as exc:
-        raise ExtractionError(f"unreadable: {exc.strerror or describe(exc)}") from None
+        raise UnreadableFileError(f"unreadable: {exc.strerror or describe(exc)}") from None
     except MemoryError:
         raise ExtractionError(f"{fmt} extraction ran out of memory") from None
     except Exception as exc:  # noqa: BLE001 - never let one file abort a run

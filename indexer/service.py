@@ -19,6 +19,8 @@ def index_with_services(
     cancel: threading.Event | None = None,
 ) -> IndexReport:
     """Index ``folder``; an existing collection keeps the model and sparse encoder it was built with."""
+    if not Path(folder).is_dir():  # before loading (or first converting) any model
+        raise NotADirectoryError(f"not a folder: {folder}")
     if collection and model is None and services.store.get_meta(collection) is not None:
         spec = services.model_for(collection)
     else:

@@ -804,7 +804,10 @@ def export_corpus() -> int:
         if doc is None or not (doc.text or "").strip():
             failures.append(f"{src.path}: no text extracted")
             continue
-        record = {"_id": src.path, "title": doc.title or src.title, "text": doc.text, "language": doc.language}
+        # The labelled language, like the qrels, is ground truth; detection is only cross-checked.
+        if doc.language != src.language:
+            print(f"note: {src.path}: detected {doc.language!r}, labelled {src.language!r}", file=sys.stderr)
+        record = {"_id": src.path, "title": doc.title or src.title, "text": doc.text, "language": src.language}
         lines.append(json.dumps(record, ensure_ascii=False) + "\n")
     QUERYSET.mkdir(parents=True, exist_ok=True)
     (QUERYSET / "corpus.jsonl").write_text("".join(lines), encoding="utf-8")

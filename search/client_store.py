@@ -27,6 +27,7 @@ from search.store import (
     PAYLOAD_INDEXED,
     SPARSE,
     CollectionMeta,
+    FusionMethod,
     Point,
     ScoredPoint,
     SearchFilter,
@@ -35,6 +36,7 @@ from search.store import (
     StoreLockedError,
 )
 from search.store_common import (
+    RRF_K,
     SCROLL_PAGE,
     Conditions,
     batched,
@@ -321,6 +323,8 @@ class ClientStore:
         k: int,
         flt: SearchFilter | None = None,
         candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
     ) -> list[ScoredPoint]:
         if not sparse.indices:
             return self.search_dense(name, vector, k, flt)
@@ -332,7 +336,7 @@ class ClientStore:
                 models.Prefetch(query=_floats(vector), using=DENSE, filter=native, limit=limit),
                 models.Prefetch(query=_sparse(sparse), using=SPARSE, filter=native, limit=limit),
             ],
-            query=models.FusionQuery(fusion=models.Fusion.RRF),  # Qdrant's k (store_common.RRF_K)
+            query=_fusion_query(fusion, sparse_weight),
             query_filter=native,
             limit=k,
         )
@@ -426,6 +430,14 @@ def _client_filter(conditions: Conditions) -> models.Filter:
 def _floats(vector: np.ndarray) -> list[float]:
     """JSON-ready floats: REST requests cannot carry numpy arrays."""
     return np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
+
+
+def _fusion_query(fusion: FusionMethod, sparse_weight: float) -> models.FusionQuery | models.RrfQuery:
+    if fusion == "dbsf":
+        return models.FusionQuery(fusion=models.Fusion.DBSF)
+    if sparse_weight == 1.0:
+        return models.FusionQuery(fusion=models.Fusion.RRF)  # Qdrant's k (store_common.RRF_K)
+    return models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[1.0, float(sparse_weight)]))
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:

@@ -82,6 +82,7 @@ from search.store import (
     PAYLOAD_INDEXED,
     SPARSE,
     CollectionMeta,
+    FusionMethod,
     Point,
     ScoredPoint,
     SearchFilter,
@@ -201,13 +202,26 @@ class _DirLock:
     """An flock on ``data_dir/.lock``; the kernel releases it when the process dies, even by kill -9."""
 
     def __init__(self, data_dir: Path) -> None:
-        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot open the lock file of the index at {data_dir} ({exc.strerror or exc}); "
+                "check that the folder is writable by you, or use --data-dir to choose another one."
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
             raise StoreLockedError(_locked_message(data_dir, holder)) from None
+        except OSError as exc:  # e.g. ENOLCK on a network file system without locking
+            os.close(fd)
+            raise StoreError(
+                f"Cannot lock the index at {data_dir} ({exc.strerror or exc}); keep the index on a "
+                "local disk (--data-dir), or run a Qdrant server and use --qdrant-url."
+            ) from exc
+        # A holder killed with -9 leaves its pid here but no lock: the kernel dropped the flock.
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd: int | None = fd
@@ -246,13 +260,23 @@ class EdgeStore:
     def __init__(self, data_dir: Path, tuning: EdgeTuning | None = None) -> None:
         self._dir = Path(data_dir).expanduser().resolve()
         self._collections_dir = self._dir / COLLECTIONS_DIR
-        self._collections_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._collections_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the index folder {self._collections_dir} ({exc.strerror or exc}); "
+                "use --data-dir to choose a folder you can write to."
+            ) from exc
         self._tuning = tuning or EdgeTuning()
         self._dir_lock = _DirLock(self._dir)
         self._lock = threading.RLock()  # guards _open and collection create/drop/close
         self._open: dict[str, _Open] = {}
         self._closed = False
-        self._remove_leftovers()
+        try:
+            self._remove_leftovers()
+        except BaseException:
+            self._dir_lock.release()  # or this process could never open the store again
+            raise
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -474,10 +498,14 @@ class EdgeStore:
         k: int,
         flt: SearchFilter | None = None,
         candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
     ) -> list[ScoredPoint]:
         if not sparse.indices:
             return self.search_dense(name, vector, k, flt)
         native = _search_filter(flt)
+        weights = None if sparse_weight == 1.0 else [1.0, float(sparse_weight)]
+        fuse = Fusion.Dbsf() if fusion == "dbsf" else Fusion.Rrf(k=RRF_K, weights=weights)
         limit = max(candidates, k)
         return self._query(
             name,
@@ -492,7 +520,7 @@ class EdgeStore:
                     ),
                     Prefetch(limit=limit, query=Query.Nearest(_sparse(sparse), using=SPARSE), filter=native),
                 ],
-                query=Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stubs omit Fusion.Rrf
+                query=fuse,  # type: ignore[arg-type]  # the stubs omit Fusion.Rrf / Fusion.Dbsf
                 filter=native,
                 with_payload=True,
             ),

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from search.embed_backends import Backend
 from search.models import BUNDLED_SOURCE, ModelRegistry, ModelSpec
 
 if TYPE_CHECKING:
@@ -226,7 +227,7 @@ class TransformersEmbedder:
     def __init__(
         self,
         spec: ModelSpec,
-        model: PreTrainedModel,
+        model: PreTrainedModel | Callable[..., Any],  # anything returning ``.last_hidden_state``
         tokenizer: Tokenizer,
         head: Head,
         *,
@@ -254,15 +255,38 @@ class TransformersEmbedder:
         device: str | None = None,
         max_tokens: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        backend: Backend = "torch",
+        cache_dir: Path | None = None,
     ) -> TransformersEmbedder:
-        """Load a local model folder; never touches the network."""
+        """Load a local model folder; never touches the network.
+
+        ``backend`` picks how the transformer runs: "torch" (default), or the CPU options
+        "int8", "onnx", "onnx-int8" measured by benchmarks/embed_options.py (see
+        search/embed_backends.py); the ONNX ones export once into ``cache_dir``.
+        """
         import torch
         from transformers import AutoConfig, AutoModel
 
-        device = pick_device(device)
+        from search.embed_backends import build_runner
+        from search.paths import default_cache_dir
+
+        device = pick_device(device) if backend == "torch" else (device or "cpu")
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
-        model = AutoModel.from_pretrained(folder, config=config, local_files_only=True, dtype=torch.float32)
-        model.to(device).eval()
+
+        def load_model() -> PreTrainedModel:
+            model = AutoModel.from_pretrained(
+                folder, config=config, local_files_only=True, dtype=torch.float32
+            )
+            return model.to(device).eval()
+
+        runner = build_runner(
+            backend,
+            load_model,
+            model_folder=folder,
+            model_id=f"{spec.name}-{spec.revision or 'local'}",
+            cache_dir=cache_dir or default_cache_dir(),
+            device=device,
+        )
         head = read_head(folder, spec, int(config.hidden_size), device)
         if head.output_dim != spec.dimension:
             raise ValueError(
@@ -274,7 +298,7 @@ class TransformersEmbedder:
         pad_id = int(pad_id) if isinstance(pad_id, int) else 0
         return cls(
             spec,
-            model,
+            runner,
             tokenizer,
             head,
             device=device,
@@ -478,8 +502,11 @@ def load_embedder(
     device: str | None = None,
     cache_dir: Path | None = None,
     max_tokens: int | None = None,
+    backend: Backend = "torch",
 ) -> TransformersEmbedder:
     """A registry name, alias, local folder with model_spec.json, or spec -> a ready embedder."""
     spec = model if isinstance(model, ModelSpec) else (registry or ModelRegistry()).get(model)
     folder = resolve_model_dir(spec, cache_dir)
-    return TransformersEmbedder.from_folder(folder, spec, device=device, max_tokens=max_tokens)
+    return TransformersEmbedder.from_folder(
+        folder, spec, device=device, max_tokens=max_tokens, backend=backend, cache_dir=cache_dir
+    )

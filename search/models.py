@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Pooling = Literal["mean", "cls", "last"]
 
@@ -64,7 +64,7 @@ class ModelSpec:
         return cls(**values)  # type: ignore[arg-type]
 
 
-_E5_PROMPTS = {"query_prompt": "query: ", "document_prompt": "passage: "}
+_E5_PROMPTS: dict[str, Any] = {"query_prompt": "query: ", "document_prompt": "passage: "}
 
 _SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(

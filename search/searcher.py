@@ -20,6 +20,7 @@ from search.sparse import SparseEncoder
 from search.store import (
     CollectionMeta,
     CollectionNotFoundError,
+    FusionMethod,
     ScoredPoint,
     SearchFilter,
     StoreError,
@@ -32,6 +33,12 @@ Mode = Literal["dense", "sparse", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "sparse", "hybrid")
 MAX_QUERY_CHARS = 2000  # far beyond any model's query budget; bounds the work a hostile query can cause
 MAX_K = 1000
+# Hybrid fusion, from benchmarks/second_stage.py on XQuAD: rank fusion with the sparse list at
+# half weight gains on same-language queries and costs almost nothing on cross-lingual ones,
+# where the lexical list is noise (equal-weight RRF or DBSF gain more same-language but lose
+# 8-16 nDCG@10 points cross-lingually).
+DEFAULT_FUSION: FusionMethod = "rrf"
+DEFAULT_SPARSE_WEIGHT = 0.5
 
 
 class QueryError(ValueError):
@@ -104,6 +111,8 @@ class Searcher:
         reranker: Reranker | None = None,
         candidates: int = 50,
         task: str | None = None,
+        fusion: FusionMethod = DEFAULT_FUSION,
+        sparse_weight: float = DEFAULT_SPARSE_WEIGHT,
     ) -> SearchResult:
         text = clean_query(query)
         if not 1 <= k <= MAX_K:
@@ -118,7 +127,7 @@ class Searcher:
             t0 = time.perf_counter()
             vector = self._embedder.encode_queries([text], task=task)[0]
             timings["embed"] = _ms(t0)
-        points = self._first_stage(text, vector, mode, first_k, flt, timings)
+        points = self._first_stage(text, vector, mode, first_k, flt, timings, fusion, sparse_weight)
         hits = [hit_from_point(point) for point in points]
         if reranker is not None and hits:
             t0 = time.perf_counter()
@@ -144,6 +153,8 @@ class Searcher:
         k: int,
         flt: SearchFilter | None,
         timings: dict[str, float],
+        fusion: FusionMethod = DEFAULT_FUSION,
+        sparse_weight: float = DEFAULT_SPARSE_WEIGHT,
     ) -> list[ScoredPoint]:
         sparse_vector = None
         if mode in ("sparse", "hybrid"):
@@ -160,7 +171,9 @@ class Searcher:
             points = self._store.search_sparse(self._collection, sparse_vector, k, flt)
         else:
             assert vector is not None and sparse_vector is not None
-            points = self._store.search_hybrid(self._collection, vector, sparse_vector, k, flt)
+            points = self._store.search_hybrid(
+                self._collection, vector, sparse_vector, k, flt, fusion=fusion, sparse_weight=sparse_weight
+            )
         timings["search"] = _ms(t0)
         return points
 

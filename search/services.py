@@ -98,7 +98,16 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        return cls(settings, open_store(settings))
+        """The app's services: BM25 over each model's own tokenizer for sparse/hybrid, cross-encoders by name."""
+        from search.rerankers import load_reranker
+        from search.sparse_tokens import SubwordBM25Encoder
+
+        return cls(
+            settings,
+            open_store(settings),
+            sparse_factory=SubwordBM25Encoder.for_embedder,  # type: ignore[arg-type]
+            reranker_factory=lambda name: load_reranker(name, device=settings.device),
+        )
 
     def _load_embedder(self, spec: ModelSpec) -> Embedder:
         from search.embedders import load_embedder
@@ -124,6 +133,14 @@ class Services:
             if embedder.spec.name not in self._sparse:
                 self._sparse[embedder.spec.name] = self._sparse_factory(embedder)
             return self._sparse[embedder.spec.name]
+
+    def available_rerankers(self) -> list[str]:
+        """Registry rerankers whose files are on this machine: what a UI may offer (never free-form names)."""
+        if self._reranker_factory is None:
+            return []
+        from search.rerankers import available_rerankers
+
+        return available_rerankers()
 
     def reranker(self, name: str) -> Reranker:
         if self._reranker_factory is None:

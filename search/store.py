@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,6 +21,8 @@ DENSE = "dense"  # name of the dense vector in every collection
 SPARSE = "sparse"  # name of the sparse (IDF-weighted) vector
 PAYLOAD_INDEXED = ("language", "doc_language", "source", "root", "doc_hash")
 SCHEMA_VERSION = 1
+FusionMethod = Literal["rrf", "dbsf"]  # how search_hybrid merges the dense and sparse candidate lists
+FUSION_METHODS: tuple[FusionMethod, ...] = ("rrf", "dbsf")
 
 
 class StoreError(RuntimeError):
@@ -184,8 +186,16 @@ class VectorStore(Protocol):
         k: int,
         flt: SearchFilter | None = None,
         candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
     ) -> list[ScoredPoint]:
-        """Dense and sparse candidates fused by reciprocal rank inside Qdrant (query API, prefetch)."""
+        """Dense and sparse candidates fused inside Qdrant (query API, prefetch).
+
+        ``fusion``: "rrf" (reciprocal rank, k=2; ``sparse_weight`` weighs the sparse list
+        against the dense list's 1.0: Qdrant scores rank r as 1 / (1 + (r + 1) / weight)) or
+        "dbsf" (distribution-based score fusion: each list's scores normalised by its
+        mean +- 3 sd, then summed; Qdrant has no weights for it).
+        """
         ...
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredPoint]:

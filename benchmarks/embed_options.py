@@ -1,0 +1,266 @@
+"""Embedding speed options against the default torch path, with their retrieval cost, in one run.
+
+Why: on a CPU the model forward is nearly all of indexing time. An option is worth
+offering only if it is faster *and* keeps retrieval quality: it is kept when its
+throughput beats the default torch path measured in the same run and its XQuAD
+nDCG@10 drops by no more than 0.5 points.
+
+Variants: the default torch path (fp32, torch's default thread count), torch with
+one thread, torch int8 dynamic quantisation of every Linear, ONNX Runtime (graph
+exported once with dynamic axes) with its default and with one thread, and ONNX
+Runtime's own int8 dynamic quantisation of that graph.
+
+Speed: sentences/s on ~60-token multilingual texts (the embed_speed texts), batch
+32, alternating rounds, median. Quality: same-language XQuAD retrieval (questions
+with the e5 query prompt against paragraphs with the passage prompt) on a subset:
+per language the first ``--paragraphs`` paragraphs and their questions (at most
+``--questions``), nDCG@10 by ranx; plus the cosine of each variant's passage
+vectors to the default path's.
+
+    python -m benchmarks.embed_options [--texts 256] [--rounds 5] [--langs de,ar,zh]
+                                       [--paragraphs 48] [--questions 240] [--variants torch,int8,onnx]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.common import evaldata_dir, format_table
+from benchmarks.embed_speed import make_texts, time_rounds
+from search.embed_backends import OnnxEncoder, export_onnx, onnx_dir, quantize_onnx_int8
+from search.embedders import TransformersEmbedder, load_embedder, resolve_model_dir
+from search.models import DEFAULT_MODEL, ModelRegistry
+from search.paths import default_cache_dir
+
+MAX_NDCG_LOSS = 0.5  # points of nDCG@10 an option may lose and still be kept
+MIN_SPEEDUP = 1.05  # below this a "faster" option is within timing noise
+ALL_VARIANTS = ("torch", "torch-1t", "int8", "onnx", "onnx-1t", "onnx-int8")
+
+
+@dataclass(frozen=True)
+class XquadSubset:
+    lang: str
+    paragraphs: list[str]  # doc id = index
+    questions: list[tuple[str, int]]  # (question, paragraph index)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    embedder: TransformersEmbedder
+    threads: int | None = None  # torch threads while this variant runs; None = leave as is
+    setup_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Quality:
+    ndcg: dict[str, float]  # lang -> nDCG@10 (points)
+    cosine_min: float
+    cosine_mean: float
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.ndcg.values())
+
+
+def read_xquad(lang: str, paragraphs: int, questions: int) -> XquadSubset:
+    """The first paragraphs of the file and their questions (MTEB drops questions without answers)."""
+    data = json.loads((evaldata_dir() / "xquad" / f"xquad.{lang}.json").read_text(encoding="utf-8"))
+    texts: list[str] = []
+    asked: list[tuple[str, int]] = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            if len(texts) == paragraphs:
+                break
+            texts.append(paragraph["context"])
+            for qa in paragraph["qas"]:
+                if qa.get("answers") and len(asked) < questions:
+                    asked.append((qa["question"], len(texts) - 1))
+    return XquadSubset(lang, texts, asked)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def encoder(variant: Variant) -> Callable[[list[str]], np.ndarray]:
+    def encode(texts: list[str]) -> np.ndarray:
+        with torch_threads(variant.threads):
+            return variant.embedder.encode_documents(texts)
+
+    return encode
+
+
+def evaluate(
+    variant: Variant, subsets: Sequence[XquadSubset], reference: dict[str, np.ndarray] | None
+) -> tuple[Quality, dict[str, np.ndarray]]:
+    from ranx import Qrels, Run
+    from ranx import evaluate as ranx_evaluate
+
+    ndcg: dict[str, float] = {}
+    vectors: dict[str, np.ndarray] = {}
+    cosines: list[np.ndarray] = []
+    with torch_threads(variant.threads):
+        for subset in subsets:
+            docs = variant.embedder.encode_documents(subset.paragraphs)
+            queries = variant.embedder.encode_queries([q for q, _ in subset.questions])
+            vectors[subset.lang] = docs
+            if reference is not None:
+                cosines.append((docs * reference[subset.lang]).sum(axis=1))
+            scores = queries @ docs.T
+            top = np.argsort(-scores, axis=1)[:, :10]
+            run = {
+                f"q{i}": {f"d{j}": float(scores[i, j]) for j in top[i]} for i in range(len(subset.questions))
+            }
+            qrels = {f"q{i}": {f"d{p}": 1} for i, (_, p) in enumerate(subset.questions)}
+            ndcg[subset.lang] = float(ranx_evaluate(Qrels(qrels), Run(run), "ndcg@10")) * 100
+    all_cos = np.concatenate(cosines) if cosines else np.ones(1)
+    return Quality(ndcg, float(all_cos.min()), float(all_cos.mean())), vectors
+
+
+def build_variants(names: Sequence[str], cache_dir: Path) -> list[Variant]:
+    spec = ModelRegistry().get(DEFAULT_MODEL)
+    base = load_embedder(spec, device="cpu", cache_dir=cache_dir)
+    folder = resolve_model_dir(spec, cache_dir)
+    variants = [Variant("torch", base)]  # always first: the baseline
+
+    def view(runner: Any) -> TransformersEmbedder:
+        return TransformersEmbedder(
+            spec, runner, base._tokenizer, base._head, device="cpu", pad_id=base._pad_id
+        )
+
+    onnx_path: Path | None = None
+
+    def exported() -> tuple[Path, float]:
+        nonlocal onnx_path
+        started = time.perf_counter()
+        if onnx_path is None:
+            onnx_path = export_onnx(base._model, onnx_dir(cache_dir, folder, f"{spec.name}-{spec.revision}"))  # type: ignore[arg-type]
+        return onnx_path, time.perf_counter() - started
+
+    for name in names:
+        started = time.perf_counter()
+        if name == "torch":
+            continue
+        if name == "torch-1t":
+            variants.append(Variant(name, base, threads=1))
+        elif name == "int8":
+            embedder = load_embedder(spec, device="cpu", cache_dir=cache_dir, backend="int8")
+            variants.append(Variant(name, embedder, setup_seconds=time.perf_counter() - started))
+        elif name in ("onnx", "onnx-1t"):
+            path, seconds = exported()
+            threads = 1 if name == "onnx-1t" else None
+            variants.append(Variant(name, view(OnnxEncoder(path, threads)), setup_seconds=seconds))
+        elif name == "onnx-int8":
+            path, _ = exported()
+            variants.append(
+                Variant(
+                    name,
+                    view(OnnxEncoder(quantize_onnx_int8(path))),
+                    setup_seconds=time.perf_counter() - started,
+                )
+            )
+        else:
+            raise SystemExit(f"unknown variant {name!r}; choose from {', '.join(ALL_VARIANTS)}")
+    return variants
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--texts", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--langs", default="de,ar,zh", help="XQuAD languages for the quality check")
+    parser.add_argument("--paragraphs", type=int, default=48, help="paragraph pool per language (240 = all)")
+    parser.add_argument("--questions", type=int, default=240, help="questions per language at most")
+    parser.add_argument("--variants", default=",".join(ALL_VARIANTS))
+    parser.add_argument("--cache-dir", type=Path, default=None, help="where models and ONNX exports are kept")
+    args = parser.parse_args(argv)
+
+    cache_dir = args.cache_dir or default_cache_dir()
+    variants = build_variants([v.strip() for v in args.variants.split(",") if v.strip()], cache_dir)
+    base = variants[0].embedder
+    texts = make_texts(base, args.texts)
+    tokens = base.count_tokens(texts)
+    subsets = [read_xquad(lang.strip(), args.paragraphs, args.questions) for lang in args.langs.split(",")]
+
+    quality: dict[str, Quality] = {}
+    reference: dict[str, np.ndarray] | None = None
+    for variant in variants:
+        quality[variant.name], vectors = evaluate(variant, subsets, reference)
+        reference = reference or vectors
+    timings = time_rounds({v.name: encoder(v) for v in variants}, texts, args.rounds)
+
+    base_speed, base_ndcg = timings["torch"].per_second, quality["torch"].mean
+    langs = [s.lang for s in subsets]
+    rows = []
+    verdicts: dict[str, bool] = {}
+    for variant in variants:
+        speed, q = timings[variant.name], quality[variant.name]
+        delta = q.mean - base_ndcg
+        ratio = speed.per_second / base_speed
+        keep = variant.name != "torch" and ratio >= MIN_SPEEDUP and delta >= -MAX_NDCG_LOSS
+        verdicts[variant.name] = keep
+        rows.append(
+            (
+                variant.name,
+                speed.per_second,
+                ratio,
+                *(q.ndcg[lang] for lang in langs),
+                q.mean,
+                delta,
+                f"{q.cosine_min:.4f}",
+                f"{q.cosine_mean:.5f}",
+                f"{variant.setup_seconds:.0f}",
+                "baseline" if variant.name == "torch" else ("keep" if keep else "drop"),
+            )
+        )
+    print(
+        f"{len(texts)} texts, tokens/text mean {np.mean(tokens):.1f}, batch {base._batch_size}, "
+        f"{args.rounds} rounds, torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.2f}; XQuAD {','.join(langs)}: "
+        + ", ".join(f"{s.lang} {len(s.questions)}q/{len(s.paragraphs)}p" for s in subsets)
+    )
+    headers = [
+        "variant",
+        "sent/s",
+        "vs torch",
+        *(f"nDCG {lang}" for lang in langs),
+        "nDCG mean",
+        "Δ nDCG",
+        "cos min",
+        "cos mean",
+        "setup s",
+        "verdict",
+    ]
+    print(format_table(headers, rows))
+    kept = [name for name, keep in verdicts.items() if keep]
+    print(
+        f"kept (>= {MIN_SPEEDUP}x the torch path, nDCG@10 loss <= {MAX_NDCG_LOSS}): {', '.join(kept) or 'none'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

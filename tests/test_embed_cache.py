@@ -1,0 +1,133 @@
+"""The embedding cache: hits never reach the model, order is kept, and keys separate models and prompts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search.embed_cache import CACHE_FILENAME, CachedEmbedder, EmbeddingCache, model_key, text_digest
+from search.embedders import Embedder
+from tests.fakes import FakeEmbedder, fake_spec
+
+TEXTS = ["the cat sat", "ein Hund", "猫が座った", "the cat sat", "القطة"]
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Iterator[EmbeddingCache]:
+    store = EmbeddingCache.in_dir(tmp_path)
+    yield store
+    store.close()
+
+
+def test_embed_cache_is_an_embedder(cache: EmbeddingCache) -> None:
+    cached = CachedEmbedder(FakeEmbedder(), cache)
+    assert isinstance(cached, Embedder)
+    assert cached.count_tokens(["a b c"]) == [3] and cached.document_overhead() == 3
+
+
+def test_embed_cache_misses_go_in_one_batch_and_hits_skip_the_model(cache: EmbeddingCache) -> None:
+    inner = FakeEmbedder()
+    cached = CachedEmbedder(inner, cache)
+    first = cached.encode_documents(TEXTS)
+    assert inner.calls == [("document", 4)]  # one call; the repeated text embedded once
+    np.testing.assert_array_equal(first, FakeEmbedder().encode_documents(TEXTS))
+
+    again = cached.encode_documents(list(reversed(TEXTS)))
+    assert inner.calls == [("document", 4)]  # all hits: the model is not called
+    np.testing.assert_array_equal(again, first[::-1])  # input order kept
+    assert again.dtype == np.float32
+
+    mixed = cached.encode_documents(["new text", TEXTS[1], "other new"])
+    assert inner.calls[-1] == ("document", 2)  # only the misses
+    np.testing.assert_array_equal(mixed[1], first[1])
+    np.testing.assert_array_equal(mixed, FakeEmbedder().encode_documents(["new text", TEXTS[1], "other new"]))
+    assert cached.stats.hits == 5 + 1 and cached.stats.misses == 4 + 2
+
+
+def test_embed_cache_survives_a_restart(tmp_path: Path) -> None:
+    first = EmbeddingCache.in_dir(tmp_path)
+    CachedEmbedder(FakeEmbedder(), first).encode_documents(TEXTS)
+    first.close()
+    assert (tmp_path / CACHE_FILENAME).is_file()
+    reopened = EmbeddingCache.in_dir(tmp_path)
+    inner = FakeEmbedder()
+    CachedEmbedder(inner, reopened).encode_documents(TEXTS)
+    assert inner.calls == []
+    reopened.close()
+
+
+def test_embed_cache_prompt_is_part_of_the_key(cache: EmbeddingCache) -> None:
+    inner = FakeEmbedder()  # query prompt "query: ", document prompt "passage: "
+    cached = CachedEmbedder(inner, cache)
+    cached.encode_documents(["same text"])
+    cached.encode_queries(["same text"])
+    assert inner.calls == [("document", 1), ("query", 1)]
+    cached.encode_queries(["same text"])
+    assert len(inner.calls) == 2  # now cached on the query side too
+
+
+def test_embed_cache_task_instruction_is_part_of_the_key(cache: EmbeddingCache) -> None:
+    spec = replace(fake_spec("fake-instruct"), query_prompt="Instruct: {task}\nQuery: ", document_prompt="")
+    inner = FakeEmbedder(spec)
+    cached = CachedEmbedder(inner, cache)
+    cached.encode_queries(["q"], task="find recipes")
+    cached.encode_queries(["q"], task="find laws")
+    cached.encode_queries(["q"], task="find recipes")
+    assert inner.calls == [("query", 1), ("query", 1)]
+
+
+def test_embed_cache_model_and_revision_are_part_of_the_key(cache: EmbeddingCache) -> None:
+    a, b = FakeEmbedder(fake_spec("model-a")), FakeEmbedder(fake_spec("model-b"))
+    CachedEmbedder(a, cache).encode_documents(["text"])
+    CachedEmbedder(b, cache).encode_documents(["text"])
+    assert a.calls == [("document", 1)] and b.calls == [("document", 1)]
+    newer = FakeEmbedder(replace(fake_spec("model-a"), revision="2"))
+    CachedEmbedder(newer, cache).encode_documents(["text"])
+    assert newer.calls == [("document", 1)]
+    spec = fake_spec("model-a")
+    assert model_key(spec) != model_key(spec, max_tokens=16)  # truncation changes vectors too
+    assert cache.count() == 3 and cache.count(model_key(spec)) == 1
+    assert cache.forget(model_key(spec)) == 1 and cache.count() == 2
+
+
+def test_embed_cache_wrong_size_entry_is_a_miss(cache: EmbeddingCache) -> None:
+    inner = FakeEmbedder()
+    cached = CachedEmbedder(inner, cache)
+    cache.put(cached.key, "passage: ", [(text_digest("t"), np.ones(3, dtype=np.float32))])
+    out = cached.encode_documents(["t"])
+    assert inner.calls == [("document", 1)] and out.shape == (1, 64)
+
+
+def test_embed_cache_empty_input(cache: EmbeddingCache) -> None:
+    inner = FakeEmbedder()
+    assert CachedEmbedder(inner, cache).encode_queries([]).shape == (0, 64)
+    assert inner.calls == []
+
+
+def test_embed_cache_threads_share_one_cache(cache: EmbeddingCache) -> None:
+    cached = CachedEmbedder(FakeEmbedder(), cache)
+    texts = [f"text number {i}" for i in range(200)]
+    expected = FakeEmbedder().encode_documents(texts)
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            rotated = texts[offset:] + texts[:offset]
+            np.testing.assert_array_equal(
+                cached.encode_documents(rotated), np.roll(expected, -offset, axis=0)
+            )
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i * 37,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert cache.count() == 200

@@ -1,0 +1,188 @@
+"""The app in a real browser (Debian's chromium through Playwright): search, compare, evaluate, upload + index.
+
+Chromium is installed with apt when missing and the tests run as root;
+otherwise they skip with the reason. Each tab's screenshot is saved to
+``$MLSEARCH_SCREENSHOTS`` (default ``tests/artifacts/screenshots``, git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui_harness import OTHER_MODEL, RunningApp, start_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(
+    os.environ.get("MLSEARCH_SCREENSHOTS") or Path(__file__).parent / "artifacts" / "screenshots"
+)
+TIMEOUT_MS = 60_000
+
+
+def ensure_chromium() -> Path:
+    """Debian's chromium, installed with apt when missing (root only); skips with the reason otherwise."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip(
+            f"{CHROMIUM} is missing; install it with `apt-get install -y chromium` (needs root and apt)"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+    ):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
+        if done.returncode != 0 and command[1] == "install":
+            pytest.skip(f"could not install chromium with apt: {done.stderr.strip()[-300:]}")
+    if not CHROMIUM.exists():
+        pytest.skip(f"apt-get install chromium did not provide {CHROMIUM}")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    running = start_app(tmp_path_factory.mktemp("ui-browser"))
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = ensure_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any, app: RunningApp) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.goto(app.url)
+    tab.get_by_role("tab", name="Search").wait_for()
+    yield tab
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def open_tab(page: Any, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def run_search(page: Any, query: str) -> Any:
+    page.locator("#search-query textarea").fill(query)
+    page.locator("#search-button").click()
+    results = page.locator("#search-results")
+    results.locator(".mls-card, .mls-msg").first.wait_for()
+    return results
+
+
+def test_search_shows_the_expected_source_highlighted(page: Any) -> None:
+    results = run_search(page, "varroa mite honeybee colonies winter")
+    results.locator(
+        ".mls-results[data-highlight=semantic]"
+    ).wait_for()  # the model's pass replaced the lexical one
+    first = results.locator(".mls-card").first
+    assert first.locator(".mls-source").inner_text() == "bees/en-varroa.txt"
+    assert first.locator(".mls-badge").inner_text().lower() == "en"
+    assert (
+        first.locator("mark").first.inner_text()
+        == "The varroa mite weakens honeybee colonies during the winter."
+    )
+    page.locator("#search-summary").get_by_text("total").wait_for()
+    assert screenshot(page, "search").is_file()
+
+
+def test_document_markup_renders_as_text(page: Any) -> None:
+    results = run_search(page, "security notes plain text escaping matters")
+    first = results.locator(".mls-card").first
+    assert first.locator(".mls-source").inner_text() == "misc/en-hostile.txt"
+    assert "<script>window.__pwned = 1</script>" in first.locator(".mls-snippet").inner_text()
+    assert results.locator("script, img").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+
+
+def test_language_filter_in_the_page(page: Any) -> None:
+    page.locator("#search-languages input").click()
+    page.get_by_role("option", name="fr (1)").click()
+    results = run_search(page, "thé vert matcha varroa mite")
+    badges = {b.lower() for b in results.locator(".mls-badge").all_inner_texts()}
+    assert badges == {"fr"}
+
+
+def test_compare_two_models(page: Any) -> None:
+    open_tab(page, "Compare")
+    page.locator("#compare-query textarea").fill("Wildbienen bestäuben Obstbäume und Wildblumen")
+    page.locator("#compare-button").click()
+    columns = page.locator("#compare-results .mls-col")
+    columns.first.wait_for()
+    assert columns.count() == 2
+    for i in range(2):  # both models find it (the 32-dim fake has more hash collisions, so not always first)
+        assert "bees/de-wildbienen.md" in columns.nth(i).locator(".mls-source").all_inner_texts()[:3]
+    page.locator("#compare-latency").get_by_text("ms").first.wait_for()
+    page.locator("#compare-overlap").get_by_text("overlap@k").wait_for()
+    assert screenshot(page, "compare").is_file()
+
+
+def test_evaluate_shows_the_charts(page: Any) -> None:
+    open_tab(page, "Evaluate")
+    page.get_by_label(OTHER_MODEL).check()  # the default model is already ticked
+    page.locator("#eval-button").click()
+    page.locator("#eval-bars img, #eval-summary .mls-msg").first.wait_for(timeout=180_000)
+    assert page.locator("#eval-summary .mls-msg").count() == 0, page.locator("#eval-summary").inner_text()
+    page.locator("#eval-heatmap img").wait_for()
+    assert "5 queries with judgements" in page.locator("#eval-summary").inner_text()
+    assert page.locator("#eval-table").get_by_text(OTHER_MODEL).count() == 1
+    assert page.locator("#eval-table").get_by_text("nDCG@10").count() >= 1
+    assert page.locator("#eval-bars img").evaluate("img => img.complete && img.naturalWidth > 0")
+    assert screenshot(page, "evaluate").is_file()
+
+
+def test_upload_index_and_find(page: Any, tmp_path: Path) -> None:
+    upload = tmp_path / "hi-chandrayaan.md"
+    upload.write_text(
+        "# चंद्रयान\n\nचंद्रयान तीन भारत का चंद्र मिशन था। यह यान चंद्रमा के दक्षिणी ध्रुव के पास सुरक्षित उतरा। "
+        "वैज्ञानिकों ने वहाँ की मिट्टी और तापमान का अध्ययन किया। इस सफलता से पूरे देश में खुशी फैल गई।",
+        encoding="utf-8",
+    )
+    open_tab(page, "Index")
+    page.get_by_role("tab", name="Upload files").click()
+    page.locator("#index-files input[type=file]").set_input_files(str(upload))
+    page.locator("#index-files").get_by_text("hi-chandrayaan").first.wait_for()  # name and suffix are split
+    page.locator("#index-upload-button").click()
+    report = page.locator("#index-report")
+    report.get_by_text("files indexed").wait_for(timeout=120_000)
+    assert "hi-chandrayaan.md" in report.inner_text()
+    assert screenshot(page, "index").is_file()
+    open_tab(page, "Search")
+    results = run_search(page, "चंद्रयान दक्षिणी ध्रुव")
+    first = results.locator(".mls-card").first
+    assert first.locator(".mls-source").inner_text() == "hi-chandrayaan.md"
+    assert first.locator(".mls-badge").inner_text().lower() == "hi"
+
+
+def test_folder_outside_the_allowed_roots_is_refused(page: Any) -> None:
+    open_tab(page, "Index")
+    page.locator("#index-folder textarea, #index-folder input").first.fill("../../etc")
+    page.locator("#index-folder-button").click()
+    page.locator("#index-report").get_by_text("outside the folders").wait_for()

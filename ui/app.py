@@ -1,0 +1,150 @@
+"""The Gradio app: four tabs over one Services object, bound to localhost, queued.
+
+``build_app`` only builds (tests launch it on a free port); ``serve`` launches
+with the app's safety settings; ``launch`` is what ``python app.py`` calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from search.services import Services
+from ui.choices import collection_choices, default_collection_choice, language_choices, mode_choices
+from ui.context import UiContext, make_context
+from ui.render import CSS, message, progress_html
+from ui.tabs_compare import CompareTab, build_compare_tab
+from ui.tabs_evaluate import build_evaluate_tab
+from ui.tabs_index import build_index_tab
+from ui.tabs_search import SearchTab, build_search_tab
+
+log = logging.getLogger("ui")
+
+TITLE = "Multilingual semantic search"
+# System fonts only: the default theme would fetch Google Fonts, and this app runs offline.
+THEME = gr.themes.Soft(
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Noto Sans", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+)
+DEFAULT_CONCURRENCY = 2  # searches at once; the model is the bottleneck on a small CPU
+MAX_QUEUE = 64  # waiting requests beyond this are refused rather than piling up
+
+
+def _refresh_pickers(ctx: UiContext, search: SearchTab, compare: CompareTab) -> tuple[list[Any], Any]:
+    """Outputs and a function that reloads every collection picker (after indexing, on page load)."""
+    outputs: list[Any] = [search.collection, search.languages, search.mode]
+    for pipeline in compare.pipelines:
+        outputs += [pipeline.collection]
+
+    def refresh(current: str | None = None) -> list[Any]:
+        choices = collection_choices(ctx.services)
+        names = [name for _, name in choices]
+        value = current if current in names else default_collection_choice(ctx.services, names)
+        modes = mode_choices(ctx.services, value)
+        updates: list[Any] = [
+            gr.update(choices=choices, value=value),
+            gr.update(choices=language_choices(ctx.services, value)),
+            gr.update(choices=modes, value=modes[0]),
+        ]
+        for _ in compare.pipelines:
+            updates.append(gr.update(choices=choices))
+        return updates
+
+    return outputs, refresh
+
+
+def _bootstrap_status(ctx: UiContext) -> tuple[str, bool]:
+    """(status HTML, still running) of the first-launch sample indexing."""
+    if ctx.bootstrap is None:
+        return "", False
+    status = ctx.bootstrap.status()
+    if status.state in ("idle", "skipped"):
+        return "", status.state == "idle"
+    if status.state == "running":
+        return progress_html(status.message, status.files_done, status.files_total), True
+    kind = "err" if status.state == "failed" else "info"
+    return message(status.message, kind), False
+
+
+def build_app(services: Services, sample_folder: Path | None = None) -> gr.Blocks:
+    """The Blocks app; ``sample_folder`` enables first-launch indexing of its documents (started by ``serve``)."""
+    ctx = make_context(services, sample_folder)
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(
+            f"# {TITLE}\nSearch your documents in any language, compare models, measure retrieval quality."
+        )
+        with gr.Tabs():
+            with gr.Tab("Search", id="search"):
+                search = build_search_tab(ctx)
+            with gr.Tab("Compare", id="compare"):
+                compare = build_compare_tab(ctx)
+            with gr.Tab("Evaluate", id="evaluate"):
+                build_evaluate_tab(ctx)
+            with gr.Tab("Index", id="index"):
+                index = build_index_tab(ctx)
+        outputs, refresh = _refresh_pickers(ctx, search, compare)
+        index.folder_event.then(refresh, [search.collection], outputs, api_visibility="private")
+        index.upload_event.then(refresh, [search.collection], outputs, api_visibility="private")
+        demo.load(refresh, [search.collection], outputs, api_visibility="private")
+        if ctx.bootstrap is not None:
+            timer = gr.Timer(1.0, active=True)
+
+            def poll(current: str | None) -> list[Any]:
+                html, running = _bootstrap_status(ctx)
+                updates: list[Any] = [gr.update(value=html, visible=bool(html)), gr.Timer(active=running)]
+                if running:
+                    return updates + [gr.update() for _ in outputs]
+                return updates + refresh(current)
+
+            timer.tick(poll, [search.collection], [search.status, timer, *outputs], api_visibility="private")
+    demo.ui_context = ctx  # type: ignore[attr-defined]  # lets serve() start the bootstrap; tests inspect it
+    return demo
+
+
+def launch_options(services: Services, ctx: UiContext | None = None) -> dict[str, Any]:
+    """Safety settings for ``Blocks.launch``: localhost by default, no share link, size-limited uploads."""
+    settings = services.settings
+    allowed = [str(ctx.outputs_dir)] if ctx is not None else []
+    return {
+        "server_name": settings.host,
+        "share": False,
+        "max_file_size": f"{int(settings.max_upload_mb)}mb",
+        "allowed_paths": allowed,
+        "ssr_mode": False,
+        "mcp_server": False,
+        "pwa": False,
+        "theme": THEME,
+        "css": CSS,
+        "footer_links": ["api", "settings"],
+        "show_error": False,
+        "enable_monitoring": False,
+    }
+
+
+def serve(demo: gr.Blocks, services: Services, port: int | None = None, block: bool = True) -> str:
+    """Start the sample bootstrap (if any) and the server; returns the local URL when not blocking."""
+    ctx: UiContext | None = getattr(demo, "ui_context", None)
+    if ctx is not None:
+        ctx.outputs_dir.mkdir(parents=True, exist_ok=True)
+        if ctx.bootstrap is not None:
+            ctx.bootstrap.start()
+    demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=MAX_QUEUE)
+    _, url, _ = demo.launch(
+        server_port=port if port is not None else services.settings.port,
+        prevent_thread_lock=not block,
+        quiet=not block,
+        **launch_options(services, ctx),
+    )
+    return url
+
+
+def launch(services: Services, sample_folder: Path | None = None) -> None:
+    """``python app.py``: build and serve until interrupted."""
+    if services.settings.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning(
+            "serving on %s: anyone who can reach this address can search and index", services.settings.host
+        )
+    serve(build_app(services, sample_folder), services, block=True)

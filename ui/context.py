@@ -1,0 +1,69 @@
+"""Everything the tabs share, built once per app by ``build_app`` (never module-level)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from search.services import Services
+from ui.bootstrap import SampleBootstrap
+
+if TYPE_CHECKING:
+    from indexer.evaluation import EvalWorkspace
+
+
+class LazyEvalWorkspace:
+    """The app's one scratch store for evaluations, built on first use and reused, so a
+    query set's corpus is embedded once per model however many runs compare it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._workspace: EvalWorkspace | None = None
+
+    def get(self) -> EvalWorkspace:
+        from indexer.evaluation import EvalWorkspace
+
+        with self._lock:
+            if self._workspace is None:
+                self._workspace = EvalWorkspace()
+            return self._workspace
+
+    def close(self) -> None:
+        with self._lock:
+            if self._workspace is not None:
+                self._workspace.close()
+                self._workspace = None
+
+
+@dataclass(frozen=True)
+class UiContext:
+    services: Services
+    uploads_dir: Path  # uploaded files are copied here and indexed from here
+    outputs_dir: Path  # evaluation reports and charts the page shows
+    sample_folder: Path | None = None
+    queryset_folder: Path | None = None  # default query set of the Evaluate tab
+    index_lock: threading.Lock = field(default_factory=threading.Lock)  # one index run at a time
+    bootstrap: SampleBootstrap | None = None
+    eval_workspace: LazyEvalWorkspace = field(default_factory=LazyEvalWorkspace)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.services.settings.max_upload_mb) * 1024 * 1024
+
+
+def make_context(services: Services, sample_folder: Path | None) -> UiContext:
+    data_dir = Path(services.settings.data_dir)
+    lock = threading.Lock()
+    queryset = sample_folder / "queryset" if sample_folder and (sample_folder / "queryset").is_dir() else None
+    bootstrap = SampleBootstrap(services, sample_folder, lock) if sample_folder else None
+    return UiContext(
+        services=services,
+        uploads_dir=data_dir / "uploads",
+        outputs_dir=data_dir / "ui-runs",
+        sample_folder=sample_folder,
+        queryset_folder=queryset,
+        index_lock=lock,
+        bootstrap=bootstrap,
+    )

@@ -1,0 +1,267 @@
+"""HTML for results, comparisons and reports.
+
+Every piece of text that comes from a document, a file name, a query or an
+error message goes through ``esc`` before it is placed in markup: a document
+containing ``<script>`` renders as the text ``<script>``. Markup is only ever
+built around already-escaped pieces (the highlight is inserted between escaped
+slices, never into escaped text).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from indexer.pipeline import IndexReport
+from search.types import Hit
+from ui.highlight import Highlight
+
+CSS = """
+.mls-results { display: flex; flex-direction: column; gap: 10px; }
+.mls-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px;
+  background: var(--block-background-fill); }
+.mls-head { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; font-size: 0.92em; }
+.mls-rank { font-weight: 700; min-width: 1.8em; }
+.mls-score { font-family: var(--font-mono); color: var(--body-text-color-subdued); }
+.mls-badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 0.8em;
+  font-weight: 600; background: var(--color-accent-soft); color: var(--color-accent); text-transform: uppercase; }
+.mls-source { font-weight: 600; word-break: break-all; }
+.mls-page { color: var(--body-text-color-subdued); }
+.mls-heading { margin-top: 4px; font-style: italic; color: var(--body-text-color-subdued); }
+.mls-snippet { margin-top: 6px; white-space: pre-line; line-height: 1.5; }
+.mls-snippet mark, .mls-full mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; }
+.mls-full { white-space: pre-line; margin-top: 4px; font-size: 0.92em; }
+.mls-msg { padding: 10px 14px; border-radius: 8px; border: 1px solid var(--border-color-primary); }
+.mls-msg.warn { border-color: #f59e0b; background: rgba(245, 158, 11, 0.08); }
+.mls-msg.err { border-color: #ef4444; background: rgba(239, 68, 68, 0.08); }
+.mls-compare { display: grid; gap: 12px; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); }
+.mls-col h4 { margin: 0 0 6px 0; }
+.mls-col ol { padding-left: 1.4em; margin: 0; }
+.mls-col li { margin-bottom: 6px; }
+.mls-small { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.mls-shared { border-left: 3px solid var(--color-accent); padding-left: 6px; }
+.mls-table { border-collapse: collapse; margin: 6px 0; }
+.mls-table td, .mls-table th { border: 1px solid var(--border-color-primary); padding: 3px 10px; text-align: left; }
+"""
+
+SNIPPET_CHARS = 600
+CONTEXT_BEFORE = 160
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def message(text: str, kind: str = "info") -> str:
+    """A boxed note; ``kind`` is info, warn or err."""
+    css = {"warn": "mls-msg warn", "err": "mls-msg err"}.get(kind, "mls-msg")
+    return f'<div class="{css}">{esc(text)}</div>'
+
+
+def marked(text: str, start: int, end: int, highlight: Highlight | None) -> str:
+    """``text[start:end]`` escaped, with the highlighted sentence (clipped to the window) in <mark>."""
+    if highlight is None or highlight.end <= start or highlight.start >= end:
+        return esc(text[start:end])
+    a, b = max(start, highlight.start), min(end, highlight.end)
+    return f"{esc(text[start:a])}<mark>{esc(text[a:b])}</mark>{esc(text[b:end])}"
+
+
+def snippet_window(text: str, highlight: Highlight | None, size: int = SNIPPET_CHARS) -> tuple[int, int]:
+    """A window of about ``size`` characters that shows the highlighted sentence with some context."""
+    if len(text) <= size:
+        return 0, len(text)
+    if highlight is None:
+        start = 0
+    else:
+        start = max(0, highlight.start - CONTEXT_BEFORE)
+        if highlight.end - start > size:  # a very long sentence: start at the sentence itself
+            start = highlight.start
+        space = text.rfind(" ", max(0, start - 20), start)
+        start = space + 1 if space > 0 else start
+    end = min(len(text), start + size)
+    if end < len(text):
+        space = text.find(" ", end, end + 20)
+        end = space if space != -1 else end
+    return start, end
+
+
+def snippet_html(text: str, highlight: Highlight | None, size: int = SNIPPET_CHARS) -> str:
+    start, end = snippet_window(text, highlight, size)
+    body = marked(text, start, end, highlight)
+    return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
+
+
+def page_label(page: int | None) -> str:
+    return f"p. {page}" if page else ""
+
+
+def hit_card(rank: int, hit: Hit, highlight: Highlight | None) -> str:
+    page = page_label(hit.page)
+    # the heading is context for passages below it; a passage that starts with it needs no repeat
+    show_heading = hit.heading and not hit.text.lstrip().startswith(hit.heading.strip())
+    heading = f'<div class="mls-heading" dir="auto">{esc(hit.heading)}</div>' if show_heading else ""
+    truncated = len(hit.text) > SNIPPET_CHARS
+    full = (
+        f'<details><summary class="mls-small">Full passage ({len(hit.text)} characters)</summary>'
+        f'<div class="mls-full" dir="auto">{marked(hit.text, 0, len(hit.text), highlight)}</div></details>'
+        if truncated
+        else ""
+    )
+    return (
+        '<div class="mls-card">'
+        '<div class="mls-head">'
+        f'<span class="mls-rank">#{rank}</span>'
+        f'<span class="mls-score" title="score">{hit.score:.3f}</span>'
+        f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
+        f'<span class="mls-source" title="{esc(hit.source)}">{esc(hit.relpath)}</span>'
+        + (f'<span class="mls-page">{esc(page)}</span>' if page else "")
+        + "</div>"
+        + heading
+        + f'<div class="mls-snippet" dir="auto">{snippet_html(hit.text, highlight)}</div>'
+        + full
+        + "</div>"
+    )
+
+
+def result_cards(hits: Sequence[Hit], highlights: Sequence[Highlight | None], kind: str = "off") -> str:
+    """Cards in rank order; ``kind`` (how sentences were picked) is kept as a data attribute."""
+    if not hits:
+        return message(
+            "No results. Try another query, fewer language filters, or another collection.", "warn"
+        )
+    marks = list(highlights) + [None] * (len(hits) - len(highlights))
+    cards = "".join(hit_card(rank, hit, mark) for rank, (hit, mark) in enumerate(zip(hits, marks), 1))
+    return f'<div class="mls-results" data-highlight="{esc(kind)}">{cards}</div>'
+
+
+def timings_text(timings: Mapping[str, float]) -> str:
+    """'embed 12 ms · search 3 ms · total 15 ms' (total last)."""
+    parts = [f"{stage} {ms:.0f} ms" for stage, ms in timings.items() if stage != "total"]
+    if "total" in timings:
+        parts.append(f"total {timings['total']:.0f} ms")
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One side of a comparison, already run."""
+
+    label: str
+    hits: tuple[Hit, ...] = ()
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+def documents_in_order(hits: Sequence[Hit]) -> list[str]:
+    """Chunk hits folded to their files, best first: what overlap between models is measured on."""
+    seen: dict[str, None] = {}
+    for hit in hits:
+        seen.setdefault(hit.source, None)
+    return list(seen)
+
+
+def overlap_at_k(a: Sequence[str], b: Sequence[str], k: int) -> float:
+    """|top-k(a) ∩ top-k(b)| / k, with k capped at the longer list (a collection smaller than k
+    cannot fill it, and two identical complete rankings should read 1.0)."""
+    depth = min(k, max(len(a), len(b)))
+    if depth <= 0:
+        return 0.0
+    return len(set(a[:k]) & set(b[:k])) / depth
+
+
+def compare_html(columns: Sequence[Column], k: int) -> str:
+    docs = [documents_in_order(col.hits) for col in columns]
+    shared = set.intersection(*(set(d[:k]) for d in docs)) if docs and all(docs) else set()
+    blocks = []
+    for col, col_docs in zip(columns, docs):
+        if col.error:
+            body = message(col.error, "err")
+        elif not col.hits:
+            body = message("No results.", "warn")
+        else:
+            items = []
+            for rank, hit in enumerate(col.hits, 1):
+                cls = ' class="mls-shared"' if hit.source in shared else ""
+                flat = " ".join(hit.text.split())
+                short = flat[:160] + ("…" if len(flat) > 160 else "")
+                page = page_label(hit.page)
+                items.append(
+                    f'<li{cls}><span class="mls-score">{hit.score:.3f}</span> '
+                    f'<span class="mls-badge">{esc(hit.language)}</span> '
+                    f'<span class="mls-source">{esc(hit.relpath)}</span>'
+                    + (f' <span class="mls-page">{esc(page)}</span>' if page else "")
+                    + f'<div class="mls-small" dir="auto">{esc(short)}</div></li>'
+                )
+            body = f"<ol>{''.join(items)}</ol>"
+        latency = f"{col.latency_ms:.0f} ms" if col.latency_ms is not None else "–"
+        blocks.append(
+            f'<div class="mls-col"><h4>{esc(col.label)}</h4>'
+            f'<div class="mls-small">latency {esc(latency)} · {len(col_docs)} documents</div>{body}</div>'
+        )
+    note = (
+        '<div class="mls-small">Highlighted rows: documents every pipeline found in its top '
+        f"{k}. Overlap is measured on documents (passages folded to their files), since models chunk differently.</div>"
+    )
+    return f'<div class="mls-compare">{"".join(blocks)}</div>{note}'
+
+
+def overlap_rows(columns: Sequence[Column], k: int) -> list[list[object]]:
+    """[pipeline A, pipeline B, overlap@k] for every pair that ran."""
+    docs = [documents_in_order(col.hits) for col in columns]
+    rows: list[list[object]] = []
+    for i in range(len(columns)):
+        for j in range(i + 1, len(columns)):
+            if columns[i].error or columns[j].error:
+                continue
+            rows.append([columns[i].label, columns[j].label, round(overlap_at_k(docs[i], docs[j], k), 3)])
+    return rows
+
+
+def index_report_html(report: IndexReport) -> str:
+    head = (
+        f"<p><b>{len(report.indexed)}</b> files indexed, <b>{report.unchanged}</b> unchanged, "
+        f"<b>{len(report.skipped)}</b> skipped, <b>{len(report.removed)}</b> removed, "
+        f"{report.unsupported} of unsupported types · <b>{report.chunks_written}</b> new passages "
+        f"into <code>{esc(report.collection)}</code> with <code>{esc(report.model)}</code>"
+        + (" · <b>cancelled</b>" if report.cancelled else "")
+        + f" · {report.timings.get('total', 0):.1f} s</p>"
+    )
+    langs = sorted(report.chunks_by_language.items(), key=lambda kv: (-kv[1], kv[0]))
+    lang_table = (
+        '<table class="mls-table"><tr><th>language</th><th>passages</th></tr>'
+        + "".join(f"<tr><td>{esc(lang)}</td><td>{n}</td></tr>" for lang, n in langs)
+        + "</table>"
+        if langs
+        else ""
+    )
+    skipped = (
+        '<details open><summary>Skipped files</summary><table class="mls-table"><tr><th>file</th><th>reason</th></tr>'
+        + "".join(f"<tr><td>{esc(s.path)}</td><td>{esc(s.reason)}</td></tr>" for s in report.skipped)
+        + "</table></details>"
+        if report.skipped
+        else ""
+    )
+    indexed = (
+        f"<details><summary>Indexed files ({len(report.indexed)})</summary><ul>"
+        + "".join(f"<li>{esc(path)}</li>" for path in report.indexed)
+        + "</ul></details>"
+        if report.indexed
+        else ""
+    )
+    return f"<div>{head}{lang_table}{skipped}{indexed}</div>"
+
+
+def progress_html(label: str, done: int, total: int) -> str:
+    """A progress bar; indeterminate until the total is known (model loading, folder scan)."""
+    if total <= 0:
+        bar, counts = (
+            '<progress style="width:100%"></progress>',
+            "loading the model and scanning the folder …",
+        )
+    else:
+        bar = f'<progress value="{min(done, total)}" max="{total}" style="width:100%"></progress>'
+        counts = f"{done} / {total} files"
+    return (
+        f'<div class="mls-msg"><div>{esc(label)}</div>{bar}<div class="mls-small">{esc(counts)}</div></div>'
+    )

@@ -1,0 +1,150 @@
+"""Compare tab: one query through two or three pipelines side by side, with overlap@k and latency."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ui.choices import (
+    NO_SECOND_STAGE,
+    all_modes,
+    collection_choices,
+    default_collection_choice,
+    mode_choices,
+    second_stage_choices,
+)
+from ui.context import UiContext
+from ui.errors import user_message
+from ui.render import Column, compare_html, message, overlap_rows
+from ui.searching import MAX_UI_K, make_request, run_search
+
+OVERLAP_HEADERS = ["pipeline A", "pipeline B", "overlap@k (documents)"]
+
+
+@dataclass(frozen=True)
+class PipelineInputs:
+    enabled: gr.Checkbox
+    collection: gr.Dropdown
+    mode: gr.Radio
+    second_stage: gr.Dropdown
+
+
+@dataclass(frozen=True)
+class CompareTab:
+    pipelines: tuple[PipelineInputs, ...]
+
+
+def run_column(
+    ctx: UiContext, query: str, k: int, collection: str | None, mode: str, stage: str | None
+) -> Column:
+    label = f"{collection or '?'} · {mode or 'dense'}" + (
+        f" + {stage}" if stage and stage != NO_SECOND_STAGE else ""
+    )
+    try:
+        request = make_request(query, collection, (), k, mode, stage, "off")
+        outcome = run_search(ctx.services, request)
+    except Exception as exc:  # noqa: BLE001 - one failing side must not hide the others
+        return Column(label, error=user_message(exc))
+    return Column(label, outcome.result.hits, outcome.timings_ms.get("total"))
+
+
+def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], str]]:
+    def compare(query: str, k: float, *pipeline_values: Any) -> tuple[str, list[list[object]], str]:
+        """Run the enabled pipelines (enabled, collection, mode, second stage) x 3 on one query."""
+        try:
+            top_k = max(1, min(int(k or 10), MAX_UI_K))
+        except (TypeError, ValueError):
+            top_k = 10
+        if not str(query or "").strip():
+            gr.Warning("Enter a query.")
+            return message("Enter a query.", "warn"), [], ""
+        columns = []
+        for i in range(0, len(pipeline_values), 4):
+            enabled, collection, mode, stage = pipeline_values[i : i + 4]
+            if enabled:
+                columns.append(run_column(ctx, query, top_k, collection, mode, stage))
+        if len(columns) < 2:
+            gr.Warning("Enable at least two pipelines.")
+            return message("Enable at least two pipelines to compare.", "warn"), [], ""
+        for col in columns:
+            if col.error:
+                gr.Warning(f"{col.label}: {col.error}")
+        latency = " · ".join(
+            f"{col.label}: {col.latency_ms:.0f} ms" for col in columns if col.latency_ms is not None
+        )
+        return compare_html(columns, top_k), overlap_rows(columns, top_k), f"Latency per side — {latency}"
+
+    return compare
+
+
+def _modes_for(ctx: UiContext) -> Callable[[str | None], Any]:
+    def modes(collection: str | None) -> Any:
+        available = mode_choices(ctx.services, collection)
+        return gr.update(choices=available, value=available[0])
+
+    return modes
+
+
+def _pipeline_inputs(
+    ctx: UiContext, index: int, collection: str | None, mode: str, enabled: bool
+) -> PipelineInputs:
+    name = "ABC"[index]
+    with gr.Column(min_width=240):
+        gr.Markdown(f"**Pipeline {name}**")
+        on = gr.Checkbox(value=enabled, label="use", interactive=index >= 2)
+        picked = gr.Dropdown(
+            collection_choices(ctx.services),
+            value=collection,
+            label="Collection (model)",
+            allow_custom_value=True,  # collections appear after launch; run_search checks the name
+            elem_id=f"compare-col-{index}",
+        )
+        modes = mode_choices(ctx.services, collection)
+        radio = gr.Radio(all_modes(), value=mode if mode in modes else "dense", label="Retrieval")
+        stages = second_stage_choices(ctx.services)
+        stage = gr.Dropdown(stages, value=NO_SECOND_STAGE, label="Second stage", interactive=len(stages) > 1)
+    return PipelineInputs(on, picked, radio, stage)
+
+
+def build_compare_tab(ctx: UiContext) -> CompareTab:
+    services = ctx.services
+    names = [name for _, name in collection_choices(services)]
+    first = default_collection_choice(services, names)
+    others = [name for name in names if name != first]
+    first_modes = mode_choices(services, first)
+    # B: another model's collection if there is one, else the same collection with another retrieval mode
+    second, second_mode = (
+        (others[0], "dense") if others else (first, "hybrid" if "hybrid" in first_modes else "dense")
+    )
+    third = others[1] if len(others) > 1 else first
+    gr.Markdown(
+        "Run one query through two or three pipelines. **overlap@k** is the share of top-k documents two "
+        "pipelines agree on; latency is per side (embedding + search + second stage)."
+    )
+    with gr.Row():
+        query = gr.Textbox(label="Query", scale=5, elem_id="compare-query")
+        k = gr.Slider(1, MAX_UI_K, value=10, step=1, label="top-k", scale=2)
+        button = gr.Button("Compare", variant="primary", scale=1, elem_id="compare-button")
+    with gr.Row():
+        pipelines = (
+            _pipeline_inputs(ctx, 0, first, "dense", True),
+            _pipeline_inputs(ctx, 1, second, second_mode, True),
+            _pipeline_inputs(ctx, 2, third, "dense", False),
+        )
+    latency = gr.Markdown(elem_id="compare-latency")
+    overlap = gr.Dataframe(
+        headers=OVERLAP_HEADERS, label="Overlap", interactive=False, elem_id="compare-overlap"
+    )
+    columns = gr.HTML(elem_id="compare-results")
+    inputs: list[Any] = [query, k]
+    for p in pipelines:
+        inputs += [p.enabled, p.collection, p.mode, p.second_stage]
+    for p in pipelines:
+        p.collection.change(_modes_for(ctx), [p.collection], [p.mode], api_visibility="private")
+    fn = compare_fn(ctx)
+    button.click(fn, inputs, [columns, overlap, latency], api_name="compare", concurrency_id="search")
+    query.submit(fn, inputs, [columns, overlap, latency], api_visibility="private", concurrency_id="search")
+    return CompareTab(pipelines)

@@ -1,0 +1,191 @@
+"""Evaluate tab: a labeled query set x chosen pipelines -> metrics table, bar chart, language heatmap."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from search.evaluate import (
+    PRIMARY_METRIC,
+    EvalReport,
+    format_report,
+    metric_label,
+    plot_language_heatmap,
+    plot_report,
+)
+from search.querysets import load_queryset
+from search.searcher import MODES
+from ui.choices import NO_SECOND_STAGE, model_choices, second_stage_choices
+from ui.context import UiContext
+from ui.errors import user_message
+from ui.render import esc, message
+from ui.security import NotAllowedError, is_inside
+
+MAX_PIPELINES = 12  # models x modes x second stages; each one embeds the whole corpus once
+
+
+def allowed_queryset_folder(ctx: UiContext, raw: str) -> Path:
+    """A query set folder inside the sample folder or an allowed root (the same rule as indexing)."""
+    text = (raw or "").strip()
+    if not text:
+        if ctx.queryset_folder is None:
+            raise NotAllowedError("Enter a query set folder (corpus.jsonl, queries.jsonl, qrels.tsv).")
+        return ctx.queryset_folder.resolve()
+    if "\x00" in text:
+        raise NotAllowedError("That is not a valid folder path.")
+    resolved = Path(text).expanduser().resolve()
+    roots = [Path(r).resolve() for r in ctx.services.settings.allowed_roots]
+    if ctx.sample_folder is not None:
+        roots.append(ctx.sample_folder.resolve())
+    if not any(is_inside(resolved, root) for root in roots):
+        raise NotAllowedError(
+            f"Refused: {text!r} is outside the folders this server may read "
+            f"({', '.join(str(r) for r in roots) or 'none configured'})."
+        )
+    return resolved
+
+
+def available_modes() -> list[str]:
+    """All first stages; evaluate_pipelines refuses sparse/hybrid with a message where no sparse encoder is wired
+    (asking Services here would load a model while the page is being built)."""
+    return list(MODES)
+
+
+def metrics_rows(report: EvalReport) -> tuple[list[str], list[list[object]]]:
+    headers = ["pipeline", *(metric_label(m) for m in report.metrics), "ms/query p50"]
+    rows: list[list[object]] = []
+    for name in report.pipelines:
+        latency = report.latency.get(name)
+        rows.append(
+            [
+                name,
+                *(round(report.overall[name][m], 4) for m in report.metrics),
+                latency.p50_ms if latency else None,
+            ]
+        )
+    return headers, rows
+
+
+def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
+    def evaluate(
+        folder: str,
+        models: Sequence[str] | None,
+        modes: Sequence[str] | None,
+        second_stages: Sequence[str] | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects a progress tracker
+    ) -> tuple[Any, ...]:
+        """Evaluate every (model, mode, second stage) pipeline on a query set; returns table, charts, report."""
+        from indexer.evaluation import PipelineSpec, evaluate_pipelines
+
+        try:
+            path = allowed_queryset_folder(ctx, folder)
+            offered_models = set(model_choices(ctx.services))
+            chosen_models = [m for m in (models or []) if m in offered_models]
+            chosen_modes = [m for m in (modes or []) if m in available_modes()] or ["dense"]
+            offered_stages = set(second_stage_choices(ctx.services))
+            stages = [s for s in (second_stages or []) if s in offered_stages and s != NO_SECOND_STAGE]
+            if not chosen_models:
+                raise NotAllowedError("Choose at least one model.")
+            pipelines = [
+                PipelineSpec(model=model, mode=mode, reranker=stage)  # type: ignore[arg-type]
+                for model, mode, stage in itertools.product(chosen_models, chosen_modes, [None, *stages])
+            ]
+            if len(pipelines) > MAX_PIPELINES:
+                raise NotAllowedError(
+                    f"{len(pipelines)} pipelines is too many for one run (at most {MAX_PIPELINES})."
+                )
+            progress(0, desc=f"Loading the query set {path.name} …")
+            queryset = load_queryset(path)
+
+            def update(fraction: float, text: str) -> None:
+                progress(max(0.0, min(1.0, float(fraction))), desc=text)
+
+            report = evaluate_pipelines(
+                ctx.services, queryset, pipelines, progress=update, workspace=ctx.eval_workspace.get()
+            )
+            out = ctx.outputs_dir / time.strftime("eval-%Y%m%d-%H%M%S")
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "report.json").write_text(
+                json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+            bars = plot_report(report, out / "metrics.png")
+            heatmap = plot_language_heatmap(report, out / "languages.png", metric=PRIMARY_METRIC)
+        except Exception as exc:  # noqa: BLE001
+            text = user_message(exc)
+            gr.Warning(text)
+            return message(text, "err"), pd.DataFrame(), None, None, None, ""
+        headers, rows = metrics_rows(report)
+        summary = (
+            f"<p><b>{esc(report.queryset)}</b>: {report.queries_evaluated} queries with judgements, "
+            f"{report.documents} documents, {len(report.pipelines)} "
+            f"pipeline{'s' if len(report.pipelines) != 1 else ''}.</p>"
+        )
+        table = pd.DataFrame(rows, columns=headers)
+        return summary, table, str(bars), str(heatmap), str(out / "report.json"), format_report(report)
+
+    return evaluate
+
+
+def build_evaluate_tab(ctx: UiContext) -> None:
+    gr.Markdown(
+        "Measure retrieval quality on a labeled query set (BEIR layout: corpus.jsonl, queries.jsonl with a "
+        "language per query, qrels.tsv). Each pipeline indexes the corpus with its model, runs every query "
+        "and is scored with ranx: nDCG@10, MRR@10, recall, MAP, broken down by language."
+    )
+    models = model_choices(ctx.services)
+    stages = [s for s in second_stage_choices(ctx.services) if s != NO_SECOND_STAGE]
+    with gr.Row():
+        folder = gr.Textbox(
+            value=str(ctx.queryset_folder) if ctx.queryset_folder else "",
+            label="Query set folder",
+            info="the sample query set, or a folder inside the allowed roots",
+            scale=3,
+            elem_id="eval-folder",
+        )
+        button = gr.Button("Run evaluation", variant="primary", scale=1, elem_id="eval-button")
+    with gr.Row():
+        chosen_models = gr.CheckboxGroup(models, value=models[:1], label="Models", scale=3)
+        modes = gr.CheckboxGroup(available_modes(), value=["dense"], label="Retrieval", scale=1)
+        second = gr.CheckboxGroup(
+            stages,
+            value=[],
+            label="Second stages (each added to every pipeline)",
+            visible=bool(stages),
+            scale=1,
+        )
+    summary = gr.HTML(elem_id="eval-summary")
+    table = gr.Dataframe(label="Metrics (mean over queries)", interactive=False, elem_id="eval-table")
+    with gr.Row():
+        # the charts carry their own titles; a label badge would cover them
+        bars = gr.Image(
+            label="Metrics per pipeline",
+            show_label=False,
+            type="filepath",
+            interactive=False,
+            elem_id="eval-bars",
+        )
+        heatmap = gr.Image(
+            label=f"{metric_label(PRIMARY_METRIC)}: query language x pipeline",
+            show_label=False,
+            type="filepath",
+            interactive=False,
+            elem_id="eval-heatmap",
+        )
+    with gr.Accordion("Full report", open=False):
+        report_file = gr.File(label="report.json", interactive=False)
+        text = gr.Code(label="Tables by language", language=None)
+    button.click(
+        evaluate_fn(ctx),
+        [folder, chosen_models, modes, second],
+        [summary, table, bars, heatmap, report_file, text],
+        api_name="evaluate",
+        concurrency_id="evaluate",
+        concurrency_limit=1,
+    )

@@ -1,0 +1,248 @@
+"""Search tab: one query against one collection, results as cards with the matching sentence highlighted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ui.choices import (
+    NO_SECOND_STAGE,
+    all_modes,
+    collection_choices,
+    default_collection_choice,
+    example_queries,
+    language_choices,
+    mode_choices,
+    second_stage_choices,
+)
+from ui.context import UiContext
+from ui.errors import user_message
+from ui.render import message, result_cards, timings_text
+from ui.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request, run_search, with_highlights
+
+
+@dataclass(frozen=True)
+class SearchTab:
+    collection: gr.Dropdown
+    languages: gr.Dropdown
+    mode: gr.Radio
+    second_stage: gr.Dropdown
+    status: gr.HTML
+
+
+def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
+    """The results as data, for API clients (gradio_client) and the 'raw results' panel."""
+    result = outcome.result
+    return {
+        "query": result.query,
+        "collection": result.collection,
+        "model": result.model,
+        "mode": result.mode,
+        "second_stage": result.reranker,
+        "highlight": outcome.request.highlight,
+        "timings_ms": dict(outcome.timings_ms),
+        "hits": [
+            {
+                "rank": rank,
+                "score": round(hit.score, 5),
+                "source": hit.relpath,
+                "page": hit.page,
+                "language": hit.language,
+                "heading": hit.heading,
+                "text": hit.text,
+                "highlight": [mark.start, mark.end] if mark else None,
+            }
+            for rank, (hit, mark) in enumerate(zip(result.hits, outcome.highlights), 1)
+        ],
+    }
+
+
+Rendered = tuple[str, str, dict[str, Any]]  # result cards (HTML), summary (Markdown), hits (JSON)
+
+
+def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
+    result = outcome.result
+    summary = _indexing_note(ctx) + (
+        f"{len(result.hits)} results from **{result.collection}** ({result.model}, {result.mode}"
+        + (f" + {result.reranker}" if result.reranker else "")
+        + f") · {timings_text(outcome.timings_ms)}"
+    )
+    return (
+        result_cards(result.hits, outcome.highlights, outcome.request.highlight),
+        summary,
+        outcome_json(outcome),
+    )
+
+
+def _failure(exc: Exception) -> Rendered:
+    text = user_message(exc)
+    gr.Warning(text)
+    return message(text, "warn"), "", {"error": text}
+
+
+def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
+    def search(
+        query: str,
+        collection: str | None,
+        languages: Sequence[str] | None,
+        k: float,
+        mode: str,
+        second_stage: str | None,
+        highlight: str,
+    ) -> Rendered:
+        """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON."""
+        try:
+            request = make_request(query, collection, languages, k, mode, second_stage, highlight)
+            return render_outcome(ctx, run_search(ctx.services, request))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message on the page
+            return _failure(exc)
+
+    return search
+
+
+def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any], SearchOutcome | None]]:
+    """The page's search: results with the instant lexical highlight, and the outcome kept for the second pass."""
+
+    def first_pass(
+        query: str,
+        collection: str | None,
+        languages: Sequence[str] | None,
+        k: float,
+        mode: str,
+        second_stage: str | None,
+        highlight: str,
+    ) -> tuple[str, str, dict[str, Any], SearchOutcome | None]:
+        first = "lexical" if highlight == "semantic" else highlight
+        try:
+            request = make_request(query, collection, languages, k, mode, second_stage, first)
+            outcome = run_search(ctx.services, request)
+        except Exception as exc:  # noqa: BLE001
+            return (*_failure(exc), None)
+        pending = outcome if highlight == "semantic" else None
+        return (*render_outcome(ctx, outcome), pending)
+
+    return first_pass
+
+
+def second_pass_fn(ctx: UiContext) -> Callable[[SearchOutcome | None], Any]:
+    """Re-render with the model-picked sentences once they are known."""
+
+    def second_pass(pending: SearchOutcome | None) -> Any:
+        if pending is None or not pending.result.hits:
+            return gr.update(), gr.update(), gr.update()
+        try:
+            return render_outcome(ctx, with_highlights(ctx.services, pending, "semantic"))
+        except Exception as exc:  # noqa: BLE001 - the lexical highlight stays; say why it was not refined
+            gr.Warning(user_message(exc))
+            return gr.update(), gr.update(), gr.update()
+
+    return second_pass
+
+
+def _indexing_note(ctx: UiContext) -> str:
+    """Results are partial while the first-launch indexing of the sample documents runs."""
+    status = ctx.bootstrap.status() if ctx.bootstrap is not None else None
+    if status is None or status.state != "running":
+        return ""
+    return f"⏳ Still indexing the sample documents ({status.files_done}/{status.files_total} files): results are partial. "
+
+
+def collection_changed(ctx: UiContext) -> Callable[[str | None], tuple[Any, Any]]:
+    def changed(collection: str | None) -> tuple[Any, Any]:
+        modes = mode_choices(ctx.services, collection)
+        return gr.update(choices=language_choices(ctx.services, collection), value=[]), gr.update(
+            choices=modes, value=modes[0]
+        )
+
+    return changed
+
+
+def build_search_tab(ctx: UiContext) -> SearchTab:
+    services = ctx.services
+    choices = collection_choices(services)
+    initial = default_collection_choice(services, [name for _, name in choices])
+    gr.Markdown(
+        "Ask in any language: the model matches meaning across languages, so a German question finds "
+        "English, Chinese or Arabic passages. The highlighted sentence is the one closest to your query."
+    )
+    status = gr.HTML(visible=ctx.bootstrap is not None)
+    with gr.Row():
+        query = gr.Textbox(
+            label="Query",
+            placeholder="e.g. Warum sterben Bienenvölker im Winter?",
+            scale=5,
+            max_lines=3,
+            autofocus=True,
+            elem_id="search-query",
+        )
+        button = gr.Button("Search", variant="primary", scale=1, elem_id="search-button")
+    with gr.Row():
+        # Custom values are allowed because collections appear after launch (sample bootstrap, Index tab) and
+        # API clients only see the build-time choices; run_search checks the name against the store instead.
+        collection = gr.Dropdown(
+            choices=choices,
+            value=initial,
+            label="Collection (model)",
+            allow_custom_value=True,
+            scale=3,
+            elem_id="search-collection",
+        )
+        languages = gr.Dropdown(
+            choices=language_choices(services, initial),
+            value=[],
+            multiselect=True,
+            allow_custom_value=True,
+            label="Only passages in these languages (empty = all)",
+            scale=3,
+            elem_id="search-languages",
+        )
+        k = gr.Slider(1, MAX_UI_K, value=10, step=1, label="Results (top-k)", scale=2)
+    with gr.Row():
+        # All modes for API clients (the searcher refuses one a collection lacks); pages narrow it per collection.
+        mode = gr.Radio(
+            all_modes(),
+            value="dense",
+            label="Retrieval",
+            info="sparse/hybrid need a collection with sparse vectors",
+            elem_id="search-mode",
+        )
+        stages = second_stage_choices(services)
+        second_stage = gr.Dropdown(
+            stages,
+            value=NO_SECOND_STAGE,
+            label="Second stage",
+            info="rerankers available on this machine",
+            interactive=len(stages) > 1,
+        )
+        highlight = gr.Radio(
+            list(HIGHLIGHTS),
+            value="semantic",
+            label="Highlight",
+            info="semantic: the model picks the sentence (works across languages); lexical: shared words",
+        )
+    examples = example_queries(ctx.queryset_folder)
+    if examples:
+        gr.Examples(
+            examples=[[q] for q in examples], inputs=[query], label="Example queries (sample corpora)"
+        )
+    summary = gr.Markdown(elem_id="search-summary")
+    results = gr.HTML(elem_id="search-results")
+    with gr.Accordion("Raw results (JSON)", open=False):
+        raw = gr.JSON()
+
+    pending = gr.State(None)
+    inputs = [query, collection, languages, k, mode, second_stage, highlight]
+    outputs = [results, summary, raw]
+    # The page searches in two steps (results at once, then the model's highlight); API clients get
+    # both in one call through this endpoint, which has no button of its own.
+    api_trigger = gr.Button(visible=False)
+    api_trigger.click(search_fn(ctx), inputs, outputs, api_name="search", concurrency_id="search")
+    for trigger in (button.click, query.submit):
+        trigger(
+            first_pass_fn(ctx), inputs, [*outputs, pending], api_visibility="private", concurrency_id="search"
+        ).then(second_pass_fn(ctx), [pending], outputs, api_visibility="private", concurrency_id="search")
+    collection.change(collection_changed(ctx), [collection], [languages, mode], api_visibility="private")
+    return SearchTab(collection, languages, mode, second_stage, status)
