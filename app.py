@@ -30,6 +30,7 @@ import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from search.embedders import ModelNotAvailableError  # noqa: E402
 from search.services import Services, Settings, default_collection  # noqa: E402
 from search.store import SearchFilter, StoreError  # noqa: E402
 
@@ -226,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[command](services, args)
-    except (StoreError, LookupError, ValueError, OSError) as exc:
+    except (StoreError, LookupError, ValueError, OSError, ModelNotAvailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

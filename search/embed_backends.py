@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 Backend = Literal["torch", "int8", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = ("torch", "int8", "onnx", "onnx-int8")
-_EXPORT_VERSION = "1"  # bump when the export recipe changes, so cached graphs are rebuilt
+_EXPORT_VERSION = "1"
+_TAG_EXAMPLE = "0123456789abcdef"  # export folders end in a 16-hex-digit tag  # bump when the export recipe changes, so cached graphs are rebuilt
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,15 @@ def onnx_dir(cache_dir: Path, model_folder: Path, model_id: str) -> Path:
     return cache_dir / "onnx" / f"{slug}-{tag}"
 
 
+def _remove_stale_exports(current: Path) -> None:
+    """Older exports of the same model (other weights or torch version) are dead weight, ~0.5-1 GB each."""
+    slug = current.name[: -len(_TAG_EXAMPLE) - 1]
+    pattern = re.compile(re.escape(slug) + r"-[0-9a-f]{16}")
+    for folder in current.parent.iterdir():
+        if folder != current and folder.is_dir() and pattern.fullmatch(folder.name):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def build_runner(
     backend: str,
     load_model: Callable[[], PreTrainedModel],
@@ -172,6 +183,7 @@ def build_runner(
     path = dest / "model.onnx"
     if not path.is_file():
         path = export_onnx(load_model(), dest)
+        _remove_stale_exports(dest)
     if backend == "onnx-int8":
         path = quantize_onnx_int8(path)
     return OnnxEncoder(path, threads)

@@ -430,8 +430,10 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def format_report(report: EvalReport, language_metrics: Sequence[str] = (PRIMARY_METRIC,)) -> str:
     """The overall table (pipelines x metrics, with latency), significance, then per-language tables."""
     lines = [
-        (f"Query set {report.queryset!r}: {report.queries_evaluated} queries with judgements "
-        f"(of {report.queries_total}), {report.documents} documents"),
+        (
+            f"Query set {report.queryset!r}: {report.queries_evaluated} queries with judgements "
+            f"(of {report.queries_total}), {report.documents} documents"
+        ),
         "",
     ]
     with_latency = bool(report.latency)
@@ -451,8 +453,10 @@ def format_report(report: EvalReport, language_metrics: Sequence[str] = (PRIMARY
         base = report.pipelines[0]
         lines += [
             "",
-            (f"Difference vs {base} ({TEST_LABELS.get(report.stat_test, report.stat_test)}, "
-            f"paired over {report.queries_evaluated} queries; * p < {report.alpha:g})"),
+            (
+                f"Difference vs {base} ({TEST_LABELS.get(report.stat_test, report.stat_test)}, "
+                f"paired over {report.queries_evaluated} queries; * p < {report.alpha:g})"
+            ),
         ]
         sig_rows = []
         for other in report.pipelines[1:]:

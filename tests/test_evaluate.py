@@ -241,7 +241,11 @@ def test_nothing_to_evaluate_is_an_error() -> None:
 
 def test_ties_are_broken_by_document_id() -> None:
     """Equal scores must give the same numbers in every process (ranx alone orders ties by hash)."""
-    tied = {"q1": {"fr-x": 0.5, "en-a": 0.5}, "q2": {"en-b": 0.5, "de-b": 0.5}, "q3": {"fr-x": 0.5, "fr-c": 0.5}}
+    tied = {
+        "q1": {"fr-x": 0.5, "en-a": 0.5},
+        "q2": {"en-b": 0.5, "de-b": 0.5},
+        "q3": {"fr-x": 0.5, "fr-c": 0.5},
+    }
     report = evaluate(_queryset(), {"tied": tied})
     # by id: en-a before fr-x; de-b before en-b; fr-c before fr-x
     assert report.per_query["tied"]["mrr@10"] == pytest.approx({"q1": 1.0, "q2": 1.0, "q3": 1.0})

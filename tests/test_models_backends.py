@@ -69,6 +69,20 @@ def test_models_backend_onnx_int8_close_to_torch(
     assert {"model.onnx", "model.int8.onnx"} <= {p.name for p in export.iterdir()}
 
 
+def test_models_backend_stale_exports_are_removed(tmp_path: Path) -> None:
+    from search.embed_backends import _remove_stale_exports
+
+    onnx = tmp_path / "onnx"
+    for name in ("m-1-0123456789abcdef", "m-1-fedcba9876543210", "m-1-extra-0123456789abcdef", ".m-1-x.tmp"):
+        (onnx / name).mkdir(parents=True)
+    _remove_stale_exports(onnx / "m-1-fedcba9876543210")
+    assert sorted(p.name for p in onnx.iterdir()) == [
+        ".m-1-x.tmp",
+        "m-1-extra-0123456789abcdef",
+        "m-1-fedcba9876543210",
+    ]
+
+
 def test_models_backend_unknown_is_refused(tiny: ModelSpec, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown backend"):
         load_embedder(tiny, cache_dir=tmp_path, backend="tensorrt")  # type: ignore[arg-type]
