@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -143,6 +144,12 @@ class CachedEmbedder:
     @property
     def key(self) -> str:
         return self._key
+
+    def __getattr__(self, name: str) -> Any:
+        """Anything else the wrapped embedder offers (``tokenize`` for the sparse encoder, ``max_tokens``...)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
     @property
     def stats(self) -> CacheStats:

@@ -131,3 +131,16 @@ def test_embed_cache_threads_share_one_cache(cache: EmbeddingCache) -> None:
         thread.join()
     assert not errors
     assert cache.count() == 200
+
+
+def test_embed_cache_passes_other_attributes_through(cache: EmbeddingCache) -> None:
+    """The sparse encoder needs the model's tokenize(); a wrapper must not hide it."""
+
+    class WithTokenizer(FakeEmbedder):
+        def tokenize(self, texts: list[str]) -> list[list[int]]:
+            return [[len(word) for word in text.split()] for text in texts]
+
+    assert CachedEmbedder(WithTokenizer(), cache).tokenize(["ab c"]) == [[2, 1]]  # type: ignore[attr-defined]
+    assert not hasattr(CachedEmbedder(FakeEmbedder(), cache), "tokenize")
+    with pytest.raises(AttributeError):
+        CachedEmbedder(FakeEmbedder(), cache)._missing  # type: ignore[attr-defined]  # noqa: B018
