@@ -8,8 +8,13 @@ sample query set (110 queries, 13 languages) embedded by the default model
 through ``Searcher.search``, exactly the app's path. Per store and size:
 
 * store only: ``search_dense`` with queries near stored vectors, recall@10 vs exact numpy search;
-* end to end: ``Searcher.search(text)``, recall@10 of its hits vs exact search for the same query vector;
+* end to end: ``Searcher.search(text)``; its hits are checked (k of them, in the filter's language);
 * baseline, same run: the query embedding alone (``encode_queries`` of one text).
+
+Recall is measured with queries near stored vectors (the store-only rows): a
+real query has no true neighbours among synthetic chunks, so its top 10 are
+near-ties and comparing approximate with exact answers there would measure the
+ties, not the index (it came out at 0.2-0.8 with the store-only recall at 0.93-1.0).
 
 EdgeStore is measured after ``optimize()`` built its HNSW graph; ClientStore runs
 qdrant-client's local mode on a folder (exact brute force in Python), capped by
@@ -41,13 +46,11 @@ from benchmarks.store_latency import (
     K,
     Synthetic,
     build,
-    exact_top,
     measure,
     open_backend,
     percentiles,
     queries_near,
     quiet_local_mode_warning,
-    recall,
     synthetic_points,
 )
 from search.embedders import Embedder
@@ -70,7 +73,6 @@ class Row:
     store_recall: float
     e2e_p50: float
     e2e_p95: float
-    e2e_recall: float
     build_s: float
 
 
@@ -92,21 +94,20 @@ def embed_latency(embedder: Embedder, texts: Sequence[str]) -> tuple[float, floa
 
 
 def end_to_end(
-    store: VectorStore, embedder: Embedder, points: Synthetic, texts: Sequence[str], filtered: bool
-) -> tuple[float, float, float]:
+    store: VectorStore, embedder: Embedder, texts: Sequence[str], filtered: bool
+) -> tuple[float, float]:
     searcher = Searcher(store, COLLECTION, embedder)
     flt = FILTER if filtered else None
     searcher.search(texts[0], k=K, flt=flt)  # warm-up
-    seconds, found, vectors = [], [], []
+    seconds = []
     for text in texts:
         started = time.perf_counter()
         result = searcher.search(text, k=K, flt=flt)
         seconds.append(time.perf_counter() - started)
-        found.append({hit.chunk_id for hit in result.hits})
-        assert result.query_vector is not None
-        vectors.append(result.query_vector)
-    p50, p95 = percentiles(seconds)
-    return p50, p95, recall(found, exact_top(points, np.stack(vectors), flt))
+        languages = {hit.language for hit in result.hits}
+        if len(result.hits) != K or (flt is not None and languages - set(flt.languages)):
+            raise AssertionError(f"wrong hits for {text!r}: {len(result.hits)} in {sorted(languages)}")
+    return percentiles(seconds)
 
 
 def bench(
@@ -125,7 +126,7 @@ def bench(
         rows = []
         for filtered in (False, True):
             s50, s95, s_recall = measure(store, points, store_queries, filtered, name=COLLECTION)
-            e50, e95, e_recall = end_to_end(store, embedder, points, texts, filtered)
+            e50, e95 = end_to_end(store, embedder, texts, filtered)
             rows.append(
                 Row(
                     backend,
@@ -136,7 +137,6 @@ def bench(
                     s_recall,
                     e50,
                     e95,
-                    e_recall,
                     load_s + optimize_s,
                 )
             )
@@ -170,7 +170,6 @@ def print_results(rows: Sequence[Row], embed_p50: float, embed_p95: float, queri
                 f"recall@{K}",
                 "e2e p50 ms",
                 "e2e p95 ms",
-                f"e2e recall@{K}",
                 "e2e/embed p50",
                 "build s",
             ],
@@ -184,7 +183,6 @@ def print_results(rows: Sequence[Row], embed_p50: float, embed_p95: float, queri
                     r.store_recall,
                     r.e2e_p50,
                     r.e2e_p95,
-                    r.e2e_recall,
                     r.e2e_p50 / embed_p50,
                     r.build_s,
                 ]
