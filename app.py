@@ -30,6 +30,7 @@ import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from search.embed_backends import BACKENDS  # noqa: E402
 from search.embedders import ModelNotAvailableError  # noqa: E402
 from search.services import Services, Settings, default_collection  # noqa: E402
 from search.store import SearchFilter, StoreError  # noqa: E402
@@ -53,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--on-disk", action="store_true", help="keep vectors on disk (server/cluster)")
     parser.add_argument("--quantization", choices=["int8"], help="scalar quantisation of stored vectors (server/cluster)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="how models run (default auto: ONNX Runtime on a CPU, exported once and checked against torch)",
+    )
     parser.add_argument("--allow-downloads", action="store_true", help="allow fetching hub models (off by default)")
     sub = parser.add_subparsers(dest="command")
 
@@ -103,6 +109,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         replication_factor=args.replicas,
         quantization=args.quantization,
         device=args.device,
+        backend=args.backend,
     )
     if args.on_disk:
         settings = settings.with_overrides(on_disk=True)

@@ -146,7 +146,7 @@ def evaluate(
 
 def build_variants(names: Sequence[str], cache_dir: Path) -> list[Variant]:
     spec = ModelRegistry().get(DEFAULT_MODEL)
-    base = load_embedder(spec, device="cpu", cache_dir=cache_dir)
+    base = load_embedder(spec, device="cpu", cache_dir=cache_dir, backend="torch")
     folder = resolve_model_dir(spec, cache_dir)
     variants = [Variant("torch", base)]  # always first: the baseline
 

