@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="how models run (default auto: ONNX Runtime on a CPU, exported once and checked against torch)",
     )
     parser.add_argument("--allow-downloads", action="store_true", help="allow fetching hub models (off by default)")
+    parser.add_argument(
+        "--no-embedding-cache",
+        action="store_true",
+        help="always embed with the model (default: reuse vectors of texts embedded before, kept in the cache dir)",
+    )
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("index", help="index a folder (incremental: unchanged files are skipped)")
@@ -113,6 +118,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
     if args.on_disk:
         settings = settings.with_overrides(on_disk=True)
+    if args.no_embedding_cache:
+        settings = settings.with_overrides(embedding_cache=False)
     if getattr(args, "host", None) or getattr(args, "port", None) or getattr(args, "allow_root", None):
         settings = settings.with_overrides(
             host=args.host,

@@ -258,7 +258,9 @@ def evaluate_pipelines(
             tracker.report(f"indexing {len(queryset.corpus)} documents with {model}")
             t0 = time.perf_counter()
             indexed_before = tracker.done
-            corpus = space.indexed(queryset, embedder, sparse, progress=tracker.indexing(model))
+            corpus = space.indexed(
+                queryset, services.document_embedder(model), sparse, progress=tracker.indexing(model)
+            )
             tracker.done = indexed_before + len(queryset.corpus)  # all of it, also when the index was cached
             index_seconds = round(time.perf_counter() - t0, 2)
             searcher = Searcher(space.store, corpus.collection, embedder, sparse)

@@ -90,6 +90,7 @@ class IndexReport:
     chunks_by_language: Mapping[str, int]
     timings: Mapping[str, float]  # seconds per stage; stages overlap, "total" is wall time
     cancelled: bool = False
+    vectors_reused: int = 0  # chunks whose vectors came from the embedding cache, not the model
 
     def summary(self) -> str:
         langs = ", ".join(f"{lang} {n}" for lang, n in sorted(self.chunks_by_language.items(), key=lambda kv: -kv[1]))
@@ -100,6 +101,8 @@ class IndexReport:
             f"{len(self.removed)} removed, {len(self.skipped)} skipped, {self.unsupported} unsupported type",
             f"  new chunks: {self.chunks_written}" + (f" ({langs})" if langs else ""),
         ]
+        if self.vectors_reused:
+            lines.append(f"  vectors reused from the embedding cache: {self.vectors_reused}")
         for skipped in self.skipped:
             lines.append(f"  skipped {skipped.path}: {skipped.reason}")
         for removed in self.removed:
@@ -123,6 +126,7 @@ class IndexReport:
             "chunks_by_language": dict(self.chunks_by_language),
             "timings": dict(self.timings),
             "cancelled": self.cancelled,
+            "vectors_reused": self.vectors_reused,
         }
 
 

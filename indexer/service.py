@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from indexer.pipeline import IndexConfig, IndexReport, ProgressFn, index_folder
+from search.embed_cache import CachedEmbedder
+from search.embedders import Embedder
 from search.services import Services, default_collection
 
 
@@ -29,9 +32,11 @@ def index_with_services(
     existing = services.store.get_meta(name)
     wants_sparse = existing.sparse_encoder is not None if existing else True
     sparse = services.sparse_encoder(spec.name) if wants_sparse else None
-    return index_folder(
+    embedder = services.document_embedder(spec.name)
+    hits_before = _cache_hits(embedder)
+    report = index_folder(
         folder,
-        services.embedder(spec.name),
+        embedder,
         services.store,
         name,
         sparse=sparse,
@@ -39,3 +44,8 @@ def index_with_services(
         progress=progress,
         cancel=cancel,
     )
+    return replace(report, vectors_reused=_cache_hits(embedder) - hits_before)
+
+
+def _cache_hits(embedder: Embedder) -> int:
+    return embedder.stats.hits if isinstance(embedder, CachedEmbedder) else 0

@@ -265,7 +265,8 @@ def _auto_runner(
 
     def load_once() -> PreTrainedModel:
         nonlocal model
-        model = model or load_model()
+        if model is None:
+            model = load_model()
         return model
 
     try:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from search.embed_cache import CachedEmbedder, EmbeddingCache
 from search.embedders import Embedder
 from search.models import DEFAULT_MODEL, ModelRegistry, ModelSpec, UnknownModelError
 from search.paths import default_cache_dir, default_data_dir
@@ -37,6 +38,7 @@ class Settings:
     default_model: str = DEFAULT_MODEL
     device: str | None = None  # None = CUDA when available, else CPU
     backend: str = "auto"  # how models run: auto = ONNX Runtime on a CPU, torch on a GPU (embed_backends)
+    embedding_cache: bool = True  # indexing reuses vectors of texts embedded before (search/embed_cache.py)
     allowed_roots: tuple[Path, ...] = ()  # folders the UI may index; empty = only uploads
     host: str = "127.0.0.1"
     port: int = 7860
@@ -95,6 +97,8 @@ class Services:
         self._embedders: dict[str, Embedder] = {}
         self._sparse: dict[str, SparseEncoder] = {}
         self._rerankers: dict[str, Reranker] = {}
+        self._cached: dict[str, CachedEmbedder] = {}
+        self._cache: EmbeddingCache | None = None
         self._lock = threading.Lock()  # one load per model even when two requests ask at once
 
     @classmethod
@@ -130,6 +134,26 @@ class Services:
             if spec.name not in self._embedders:
                 self._embedders[spec.name] = self._embedder_factory(spec)
             return self._embedders[spec.name]
+
+    def document_embedder(self, model: str | None = None) -> Embedder:
+        """The model as indexing uses it: behind the persistent embedding cache.
+
+        A text the model embedded before (an unchanged passage of an edited file, the same
+        folder in a second collection, a query-set corpus evaluated again) is read back, not
+        recomputed. Searches use ``embedder``: a query is cheaper to embed than to look up.
+        Only models pinned to a revision are cached; a local folder without one may change
+        its weights under the same name.
+        """
+        embedder = self.embedder(model)
+        name = embedder.spec.name
+        if not (self.settings.embedding_cache and embedder.spec.revision):
+            return embedder
+        with self._lock:
+            if name not in self._cached:
+                if self._cache is None:
+                    self._cache = EmbeddingCache.in_dir(self.settings.cache_dir)
+                self._cached[name] = CachedEmbedder(embedder, self._cache)
+            return self._cached[name]
 
     def sparse_encoder(self, model: str | None = None) -> SparseEncoder | None:
         """The lexical encoder paired with a model (it uses that model's tokenizer), if configured."""
@@ -183,3 +207,5 @@ class Services:
 
     def close(self) -> None:
         self.store.close()
+        if self._cache is not None:
+            self._cache.close()

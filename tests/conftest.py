@@ -80,6 +80,17 @@ def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("model-cache")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_app_dirs(model_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads or writes the user's own cache and data folders (models, ONNX exports,
+    embedding cache, index): code that falls back to the defaults lands in the session's folders."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MLSEARCH_CACHE", str(model_cache_dir))
+    patch.setenv("MLSEARCH_DATA", str(tmp_path_factory.mktemp("data-home")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def bundled_model_cache(model_cache_dir: Path, no_network: list[object]) -> Path:
     """``model_cache_dir`` with the default model converted; the conversion (first use) is network-guarded."""

@@ -58,7 +58,7 @@ def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
     spec = fake_spec()
     store: VectorStore = EdgeStore(tmp_path / "index") if request.param == "edge" else ClientStore(":memory:")
     built = Services(
-        Settings(data_dir=tmp_path, default_model=spec.name),
+        Settings(data_dir=tmp_path, cache_dir=tmp_path / "cache", default_model=spec.name),
         store,
         registry=ModelRegistry((spec,)),
         embedder_factory=lambda s: SlowEmbedder(s, delay=0.03),

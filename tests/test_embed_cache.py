@@ -10,8 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.service import index_with_services
+from search.client_store import ClientStore
 from search.embed_cache import CACHE_FILENAME, CachedEmbedder, EmbeddingCache, model_key, text_digest
 from search.embedders import Embedder
+from search.models import ModelRegistry
+from search.services import Services, Settings
 from tests.fakes import FakeEmbedder, fake_spec
 
 TEXTS = ["the cat sat", "ein Hund", "猫が座った", "the cat sat", "القطة"]
@@ -144,3 +148,61 @@ def test_embed_cache_passes_other_attributes_through(cache: EmbeddingCache) -> N
     assert not hasattr(CachedEmbedder(FakeEmbedder(), cache), "tokenize")
     with pytest.raises(AttributeError):
         CachedEmbedder(FakeEmbedder(), cache)._missing  # type: ignore[attr-defined]  # noqa: B018
+
+
+# ---- wired into the app: indexing goes through the cache, searching does not ---------------------
+
+
+def _services(tmp_path: Path, embedder: FakeEmbedder, **settings: object) -> Services:
+    spec = embedder.spec
+    folders = {"data_dir": tmp_path / "data", "cache_dir": tmp_path / "cache"}
+    return Services(
+        Settings(**folders, default_model=spec.name, **settings),  # type: ignore[arg-type]
+        ClientStore(":memory:"),
+        registry=ModelRegistry((spec,)),
+        embedder_factory=lambda _: embedder,
+    )
+
+
+def _document_calls(embedder: FakeEmbedder) -> int:
+    return sum(n for side, n in embedder.calls if side == "document")
+
+
+def test_embed_cache_indexing_reuses_vectors_and_searching_skips_the_cache(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"d{i}.txt").write_text(f"Document {i} about bees and hives number {i}.", encoding="utf-8")
+    embedder = FakeEmbedder()
+    services = _services(tmp_path, embedder)
+    try:
+        first = index_with_services(services, folder, collection="one")
+        assert first.chunks_written == 6 and first.vectors_reused == 0 and _document_calls(embedder) == 6
+        # The same folder into a second collection: every vector comes from the cache.
+        second = index_with_services(services, folder, collection="two")
+        assert second.chunks_written == 6 and second.vectors_reused == 6 and _document_calls(embedder) == 6
+        assert "vectors reused from the embedding cache: 6" in second.summary()
+        # One file edited: only its new text reaches the model.
+        (folder / "d0.txt").write_text("Document 0, rewritten: wasps instead of bees.", encoding="utf-8")
+        third = index_with_services(services, folder, collection="one")
+        assert third.indexed == ("d0.txt",) and _document_calls(embedder) == 7
+        # Searches embed their query with the model itself, not through the cache.
+        assert services.searcher("one").embedder is embedder
+        assert (tmp_path / "cache" / CACHE_FILENAME).is_file()
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize(
+    ("revision", "enabled", "cached"), [("1", True, True), (None, True, False), ("1", False, False)]
+)
+def test_embed_cache_only_for_pinned_models_and_only_when_enabled(
+    tmp_path: Path, revision: str | None, enabled: bool, cached: bool
+) -> None:
+    embedder = FakeEmbedder(replace(fake_spec(), revision=revision))
+    services = _services(tmp_path, embedder, embedding_cache=enabled)
+    try:
+        assert isinstance(services.document_embedder(), CachedEmbedder) is cached
+        assert services.document_embedder() is services.document_embedder()
+    finally:
+        services.close()

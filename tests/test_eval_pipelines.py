@@ -151,7 +151,7 @@ def test_dense_and_hybrid_share_one_scratch_index(tmp_path: Path) -> None:
     registry = ModelRegistry()
     registry.register(fake_spec())
     services = Services(
-        Settings(data_dir=tmp_path / "data"),
+        Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache"),
         ClientStore(":memory:"),
         registry=registry,
         embedder_factory=FakeEmbedder,
