@@ -153,6 +153,7 @@ class _Parsed:
     chunks: tuple[Chunk, ...] = ()
     error: str | None = None
     keep: bool = False  # the file is there but could not be read now: keep its indexed chunks
+    unchanged: bool = False  # indexed before with this content: nothing to do
 
 
 @dataclass
@@ -243,14 +244,25 @@ def index_folder(
         store.delete_sources(collection, removed)
         timer.add("write", time.perf_counter() - t0)
 
-    writer = _Writer(embedder, store, collection, sparse, config, timer)
+    total = len(found.files)
+    settled = 0  # files done without the model: unchanged, or skipped with a reason
+    current = ""
+
+    def report_progress(finished: Sequence[str] = ()) -> None:
+        """Files count as done once all their chunks are written (or they needed none)."""
+        nonlocal current
+        if finished:
+            current = relative_source(finished[-1], root)
+        if progress:
+            progress(IndexProgress(settled + writer.completed, total, writer.written, current))
+
+    writer = _Writer(embedder, store, collection, sparse, config, timer, on_write=report_progress)
     parsed: queue.Queue[_Parsed | BaseException | None] = queue.Queue(maxsize=config.queue_files)
     stop = threading.Event()  # ours; the caller's ``cancel`` is only read
     cancel = cancel or threading.Event()
-    producer_result: dict[str, int] = {}
     producer = threading.Thread(
         target=_produce,
-        args=(found, root_path, state, embedder, config, timer, parsed, stop, cancel, producer_result),
+        args=(found, root_path, state, embedder, config, timer, parsed, stop, cancel),
         name="index-extract",
         daemon=True,
     )
@@ -258,8 +270,7 @@ def index_folder(
 
     skipped = [SkippedFile(relative_source(Path(s.path).as_posix(), root), s.reason) for s in found.skipped]
     indexed: list[str] = []
-    files_done = 0
-    total = len(found.files)
+    unchanged = 0
     try:
         while not cancel.is_set():
             item = _next_parsed(parsed, writer)
@@ -267,18 +278,21 @@ def index_folder(
                 break
             if isinstance(item, BaseException):
                 raise item
-            files_done += 1
             rel = relative_source(item.source, root)
-            if item.error is not None:
+            if item.unchanged:
+                unchanged += 1
+                settled += 1
+                report_progress([item.source])
+            elif item.error is not None:
                 skipped.append(SkippedFile(rel, item.error))
                 if item.source in state and not item.keep:  # the indexed version no longer exists
                     store.delete_sources(collection, [item.source])
+                settled += 1
+                report_progress([item.source])
             else:
-                indexed.append(rel)
+                indexed.append(item.source)
                 writer.add(item)
-            if progress:
-                progress(IndexProgress(files_done, total, writer.written, rel))
-        writer.flush()
+        writer.flush(cancel)
     finally:
         stop.set()
         _drain(parsed)
@@ -296,8 +310,8 @@ def index_folder(
         collection=collection,
         model=embedder.spec.name,
         files_seen=total + len(found.skipped),
-        indexed=tuple(indexed),
-        unchanged=producer_result.get("unchanged", 0),
+        indexed=tuple(relative_source(s, root) for s in indexed if s not in writer.unfinished),
+        unchanged=unchanged,
         removed=tuple(relative_source(s, root) for s in removed),
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
         unsupported=found.unsupported,
@@ -327,11 +341,9 @@ def _produce(
     out: queue.Queue[_Parsed | BaseException | None],
     stop: threading.Event,
     cancel: threading.Event,
-    result: dict[str, int],
 ) -> None:
     """Hash, skip unchanged, extract and chunk; runs beside the embedding loop."""
     budget = chunk_budget(embedder, config)
-    unchanged = 0
     try:
         for entry in found.files:
             if stop.is_set() or cancel.is_set():
@@ -351,7 +363,7 @@ def _produce(
             timer.add("hash", time.perf_counter() - t0)
             known = state.get(source)
             if known is not None and known.complete(content_hash):
-                unchanged += 1
+                _put(out, _Parsed(source, content_hash, unchanged=True), stop)
                 continue
             t0 = time.perf_counter()
             try:
@@ -372,7 +384,6 @@ def _produce(
     except BaseException as exc:  # a bug, not a bad file: surface it in the caller's thread
         _put(out, exc, stop, force=True)
     finally:
-        result["unchanged"] = unchanged
         _put(out, None, stop, force=True)
 
 
@@ -432,8 +443,10 @@ class _Writer:
         sparse: SparseEncoder | None,
         config: IndexConfig,
         timer: _Timer,
+        on_write: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self._embedder = embedder
+        self._on_write = on_write  # called after each batch with the sources it finished
         self._store = store
         self._collection = collection
         self._sparse = sparse
@@ -444,6 +457,7 @@ class _Writer:
         self._remaining: dict[str, int] = {}  # source -> chunks not yet written
         self._hashes: dict[str, str] = {}
         self.written = 0
+        self.completed = 0  # files whose chunks are all written
         self.languages: Counter[str] = Counter()
 
     def add(self, parsed: _Parsed) -> None:
@@ -453,6 +467,11 @@ class _Writer:
         while len(self._pending) >= self._pool_size:
             self._write(self._take_matched())
 
+    @property
+    def unfinished(self) -> set[str]:
+        """Sources with chunks not yet written (only after a cancelled run)."""
+        return set(self._remaining)
+
     def write_one(self) -> bool:
         """Embed and write one batch if a full one is pending (the producer is behind)."""
         if len(self._pending) < self._batch_size:
@@ -460,9 +479,12 @@ class _Writer:
         self._write(self._take_matched())
         return True
 
-    def flush(self) -> None:
+    def flush(self, cancel: threading.Event | None = None) -> None:
+        """Write everything pending, unless cancelled (the pool holds many batches of work)."""
         pending, self._pending = sorted(self._pending, key=_length, reverse=True), []
         for start in range(0, len(pending), self._batch_size):
+            if cancel is not None and cancel.is_set():
+                return
             self._write(pending[start : start + self._batch_size])
 
     def _take_matched(self) -> list[Chunk]:
@@ -496,9 +518,13 @@ class _Writer:
         self._store.upsert(self._collection, points)
         self.written += len(batch)
         self.languages.update(chunk.language for chunk in batch)
-        for source in _finished(batch, self._remaining):
+        finished = list(_finished(batch, self._remaining))
+        for source in finished:
             self._store.delete_stale(self._collection, source, self._hashes.pop(source))
+        self.completed += len(finished)
         self._timer.add("write", time.perf_counter() - t0)
+        if self._on_write is not None:
+            self._on_write(finished)
 
 
 def _length(chunk: Chunk) -> int:
@@ -537,23 +563,34 @@ def index_documents(
     budget = chunk_budget(embedder, config)
     docs = list(documents)
     roots = {doc.root for doc in docs}
-    writer = _Writer(embedder, store, collection, sparse, config, timer)
     indexed: list[str] = []
     skipped: list[SkippedFile] = []
-    for done, doc in enumerate(docs, 1):
+    current = ""
+
+    def report_progress(finished: Sequence[str] = ()) -> None:
+        nonlocal current
+        current = finished[-1] if finished else current
+        if progress:
+            progress(IndexProgress(len(skipped) + writer.completed, len(docs), writer.written, current))
+
+    by_source = {doc.source: doc.relpath for doc in docs}
+    writer = _Writer(
+        embedder, store, collection, sparse, config, timer,
+        on_write=lambda finished: report_progress([by_source[s] for s in finished]),
+    )  # fmt: skip
+    for doc in docs:
         if cancel is not None and cancel.is_set():
             break
         t0 = time.perf_counter()
         chunks = chunk_document(doc, embedder, budget, config.overlap_tokens)
         timer.add("chunk", time.perf_counter() - t0)
         if chunks:
-            indexed.append(doc.relpath)
+            indexed.append(doc.source)
             writer.add(_Parsed(doc.source, doc.content_hash, tuple(chunks)))
         else:
             skipped.append(SkippedFile(doc.relpath, "no text to index"))
-        if progress:
-            progress(IndexProgress(done, len(docs), writer.written, doc.relpath))
-    writer.flush()
+            report_progress([doc.relpath])
+    writer.flush(cancel)
     if config.optimize and writer.written:
         t0 = time.perf_counter()
         store.optimize(collection)
@@ -565,7 +602,7 @@ def index_documents(
         collection=collection,
         model=embedder.spec.name,
         files_seen=len(docs),
-        indexed=tuple(indexed),
+        indexed=tuple(by_source[s] for s in indexed if s not in writer.unfinished),
         unchanged=0,
         removed=(),
         skipped=tuple(skipped),

