@@ -206,3 +206,21 @@ def test_embed_cache_only_for_pinned_models_and_only_when_enabled(
         assert services.document_embedder() is services.document_embedder()
     finally:
         services.close()
+
+
+def test_embed_cache_of_an_older_schema_is_rebuilt(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / CACHE_FILENAME)
+    old.execute("CREATE TABLE vectors (model TEXT, prompt TEXT, text_sha BLOB, vector BLOB)")
+    old.execute("INSERT INTO vectors VALUES ('m', 'p', x'00', x'00')")
+    old.execute("PRAGMA user_version=1")
+    old.commit()
+    old.close()
+    cache = EmbeddingCache.in_dir(tmp_path)
+    try:
+        assert cache.count() == 0
+        CachedEmbedder(FakeEmbedder(), cache).encode_documents(TEXTS)
+        assert cache.count() == len(set(TEXTS))
+    finally:
+        cache.close()
