@@ -193,6 +193,30 @@ def test_embed_cache_indexing_reuses_vectors_and_searching_skips_the_cache(tmp_p
         services.close()
 
 
+def test_embed_cache_serves_the_semantic_highlight_of_hits_shown_again(tmp_path: Path) -> None:
+    from ui.searching import SearchRequest, run_search
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(3):
+        text = f"Bees number {i} fly. Hives number {i} stand in the sun. Honey {i} is sweet."
+        (folder / f"d{i}.txt").write_text(text, encoding="utf-8")
+    embedder = FakeEmbedder()
+    services = _services(tmp_path, embedder)
+    try:
+        index_with_services(services, folder, collection="one")
+        request = SearchRequest("honey", "one", k=3, highlight="semantic")
+        before = _document_calls(embedder)
+        first = run_search(services, request)
+        embedded = _document_calls(embedder) - before
+        assert embedded == 9 and all(h is not None for h in first.highlights)  # 3 sentences x 3 hits
+        again = run_search(services, request)
+        assert _document_calls(embedder) - before == embedded  # read back, not embedded again
+        assert again.highlights == first.highlights
+    finally:
+        services.close()
+
+
 @pytest.mark.parametrize(
     ("revision", "enabled", "cached"), [("1", True, True), (None, True, False), ("1", False, False)]
 )
