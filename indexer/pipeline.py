@@ -91,6 +91,7 @@ class IndexReport:
     timings: Mapping[str, float]  # seconds per stage; stages overlap, "total" is wall time
     cancelled: bool = False
     vectors_reused: int = 0  # chunks whose vectors came from the embedding cache, not the model
+    ignored: int = 0  # files and folders left out by the folder's .mlsearchignore
 
     def summary(self) -> str:
         langs = ", ".join(f"{lang} {n}" for lang, n in sorted(self.chunks_by_language.items(), key=lambda kv: -kv[1]))
@@ -98,7 +99,8 @@ class IndexReport:
             f"Indexed {self.root} into collection {self.collection!r} with {self.model}"
             + (" (cancelled)" if self.cancelled else ""),
             f"  files: {self.files_seen} seen, {len(self.indexed)} indexed, {self.unchanged} unchanged, "
-            f"{len(self.removed)} removed, {len(self.skipped)} skipped, {self.unsupported} unsupported type",
+            f"{len(self.removed)} removed, {len(self.skipped)} skipped, {self.unsupported} unsupported type"
+            + (f", {self.ignored} ignored (.mlsearchignore)" if self.ignored else ""),
             f"  new chunks: {self.chunks_written}" + (f" ({langs})" if langs else ""),
         ]
         if self.vectors_reused:
@@ -127,6 +129,7 @@ class IndexReport:
             "timings": dict(self.timings),
             "cancelled": self.cancelled,
             "vectors_reused": self.vectors_reused,
+            "ignored": self.ignored,
         }
 
 
@@ -315,6 +318,7 @@ def index_folder(
         removed=tuple(relative_source(s, root) for s in removed),
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
         unsupported=found.unsupported,
+        ignored=found.ignored,
         chunks_written=writer.written,
         chunks_by_language=dict(writer.languages),
         timings=timings,

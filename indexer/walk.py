@@ -1,7 +1,10 @@
 """Folder walk: which files the indexer will try, and which it cannot use and why.
 
 Nothing here opens a file for more than a permission check, so a 50 GB file or
-a FIFO named ``notes.txt`` costs one ``stat``.
+a FIFO named ``notes.txt`` costs one ``stat``. Hidden files and folders are never
+walked; a ``.mlsearchignore`` file at the root (gitignore syntax, matched by
+``pathspec``) leaves out more, e.g. build scripts, a README that catalogues the
+folder, or generated exports that would crowd the real documents out of results.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import pathspec
+
 from indexer.formats import LoaderConfig, format_of, human_size
 
 HASH_BLOCK = 1024 * 1024
+IGNORE_FILENAME = ".mlsearchignore"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Discovery:
     files: tuple[FileEntry, ...]
     skipped: tuple[Skipped, ...]
     unsupported: int  # regular files of types the indexer does not read
+    ignored: int = 0  # files and folders left out by the root's .mlsearchignore
 
 
 def file_sha256(path: Path) -> str:
@@ -55,24 +62,41 @@ def file_sha256(path: Path) -> str:
 def discover(root: Path, config: LoaderConfig) -> Discovery:
     """Walk ``root`` recursively in name order, following symlinks without ever looping."""
     root_path = Path(os.path.abspath(root))
-    walker = _Walker(config)
     try:
         real_root = os.path.realpath(root_path)
         os.stat(root_path)
     except OSError as exc:
         return Discovery((), (Skipped(root_path, _os_reason(exc, "folder")),), 0)
+    ignore, problem = _ignore_spec(root_path / IGNORE_FILENAME)
+    walker = _Walker(config, root_path, ignore)
+    if problem is not None:
+        walker.skipped.append(problem)
     walker.walk(root_path, (real_root,))
-    return Discovery(tuple(walker.files), tuple(walker.skipped), walker.unsupported)
+    return Discovery(tuple(walker.files), tuple(walker.skipped), walker.unsupported, walker.ignored)
+
+
+def _ignore_spec(path: Path) -> tuple[pathspec.GitIgnoreSpec | None, Skipped | None]:
+    """The root's ignore patterns; an unreadable file is reported and the walk goes on without it."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, Skipped(path, f"{_os_reason(exc, 'file')}; its patterns were not applied")
+    return pathspec.GitIgnoreSpec.from_lines(lines), None
 
 
 class _Walker:
     """Accumulates one walk's results; lives for one ``discover`` call only."""
 
-    def __init__(self, config: LoaderConfig) -> None:
+    def __init__(self, config: LoaderConfig, root: Path, ignore: pathspec.GitIgnoreSpec | None = None) -> None:
         self.config = config
+        self.root = root
+        self.ignore = ignore
         self.files: list[FileEntry] = []
         self.skipped: list[Skipped] = []
         self.unsupported = 0
+        self.ignored = 0
         self.seen_dirs: dict[str, Path] = {}  # real path -> first path it was walked under
         self.seen_files: dict[str, Path] = {}
 
@@ -96,10 +120,19 @@ class _Walker:
             except OSError as exc:
                 self._skip_unstatable(entry, path, exc)
                 continue
-            if stat.S_ISDIR(st.st_mode):
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if self._ignored(path, is_dir):
+                self.ignored += 1
+            elif is_dir:
                 self._enter(path, ancestors)
             else:
                 self._consider_file(path, st)
+
+    def _ignored(self, path: Path, is_dir: bool) -> bool:
+        if self.ignore is None:
+            return False
+        relative = path.relative_to(self.root).as_posix()
+        return self.ignore.match_file(relative + "/" if is_dir else relative)
 
     def _enter(self, path: Path, ancestors: tuple[str, ...]) -> None:
         real = os.path.realpath(path)

@@ -212,3 +212,29 @@ def test_file_sha256_streams(tmp_path: Path) -> None:
     data = os.urandom(3 * walk.HASH_BLOCK + 17)
     path = touch(tmp_path / "blob.pdf", data)
     assert file_sha256(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_ignore_file_leaves_out_files_and_folders(tmp_path: Path) -> None:
+    for name in ["README.md", "notes.txt", "build/out.html", "docs/a.md", "docs/draft.md", "docs/sub/README.md"]:
+        touch(tmp_path / name)
+    (tmp_path / walk.IGNORE_FILENAME).write_text(
+        "# comments and blank lines are fine\n\n/README.md\nbuild/\ndocs/*.md\n!docs/a.md\n", encoding="utf-8"
+    )
+    found = discover(tmp_path, LoaderConfig())
+    # /README.md is anchored: docs/sub/README.md stays; a re-included file comes back.
+    assert rel(found, tmp_path) == ["docs/a.md", "docs/sub/README.md", "notes.txt"]
+    assert found.ignored == 3 and found.skipped == ()  # README.md, build/ (one folder), docs/draft.md
+
+
+def test_without_an_ignore_file_nothing_is_ignored(tmp_path: Path) -> None:
+    touch(tmp_path / "README.md")
+    found = discover(tmp_path, LoaderConfig())
+    assert rel(found, tmp_path) == ["README.md"] and found.ignored == 0
+
+
+def test_an_unreadable_ignore_file_is_reported_and_the_walk_goes_on(tmp_path: Path) -> None:
+    touch(tmp_path / "a.txt")
+    (tmp_path / walk.IGNORE_FILENAME).mkdir()  # unreadable as a file, also for root
+    found = discover(tmp_path, LoaderConfig())
+    assert rel(found, tmp_path) == ["a.txt"]
+    assert "patterns were not applied" in skipped(found, tmp_path)[walk.IGNORE_FILENAME]

@@ -212,6 +212,17 @@ def _deny(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setattr(walk, "open", guarded, raising=False)
 
 
+def test_a_file_newly_ignored_loses_its_chunks_and_is_counted(corpus: Path, store: VectorStore) -> None:
+    first = run(corpus, store)
+    assert "de/nisthilfen.txt" in by_source(store, corpus)
+    (corpus / ".mlsearchignore").write_text("de/nisthilfen.txt\n", encoding="utf-8")
+    report = run(corpus, store)
+    assert report.removed == ("de/nisthilfen.txt",) and report.ignored == 1 and report.chunks_written == 0
+    assert report.unchanged == len(first.indexed) - 1
+    assert "1 ignored (.mlsearchignore)" in report.summary() and report.to_json()["ignored"] == 1
+    assert "de/nisthilfen.txt" not in by_source(store, corpus)
+
+
 def test_unreadable_files_keep_their_chunks_corrupt_ones_lose_them(
     corpus: Path, store: VectorStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

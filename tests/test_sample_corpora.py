@@ -151,13 +151,19 @@ def test_every_document_has_a_source_and_vice_versa() -> None:
 
 
 def test_no_stray_indexable_files_under_sample_corpora() -> None:
-    """The indexer is pointed at sample_corpora/: sources must not be picked up as documents."""
+    """The indexer is pointed at sample_corpora/: only the documents are picked up, not the sources
+    or this folder's README (which names every document and topic; .mlsearchignore leaves it out)."""
+    from indexer.loaders import LoaderConfig, discover
+
     stray = [
         p.relative_to(ROOT).as_posix()
         for p in ROOT.rglob("*")
         if p.is_file() and p.suffix.lower() in SUPPORTED and DOCUMENTS not in p.parents
     ]
     assert stray == ["README.md"]
+    found = discover(ROOT, LoaderConfig())
+    assert {entry.path for entry in found.files} == {p for p in DOCUMENTS.rglob("*") if p.is_file()}
+    assert found.ignored >= 1 and found.skipped == ()
 
 
 def test_corpus_size_and_variety() -> None:

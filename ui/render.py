@@ -222,7 +222,9 @@ def index_report_html(report: IndexReport) -> str:
     head = (
         f"<p><b>{len(report.indexed)}</b> files indexed, <b>{report.unchanged}</b> unchanged, "
         f"<b>{len(report.skipped)}</b> skipped, <b>{len(report.removed)}</b> removed, "
-        f"{report.unsupported} of unsupported types · <b>{report.chunks_written}</b> new passages "
+        f"{report.unsupported} of unsupported types"
+        + (f", {report.ignored} ignored (.mlsearchignore)" if report.ignored else "")
+        + f" · <b>{report.chunks_written}</b> new passages "
         f"into <code>{esc(report.collection)}</code> with <code>{esc(report.model)}</code>"
         + (" · <b>cancelled</b>" if report.cancelled else "")
         + f" · {report.timings.get('total', 0):.1f} s</p>"
