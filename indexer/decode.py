@@ -75,10 +75,10 @@ def decode_text(data: bytes, html: bool = False) -> str:
         declared = _declared_charset(data)
         if declared:
             return _check_text(data.decode(declared, errors="replace"))
-    encoding = _guess_encoding(data[: 4 * _SAMPLE])
-    if encoding is None:
+    guessed = _guess_encoding(data[: 4 * _SAMPLE])
+    if guessed is None:
         raise ExtractionError("binary content, not text (no text encoding fits)")
-    return _check_text(data.decode(encoding, errors="replace"))
+    return _check_text(data.decode(guessed, errors="replace"))
 
 
 def _guess_encoding(data: bytes) -> str | None:

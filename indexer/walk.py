@@ -89,7 +89,9 @@ def _ignore_spec(path: Path) -> tuple[pathspec.GitIgnoreSpec | None, Skipped | N
 class _Walker:
     """Accumulates one walk's results; lives for one ``discover`` call only."""
 
-    def __init__(self, config: LoaderConfig, root: Path, ignore: pathspec.GitIgnoreSpec | None = None) -> None:
+    def __init__(
+        self, config: LoaderConfig, root: Path, ignore: pathspec.GitIgnoreSpec | None = None
+    ) -> None:
         self.config = config
         self.root = root
         self.ignore = ignore

@@ -283,7 +283,7 @@ def precompiled_charsmap(normalization: dict[int, tuple[int, ...]]) -> bytes:
             normalization_rule_tsv=str(tsv),
             minloglevel=3,
         )
-    proto = sentencepiece_model_pb2.ModelProto()
+    proto = sentencepiece_model_pb2.ModelProto()  # type: ignore[attr-defined]  # generated protobuf module
     proto.ParseFromString(model.getvalue())
     return bytes(proto.normalizer_spec.precompiled_charsmap)
 

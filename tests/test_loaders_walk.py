@@ -215,7 +215,14 @@ def test_file_sha256_streams(tmp_path: Path) -> None:
 
 
 def test_ignore_file_leaves_out_files_and_folders(tmp_path: Path) -> None:
-    for name in ["README.md", "notes.txt", "build/out.html", "docs/a.md", "docs/draft.md", "docs/sub/README.md"]:
+    for name in [
+        "README.md",
+        "notes.txt",
+        "build/out.html",
+        "docs/a.md",
+        "docs/draft.md",
+        "docs/sub/README.md",
+    ]:
         touch(tmp_path / name)
     (tmp_path / walk.IGNORE_FILENAME).write_text(
         "# comments and blank lines are fine\n\n/README.md\nbuild/\ndocs/*.md\n!docs/a.md\n", encoding="utf-8"
