@@ -44,7 +44,7 @@ from indexer.loaders import ExtractionError, discover, load_document
 from indexer.pipeline import IndexConfig, IndexReport, chunk_budget, index_folder
 from search.edge_store import EdgeStore
 from search.embedders import Embedder
-from search.sparse_tokens import SubwordBM25Encoder
+from search.sparse_tokens import SubwordBM25Encoder, SubwordTokenizer
 from search.store import VectorStore
 
 COLLECTION = "bench"
@@ -113,8 +113,8 @@ def stored_texts(store: VectorStore) -> list[str]:
 def one_run(folder: Path, embedder: Embedder, config: IndexConfig, workdir: Path) -> Run:
     """Index into a fresh store as the app does (dense + the sparse vectors hybrid search needs),
     then encode exactly the stored chunk texts."""
-    tokenizes = hasattr(embedder, "tokenize")  # a fake embedder in the smoke test has no tokenizer
-    sparse = SubwordBM25Encoder.for_embedder(embedder) if tokenizes else None  # type: ignore[arg-type]
+    # The smoke test's fake embedder has no tokenizer, so no sparse vectors there.
+    sparse = SubwordBM25Encoder.for_embedder(embedder) if isinstance(embedder, SubwordTokenizer) else None
     store = EdgeStore(workdir)
     try:
         report, pipeline = measure(

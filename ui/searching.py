@@ -126,8 +126,7 @@ def _highlighter(kind: str, services: Services, collection: str) -> Highlighter 
     if kind == "semantic":
         # Through the embedding cache: a hit shown again (the same or a related query, a Compare
         # run) has its sentences read back instead of embedded again (~0.5 s for 40 sentences).
-        model = services.searcher(collection).embedder.spec.name
-        return SemanticHighlighter(services.document_embedder(model))
+        return SemanticHighlighter(services.document_embedder(services.model_for(collection).name))
     if kind == "lexical":
         return LexicalHighlighter()
     return None
