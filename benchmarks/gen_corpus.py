@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import REPO
-from indexer.loaders import LoaderConfig, discover, load_document
+from indexer.extract.loaders import LoaderConfig, discover, load_document
 
 SAMPLE_DOCUMENTS = REPO / "sample_corpora" / "documents"
 # Share of files per format: mostly cheap text formats, some of the parsed ones.

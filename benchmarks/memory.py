@@ -29,11 +29,11 @@ from pathlib import Path
 
 from benchmarks.common import REPO, format_table
 from benchmarks.store_latency import build, synthetic_points
-from search.edge_store import EdgeStore
-from search.models import DEFAULT_MODEL, ModelRegistry
-from search.paths import default_cache_dir
-from search.services import default_collection
-from search.store import CollectionMeta
+from search.stores.edge import EdgeStore
+from search.models.registry import DEFAULT_MODEL, ModelRegistry
+from search.core.paths import default_cache_dir
+from search.application.services import default_collection
+from search.stores.base import CollectionMeta
 
 # Runs in a fresh interpreter: argv = mode, data dir, cache dir, searches.
 CHILD = """
@@ -46,13 +46,13 @@ texts = [json.loads(line)["text"] for line in open(sys.argv[6], encoding="utf-8"
 texts = (texts * (searches // len(texts) + 1))[:searches]
 started = time.perf_counter()
 if mode == "model":
-    from search.embedders import load_embedder
+    from search.models.embedders import load_embedder
     embedder = load_embedder(sys.argv[7], cache_dir=Path(cache_dir))
     for text in texts:
         embedder.encode_queries([text])
 elif mode == "store":
     import numpy as np
-    from search.edge_store import EdgeStore
+    from search.stores.edge import EdgeStore
     store = EdgeStore(Path(data_dir) / "qdrant")
     rng = np.random.default_rng(0)
     for _ in texts:
@@ -60,7 +60,7 @@ elif mode == "store":
         store.search_dense(sys.argv[8], vector / np.linalg.norm(vector), 10)
     store.close()
 else:
-    from search.services import Services, Settings
+    from search.application.services import Services, Settings
     services = Services.build(Settings(data_dir=Path(data_dir), cache_dir=Path(cache_dir)))
     searcher = services.searcher(sys.argv[8])
     for text in texts:

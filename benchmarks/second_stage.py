@@ -6,7 +6,7 @@ corpus is indexed into a real store (embedded Qdrant edge by default) with the
 default model's dense vectors and subword-BM25 sparse vectors, and queries go
 through ``Searcher.search``, so fusion happens inside Qdrant exactly as in the UI.
 
-Setups (search.querysets, MTEB XQuADRetrieval protocol):
+Setups (search.evaluation.querysets, MTEB XQuADRetrieval protocol):
 * same-language: questions in L -> the paragraphs in L;
 * cross-lingual: questions in L -> the paragraphs in the pivot language (en).
 
@@ -40,16 +40,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table
-from search.embedders import Embedder, load_embedder
-from search.evaluate import EvalReport, evaluate
-from search.models import DEFAULT_MODEL, ModelSpec
-from search.querysets import xquad_cross_lingual, xquad_same_language
-from search.rerank import Reranker
-from search.searcher import DEFAULT_SPARSE_WEIGHT, Mode, Searcher, clean_query
-from search.sparse import SparseEncoder
-from search.sparse_tokens import SubwordBM25Encoder
-from search.store import CollectionMeta, FusionMethod, Point, VectorStore
-from search.types import CorpusDoc, Hit, QuerySet
+from search.models.embedders import Embedder, load_embedder
+from search.evaluation.metrics import EvalReport, evaluate
+from search.models.registry import DEFAULT_MODEL, ModelSpec
+from search.evaluation.querysets import xquad_cross_lingual, xquad_same_language
+from search.retrieval.rerank import Reranker
+from search.retrieval.searcher import DEFAULT_SPARSE_WEIGHT, Mode, Searcher, clean_query
+from search.models.sparse import SparseEncoder
+from search.models.bm25 import SubwordBM25Encoder
+from search.stores.base import CollectionMeta, FusionMethod, Point, VectorStore
+from search.core.types import CorpusDoc, Hit, QuerySet
 
 METRICS = ("ndcg@10", "mrr@10")
 DEFAULT_LANGS = "en,de,zh,ar,hi,th"
@@ -270,7 +270,7 @@ def print_setup(title: str, reports: Mapping[str, EvalReport]) -> None:
 @contextmanager
 def open_bench_store(backend: str) -> Iterator[VectorStore]:
     if backend == "memory":
-        from search.client_store import ClientStore
+        from search.stores.client import ClientStore
 
         store: VectorStore = ClientStore(":memory:")
         try:
@@ -278,7 +278,7 @@ def open_bench_store(backend: str) -> Iterator[VectorStore]:
         finally:
             store.close()
         return
-    from search.edge_store import EdgeStore
+    from search.stores.edge import EdgeStore
 
     with tempfile.TemporaryDirectory(prefix="second-stage-") as folder:
         store = EdgeStore(Path(folder))
@@ -289,9 +289,9 @@ def open_bench_store(backend: str) -> Iterator[VectorStore]:
 
 
 def load_rerankers(names: Sequence[str], device: str | None) -> list[Reranker]:
-    from search.embedders import ModelNotAvailableError
-    from search.models import UnknownModelError
-    from search.rerankers import load_reranker
+    from search.models.embedders import ModelNotAvailableError
+    from search.models.registry import UnknownModelError
+    from search.models.rerankers import load_reranker
 
     loaded = []
     for name in names:

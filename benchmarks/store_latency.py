@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import format_table
-from search.client_store import ClientStore
-from search.edge_store import EdgeStore
-from search.store import CollectionMeta, Point, SearchFilter, VectorStore
+from search.stores.client import ClientStore
+from search.stores.edge import EdgeStore
+from search.stores.base import CollectionMeta, Point, SearchFilter, VectorStore
 
 DIM = 384
 # Chunk languages of a multilingual desktop index: a long tail behind English (shares sum to 1).
@@ -113,7 +113,7 @@ def queries_near(vectors: np.ndarray, count: int, seed: int) -> np.ndarray:
 
 
 def chunk_like_payload(i: int, language: str, texts: Sequence[str] = ()) -> dict[str, Any]:
-    """The fields the indexer stores (search.store.chunk_payload), with text of a chunk's size."""
+    """The fields the indexer stores (search.stores.base.chunk_payload), with text of a chunk's size."""
     doc = i // 8
     return {
         "text": texts[i % len(texts)] if texts else f"{i} {FILLER}",

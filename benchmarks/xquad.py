@@ -5,7 +5,7 @@ MTEB's per-language XQuADRetrieval nDCG@10 for the same model shows the whole
 path (prompts, truncation, scoring, metric) is right, and the query language x
 document language table shows what cross-lingual search costs.
 
-Protocol (MTEB ``XQuADRetrieval``, see search.querysets.xquad_same_language):
+Protocol (MTEB ``XQuADRetrieval``, see search.evaluation.querysets.xquad_same_language):
 questions in L -> the 240 paragraphs in L, questions and paragraphs deduplicated
 by text, the model's query/document prompts ("query: " / "passage: " for e5),
 exact cosine over all paragraphs, nDCG@10 from ranx. Cross-lingual: questions
@@ -35,11 +35,11 @@ from typing import Protocol
 import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table, reference_name, reference_scores
-from search.embedders import Embedder, load_embedder
-from search.evaluate import EvalReport, Run, evaluate
-from search.models import DEFAULT_MODEL, ModelRegistry
-from search.querysets import XQUAD_LANGUAGES, xquad_cross_lingual, xquad_same_language
-from search.types import CorpusDoc, Query, QuerySet
+from search.models.embedders import Embedder, load_embedder
+from search.evaluation.metrics import EvalReport, Run, evaluate
+from search.models.registry import DEFAULT_MODEL, ModelRegistry
+from search.evaluation.querysets import XQUAD_LANGUAGES, xquad_cross_lingual, xquad_same_language
+from search.core.types import CorpusDoc, Query, QuerySet
 
 METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@10", "recall@100", "map@100")
 REFERENCE_FILE = "mteb_xquad_ndcg10.tsv"

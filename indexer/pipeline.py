@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.chunking import chunk_document
-from indexer.loaders import (
+from indexer.extract.loaders import (
     Discovery,
     ExtractionError,
     LoaderConfig,
@@ -33,10 +33,10 @@ from indexer.loaders import (
     file_sha256,
     load_document,
 )
-from search.embedders import Embedder
-from search.sparse import SparseEncoder
-from search.store import CollectionMeta, Point, StoreError, VectorStore, chunk_payload
-from search.types import Chunk, Document, relative_source
+from search.models.embedders import Embedder
+from search.models.sparse import SparseEncoder
+from search.stores.base import CollectionMeta, Point, StoreError, VectorStore, chunk_payload
+from search.core.types import Chunk, Document, relative_source
 
 CHUNKING_KEYS = ("chunk_tokens", "overlap_tokens")
 PRODUCER_GRACE_S = 0.25  # how long the model waits for the next file before embedding a partial pool

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pathspec
 
-from indexer.formats import LoaderConfig, format_of, human_size
+from indexer.extract.formats import LoaderConfig, format_of, human_size
 
 HASH_BLOCK = 1024 * 1024
 IGNORE_FILENAME = ".mlsearchignore"

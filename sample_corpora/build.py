@@ -781,11 +781,11 @@ def export_corpus() -> int:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     try:
-        from indexer.loaders import LoaderConfig, load_document
+        from indexer.extract.loaders import LoaderConfig, load_document
     except ImportError as exc:
         print(
-            "cannot export corpus.jsonl: the project's loaders (indexer.loaders.load_document) are not "
-            f"importable ({exc}). Run this from a checkout that has indexer/loaders.py, with the project's "
+            "cannot export corpus.jsonl: the project's loaders (indexer.extract.loaders.load_document) are not "
+            f"importable ({exc}). Run this from a checkout that has indexer/extract/loaders.py, with the project's "
             "dependencies installed.",
             file=sys.stderr,
         )
@@ -822,7 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--check", action="store_true", help="verify that the committed files match the sources")
     group.add_argument("--stats", action="store_true", help="print document and query tables")
-    group.add_argument("--export-corpus", action="store_true", help="write queryset/corpus.jsonl with indexer.loaders")
+    group.add_argument("--export-corpus", action="store_true", help="write queryset/corpus.jsonl with indexer.extract.loaders")
     args = parser.parse_args(argv)
     if args.check:
         return check()

@@ -42,11 +42,11 @@ SCRIPT = textwrap.dedent(
             return real_open(file, *args, **kwargs)
         walk.open = guarded
 
-    from indexer.extract_pdf import _pymupdf
-    from indexer.language import detect_language
-    from indexer.offline import partitioner
+    from indexer.extract.pdf import _pymupdf
+    from search.text.language import detect_language
+    from indexer.extract.unstructured_offline import partitioner
     from indexer.pipeline import IndexConfig, index_folder
-    from search.edge_store import EdgeStore
+    from search.stores.edge import EdgeStore
     from tests.fakes import FakeEmbedder
 
     _pymupdf()

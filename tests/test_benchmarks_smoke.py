@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from benchmarks import gen_corpus, index_throughput, memory, query_latency, store_latency
-from indexer.loaders import LoaderConfig, discover, load_document
-from search.edge_store import EdgeStore
+from indexer.extract.loaders import LoaderConfig, discover, load_document
+from search.stores.edge import EdgeStore
 from tests.fakes import FakeEmbedder, fake_spec
 
 pytestmark = pytest.mark.usefixtures("no_network")

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import bundled
-from search.embedders import Embedder, TransformersEmbedder, load_embedder
-from search.models import DEFAULT_MODEL
+from search.models import bundled
+from search.models.embedders import Embedder, TransformersEmbedder, load_embedder
+from search.models.registry import DEFAULT_MODEL
 
 SENTENCES = {
     "eng": [

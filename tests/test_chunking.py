@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 
 from indexer.chunking import NAMESPACE, chunk_document, chunk_id
-from search.types import Chunk, Document, Section
+from search.core.types import Chunk, Document, Section
 from tests.fakes import FakeEmbedder
 
 

@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 
 from indexer.pipeline import IndexConfig, IndexReport
-from indexer.service import index_with_services
-from search.client_store import ClientStore
-from search.edge_store import EdgeStore
-from search.models import ModelRegistry, ModelSpec
-from search.services import Services, Settings
-from search.store import StoreLockedError, VectorStore
+from search.application.indexing import index_with_services
+from search.stores.client import ClientStore
+from search.stores.edge import EdgeStore
+from search.models.registry import ModelRegistry, ModelSpec
+from search.application.services import Services, Settings
+from search.stores.base import StoreLockedError, VectorStore
 from tests.bad_inputs import good_paragraphs
 from tests.fakes import FakeEmbedder, fake_spec
 from tests.test_crash_resume import make_pdfs
@@ -116,7 +116,7 @@ HOLDER = """
 import json, os, sys, time
 from pathlib import Path
 from indexer.pipeline import IndexConfig, index_folder
-from search.edge_store import EdgeStore
+from search.stores.edge import EdgeStore
 from tests.fakes import FakeEmbedder
 
 root, data, gate = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
@@ -202,7 +202,7 @@ def test_an_index_folder_that_cannot_be_created_or_locked_is_a_clear_error(
 ) -> None:
     """Not a traceback: works as root too, since nothing can create a folder below a file."""
     import app
-    from search.store import StoreError
+    from search.stores.base import StoreError
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the data folder should be")

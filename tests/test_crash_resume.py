@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from indexer.pipeline import IndexConfig, IndexReport, index_folder
-from search.client_store import ClientStore
-from search.edge_store import LOCK_FILE, EdgeStore
-from search.store import VectorStore
+from search.stores.client import ClientStore
+from search.stores.edge import LOCK_FILE, EdgeStore
+from search.stores.base import VectorStore
 from tests.bad_inputs import _pdf_pages, good_paragraphs
 from tests.fakes import FakeEmbedder
 
@@ -40,7 +40,7 @@ CHILD = textwrap.dedent(
     import json, os, signal, sys, time
     from pathlib import Path
     from indexer.pipeline import IndexConfig, index_folder
-    from search.edge_store import EdgeStore
+    from search.stores.edge import EdgeStore
     from tests.fakes import FakeEmbedder
 
     root, data, kill_after_upserts, delay = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.service import index_with_services
-from search.client_store import ClientStore
-from search.embed_cache import CACHE_FILENAME, CachedEmbedder, EmbeddingCache, model_key, text_digest
-from search.embedders import Embedder
-from search.models import ModelRegistry
-from search.services import Services, Settings
+from search.application.indexing import index_with_services
+from search.stores.client import ClientStore
+from search.models.embed_cache import CACHE_FILENAME, CachedEmbedder, EmbeddingCache, model_key, text_digest
+from search.models.embedders import Embedder
+from search.models.registry import ModelRegistry
+from search.application.services import Services, Settings
 from tests.fakes import FakeEmbedder, fake_spec
 
 TEXTS = ["the cat sat", "ein Hund", "猫が座った", "the cat sat", "القطة"]
@@ -194,7 +194,7 @@ def test_embed_cache_indexing_reuses_vectors_and_searching_skips_the_cache(tmp_p
 
 
 def test_embed_cache_serves_the_semantic_highlight_of_hits_shown_again(tmp_path: Path) -> None:
-    from ui.searching import SearchRequest, run_search
+    from search.application.searching import SearchRequest, run_search
 
     folder = tmp_path / "docs"
     folder.mkdir()

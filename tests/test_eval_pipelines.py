@@ -1,4 +1,4 @@
-"""indexer.evaluation: query set -> scratch index -> Searcher -> folded runs -> report."""
+"""search.application.evaluating: query set -> scratch index -> Searcher -> folded runs -> report."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from indexer.evaluation import EvalWorkspace, PipelineSpec, corpus_documents, evaluate_pipelines
+from search.application.evaluating import EvalWorkspace, PipelineSpec, corpus_documents, evaluate_pipelines
 from indexer.pipeline import IndexConfig, index_documents
-from search.client_store import ClientStore
-from search.models import ModelRegistry, UnknownModelError
-from search.services import Services, Settings
-from search.store import SparseVector
-from search.types import CorpusDoc, Hit, Query, QuerySet
+from search.stores.client import ClientStore
+from search.models.registry import ModelRegistry, UnknownModelError
+from search.application.services import Services, Settings
+from search.stores.base import SparseVector
+from search.core.types import CorpusDoc, Hit, Query, QuerySet
 from tests.fakes import FakeEmbedder, fake_spec
 
 REPO = Path(__file__).resolve().parents[1]

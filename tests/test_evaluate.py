@@ -1,4 +1,4 @@
-"""search.evaluate: metrics whose values are known in advance, breakdowns, significance, output."""
+"""search.evaluation.metrics: metrics whose values are known in advance, breakdowns, significance, output."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from search.evaluate import (
+from search.evaluation.metrics import (
     DEFAULT_METRICS,
     EvalReport,
     evaluate,
@@ -18,7 +18,7 @@ from search.evaluate import (
     plot_language_heatmap,
     plot_report,
 )
-from search.types import CorpusDoc, Hit, Query, QuerySet
+from search.core.types import CorpusDoc, Hit, Query, QuerySet
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from indexer.pipeline import index_folder
-from search.client_store import ClientStore
-from search.embedders import TransformersEmbedder, load_embedder
-from search.rerank import order_by_scores
-from search.searcher import Searcher
-from search.sparse_tokens import SubwordBM25Encoder
-from search.store import FUSION_METHODS, SearchFilter, VectorStore
-from search.types import Hit
+from search.stores.client import ClientStore
+from search.models.embedders import TransformersEmbedder, load_embedder
+from search.retrieval.rerank import order_by_scores
+from search.retrieval.searcher import Searcher
+from search.models.bm25 import SubwordBM25Encoder
+from search.stores.base import FUSION_METHODS, SearchFilter, VectorStore
+from search.core.types import Hit
 from tests.tiny_models import save_tiny_encoder
 
 DOCS = {
@@ -36,7 +36,7 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> TransformersEmbedder:
 
 @pytest.fixture(params=["edge", "client"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
-    from search.edge_store import EdgeStore
+    from search.stores.edge import EdgeStore
 
     backend: VectorStore = (
         EdgeStore(tmp_path / "index") if request.param == "edge" else ClientStore(":memory:")

@@ -17,9 +17,9 @@ import pytest
 from pptx import Presentation
 from pptx.util import Inches
 
-from indexer.extract_pdf import NO_TEXT
-from indexer.loaders import ExtractionError, LoaderConfig, load_document
-from search.types import SECTION_SEPARATOR
+from indexer.extract.pdf import NO_TEXT
+from indexer.extract.loaders import ExtractionError, LoaderConfig, load_document
+from search.core.types import SECTION_SEPARATOR
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -477,7 +477,7 @@ def test_zip_bomb_is_refused_before_parsing(tmp_path: Path, monkeypatch: pytest.
     with zipfile.ZipFile(tmp_path / "bomb.pptx", "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("ppt/slides/slide1.xml", b" " * (20 * 1024 * 1024))
-    import indexer.extract_office as office
+    import indexer.extract.office as office
 
     monkeypatch.setattr(office, "partitioner", lambda kind: pytest.fail("the parser must not see a zip bomb"))
     with pytest.raises(ExtractionError, match="zip bomb suspected: compression ratio"):
@@ -487,7 +487,7 @@ def test_zip_bomb_is_refused_before_parsing(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_any_parser_exception_becomes_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import indexer.extract_office as office
+    import indexer.extract.office as office
 
     def exploding(kind: str):  # type: ignore[no-untyped-def]
         def partition(**kwargs: object) -> list[object]:
@@ -520,7 +520,7 @@ socket.socket.connect = refuse
 socket.create_connection = refuse
 socket.getaddrinfo = refuse
 from pathlib import Path
-from indexer.loaders import load_document, LoaderConfig
+from indexer.extract.loaders import load_document, LoaderConfig
 for name in ("a.docx", "a.txt", "a.html", "a.md"):
     doc = load_document(Path({str(tmp_path)!r}) / name, Path({str(tmp_path)!r}), LoaderConfig())
     assert "Honeybees" in doc.text, name

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from indexer import walk
-from indexer.loaders import ExtractionError, LoaderConfig, discover, load_document
-from search.types import Document
+from indexer.extract.loaders import ExtractionError, LoaderConfig, discover, load_document
+from search.core.types import Document
 from tests.bad_inputs import HUGE_BYTES, LOADS, make_bad_corpus
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -35,9 +35,9 @@ def _simulate_unreadable(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
 def _warm_up() -> None:
     """Load what every process loads once before measuring: unstructured's import and langdetect's
     profiles (~60 MB of n-gram tables) dwarf anything a single file may cost."""
-    from indexer.extract_pdf import _pymupdf
-    from indexer.language import detect_language
-    from indexer.offline import blank_nlp, partitioner
+    from indexer.extract.pdf import _pymupdf
+    from search.text.language import detect_language
+    from indexer.extract.unstructured_offline import blank_nlp, partitioner
 
     _pymupdf()
     blank_nlp()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexer import walk
-from indexer.loaders import Discovery, LoaderConfig, discover, file_sha256
+from indexer.extract.loaders import Discovery, LoaderConfig, discover, file_sha256
 
 pytestmark = pytest.mark.usefixtures("no_network")
 

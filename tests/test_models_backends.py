@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import embed_backends
-from search.embed_backends import BACKENDS, OnnxExportError, onnx_dir, verify_export
-from search.embedders import load_embedder
-from search.models import ModelSpec
+from search.models import backends as embed_backends
+from search.models.backends import BACKENDS, OnnxExportError, onnx_dir, verify_export
+from search.models.embedders import load_embedder
+from search.models.registry import ModelSpec
 from tests.tiny_models import save_tiny_decoder, save_tiny_encoder
 
 TEXTS = ["hello world", "the cat is red today and the dog is blue", "x", "der Hund und die Katze ist"]
@@ -77,7 +77,7 @@ def test_models_backend_onnx_int8_close_to_torch(
 
 
 def test_models_backend_stale_exports_are_removed(tmp_path: Path) -> None:
-    from search.embed_backends import _remove_stale_exports
+    from search.models.backends import _remove_stale_exports
 
     onnx = tmp_path / "onnx"
     for name in ("m-1-0123456789abcdef", "m-1-fedcba9876543210", "m-1-extra-0123456789abcdef", ".m-1-x.tmp"):

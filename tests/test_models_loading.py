@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from search.embedders import ModelNotAvailableError, load_embedder, resolve_model_dir
-from search.models import ModelRegistry, UnknownModelError
+from search.models.embedders import ModelNotAvailableError, load_embedder, resolve_model_dir
+from search.models.registry import ModelRegistry, UnknownModelError
 from tests.tiny_models import save_tiny_cross_encoder, save_tiny_encoder
 
 

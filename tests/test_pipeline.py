@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from indexer import walk
 from indexer.chunking import chunk_id
 from indexer.pipeline import IndexConfig, IndexReport, index_folder
-from search.client_store import ClientStore
-from search.edge_store import EdgeStore
-from search.searcher import Searcher
-from search.store import ModelMismatchError, StoreError, VectorStore
+from search.stores.client import ClientStore
+from search.stores.edge import EdgeStore
+from search.retrieval.searcher import Searcher
+from search.stores.base import ModelMismatchError, StoreError, VectorStore
 from tests.bad_inputs import good_paragraphs, make_good_corpus
 from tests.fakes import FakeEmbedder, fake_spec
 
@@ -245,7 +245,7 @@ def test_unreadable_files_keep_their_chunks_corrupt_ones_lose_them(
     assert run(corpus, store).chunks_written == 0
 
     # Unreadable between the walk and the read (a race, an I/O error): still kept.
-    import indexer.loaders
+    import indexer.extract.loaders
     import indexer.pipeline
 
     def failing_hash(path: Path) -> str:
@@ -264,7 +264,7 @@ def test_unreadable_files_keep_their_chunks_corrupt_ones_lose_them(
     ]
     (corpus / "de/nisthilfen.txt").write_text("\n\n".join(good_paragraphs("de", 4)), encoding="utf-8")
     with monkeypatch.context() as patch:
-        patch.setattr(indexer.loaders, "_extract", failing_extract)
+        patch.setattr(indexer.extract.loaders, "_extract", failing_extract)
         report = run(corpus, store)
     assert [(s.path, s.reason) for s in report.skipped] == [
         ("de/nisthilfen.txt", "unreadable: Input/output error")

@@ -16,7 +16,7 @@ import pytest
 
 from indexer import pipeline
 from indexer.pipeline import IndexConfig, index_folder
-from search.edge_store import EdgeStore
+from search.stores.edge import EdgeStore
 from tests.fakes import FakeEmbedder, fake_spec
 
 pytestmark = pytest.mark.usefixtures("no_network")

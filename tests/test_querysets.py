@@ -1,4 +1,4 @@
-"""search.querysets: BEIR folders and the XQuAD converters."""
+"""search.evaluation.querysets: BEIR folders and the XQuAD converters."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from search.querysets import (
+from search.evaluation.querysets import (
     QuerySetError,
     load_queryset,
     save_queryset,
@@ -15,7 +15,7 @@ from search.querysets import (
     xquad_r,
     xquad_same_language,
 )
-from search.types import CorpusDoc, Query, QuerySet
+from search.core.types import CorpusDoc, Query, QuerySet
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_corpora" / "queryset"

@@ -153,7 +153,7 @@ def test_every_document_has_a_source_and_vice_versa() -> None:
 def test_no_stray_indexable_files_under_sample_corpora() -> None:
     """The indexer is pointed at sample_corpora/: only the documents are picked up, not the sources
     or this folder's README (which names every document and topic; .mlsearchignore leaves it out)."""
-    from indexer.loaders import LoaderConfig, discover
+    from indexer.extract.loaders import LoaderConfig, discover
 
     stray = [
         p.relative_to(ROOT).as_posix()

@@ -16,9 +16,9 @@ import pytest
 from qdrant_client import models
 from qdrant_client.qdrant_remote import QdrantRemote
 
-from search.client_store import META_KEY, ClientStore
-from search.services import Settings, open_store
-from search.store import DENSE, PAYLOAD_INDEXED, SPARSE, CollectionMeta, Point
+from search.stores.client import META_KEY, ClientStore
+from search.application.services import Settings, open_store
+from search.stores.base import DENSE, PAYLOAD_INDEXED, SPARSE, CollectionMeta, Point
 from tests.fakes import fake_spec
 
 pytestmark = [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from search.embedders import TransformersEmbedder, load_embedder
-from search.sparse import SparseEncoder
-from search.sparse_tokens import BM25Params, SubwordBM25Encoder
+from search.models.embedders import TransformersEmbedder, load_embedder
+from search.models.sparse import SparseEncoder
+from search.models.bm25 import BM25Params, SubwordBM25Encoder
 from tests.tiny_models import save_tiny_encoder
 
 
@@ -85,7 +85,7 @@ def test_objects_without_a_tokenizer_are_refused() -> None:
 
 
 def test_services_build_wires_sparse_and_reranker(embedder: TransformersEmbedder, tmp_path: Path) -> None:
-    from search.services import Services, Settings
+    from search.application.services import Services, Settings
 
     services = Services.build(
         Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", backend="torch")
@@ -96,7 +96,7 @@ def test_services_build_wires_sparse_and_reranker(embedder: TransformersEmbedder
         assert isinstance(sparse, SubwordBM25Encoder)
         assert sparse.name.startswith("bm25-tok:tiny-e5:")
         assert services.sparse_encoder(model_dir) is sparse  # loaded once
-        from search.models import UnknownModelError
+        from search.models.registry import UnknownModelError
 
         assert isinstance(services.available_rerankers(), list)
         with pytest.raises(UnknownModelError, match="Known rerankers"):

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.client_store import ClientStore
-from search.edge_store import EdgeStore, EdgeTuning
-from search.store import (
+from search.stores.client import ClientStore
+from search.stores.edge import EdgeStore, EdgeTuning
+from search.stores.base import (
     CollectionMeta,
     CollectionNotFoundError,
     ModelMismatchError,
@@ -38,8 +38,8 @@ from search.store import (
     chunk_payload,
     hit_from_point,
 )
-from search.store_common import InvalidCollectionNameError
-from search.types import Chunk
+from search.stores.common import InvalidCollectionNameError
+from search.core.types import Chunk
 from tests.fakes import fake_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -493,8 +493,8 @@ CRASHING_WRITER = """
     import sys, time, uuid
     from pathlib import Path
     import numpy as np
-    from search.edge_store import EdgeStore, EdgeTuning
-    from search.store import CollectionMeta, Point
+    from search.stores.edge import EdgeStore, EdgeTuning
+    from search.stores.base import CollectionMeta, Point
     from tests.fakes import fake_spec
 
     store = EdgeStore(Path(sys.argv[1]), EdgeTuning(flush_interval_s=3600))
@@ -552,8 +552,8 @@ def test_edge_optimize_swaps_in_a_new_shard_and_leaves_no_copies(index_dir: Path
 SECOND_OPENER = """
     import sys
     from pathlib import Path
-    from search.edge_store import EdgeStore
-    from search.store import StoreLockedError
+    from search.stores.edge import EdgeStore
+    from search.stores.base import StoreLockedError
     try:
         EdgeStore(Path(sys.argv[1]))
     except StoreLockedError as exc:

@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 
-from search.types import Hit
+from search.core.types import Hit
 from tests.fakes import FakeEmbedder
-from ui.highlight import Highlight, LexicalHighlighter, SemanticHighlighter, char_ngrams
+from search.retrieval.highlight import Highlight, LexicalHighlighter, SemanticHighlighter, char_ngrams
 from ui.render import (
     Column,
     compare_html,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.security import (
+from search.application.access import (
     NotAllowedError,
     check_collection_name,
     resolve_allowed_folder,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from indexer.service import index_with_services
-from search.searcher import QueryError
+from search.application.indexing import index_with_services
+from search.retrieval.searcher import QueryError
 from tests.ui_harness import FAKE_MODEL, OTHER_MODEL, make_services, write_documents, write_queryset
-from ui.bootstrap import SampleBootstrap
+from search.application.bootstrap import SampleBootstrap
 from ui.choices import (
     collection_choices,
     default_collection_choice,
@@ -21,8 +21,8 @@ from ui.choices import (
     second_stage_choices,
 )
 from ui.context import make_context
-from ui.searching import make_request, run_search
-from ui.security import NotAllowedError
+from search.application.searching import make_request, run_search
+from search.application.access import NotAllowedError
 from ui.tabs_evaluate import allowed_queryset_folder
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from indexer.service import index_with_services
-from search.edge_store import EdgeStore
-from search.models import ModelRegistry
-from search.rerank import order_by_scores
-from search.services import Services, Settings
-from search.sparse_tokens import SubwordBM25Encoder
-from search.types import Hit
+from search.application.indexing import index_with_services
+from search.stores.edge import EdgeStore
+from search.models.registry import ModelRegistry
+from search.retrieval.rerank import order_by_scores
+from search.application.services import Services, Settings
+from search.models.bm25 import SubwordBM25Encoder
+from search.core.types import Hit
 from tests.fakes import FakeEmbedder, fake_spec
 from ui.app import build_app, serve
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from search.services import Services
+from search.application.services import Services
 from ui.choices import collection_choices, default_collection_choice, language_choices, mode_choices
 from ui.context import UiContext, make_context
 from ui.render import CSS, message, progress_html

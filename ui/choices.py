@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.searcher import MODES
-from search.services import Services, default_collection
-from search.store import StoreError
+from search.retrieval.searcher import MODES
+from search.application.services import Services, default_collection
+from search.stores.base import StoreError
 
 NO_SECOND_STAGE = "none"
 

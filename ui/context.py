@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.services import Services
-from ui.bootstrap import SampleBootstrap
+from search.application.services import Services
+from search.application.bootstrap import SampleBootstrap
 
 if TYPE_CHECKING:
-    from indexer.evaluation import EvalWorkspace
+    from search.application.evaluating import EvalWorkspace
 
 
 class LazyEvalWorkspace:
@@ -23,7 +23,7 @@ class LazyEvalWorkspace:
         self._workspace: EvalWorkspace | None = None
 
     def get(self) -> EvalWorkspace:
-        from indexer.evaluation import EvalWorkspace
+        from search.application.evaluating import EvalWorkspace
 
         with self._lock:
             if self._workspace is None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from search.embedders import ModelNotAvailableError
-from search.querysets import QuerySetError
-from search.searcher import QueryError
-from search.store import StoreError
-from ui.security import NotAllowedError
+from search.models.embedders import ModelNotAvailableError
+from search.evaluation.querysets import QuerySetError
+from search.retrieval.searcher import QueryError
+from search.stores.base import StoreError
+from search.application.access import NotAllowedError
 
 log = logging.getLogger("ui")
 

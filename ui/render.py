@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.pipeline import IndexReport
-from search.types import Hit
-from ui.highlight import Highlight
+from search.core.types import Hit
+from search.retrieval.highlight import Highlight
 
 CSS = """
 .mls-results { display: flex; flex-direction: column; gap: 10px; }

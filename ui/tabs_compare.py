@@ -19,7 +19,7 @@ from ui.choices import (
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import Column, compare_html, message, overlap_rows
-from ui.searching import MAX_UI_K, make_request, run_search
+from search.application.searching import MAX_UI_K, make_request, run_search
 
 OVERLAP_HEADERS = ["pipeline A", "pipeline B", "overlap@k (documents)"]
 

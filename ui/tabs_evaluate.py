@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from search.evaluate import (
+from search.evaluation.metrics import (
     PRIMARY_METRIC,
     EvalReport,
     format_report,
@@ -20,13 +20,13 @@ from search.evaluate import (
     plot_language_heatmap,
     plot_report,
 )
-from search.querysets import load_queryset
-from search.searcher import MODES
+from search.evaluation.querysets import load_queryset
+from search.retrieval.searcher import MODES
 from ui.choices import NO_SECOND_STAGE, model_choices, second_stage_choices
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import esc, message
-from ui.security import NotAllowedError, is_inside
+from search.application.access import NotAllowedError, is_inside
 
 MAX_PIPELINES = 12  # models x modes x second stages; each one embeds the whole corpus once
 
@@ -82,7 +82,7 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects a progress tracker
     ) -> tuple[Any, ...]:
         """Evaluate every (model, mode, second stage) pipeline on a query set; returns table, charts, report."""
-        from indexer.evaluation import PipelineSpec, evaluate_pipelines
+        from search.application.evaluating import PipelineSpec, evaluate_pipelines
 
         try:
             path = allowed_queryset_folder(ctx, folder)

@@ -10,14 +10,14 @@ from typing import Any
 
 import gradio as gr
 
-from indexer.formats import FORMATS
+from indexer.extract.formats import FORMATS
 from indexer.pipeline import IndexProgress, IndexReport
-from indexer.service import index_with_services
+from search.application.indexing import index_with_services
 from ui.choices import model_choices
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import esc, index_report_html, message
-from ui.security import NotAllowedError, check_collection_name, resolve_allowed_folder, save_uploads
+from search.application.access import NotAllowedError, check_collection_name, resolve_allowed_folder, save_uploads
 
 
 @dataclass(frozen=True)

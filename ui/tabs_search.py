@@ -21,7 +21,7 @@ from ui.choices import (
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import message, result_cards, timings_text
-from ui.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request, run_search, with_highlights
+from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request, run_search, with_highlights
 
 
 @dataclass(frozen=True)

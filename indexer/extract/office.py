@@ -1,0 +1,149 @@
+"""DOCX, PPTX, HTML, Markdown and plain text -> sections, through unstructured (offline).
+
+Element types map to Section kinds. unstructured decides "Title" from markup
+(Word heading styles, <h1>-<h6>, Markdown #, a slide's title placeholder) or,
+for plain text and slide bodies, from English-centric heuristics; the latter
+are checked again with :func:`plausible_heading`, otherwise every short
+Japanese paragraph would become a heading.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from indexer.extract.decode import decode_text
+from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe
+from indexer.extract.unstructured_offline import partitioner
+from indexer.extract.textnorm import normalize_text, plausible_heading
+from indexer.extract.zipguard import check_zip
+from search.core.types import Section
+
+_SKIPPED_CATEGORIES = frozenset({"PageBreak", "Header", "Footer", "Image", "PageNumber"})
+_KINDS = {"Title": "title", "ListItem": "list", "Table": "table"}
+_MARKUP_TITLE_MAX_CHARS = 300
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_NO_LANGUAGE_DETECTION = [""]  # unstructured's per-element langdetect: we detect once, ourselves
+
+
+def extract_docx(path: Path, config: LoaderConfig) -> Extracted:
+    check_zip(path, "docx", config)
+    elements = _partition(
+        "DOCX", partitioner("docx"), filename=str(path), strategy="fast", infer_table_structure=True
+    )
+    return _extracted(sections_from_elements(elements, heuristic_titles=False))
+
+
+def extract_pptx(path: Path, config: LoaderConfig) -> Extracted:
+    check_zip(path, "pptx", config)
+    elements = _partition(
+        "PPTX",
+        partitioner("pptx"),
+        filename=str(path),
+        strategy="fast",
+        include_slide_notes=True,
+        infer_table_structure=True,
+    )
+    return _extracted(sections_from_elements(elements, heuristic_titles=False, slide_titles_only=True))
+
+
+def extract_html(path: Path, config: LoaderConfig) -> Extracted:
+    markup = decode_text(path.read_bytes(), html=True)
+    return _extracted(html_sections(markup), _html_title(markup))
+
+
+def html_sections(markup: str) -> tuple[Section, ...]:
+    """Sections of one HTML/XHTML string (also each EPUB chapter)."""
+    markup = re.sub(r"^\s*<\?xml[^>]*\?>", "", markup)  # lxml refuses str input with an encoding declaration
+    elements = _partition("HTML", partitioner("html"), text=markup)
+    return sections_from_elements(elements, heuristic_titles=False)
+
+
+def extract_md(path: Path, config: LoaderConfig) -> Extracted:
+    text = decode_text(path.read_bytes())
+    elements = _partition("Markdown", partitioner("md"), text=text)
+    return _extracted(sections_from_elements(elements, heuristic_titles=False))
+
+
+def extract_txt(path: Path, config: LoaderConfig) -> Extracted:
+    text = decode_text(path.read_bytes())
+    elements = _partition("text", partitioner("text"), text=re.sub(r"\r\n?", "\n", text))
+    return _extracted(sections_from_elements(elements, heuristic_titles=True))
+
+
+def _partition(what: str, partition_fn: Any, **kwargs: Any) -> list[Any]:
+    """Call an unstructured partitioner; any failure is a reason, not a crash."""
+    try:
+        return list(partition_fn(languages=_NO_LANGUAGE_DETECTION, **kwargs))
+    except ExtractionError:
+        raise
+    except MemoryError:
+        raise ExtractionError(f"{what} parser ran out of memory") from None
+    except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not stop the run
+        raise ExtractionError(f"{what} parser failed: {describe(exc)}") from None
+
+
+def sections_from_elements(
+    elements: Iterable[Any], heuristic_titles: bool, slide_titles_only: bool = False
+) -> tuple[Section, ...]:
+    return tuple(_sections(elements, heuristic_titles, slide_titles_only))
+
+
+def _sections(elements: Iterable[Any], heuristic_titles: bool, slide_titles_only: bool) -> Iterator[Section]:
+    for element in elements:
+        category = getattr(element, "category", "")
+        if category in _SKIPPED_CATEGORIES:
+            continue
+        metadata = getattr(element, "metadata", None)
+        raw = _table_text(metadata) if category == "Table" else None
+        text = normalize_text(raw or str(getattr(element, "text", "") or ""))
+        if not text:
+            continue
+        kind = _KINDS.get(category, "text")
+        if kind == "title" and not _keep_title(text, metadata, heuristic_titles, slide_titles_only):
+            kind = "text"
+        page = getattr(metadata, "page_number", None)
+        yield Section(text, kind=kind, page=page if isinstance(page, int) else None)
+
+
+def _keep_title(text: str, metadata: Any, heuristic: bool, slide_titles_only: bool) -> bool:
+    if slide_titles_only and (getattr(metadata, "category_depth", 0) or 0) > 0:
+        return False  # unstructured's guess on slide body text; the title placeholder has depth 0
+    if heuristic or slide_titles_only:
+        return plausible_heading(text)
+    return "\n" not in text and len(text) <= _MARKUP_TITLE_MAX_CHARS
+
+
+def _table_text(metadata: Any) -> str | None:
+    """Rows on lines and cells separated by " | ": unstructured's Table.text loses the grid."""
+    markup = getattr(metadata, "text_as_html", None)
+    if not markup:
+        return None
+    try:
+        from lxml import html as lxml_html
+
+        table = lxml_html.fromstring(markup)
+    except Exception:  # noqa: BLE001 - fall back to the flat text
+        return None
+    rows = []
+    for row in table.iter("tr"):
+        cells = [" ".join(cell.text_content().split()) for cell in row if cell.tag in ("td", "th")]
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return "\n".join(rows) or None
+
+
+def _html_title(markup: str) -> str:
+    match = _HTML_TITLE.search(markup[:65536])
+    return normalize_text(html.unescape(match.group(1))) if match else ""
+
+
+def _extracted(sections: tuple[Section, ...], title: str = "") -> Extracted:
+    if not sections:
+        raise ExtractionError("no text found")
+    if not title:
+        title = next((s.text for s in sections if s.kind == "title"), "")
+    return Extracted(sections, title)

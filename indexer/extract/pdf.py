@@ -1,0 +1,143 @@
+"""PDF -> sections with PyMuPDF, page by page (never unstructured's hi_res/auto strategies).
+
+Headings are recognised the cheap way: a block set noticeably larger than the
+body font, or all bold where the body is not. MuPDF's own error output is
+silenced because a half-broken PDF is reported once, as a reason, not as
+hundreds of repair warnings on stderr.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe
+from indexer.extract.textnorm import join_lines, normalize_text
+from search.core.types import Section
+
+_HEADING_SCALE = 1.15  # a font this much larger than the body font marks a heading
+_HEADING_MAX_CHARS = 200
+_HEADING_MAX_LINES = 3
+_BOLD = 16  # span flag bit (TEXT_FONT_BOLD)
+_PAGE_NUMBER = re.compile(r"^\W*(page\s*)?\d{1,4}(\s*(/|of)\s*\d{1,4})?\W*$", re.IGNORECASE)
+NO_TEXT = "no extractable text (scanned PDF? OCR is not supported)"
+
+
+@dataclass(frozen=True)
+class _Block:
+    text: str
+    page: int
+    size: float  # font size carrying most characters
+    bold: bool  # (almost) all characters bold
+    lines: int
+
+
+@cache
+def _pymupdf() -> Any:
+    """Import once and switch MuPDF's stderr chatter off for the process."""
+    import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    return pymupdf
+
+
+def extract_pdf(path: Path, config: LoaderConfig) -> Extracted:
+    pymupdf = _pymupdf()
+    try:
+        doc = pymupdf.open(path, filetype="pdf")
+    except pymupdf.EmptyFileError:
+        raise ExtractionError("empty") from None
+    except pymupdf.FileDataError:
+        raise ExtractionError("corrupt or truncated PDF (MuPDF cannot open it)") from None
+    except (RuntimeError, ValueError) as exc:
+        raise ExtractionError(f"corrupt or truncated PDF ({describe(exc, 80)})") from None
+    try:
+        if doc.needs_pass:
+            raise ExtractionError("encrypted PDF (password required)")
+        if doc.page_count == 0:
+            raise ExtractionError("corrupt or truncated PDF (no pages could be read)")
+        if doc.page_count > config.max_pdf_pages:
+            raise ExtractionError(f"too many pages: {doc.page_count} (limit {config.max_pdf_pages})")
+        blocks, failed_pages = _read_blocks(doc)
+        title = normalize_text(str((doc.metadata or {}).get("title") or ""))
+    finally:
+        doc.close()
+        pymupdf.TOOLS.reset_mupdf_warnings()
+    if not blocks:
+        if failed_pages:
+            raise ExtractionError(f"corrupt or truncated PDF ({failed_pages} pages could not be read)")
+        raise ExtractionError(NO_TEXT)
+    sections = tuple(_sections(blocks))
+    if not any(_has_letters(s.text) for s in sections):
+        raise ExtractionError(NO_TEXT)
+    if not title:
+        title = next((s.text for s in sections if s.kind == "title"), "")
+    return Extracted(sections, title)
+
+
+def _read_blocks(doc: Any) -> tuple[list[_Block], int]:
+    """Text blocks of every page; a page MuPDF cannot parse is skipped, not fatal."""
+    pymupdf = _pymupdf()
+    flags = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP  # no images: they are not text
+    blocks: list[_Block] = []
+    failed = 0
+    for number in range(doc.page_count):
+        try:
+            page_dict = doc.load_page(number).get_text("dict", flags=flags)
+        except Exception:  # noqa: BLE001 - one damaged page must not lose the rest
+            failed += 1
+            continue
+        blocks.extend(_page_blocks(page_dict, number + 1))
+    return blocks, failed
+
+
+def _page_blocks(page_dict: dict[str, Any], page: int) -> Iterator[_Block]:
+    for block in page_dict.get("blocks", ()):
+        if block.get("type") != 0:
+            continue
+        lines: list[str] = []
+        sizes: Counter[float] = Counter()
+        bold_chars = 0
+        chars = 0
+        for line in block.get("lines", ()):
+            parts = []
+            for span in line.get("spans", ()):
+                text = span.get("text", "")
+                parts.append(text)
+                n = len(text.strip())
+                chars += n
+                sizes[round(float(span.get("size", 0.0)) * 2) / 2] += n
+                if int(span.get("flags", 0)) & _BOLD:
+                    bold_chars += n
+            lines.append("".join(parts))
+        text = normalize_text(join_lines(lines))  # join first: soft hyphens and '-' at line ends matter
+        if not text or _PAGE_NUMBER.match(text):
+            continue
+        size = sizes.most_common(1)[0][0] if sizes else 0.0
+        yield _Block(text, page, size, chars > 0 and bold_chars >= 0.9 * chars, len(lines))
+
+
+def _sections(blocks: list[_Block]) -> Iterator[Section]:
+    by_size: Counter[float] = Counter()
+    bold = 0
+    for b in blocks:
+        by_size[b.size] += len(b.text)
+        bold += len(b.text) if b.bold else 0
+    body_size = by_size.most_common(1)[0][0]
+    body_is_bold = bold > 0.5 * sum(by_size.values())
+    for b in blocks:
+        short = len(b.text) <= _HEADING_MAX_CHARS and b.lines <= _HEADING_MAX_LINES
+        larger = b.size >= body_size * _HEADING_SCALE
+        emphasised = b.bold and not body_is_bold
+        kind = "title" if short and _has_letters(b.text) and (larger or emphasised) else "text"
+        yield Section(b.text, kind=kind, page=b.page)
+
+
+def _has_letters(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)

@@ -1,0 +1,108 @@
+"""What a browser user may make this server read or write.
+
+The web UI can be reached by anyone who can reach its port, so a folder typed
+into it is only indexed when it resolves (symlinks followed, ``..`` collapsed)
+inside one of the configured allowed roots, and uploads are size-checked and
+copied under a fixed folder with their directory parts stripped.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.extract.formats import FORMATS
+from search.stores.common import InvalidCollectionNameError, validate_collection_name
+
+MAX_PATH_CHARS = 4096
+
+
+class NotAllowedError(ValueError):
+    """A request the server refuses; the message is shown to the user as is."""
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def resolve_allowed_folder(raw: str, roots: Sequence[Path]) -> Path:
+    """The real folder ``raw`` names, if it lies inside an allowed root; relative paths start at the first root."""
+    text = (raw or "").strip()
+    if not roots:
+        raise NotAllowedError(
+            "Indexing folders from the browser is off: no allowed folders are configured. "
+            "Start the app with --allow-root DIR (repeatable), or upload files below."
+        )
+    if not text:
+        raise NotAllowedError("Enter a folder path.")
+    if len(text) > MAX_PATH_CHARS or any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise NotAllowedError("That is not a valid folder path.")
+    real_roots = [Path(root).expanduser().resolve() for root in roots]
+    candidate = Path(text).expanduser()
+    if not candidate.is_absolute():
+        candidate = real_roots[0] / candidate
+    resolved = candidate.resolve()  # follows symlinks, so a link out of a root is caught here
+    if not any(is_inside(resolved, root) for root in real_roots):
+        allowed = ", ".join(str(root) for root in real_roots)
+        raise NotAllowedError(f"Refused: {text!r} is outside the folders this server may index ({allowed}).")
+    if not resolved.is_dir():
+        raise NotAllowedError(f"Not a folder: {text!r}.")
+    return resolved
+
+
+def check_collection_name(name: str) -> str:
+    """The stores' own naming rule (nothing that could leave the collections folder)."""
+    try:
+        return validate_collection_name((name or "").strip())
+    except InvalidCollectionNameError as exc:
+        raise NotAllowedError(str(exc)) from None
+
+
+def safe_filename(name: str) -> str:
+    """The last path component, without control characters or leading dots (the walker skips hidden files)."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
+    return base[:200] or "upload"
+
+
+@dataclass(frozen=True)
+class SavedUploads:
+    saved: tuple[str, ...]  # file names now in the uploads folder
+    refused: tuple[tuple[str, str], ...]  # (file name, reason)
+
+
+def save_uploads(files: Sequence[str | Path], dest: Path, max_bytes: int) -> SavedUploads:
+    """Copy uploaded temp files into ``dest`` (one flat folder), refusing oversize or unsupported files."""
+    dest.mkdir(parents=True, exist_ok=True)
+    saved: list[str] = []
+    refused: list[tuple[str, str]] = []
+    for item in files:
+        source = Path(item)
+        name = safe_filename(_original_name(source))
+        if Path(name).suffix.lower() not in FORMATS:
+            refused.append((name, f"unsupported type (supported: {', '.join(sorted(FORMATS))})"))
+            continue
+        try:
+            size = source.stat().st_size
+        except OSError as exc:
+            refused.append((name, f"unreadable upload: {exc.strerror or exc}"))
+            continue
+        if size > max_bytes:
+            refused.append((name, f"too large: {size / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB"))
+            continue
+        target = dest / name
+        if not is_inside(target.resolve(), dest.resolve()):
+            refused.append((name, "invalid file name"))
+            continue
+        shutil.copyfile(source, target)
+        saved.append(name)
+    return SavedUploads(tuple(saved), tuple(refused))
+
+
+def _original_name(path: Path) -> str:
+    """Gradio keeps an upload's original name as the temp file's name."""
+    return path.name

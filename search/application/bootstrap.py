@@ -1,0 +1,115 @@
+"""First launch: index the sample documents in the background so a newcomer has something to search.
+
+Runs in a thread started by ``launch`` (not on page load), so indexing begins
+before anyone opens the page; the Search tab polls ``status()`` to show
+progress. It takes the app's index lock, so it never overlaps an index run
+started from the Index tab.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from indexer.pipeline import IndexProgress, IndexReport
+from search.application.indexing import index_with_services
+from search.application.services import Services, default_collection
+from ui.errors import user_message
+
+log = logging.getLogger("ui")
+
+State = Literal["idle", "running", "done", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class BootstrapStatus:
+    state: State
+    files_done: int = 0
+    files_total: int = 0
+    message: str = ""
+    report: IndexReport | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed", "skipped")
+
+
+def sample_documents(sample_folder: Path) -> Path:
+    """The documents below a sample folder (its queryset and sources are not documents)."""
+    documents = sample_folder / "documents"
+    return documents if documents.is_dir() else sample_folder
+
+
+class SampleBootstrap:
+    def __init__(self, services: Services, sample_folder: Path, index_lock: threading.Lock) -> None:
+        self._services = services
+        self._folder = sample_documents(sample_folder)
+        self._index_lock = index_lock
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._status = BootstrapStatus("idle")
+
+    @property
+    def collection(self) -> str:
+        return default_collection(self._services.spec().name)
+
+    def needed(self) -> bool:
+        return self._services.store.get_meta(self.collection) is None
+
+    def start(self) -> None:
+        """Start indexing if the default model has no collection yet; a second call does nothing."""
+        with self._guard:
+            if self._status.state != "idle":
+                return
+            if not self.needed():
+                self._status = BootstrapStatus(
+                    "skipped", message="A collection for the default model exists."
+                )
+                return
+            self._status = BootstrapStatus(
+                "running", message=f"Indexing the sample documents in {self._folder} …"
+            )
+            log.info(
+                "first launch: indexing the sample documents in %s (progress on the Search tab)", self._folder
+            )
+            self._thread = threading.Thread(target=self._run, name="ui-sample-index", daemon=True)
+            self._thread.start()
+
+    def status(self) -> BootstrapStatus:
+        return self._status
+
+    def wait(self, timeout: float | None = None) -> BootstrapStatus:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self._status
+
+    def _progress(self, event: IndexProgress) -> None:
+        self._status = BootstrapStatus(
+            "running",
+            event.files_done,
+            event.files_total,
+            f"Indexing the sample documents (first launch): {event.current}",
+        )
+
+    def _run(self) -> None:
+        try:
+            with self._index_lock:
+                report = index_with_services(self._services, self._folder, progress=self._progress)
+        except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the thread silently
+            self._status = BootstrapStatus(
+                "failed", message=f"Indexing the sample documents failed: {user_message(exc)}"
+            )
+            return
+        log.info("sample documents indexed: %s", report.summary())
+        self._status = BootstrapStatus(
+            "done",
+            len(report.indexed),
+            report.files_seen,
+            f"Sample documents indexed: {len(report.indexed)} files, {report.chunks_written} passages "
+            f"in {report.timings.get('total', 0):.0f} s. Try a query in any language.",
+            report,
+        )

@@ -1,0 +1,51 @@
+"""Indexing with the process's Services: picks the model, collection and sparse encoder consistently."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from indexer.pipeline import IndexConfig, IndexReport, ProgressFn, index_folder
+from search.models.embed_cache import CachedEmbedder
+from search.models.embedders import Embedder
+from search.application.services import Services, default_collection
+
+
+def index_with_services(
+    services: Services,
+    folder: Path,
+    model: str | None = None,
+    collection: str | None = None,
+    config: IndexConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> IndexReport:
+    """Index ``folder``; an existing collection keeps the model and sparse encoder it was built with."""
+    if not Path(folder).is_dir():  # before loading (or first converting) any model
+        raise NotADirectoryError(f"not a folder: {folder}")
+    if collection and model is None and services.store.get_meta(collection) is not None:
+        spec = services.model_for(collection)
+    else:
+        spec = services.spec(model)
+    name = collection or default_collection(spec.name)
+    existing = services.store.get_meta(name)
+    wants_sparse = existing.sparse_encoder is not None if existing else True
+    sparse = services.sparse_encoder(spec.name) if wants_sparse else None
+    embedder = services.document_embedder(spec.name)
+    hits_before = _cache_hits(embedder)
+    report = index_folder(
+        folder,
+        embedder,
+        services.store,
+        name,
+        sparse=sparse,
+        config=config,
+        progress=progress,
+        cancel=cancel,
+    )
+    return replace(report, vectors_reused=_cache_hits(embedder) - hits_before)
+
+
+def _cache_hits(embedder: Embedder) -> int:
+    return embedder.stats.hits if isinstance(embedder, CachedEmbedder) else 0

@@ -1,0 +1,203 @@
+"""A persistent embedding cache: the same model, prompt and text never go through the model twice.
+
+Why: embedding is the whole cost of indexing on a CPU. Re-indexing a folder after
+a collection was dropped, a second collection over the same files, or re-running
+an evaluation would otherwise recompute identical vectors. Vectors are keyed by
+(model key, prompt actually applied, sha256 of the text), so a different model,
+revision, truncation length or prompt can never return a stale vector.
+
+The store is one SQLite file (WAL, so the UI can read while an indexer writes;
+one connection per instance behind a lock, so it is safe across threads).
+``CachedEmbedder`` wraps any ``Embedder`` and sends all misses of a call to the
+model in one batch, keeping the inner embedder's length-sorted batching.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.models.embedders import Embedder
+from search.models.registry import ModelSpec
+
+CACHE_FILENAME = "embeddings.sqlite3"
+# 2: a rowid table (a 1.5 KB vector fits in its page; version 1's WITHOUT ROWID table put every
+# vector in an overflow page of its own: 4.7 KB per passage on disk, now about 2 KB).
+_SCHEMA_VERSION = 2
+_LOOKUP_CHUNK = 500  # keys per SELECT ... IN (...), well under SQLite's variable limit
+
+
+def model_key(spec: ModelSpec, max_tokens: int | None = None) -> str:
+    """What decides a vector besides prompt and text: the weights (name, source, revision) and truncation."""
+    tokens = max_tokens or spec.max_tokens
+    return f"{spec.name}|{spec.source}|{spec.revision or '-'}|d{spec.dimension}|t{tokens}"
+
+
+def text_digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    hits: int  # texts answered from the cache
+    misses: int  # distinct texts sent to the model
+
+
+class EmbeddingCache:
+    """float32 vectors in SQLite keyed by (model key, prompt, text sha256)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+                self._db.execute("DROP TABLE IF EXISTS vectors")  # a cache: rebuilt, never migrated
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors ("
+                " model TEXT NOT NULL, prompt TEXT NOT NULL, text_sha BLOB NOT NULL, vector BLOB NOT NULL,"
+                " UNIQUE (model, prompt, text_sha))"
+            )
+            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+
+    @classmethod
+    def in_dir(cls, cache_dir: Path) -> EmbeddingCache:
+        return cls(cache_dir / CACHE_FILENAME)
+
+    def get(
+        self, model: str, prompt: str, digests: Sequence[bytes], dimension: int
+    ) -> dict[bytes, np.ndarray]:
+        """The cached vectors among ``digests``; entries of the wrong size are treated as missing."""
+        found: dict[bytes, np.ndarray] = {}
+        unique = list(dict.fromkeys(digests))
+        with self._lock:
+            for start in range(0, len(unique), _LOOKUP_CHUNK):
+                part = unique[start : start + _LOOKUP_CHUNK]
+                rows = self._db.execute(
+                    "SELECT text_sha, vector FROM vectors WHERE model = ? AND prompt = ? "
+                    f"AND text_sha IN ({','.join('?' * len(part))})",
+                    (model, prompt, *part),
+                ).fetchall()
+                for digest, blob in rows:
+                    vector = np.frombuffer(blob, dtype="<f4")
+                    if vector.shape[0] == dimension:
+                        found[bytes(digest)] = vector
+        return found
+
+    def put(self, model: str, prompt: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
+        rows = [(model, prompt, digest, np.asarray(v, dtype="<f4").tobytes()) for digest, v in items]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def count(self, model: str | None = None) -> int:
+        with self._lock:
+            if model is None:
+                return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0]
+            )
+
+    def forget(self, model: str) -> int:
+        """Drop one model's vectors (e.g. a local model whose weights changed without a new revision)."""
+        with self._lock:
+            return self._db.execute("DELETE FROM vectors WHERE model = ?", (model,)).rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class CachedEmbedder:
+    """An ``Embedder`` that answers from an ``EmbeddingCache`` and embeds only the misses, in one call."""
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache, key: str | None = None) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._key = key or model_key(inner.spec, getattr(inner, "max_tokens", None))
+        self._lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._inner.spec
+
+    @property
+    def inner(self) -> Embedder:
+        """The wrapped embedder (e.g. for a sparse encoder that needs the model's own tokenizer)."""
+        return self._inner
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    def __getattr__(self, name: str) -> Any:
+        """Anything else the wrapped embedder offers (``tokenize`` for the sparse encoder, ``max_tokens``...)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+    @property
+    def stats(self) -> CacheStats:
+        return CacheStats(self._hits, self._misses)
+
+    def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
+        prompt = self.spec.query_prefix(task)
+        return self._encode(texts, prompt, lambda miss: self._inner.encode_queries(miss, task=task))
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.spec.document_prompt, self._inner.encode_documents)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self._inner.count_tokens(texts)
+
+    def document_overhead(self) -> int:
+        return self._inner.document_overhead()
+
+    def _encode(
+        self, texts: Sequence[str], prompt: str, embed: Callable[[list[str]], np.ndarray]
+    ) -> np.ndarray:
+        dim = self.spec.dimension
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        if not texts:
+            return out
+        digests = [text_digest(t) for t in texts]
+        found = self._cache.get(self._key, prompt, digests, dim)
+        missing: dict[bytes, str] = {}  # digest -> text, each distinct text embedded once
+        hits = 0
+        for row, digest in enumerate(digests):
+            vector = found.get(digest)
+            if vector is None:
+                missing.setdefault(digest, texts[row])
+            else:
+                out[row] = vector
+                hits += 1
+        if missing:
+            vectors = np.asarray(embed(list(missing.values())), dtype=np.float32)
+            fresh = dict(zip(missing, vectors))
+            self._cache.put(self._key, prompt, fresh.items())
+            for row, digest in enumerate(digests):
+                if digest in fresh:
+                    out[row] = fresh[digest]
+        with self._lock:
+            self._hits += hits
+            self._misses += len(missing)
+        return out

@@ -1,0 +1,182 @@
+"""Searcher: a query in any language -> ranked chunks of one collection.
+
+A searcher is bound to one collection and refuses an embedder other than the
+one that built it: vectors from two models live in unrelated spaces.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from search.models.embedders import Embedder
+from search.retrieval.rerank import Reranker
+from search.models.sparse import SparseEncoder
+from search.stores.base import (
+    CollectionMeta,
+    CollectionNotFoundError,
+    FusionMethod,
+    ScoredPoint,
+    SearchFilter,
+    StoreError,
+    VectorStore,
+    hit_from_point,
+)
+from search.core.types import Hit
+
+Mode = Literal["dense", "sparse", "hybrid"]
+MODES: tuple[Mode, ...] = ("dense", "sparse", "hybrid")
+MAX_QUERY_CHARS = 2000  # far beyond any model's query budget; bounds the work a hostile query can cause
+MAX_K = 1000
+# Hybrid fusion, from benchmarks/second_stage.py on XQuAD (en/de/zh/ar, nDCG@10 vs dense):
+# RRF with the sparse list at half weight gains +1.3 points on same-language queries and
+# costs -1.1 on cross-lingual ones, where the lexical list is noise. Equal-weight RRF
+# (+1.6 / -7.7) and DBSF (+2.1 / -15.9) gain more same-language but lose far more across.
+DEFAULT_FUSION: FusionMethod = "rrf"
+DEFAULT_SPARSE_WEIGHT = 0.5
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: tuple[Hit, ...]
+    collection: str
+    model: str
+    mode: str
+    reranker: str | None = None
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+def clean_query(text: str) -> str:
+    """Drop control and format characters, collapse whitespace, bound the length."""
+    kept = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text[: MAX_QUERY_CHARS * 2])
+    cleaned = " ".join(kept.split())[:MAX_QUERY_CHARS]
+    if not cleaned:
+        raise QueryError("The query is empty.")
+    return cleaned
+
+
+class Searcher:
+    def __init__(
+        self,
+        store: VectorStore,
+        collection: str,
+        embedder: Embedder,
+        sparse: SparseEncoder | None = None,
+    ) -> None:
+        meta = store.get_meta(collection)
+        if meta is None:
+            raise CollectionNotFoundError(
+                f"No collection {collection!r}. Index a folder into it first: app.py index DIR --collection {collection}"
+            )
+        meta.check(embedder.spec, collection)
+        if sparse is not None and meta.sparse_encoder not in (None, sparse.name):
+            raise StoreError(
+                f"Collection {collection!r} holds sparse vectors from {meta.sparse_encoder!r}, not {sparse.name!r}."
+            )
+        self._store = store
+        self._collection = collection
+        self._embedder = embedder
+        self._sparse = sparse if meta.sparse_encoder else None
+        self.meta: CollectionMeta = meta
+
+    @property
+    def collection(self) -> str:
+        return self._collection
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def modes(self) -> tuple[Mode, ...]:
+        """Modes this collection supports: sparse and hybrid need stored sparse vectors."""
+        return MODES if self._sparse is not None else ("dense",)
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        flt: SearchFilter | None = None,
+        mode: Mode = "dense",
+        reranker: Reranker | None = None,
+        candidates: int = 50,
+        task: str | None = None,
+        fusion: FusionMethod = DEFAULT_FUSION,
+        sparse_weight: float = DEFAULT_SPARSE_WEIGHT,
+    ) -> SearchResult:
+        text = clean_query(query)
+        if not 1 <= k <= MAX_K:
+            raise QueryError(f"k must be between 1 and {MAX_K}.")
+        if mode not in self.modes():
+            raise QueryError(f"Mode {mode!r} is not available for collection {self._collection!r}; use one of {self.modes()}.")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        first_k = max(k, candidates) if reranker else k
+        vector = None
+        if mode in ("dense", "hybrid"):
+            t0 = time.perf_counter()
+            vector = self._embedder.encode_queries([text], task=task)[0]
+            timings["embed"] = _ms(t0)
+        points = self._first_stage(text, vector, mode, first_k, flt, timings, fusion, sparse_weight)
+        hits = [hit_from_point(point) for point in points]
+        if reranker is not None and hits:
+            t0 = time.perf_counter()
+            hits = reranker.rerank(text, hits, k)
+            timings["rerank"] = _ms(t0)
+        timings["total"] = _ms(started)
+        return SearchResult(
+            query=text,
+            hits=tuple(hits[:k]),
+            collection=self._collection,
+            model=self._embedder.spec.name,
+            mode=mode,
+            reranker=reranker.name if reranker else None,
+            timings_ms=timings,
+            query_vector=vector,
+        )
+
+    def _first_stage(
+        self,
+        text: str,
+        vector: np.ndarray | None,
+        mode: Mode,
+        k: int,
+        flt: SearchFilter | None,
+        timings: dict[str, float],
+        fusion: FusionMethod = DEFAULT_FUSION,
+        sparse_weight: float = DEFAULT_SPARSE_WEIGHT,
+    ) -> list[ScoredPoint]:
+        sparse_vector = None
+        if mode in ("sparse", "hybrid"):
+            assert self._sparse is not None
+            t0 = time.perf_counter()
+            sparse_vector = self._sparse.encode_queries([text])[0]
+            timings["sparse"] = _ms(t0)
+        t0 = time.perf_counter()
+        if mode == "dense":
+            assert vector is not None
+            points = self._store.search_dense(self._collection, vector, k, flt)
+        elif mode == "sparse":
+            assert sparse_vector is not None
+            points = self._store.search_sparse(self._collection, sparse_vector, k, flt)
+        else:
+            assert vector is not None and sparse_vector is not None
+            points = self._store.search_hybrid(
+                self._collection, vector, sparse_vector, k, flt, fusion=fusion, sparse_weight=sparse_weight
+            )
+        timings["search"] = _ms(t0)
+        return points
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)

@@ -1,0 +1,242 @@
+"""VectorStore protocol and the values that cross it.
+
+Two backends implement it (``search.stores.edge`` in-process, ``search.stores.client``
+for a Qdrant server, cluster or ``:memory:``); one conformance suite tests both.
+Every collection records which model built it, so a query embedded by another
+model is refused instead of silently returning nonsense.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from search.models.registry import ModelSpec
+from search.core.types import UNDETERMINED, Chunk, Hit
+
+DENSE = "dense"  # name of the dense vector in every collection
+SPARSE = "sparse"  # name of the sparse (IDF-weighted) vector
+PAYLOAD_INDEXED = ("language", "doc_language", "source", "root", "doc_hash")
+SCHEMA_VERSION = 1
+FusionMethod = Literal["rrf", "dbsf"]  # how search_hybrid merges the dense and sparse candidate lists
+FUSION_METHODS: tuple[FusionMethod, ...] = ("rrf", "dbsf")
+
+
+class StoreError(RuntimeError):
+    """Base for errors a user can act on; messages say what to do."""
+
+
+class ModelMismatchError(StoreError):
+    """The collection was built with another model (or other prompts/dimension)."""
+
+
+class CollectionNotFoundError(StoreError, LookupError):
+    pass
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the embedded store; sharing it would corrupt it."""
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Point:
+    id: str
+    vector: np.ndarray  # float32, L2-normalised
+    payload: Mapping[str, Any]
+    sparse: SparseVector | None = None
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Restricts a search; empty tuples mean no restriction."""
+
+    languages: tuple[str, ...] = ()  # chunk language, ISO 639-1
+    sources: tuple[str, ...] = ()  # exact source paths
+    roots: tuple[str, ...] = ()  # indexed folders
+
+    def is_empty(self) -> bool:
+        return not (self.languages or self.sources or self.roots)
+
+
+@dataclass(frozen=True)
+class ScoredPoint:
+    id: str
+    score: float
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CollectionMeta:
+    """What built a collection; saved with it and checked before every search and write."""
+
+    model: str
+    model_source: str
+    revision: str | None
+    dimension: int
+    query_prompt: str
+    document_prompt: str
+    pooling: str
+    normalize: bool
+    sparse_encoder: str | None = None  # id of the sparse term encoder, when sparse vectors are stored
+    schema: int = SCHEMA_VERSION
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_model(cls, spec: ModelSpec, sparse_encoder: str | None = None) -> CollectionMeta:
+        return cls(
+            model=spec.name,
+            model_source=spec.source,
+            revision=spec.revision,
+            dimension=spec.dimension,
+            query_prompt=spec.query_prompt,
+            document_prompt=spec.document_prompt,
+            pooling=spec.pooling,
+            normalize=spec.normalize,
+            sparse_encoder=sparse_encoder,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["extra"] = dict(self.extra)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CollectionMeta:
+        return cls(**{**data, "extra": dict(data.get("extra") or {})})
+
+    def mismatch(self, spec: ModelSpec) -> str | None:
+        """Why ``spec`` cannot be used with this collection, or None when it can."""
+        mine = (self.model, self.revision, self.dimension, self.query_prompt, self.document_prompt, self.pooling)
+        theirs = (spec.name, spec.revision, spec.dimension, spec.query_prompt, spec.document_prompt, spec.pooling)
+        if mine == theirs:
+            return None
+        return (
+            f"this collection was built with model {self.model!r} (revision {self.revision}, "
+            f"dimension {self.dimension}), not {spec.name!r} (revision {spec.revision}, "
+            f"dimension {spec.dimension})"
+        )
+
+    def check(self, spec: ModelSpec, collection: str) -> None:
+        reason = self.mismatch(spec)
+        if reason:
+            raise ModelMismatchError(
+                f"Collection {collection!r}: {reason}. Search it with --model {self.model!r}, "
+                f"or index into a new collection for {spec.name!r} (--collection NAME)."
+            )
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Chunks as points with a dense vector, an optional sparse vector and a payload."""
+
+    def create_collection(self, name: str, meta: CollectionMeta) -> None:
+        """Create the collection; if it exists with the same meta do nothing, otherwise raise ModelMismatchError."""
+        ...
+
+    def get_meta(self, name: str) -> CollectionMeta | None: ...
+
+    def list_collections(self) -> list[str]: ...
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+
+    def delete_ids(self, name: str, ids: Sequence[str]) -> None: ...
+
+    def delete_sources(self, name: str, sources: Sequence[str]) -> None:
+        """Remove every chunk of these files (deleted from disk)."""
+        ...
+
+    def delete_stale(self, name: str, source: str, keep_hash: str) -> None:
+        """Remove chunks of ``source`` written from another version of the file."""
+        ...
+
+    def iter_payloads(self, name: str, fields: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(id, selected payload fields) of every point; used to plan incremental runs."""
+        ...
+
+    def count(self, name: str, flt: SearchFilter | None = None) -> int: ...
+
+    def facet(self, name: str, key: str, limit: int = 100) -> dict[str, int]:
+        """Distinct values of a keyword payload field with their point counts."""
+        ...
+
+    def search_dense(
+        self, name: str, vector: np.ndarray, k: int, flt: SearchFilter | None = None
+    ) -> list[ScoredPoint]: ...
+
+    def search_sparse(
+        self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> list[ScoredPoint]: ...
+
+    def search_hybrid(
+        self,
+        name: str,
+        vector: np.ndarray,
+        sparse: SparseVector,
+        k: int,
+        flt: SearchFilter | None = None,
+        candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
+    ) -> list[ScoredPoint]:
+        """Dense and sparse candidates fused inside Qdrant (query API, prefetch).
+
+        ``fusion``: "rrf" (reciprocal rank, k=2; ``sparse_weight`` weighs the sparse list
+        against the dense list's 1.0: Qdrant scores rank r as 1 / (1 + (r + 1) / weight)) or
+        "dbsf" (distribution-based score fusion: each list's scores normalised by its
+        mean +- 3 sd, then summed; Qdrant has no weights for it).
+        """
+        ...
+
+    def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredPoint]:
+        """Points by id (score 0), in the order given, missing ids left out."""
+        ...
+
+    def optimize(self, name: str) -> None:
+        """Build indexes after bulk writes (HNSW on the embedded store)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def chunk_payload(chunk: Chunk) -> dict[str, Any]:
+    """The payload stored with a chunk; the single place that knows its field names."""
+    return {
+        "text": chunk.text,
+        "source": chunk.source,
+        "root": chunk.root,
+        "position": chunk.position,
+        "page": chunk.page,
+        "language": chunk.language,
+        "doc_language": chunk.doc_language,
+        "doc_hash": chunk.doc_hash,
+        "n_chunks": chunk.n_chunks,
+        "heading": chunk.heading,
+        "format": chunk.format,
+    }
+
+
+def hit_from_point(point: ScoredPoint) -> Hit:
+    p = point.payload
+    return Hit(
+        chunk_id=point.id,
+        score=float(point.score),
+        text=str(p.get("text", "")),
+        source=str(p.get("source", "")),
+        page=p.get("page"),
+        language=str(p.get("language", UNDETERMINED)),
+        position=int(p.get("position", 0)),
+        heading=str(p.get("heading", "")),
+        root=str(p.get("root", "")),
+        doc_language=str(p.get("doc_language", UNDETERMINED)),
+    )

@@ -1,0 +1,187 @@
+"""What both Qdrant backends share and neither API dictates.
+
+Collection names, the meta JSON format, model-compatibility messages, batching,
+and the backend-neutral form of filters (each backend has exactly one function
+that turns a ``Conditions`` into its own filter type).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from search.stores.base import (
+    CollectionMeta,
+    CollectionNotFoundError,
+    ModelMismatchError,
+    Point,
+    ScoredPoint,
+    SearchFilter,
+    StoreError,
+)
+
+T = TypeVar("T")
+
+# Qdrant's own default for reciprocal rank fusion; the edge API needs it spelled out,
+# and the server's FusionQuery uses it implicitly, so both backends rank alike.
+RRF_K = 2
+SCROLL_PAGE = 1000
+_NOT_COMPARED = ("extra", "model_source")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+class InvalidCollectionNameError(StoreError, ValueError):
+    """A collection name that is not a safe folder name (it becomes one on the embedded store)."""
+
+
+def validate_collection_name(name: str) -> str:
+    """Refuse anything that could escape the collections folder or differ between backends."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise InvalidCollectionNameError(
+            f"Invalid collection name {name!r}: use 1-63 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit (e.g. 'docs' or 'papers-e5')."
+        )
+    return name
+
+
+# ---- meta -----------------------------------------------------------------------------------------
+
+
+def meta_conflict(existing: CollectionMeta, requested: CollectionMeta) -> str | None:
+    """Why ``requested`` cannot reuse a collection built as ``existing``.
+
+    ``extra`` is informational and ``model_source`` is where the same weights were
+    loaded from (a moved folder is still the same model), so neither counts.
+    """
+    mine, theirs = existing.to_json(), requested.to_json()
+    for key in _NOT_COMPARED:
+        mine.pop(key, None)
+        theirs.pop(key, None)
+    differing = sorted(key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key))
+    if not differing:
+        return None
+    details = ", ".join(f"{key}: {mine.get(key)!r} != {theirs.get(key)!r}" for key in differing)
+    return details
+
+
+def mismatch_error(name: str, existing: CollectionMeta, requested: CollectionMeta) -> ModelMismatchError:
+    details = meta_conflict(existing, requested)
+    return ModelMismatchError(
+        f"Collection {name!r} already exists and was built with model {existing.model!r} "
+        f"(dimension {existing.dimension}); this run asked for {requested.model!r} "
+        f"(dimension {requested.dimension}) [{details}]. Index into another collection "
+        f"(--collection NAME), re-run with --model {existing.model!r}, or drop {name!r} "
+        "first to rebuild it with the new model."
+    )
+
+
+def not_found_error(name: str, known: Sequence[str]) -> CollectionNotFoundError:
+    return CollectionNotFoundError(
+        f"Collection {name!r} does not exist (collections: {', '.join(known) or 'none yet'}). "
+        "Index a folder into it first, or pick one of the existing collections."
+    )
+
+
+def check_dimension(name: str, meta: CollectionMeta, points: Sequence[Point]) -> None:
+    """Fail before the engine does, with a message that names the model."""
+    for point in points:
+        size = int(np.asarray(point.vector).shape[-1])
+        if size != meta.dimension:
+            raise ModelMismatchError(
+                f"Collection {name!r} holds {meta.dimension}-d vectors from model {meta.model!r}, "
+                f"but point {point.id} has a {size}-d vector. Embed with --model {meta.model!r} "
+                "or index into a new collection (--collection NAME)."
+            )
+
+
+def meta_from_text(text: str, origin: str) -> CollectionMeta:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _unreadable(origin, exc) from exc
+    return meta_from_json(data, origin)
+
+
+def meta_from_json(data: Any, origin: str) -> CollectionMeta:
+    try:
+        return CollectionMeta.from_json(data)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise _unreadable(origin, exc) from exc
+
+
+def _unreadable(origin: str, exc: Exception) -> StoreError:
+    return StoreError(
+        f"The collection description {origin} is unreadable ({exc}). Restore it from a backup "
+        "or drop the collection and index it again."
+    )
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Write to a temporary file, fsync, rename: a crash leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(dict(data), handle, ensure_ascii=False, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+# ---- filters --------------------------------------------------------------------------------------
+
+Match = tuple[str, tuple[str, ...]]  # payload key, any of these keyword values
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """A filter in neutral form: every ``must`` match holds and no ``must_not`` match does."""
+
+    must: tuple[Match, ...] = ()
+    must_not: tuple[Match, ...] = ()
+
+
+def search_conditions(flt: SearchFilter | None) -> Conditions | None:
+    """The single place that maps SearchFilter fields to payload keys."""
+    if flt is None or flt.is_empty():
+        return None
+    pairs = (("language", flt.languages), ("source", flt.sources), ("root", flt.roots))
+    return Conditions(must=tuple((key, tuple(values)) for key, values in pairs if values))
+
+
+def source_conditions(sources: Sequence[str]) -> Conditions:
+    return Conditions(must=(("source", tuple(sources)),))
+
+
+def stale_conditions(source: str, keep_hash: str) -> Conditions:
+    return Conditions(must=(("source", (source,)),), must_not=(("doc_hash", (keep_hash,)),))
+
+
+# ---- small helpers --------------------------------------------------------------------------------
+
+
+def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def in_requested_order(ids: Sequence[str], found: Iterable[ScoredPoint]) -> list[ScoredPoint]:
+    """Engines return retrieved points in storage order; callers expect theirs."""
+    by_id = {point.id: point for point in found}
+    return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
