@@ -1,6 +1,6 @@
 """Multilingual semantic search: `python app.py` opens the UI; subcommands index, search and evaluate.
 
-    python app.py                                  # UI on http://127.0.0.1:7860
+    python app.py                                  # UI on http://127.0.0.1:7860 (--port, --host)
     python app.py index ~/Documents/papers         # index (incrementally) with the default model
     python app.py search "Wie lernen Bienen?" --lang en,zh -k 5
     python app.py eval --queries sample_corpora/queryset --models multilingual-e5-small
@@ -8,39 +8,47 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-# Offline by default, set before anything imports huggingface_hub, unstructured or gradio.
-# `--allow-downloads` (or MLSEARCH_ALLOW_DOWNLOADS=1) lets hub models be fetched where a hub is reachable.
-if os.environ.get("MLSEARCH_ALLOW_DOWNLOADS") != "1":
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-for _name, _value in {
-    "DO_NOT_TRACK": "1",
-    "UNSTRUCTURED_DISABLE_NOTICE": "1",
-    "SCARF_NO_ANALYTICS": "true",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}.items():
-    os.environ.setdefault(_name, _value)
+from search.core.environment import apply_network_policy, prepare_process
+from search.core.errors import user_message
+from search.core.settings import Settings
+from search.models.backends import BACKENDS
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from search.models.backends import BACKENDS  # noqa: E402
-from search.models.embedders import ModelNotAvailableError  # noqa: E402
-from search.application.services import Services, Settings, default_collection  # noqa: E402
-from search.stores.base import SearchFilter, StoreError  # noqa: E402
+if TYPE_CHECKING:
+    from search.application.search_app import SearchApp
 
 REPO = Path(__file__).resolve().parent
 SAMPLE_CORPORA = REPO / "sample_corpora"
+EXIT_USER_ERROR = 2
+EXIT_BUG = 1
+EXIT_INTERRUPTED = 130
 
 
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _serve_options(p: argparse.ArgumentParser, defaults: bool) -> None:
+    """UI options, accepted before or after ``serve`` (``python app.py --port 7861`` works too)."""
+    default = None if defaults else argparse.SUPPRESS
+    p.add_argument("--host", default=default, help="bind address (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=default, help="port of the web UI (default 7860)")
+    p.add_argument(
+        "--allow-root", action="append", type=Path, default=default, help="folder the UI may index (repeatable)"
+    )
+    p.add_argument(
+        "--no-sample",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="do not index the sample corpora on first launch",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="always embed with the model (default: reuse vectors of texts embedded before, kept in the cache dir)",
     )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of unexpected errors")
+    _serve_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("index", help="index a folder (incremental: unchanged files are skipped)")
@@ -95,16 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write report.json and PNG charts here")
 
     p = sub.add_parser("serve", help="start the web UI (the default without a command)")
-    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=None)
-    p.add_argument("--allow-root", action="append", type=Path, help="folder the UI may index (repeatable)")
-    p.add_argument("--no-sample", action="store_true", help="do not index the sample corpora on first launch")
+    _serve_options(p, defaults=False)
 
     sub.add_parser("collections", help="list collections with their models and sizes")
     return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The one place where command-line options become settings; everything below gets them passed."""
     settings = Settings().with_overrides(
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,
@@ -115,41 +123,51 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         quantization=args.quantization,
         device=args.device,
         backend=args.backend,
+        host=args.host,
+        port=args.port,
+        allowed_roots=tuple(p.resolve() for p in args.allow_root) if args.allow_root else None,
     )
     if args.on_disk:
         settings = settings.with_overrides(on_disk=True)
     if args.no_embedding_cache:
         settings = settings.with_overrides(embedding_cache=False)
-    if getattr(args, "host", None) or getattr(args, "port", None) or getattr(args, "allow_root", None):
-        settings = settings.with_overrides(
-            host=args.host,
-            port=args.port,
-            allowed_roots=tuple(p.resolve() for p in args.allow_root) if args.allow_root else None,
-        )
+    if args.allow_downloads:
+        settings = settings.with_overrides(allow_downloads=True)
     return settings
 
 
-def cmd_index(services: Services, args: argparse.Namespace) -> int:
+def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
     from indexer.pipeline import IndexConfig
     from indexer.progress import tqdm_progress
-    from search.application.indexing import index_with_services
 
     config = IndexConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
     if args.max_file_mb:
         config = config.with_max_file_mb(args.max_file_mb)
     with tqdm_progress(disable=args.json) as progress:
-        report = index_with_services(services, args.folder, args.model, args.collection, config, progress)
+        report = app.index_folder(args.folder, args.model, args.collection, config, progress)
     print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
     return 0
 
 
-def cmd_search(services: Services, args: argparse.Namespace) -> int:
-    collection = args.collection or default_collection(services.spec(args.model).name)
-    searcher = services.searcher(collection, args.model)
+def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
+    from search.application.searching import make_request
+    from search.retrieval.searcher import MAX_K
+
+    collection = args.collection or app.collection_for(args.model)
     sources = tuple(str(Path(s).resolve()) for s in args.source or ())
-    flt = SearchFilter(languages=_split(args.lang), sources=sources)
-    reranker = services.reranker(args.rerank) if args.rerank else None
-    result = searcher.search(args.query, k=args.k, flt=flt, mode=args.mode, reranker=reranker)
+    request = make_request(
+        args.query,
+        collection,
+        _split(args.lang),
+        args.k,
+        args.mode,
+        args.rerank,
+        "off",
+        sources=sources,
+        model=args.model,
+        max_k=MAX_K,
+    )
+    result = app.search(request).result
     if args.json:
         hits = [
             {"rank": i, "score": h.score, "source": h.relpath, "page": h.page, "language": h.language, "text": h.text}
@@ -165,18 +183,18 @@ def cmd_search(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(services: Services, args: argparse.Namespace) -> int:
+def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
     import time
 
     from tqdm import tqdm
 
-    from search.application.evaluating import PipelineSpec, evaluate_pipelines
+    from search.application.evaluating import PipelineSpec
     from search.evaluation.metrics import format_report, plot_language_heatmap, plot_report
     from search.evaluation.querysets import load_queryset
 
     started = time.perf_counter()
     queryset = load_queryset(args.queries)
-    models = _split(args.models) or (services.settings.default_model,)
+    models = _split(args.models) or (app.settings.default_model,)
     rerankers: tuple[str | None, ...] = (None, *_split(args.rerank))
     pipelines = [
         PipelineSpec(model=model, mode=mode, reranker=reranker)  # type: ignore[arg-type]
@@ -190,7 +208,7 @@ def cmd_eval(services: Services, args: argparse.Namespace) -> int:
             bar.set_description_str(message[:60], refresh=False)
             bar.update(int(fraction * 1000) - bar.n)
 
-        report = evaluate_pipelines(services, queryset, pipelines, progress=progress)
+        report = app.evaluate(queryset, pipelines, progress=progress)
     print(format_report(report))
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
@@ -206,15 +224,13 @@ def cmd_eval(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_collections(services: Services, args: argparse.Namespace) -> int:
-    for name in services.store.list_collections():
-        meta = services.store.get_meta(name)
-        model = meta.model if meta else "?"
-        print(f"{name}\t{model}\t{services.store.count(name)} chunks")
+def cmd_collections(app: SearchApp, args: argparse.Namespace) -> int:
+    for info in app.collections():
+        print(f"{info.name}\t{info.model}\t{info.chunks} chunks")
     return 0
 
 
-def cmd_serve(services: Services, args: argparse.Namespace) -> int:
+def cmd_serve(app: SearchApp, args: argparse.Namespace) -> int:
     import logging
 
     from ui.app import launch
@@ -222,30 +238,51 @@ def cmd_serve(services: Services, args: argparse.Namespace) -> int:
     # The UI logs first-launch indexing and handler errors (with tracebacks) under "ui".
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     logging.getLogger("ui").setLevel(logging.INFO)
-    launch(services, sample_folder=None if getattr(args, "no_sample", False) else SAMPLE_CORPORA)
+    launch(app, sample_folder=None if args.no_sample else SAMPLE_CORPORA)
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "eval": cmd_eval, "collections": cmd_collections, "serve": cmd_serve}
+COMMANDS: dict[str, Callable[[SearchApp, argparse.Namespace], int]] = {
+    "index": cmd_index,
+    "search": cmd_search,
+    "eval": cmd_eval,
+    "collections": cmd_collections,
+    "serve": cmd_serve,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI's error boundary: user errors and Ctrl-C become one line on stderr and an exit code."""
+    prepare_process()
     args = build_parser().parse_args(argv)
-    if args.allow_downloads:
-        os.environ["MLSEARCH_ALLOW_DOWNLOADS"] = "1"
+    settings = settings_from_args(args)
+    apply_network_policy(settings.allow_downloads)
     command = args.command or "serve"
+    app = None
     try:
-        services = Services.build(settings_from_args(args))
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return COMMANDS[command](services, args)
-    except (StoreError, LookupError, ValueError, OSError, ModelNotAvailableError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        from search.application.search_app import SearchApp
+
+        app = SearchApp.build(settings, any_reranker=True)
+        return COMMANDS[command](app, args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        message = user_message(exc)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        if args.debug:
+            raise
+        print(
+            f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+            "(a bug: run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
     finally:
-        services.close()
+        if app is not None:
+            app.close()
 
 
 if __name__ == "__main__":

@@ -43,10 +43,13 @@ import torch
 
 from benchmarks.common import evaldata_dir, format_table
 from benchmarks.embed_speed import make_texts, time_rounds
-from search.models.backends import OnnxEncoder, export_onnx, onnx_dir, quantize_onnx_int8
-from search.models.embedders import TransformersEmbedder, load_embedder, resolve_model_dir
-from search.models.registry import DEFAULT_MODEL, ModelRegistry
 from search.core.paths import default_cache_dir
+from search.models.backends import OnnxEncoder, export_onnx, onnx_dir, quantize_onnx_int8
+from search.models.encoders.transformers import TransformersEmbedder
+from search.models.hub import resolve_model_dir
+from search.models.loading import load_embedder
+from search.models.registry import ModelRegistry
+from search.models.specs import DEFAULT_MODEL
 
 MAX_NDCG_LOSS = 0.5  # points of nDCG@10 an option may lose and still be kept
 MIN_SPEEDUP = 1.05  # below this a "faster" option is within timing noise

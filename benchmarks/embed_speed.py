@@ -27,9 +27,10 @@ import numpy as np
 import torch
 
 from benchmarks.common import evaldata_dir, format_table
-from search.models.bundled import ensure_bundled_model
-from search.models.embedders import TransformersEmbedder, load_embedder
-from search.models.registry import DEFAULT_MODEL
+from search.models.encoders.bundled import ensure_bundled_model
+from search.models.encoders.transformers import TransformersEmbedder
+from search.models.loading import load_embedder
+from search.models.specs import DEFAULT_MODEL
 
 LANGS = ("deu", "fra", "rus", "cmn", "jpn", "ara", "hin", "tur")
 TARGET_TOKENS = 60

@@ -41,11 +41,12 @@ from benchmarks.common import REPO, format_table
 from benchmarks.gen_corpus import generate
 from indexer.chunking import chunk_document
 from indexer.extract.loaders import ExtractionError, discover, load_document
-from indexer.pipeline import IndexConfig, IndexReport, chunk_budget, index_folder
-from search.stores.edge import EdgeStore
-from search.models.embedders import Embedder
-from search.models.bm25 import SubwordBM25Encoder, SubwordTokenizer
+from indexer.pipeline import IndexConfig, chunk_budget, index_folder
+from search.core.reports import IndexReport
+from search.models.embedder import Embedder
 from search.stores.base import VectorStore
+from search.stores.edge import EdgeStore
+from search.text.bm25 import SubwordBM25Encoder, SubwordTokenizer
 
 COLLECTION = "bench"
 TARGET_RATIO = 0.9
@@ -212,8 +213,8 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
 
     config = replace(IndexConfig(), batch_size=args.batch_size)
     if embedder is None:
-        from search.models.embedders import load_embedder
-        from search.models.registry import DEFAULT_MODEL
+        from search.models.loading import load_embedder
+        from search.models.specs import DEFAULT_MODEL
 
         embedder = load_embedder(DEFAULT_MODEL, device=args.device)
     with tempfile.TemporaryDirectory(prefix="index-throughput-") as tmp:

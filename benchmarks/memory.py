@@ -8,7 +8,7 @@ of the table, each report their peak RSS (``ru_maxrss``) after N searches:
 
 * model alone: the default model loaded, N query embeddings (the baseline);
 * store alone: the collection opened, N searches with random query vectors;
-* app: ``Services.build`` on the data dir, ``services.searcher(...)``, N ``search(text)``
+* app: ``SearchApp.build`` on the data dir, ``app.searcher(...)``, N ``search(text)``
   calls: what ``python app.py`` holds while it serves.
 
     python -m benchmarks.memory                   # 100k chunks
@@ -29,11 +29,12 @@ from pathlib import Path
 
 from benchmarks.common import REPO, format_table
 from benchmarks.store_latency import build, synthetic_points
-from search.stores.edge import EdgeStore
-from search.models.registry import DEFAULT_MODEL, ModelRegistry
-from search.core.paths import default_cache_dir
 from search.application.services import default_collection
+from search.core.paths import default_cache_dir
+from search.models.registry import ModelRegistry
+from search.models.specs import DEFAULT_MODEL
 from search.stores.base import CollectionMeta
+from search.stores.edge import EdgeStore
 
 # Runs in a fresh interpreter: argv = mode, data dir, cache dir, searches.
 CHILD = """
@@ -46,7 +47,7 @@ texts = [json.loads(line)["text"] for line in open(sys.argv[6], encoding="utf-8"
 texts = (texts * (searches // len(texts) + 1))[:searches]
 started = time.perf_counter()
 if mode == "model":
-    from search.models.embedders import load_embedder
+    from search.models.loading import load_embedder
     embedder = load_embedder(sys.argv[7], cache_dir=Path(cache_dir))
     for text in texts:
         embedder.encode_queries([text])
@@ -60,12 +61,13 @@ elif mode == "store":
         store.search_dense(sys.argv[8], vector / np.linalg.norm(vector), 10)
     store.close()
 else:
-    from search.application.services import Services, Settings
-    services = Services.build(Settings(data_dir=Path(data_dir), cache_dir=Path(cache_dir)))
-    searcher = services.searcher(sys.argv[8])
+    from search.application.search_app import SearchApp
+    from search.core.settings import Settings
+    app = SearchApp.build(Settings(data_dir=Path(data_dir), cache_dir=Path(cache_dir)))
+    searcher = app.searcher(sys.argv[8])
     for text in texts:
         searcher.search(text, k=10)
-    services.close()
+    app.close()
 print(json.dumps({
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "rss_mb": psutil.Process().memory_info().rss / 2**20,

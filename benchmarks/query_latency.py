@@ -53,7 +53,7 @@ from benchmarks.store_latency import (
     quiet_local_mode_warning,
     synthetic_points,
 )
-from search.models.embedders import Embedder
+from search.models.embedder import Embedder
 from search.retrieval.searcher import Searcher
 from search.stores.base import CollectionMeta, VectorStore
 
@@ -226,8 +226,8 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
     args = parser.parse_args(argv)
     quiet_local_mode_warning()
     if embedder is None:
-        from search.models.embedders import load_embedder
-        from search.models.registry import DEFAULT_MODEL
+        from search.models.loading import load_embedder
+        from search.models.specs import DEFAULT_MODEL
 
         embedder = load_embedder(DEFAULT_MODEL, device=args.device)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [10_000, 100_000]

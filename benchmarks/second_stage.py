@@ -40,16 +40,17 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table
-from search.models.embedders import Embedder, load_embedder
-from search.evaluation.metrics import EvalReport, evaluate
-from search.models.registry import DEFAULT_MODEL, ModelSpec
-from search.evaluation.querysets import xquad_cross_lingual, xquad_same_language
-from search.retrieval.rerank import Reranker
-from search.retrieval.searcher import DEFAULT_SPARSE_WEIGHT, Mode, Searcher, clean_query
-from search.models.sparse import SparseEncoder
-from search.models.bm25 import SubwordBM25Encoder
-from search.stores.base import CollectionMeta, FusionMethod, Point, VectorStore
 from search.core.types import CorpusDoc, Hit, QuerySet
+from search.evaluation.metrics import EvalReport, evaluate
+from search.evaluation.querysets import xquad_cross_lingual, xquad_same_language
+from search.models.embedder import Embedder
+from search.models.loading import load_embedder
+from search.models.reranker import Reranker
+from search.models.specs import DEFAULT_MODEL, ModelSpec
+from search.retrieval.searcher import DEFAULT_SPARSE_WEIGHT, Mode, Searcher, clean_query
+from search.stores.base import CollectionMeta, FusionMethod, Point, VectorStore
+from search.text.bm25 import SubwordBM25Encoder
+from search.text.sparse import SparseEncoder
 
 METRICS = ("ndcg@10", "mrr@10")
 DEFAULT_LANGS = "en,de,zh,ar,hi,th"
@@ -289,9 +290,8 @@ def open_bench_store(backend: str) -> Iterator[VectorStore]:
 
 
 def load_rerankers(names: Sequence[str], device: str | None) -> list[Reranker]:
-    from search.models.embedders import ModelNotAvailableError
-    from search.models.registry import UnknownModelError
-    from search.models.rerankers import load_reranker
+    from search.core.errors import ModelNotAvailableError, UnknownModelError
+    from search.models.loading import load_reranker
 
     loaded = []
     for name in names:

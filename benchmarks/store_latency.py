@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import format_table
+from search.stores.base import CollectionMeta, Point, SearchFilter, VectorStore
 from search.stores.client import ClientStore
 from search.stores.edge import EdgeStore
-from search.stores.base import CollectionMeta, Point, SearchFilter, VectorStore
 
 DIM = 384
 # Chunk languages of a multilingual desktop index: a long tail behind English (shares sum to 1).

@@ -28,8 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table, reference_name, reference_scores
-from search.models.embedders import Embedder, TransformersEmbedder, load_embedder
-from search.models.registry import DEFAULT_MODEL, ModelRegistry
+from search.models.embedder import Embedder
+from search.models.encoders.transformers import TransformersEmbedder
+from search.models.loading import load_embedder
+from search.models.registry import ModelRegistry
+from search.models.specs import DEFAULT_MODEL
 
 DEFAULT_LANGS = "deu,fra,cmn,ara,hin,swh,jpn,rus,tur,vie"
 PROMPT_MODES = ("none", "query", "document")

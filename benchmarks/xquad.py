@@ -35,11 +35,13 @@ from typing import Protocol
 import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table, reference_name, reference_scores
-from search.models.embedders import Embedder, load_embedder
-from search.evaluation.metrics import EvalReport, Run, evaluate
-from search.models.registry import DEFAULT_MODEL, ModelRegistry
-from search.evaluation.querysets import XQUAD_LANGUAGES, xquad_cross_lingual, xquad_same_language
 from search.core.types import CorpusDoc, Query, QuerySet
+from search.evaluation.metrics import EvalReport, Run, evaluate
+from search.evaluation.querysets import XQUAD_LANGUAGES, xquad_cross_lingual, xquad_same_language
+from search.models.embedder import Embedder
+from search.models.loading import load_embedder
+from search.models.registry import ModelRegistry
+from search.models.specs import DEFAULT_MODEL
 
 METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@10", "recall@100", "map@100")
 REFERENCE_FILE = "mteb_xquad_ndcg10.tsv"

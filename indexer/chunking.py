@@ -24,10 +24,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from search.core.types import SECTION_SEPARATOR, UNDETERMINED, Chunk, Document
+from search.models.embedder import TokenCounter
 from search.text.language import detect_language
 from search.text.sentences import Span, cluster_spans, sentence_spans, word_spans
-from search.models.embedders import TokenCounter
-from search.core.types import SECTION_SEPARATOR, UNDETERMINED, Chunk, Document
 
 NAMESPACE = uuid.UUID("43e9c743-c815-5e13-86e8-de7d9d89b12d")  # uuid5(URL, ".../chunk-id"); never change it
 CHUNK_LANGUAGE_MIN_LETTERS = 40  # below this a chunk inherits its document's language

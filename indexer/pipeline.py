@@ -33,10 +33,13 @@ from indexer.extract.loaders import (
     file_sha256,
     load_document,
 )
-from search.models.embedders import Embedder
-from search.models.sparse import SparseEncoder
-from search.stores.base import CollectionMeta, Point, StoreError, VectorStore, chunk_payload
+from search.core.errors import StoreError
+from search.core.reports import IndexProgress, IndexReport, ProgressFn, SkippedFile
 from search.core.types import Chunk, Document, relative_source
+from search.models.embedder import Embedder
+from search.stores.base import CollectionMeta, Point, VectorStore
+from search.stores.payload import encode_chunk
+from search.text.sparse import SparseEncoder
 
 CHUNKING_KEYS = ("chunk_tokens", "overlap_tokens")
 PRODUCER_GRACE_S = 0.25  # how long the model waits for the next file before embedding a partial pool
@@ -59,81 +62,6 @@ class IndexConfig:
     def with_max_file_mb(self, mb: float) -> IndexConfig:
         """Raise or lower the size cap on text files (the only formats read whole into memory)."""
         return replace(self, loader=replace(self.loader, max_text_bytes=int(mb * 1024 * 1024)))
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    path: str  # relative to the indexed root
-    reason: str
-
-
-@dataclass(frozen=True)
-class IndexProgress:
-    files_done: int
-    files_total: int
-    chunks_written: int
-    current: str
-
-
-@dataclass(frozen=True)
-class IndexReport:
-    root: str
-    collection: str
-    model: str
-    files_seen: int
-    indexed: tuple[str, ...]  # files (re)indexed by this run, relative paths
-    unchanged: int
-    removed: tuple[str, ...]  # files gone from disk whose chunks were deleted
-    skipped: tuple[SkippedFile, ...]
-    unsupported: int
-    chunks_written: int
-    chunks_by_language: Mapping[str, int]
-    timings: Mapping[str, float]  # seconds per stage; stages overlap, "total" is wall time
-    cancelled: bool = False
-    vectors_reused: int = 0  # chunks whose vectors came from the embedding cache, not the model
-    ignored: int = 0  # files and folders left out by the folder's .mlsearchignore
-
-    def summary(self) -> str:
-        langs = ", ".join(f"{lang} {n}" for lang, n in sorted(self.chunks_by_language.items(), key=lambda kv: -kv[1]))
-        lines = [
-            f"Indexed {self.root} into collection {self.collection!r} with {self.model}"
-            + (" (cancelled)" if self.cancelled else ""),
-            f"  files: {self.files_seen} seen, {len(self.indexed)} indexed, {self.unchanged} unchanged, "
-            f"{len(self.removed)} removed, {len(self.skipped)} skipped, {self.unsupported} unsupported type"
-            + (f", {self.ignored} ignored (.mlsearchignore)" if self.ignored else ""),
-            f"  new chunks: {self.chunks_written}" + (f" ({langs})" if langs else ""),
-        ]
-        if self.vectors_reused:
-            lines.append(f"  vectors reused from the embedding cache: {self.vectors_reused}")
-        for skipped in self.skipped:
-            lines.append(f"  skipped {skipped.path}: {skipped.reason}")
-        for removed in self.removed:
-            lines.append(f"  removed {removed}")
-        stages = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
-        lines.append(f"  time: {stages}")
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "root": self.root,
-            "collection": self.collection,
-            "model": self.model,
-            "files_seen": self.files_seen,
-            "indexed": list(self.indexed),
-            "unchanged": self.unchanged,
-            "removed": list(self.removed),
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
-            "unsupported": self.unsupported,
-            "chunks_written": self.chunks_written,
-            "chunks_by_language": dict(self.chunks_by_language),
-            "timings": dict(self.timings),
-            "cancelled": self.cancelled,
-            "vectors_reused": self.vectors_reused,
-            "ignored": self.ignored,
-        }
-
-
-ProgressFn = Callable[[IndexProgress], None]
 
 
 @dataclass
@@ -515,7 +443,7 @@ class _Writer:
             sparse_vectors = self._sparse.encode_documents(texts)
             self._timer.add("sparse", time.perf_counter() - t0)
         points = [
-            Point(id=chunk.id, vector=vector, payload=chunk_payload(chunk), sparse=sv)
+            Point(id=chunk.id, vector=vector, payload=encode_chunk(chunk), sparse=sv)
             for chunk, vector, sv in zip(batch, vectors, sparse_vectors)
         ]
         t0 = time.perf_counter()

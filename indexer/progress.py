@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from indexer.pipeline import IndexProgress, ProgressFn
+from search.core.reports import IndexProgress, ProgressFn
 
 
 @contextmanager

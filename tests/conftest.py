@@ -94,7 +94,7 @@ def private_app_dirs(model_cache_dir: Path, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture
 def bundled_model_cache(model_cache_dir: Path, no_network: list[object]) -> Path:
     """``model_cache_dir`` with the default model converted; the conversion (first use) is network-guarded."""
-    from search.models.bundled import ensure_bundled_model
+    from search.models.encoders.bundled import ensure_bundled_model
 
     ensure_bundled_model(model_cache_dir)
     return model_cache_dir

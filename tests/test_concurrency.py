@@ -22,13 +22,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.pipeline import IndexConfig, IndexReport
+from indexer.pipeline import IndexConfig
 from search.application.indexing import index_with_services
+from search.application.search_app import SearchApp
+from search.application.services import Services
+from search.core.errors import StoreLockedError
+from search.core.reports import IndexReport
+from search.core.settings import Settings
+from search.models.registry import ModelRegistry
+from search.models.specs import ModelSpec
+from search.stores.base import VectorStore
 from search.stores.client import ClientStore
 from search.stores.edge import EdgeStore
-from search.models.registry import ModelRegistry, ModelSpec
-from search.application.services import Services, Settings
-from search.stores.base import StoreLockedError, VectorStore
 from tests.bad_inputs import good_paragraphs
 from tests.fakes import FakeEmbedder, fake_spec
 from tests.test_crash_resume import make_pdfs
@@ -72,7 +77,7 @@ def test_searches_keep_answering_while_an_index_run_writes(services: Services, t
     first.mkdir()
     (first / "bees.txt").write_text("\n\n".join(good_paragraphs("en", 0)), encoding="utf-8")
     index_with_services(services, first, collection=NAME, config=CONFIG)
-    searcher = services.searcher(NAME)
+    searcher = SearchApp(services).searcher(NAME)
     bulk = tmp_path / "bulk"
     make_pdfs(bulk, files=16)
 
@@ -202,7 +207,7 @@ def test_an_index_folder_that_cannot_be_created_or_locked_is_a_clear_error(
 ) -> None:
     """Not a traceback: works as root too, since nothing can create a folder below a file."""
     import app
-    from search.stores.base import StoreError
+    from search.core.errors import StoreError
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the data folder should be")

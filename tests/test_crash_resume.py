@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
-from indexer.pipeline import IndexConfig, IndexReport, index_folder
+from indexer.pipeline import IndexConfig, index_folder
+from search.core.reports import IndexReport
+from search.stores.base import VectorStore
 from search.stores.client import ClientStore
 from search.stores.edge import LOCK_FILE, EdgeStore
-from search.stores.base import VectorStore
 from tests.bad_inputs import _pdf_pages, good_paragraphs
 from tests.fakes import FakeEmbedder
 

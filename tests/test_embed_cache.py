@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from search.application.indexing import index_with_services
-from search.stores.client import ClientStore
+from search.application.search_app import SearchApp
+from search.application.services import Services
+from search.core.settings import Settings
 from search.models.embed_cache import CACHE_FILENAME, CachedEmbedder, EmbeddingCache, model_key, text_digest
-from search.models.embedders import Embedder
+from search.models.embedder import Embedder
 from search.models.registry import ModelRegistry
-from search.application.services import Services, Settings
+from search.stores.client import ClientStore
 from tests.fakes import FakeEmbedder, fake_spec
 
 TEXTS = ["the cat sat", "ein Hund", "猫が座った", "the cat sat", "القطة"]
@@ -187,14 +189,14 @@ def test_embed_cache_indexing_reuses_vectors_and_searching_skips_the_cache(tmp_p
         third = index_with_services(services, folder, collection="one")
         assert third.indexed == ("d0.txt",) and _document_calls(embedder) == 7
         # Searches embed their query with the model itself, not through the cache.
-        assert services.searcher("one").embedder is embedder
+        assert SearchApp(services).searcher("one").embedder is embedder
         assert (tmp_path / "cache" / CACHE_FILENAME).is_file()
     finally:
         services.close()
 
 
 def test_embed_cache_serves_the_semantic_highlight_of_hits_shown_again(tmp_path: Path) -> None:
-    from search.application.searching import SearchRequest, run_search
+    from search.application.searching import SearchRequest
 
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -207,10 +209,11 @@ def test_embed_cache_serves_the_semantic_highlight_of_hits_shown_again(tmp_path:
         index_with_services(services, folder, collection="one")
         request = SearchRequest("honey", "one", k=3, highlight="semantic")
         before = _document_calls(embedder)
-        first = run_search(services, request)
+        app = SearchApp(services)
+        first = app.search(request)
         embedded = _document_calls(embedder) - before
         assert embedded == 9 and all(h is not None for h in first.highlights)  # 3 sentences x 3 hits
-        again = run_search(services, request)
+        again = app.search(request)
         assert _document_calls(embedder) - before == embedded  # read back, not embedded again
         assert again.highlights == first.highlights
     finally:

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from search.application.evaluating import EvalWorkspace, PipelineSpec, corpus_documents, evaluate_pipelines
 from indexer.pipeline import IndexConfig, index_documents
+from search.application.evaluating import EvalWorkspace, PipelineSpec, corpus_documents, evaluate_pipelines
+from search.application.services import Services
+from search.core.errors import UnknownModelError
+from search.core.settings import Settings
+from search.core.types import CorpusDoc, Hit, Query, QuerySet, SparseVector
+from search.models.registry import ModelRegistry
 from search.stores.client import ClientStore
-from search.models.registry import ModelRegistry, UnknownModelError
-from search.application.services import Services, Settings
-from search.stores.base import SparseVector
-from search.core.types import CorpusDoc, Hit, Query, QuerySet
 from tests.fakes import FakeEmbedder, fake_spec
 
 REPO = Path(__file__).resolve().parents[1]

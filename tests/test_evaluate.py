@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from search.core.types import CorpusDoc, Hit, Query, QuerySet
 from search.evaluation.metrics import (
     DEFAULT_METRICS,
     EvalReport,
@@ -18,7 +19,6 @@ from search.evaluation.metrics import (
     plot_language_heatmap,
     plot_report,
 )
-from search.core.types import CorpusDoc, Hit, Query, QuerySet
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

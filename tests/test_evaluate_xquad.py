@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.xquad import ExactDenseRetriever, VectorCache, cross_lingual_table, main, same_language_table
-from search.evaluation.metrics import evaluate
 from search.core.types import CorpusDoc, Query, QuerySet
+from search.evaluation.metrics import evaluate
 from tests.fakes import FakeEmbedder
 
 EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"

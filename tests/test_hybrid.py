@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from indexer.pipeline import index_folder
-from search.stores.client import ClientStore
-from search.models.embedders import TransformersEmbedder, load_embedder
-from search.retrieval.rerank import order_by_scores
-from search.retrieval.searcher import Searcher
-from search.models.bm25 import SubwordBM25Encoder
-from search.stores.base import FUSION_METHODS, SearchFilter, VectorStore
 from search.core.types import Hit
+from search.models.encoders.transformers import TransformersEmbedder
+from search.models.loading import load_embedder
+from search.models.reranker import order_by_scores
+from search.retrieval.searcher import Searcher
+from search.stores.base import FUSION_METHODS, SearchFilter, VectorStore
+from search.stores.client import ClientStore
+from search.text.bm25 import SubwordBM25Encoder
 from tests.tiny_models import save_tiny_encoder
 
 DOCS = {

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from search.text.language import UNAMBIGUOUS_SCRIPTS, detect_language, script_counts
 from search.core.types import UNDETERMINED
+from search.text.language import UNAMBIGUOUS_SCRIPTS, detect_language, script_counts
 
 # language -> (one sentence, a short paragraph)
 SAMPLES: dict[str, tuple[str, str]] = {

@@ -17,8 +17,8 @@ import pytest
 from pptx import Presentation
 from pptx.util import Inches
 
-from indexer.extract.pdf import NO_TEXT
 from indexer.extract.loaders import ExtractionError, LoaderConfig, load_document
+from indexer.extract.pdf import NO_TEXT
 from search.core.types import SECTION_SEPARATOR
 
 pytestmark = pytest.mark.usefixtures("no_network")

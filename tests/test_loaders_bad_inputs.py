@@ -36,8 +36,8 @@ def _warm_up() -> None:
     """Load what every process loads once before measuring: unstructured's import and langdetect's
     profiles (~60 MB of n-gram tables) dwarf anything a single file may cost."""
     from indexer.extract.pdf import _pymupdf
-    from search.text.language import detect_language
     from indexer.extract.unstructured_offline import blank_nlp, partitioner
+    from search.text.language import detect_language
 
     _pymupdf()
     blank_nlp()

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from search.core.errors import OnnxExportError
 from search.models import backends as embed_backends
-from search.models.backends import BACKENDS, OnnxExportError, onnx_dir, verify_export
-from search.models.embedders import load_embedder
-from search.models.registry import ModelSpec
+from search.models.backends import BACKENDS, onnx_dir, verify_export
+from search.models.loading import load_embedder
+from search.models.specs import ModelSpec
 from tests.tiny_models import save_tiny_decoder, save_tiny_encoder
 
 TEXTS = ["hello world", "the cat is red today and the dog is blue", "x", "der Hund und die Katze ist"]

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from search.models.embedders import Embedder, TransformersEmbedder, load_embedder, pad_batch, pool, read_head
-from search.models.registry import WEB_SEARCH_TASK, ModelSpec
+from search.models.embedder import Embedder
+from search.models.encoders.transformers import TransformersEmbedder, pad_batch, pool, read_head
+from search.models.loading import load_embedder
+from search.models.specs import WEB_SEARCH_TASK, ModelSpec
 from tests.tiny_models import save_tiny_decoder, save_tiny_dense_encoder, save_tiny_encoder
 
 TEXTS = [

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from search.models.embedders import ModelNotAvailableError, load_embedder, resolve_model_dir
-from search.models.registry import ModelRegistry, UnknownModelError
+from search.core.errors import ModelNotAvailableError, UnknownModelError
+from search.models.hub import resolve_folder
+from search.models.loading import load_embedder
+from search.models.registry import ModelRegistry
 from tests.tiny_models import save_tiny_cross_encoder, save_tiny_encoder
 
 
@@ -41,7 +43,7 @@ def test_models_local_load_never_touches_network(tmp_path: Path, no_network: lis
 def test_models_missing_local_folder_is_a_clear_error(tmp_path: Path) -> None:
     spec = save_tiny_encoder(tmp_path / "m")
     with pytest.raises(ModelNotAvailableError, match="does not exist"):
-        resolve_model_dir(replace(spec, source=str(tmp_path / "gone")))
+        resolve_folder(str(tmp_path / "gone"), spec.revision)
 
 
 def test_models_hub_model_offline_says_how_to_get_it(
@@ -73,7 +75,7 @@ def test_models_hub_model_found_in_local_cache_without_network(
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     spec = replace(ModelRegistry().get(str(snapshot)), source="someone/tiny", revision=revision)
-    assert resolve_model_dir(spec) == snapshot
+    assert resolve_folder(spec.source, spec.revision) == snapshot
     assert load_embedder(spec, backend="torch").encode_queries(["hello"]).shape == (1, 32)
 
 

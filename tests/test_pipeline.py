@@ -21,11 +21,13 @@ from hypothesis import strategies as st
 
 from indexer import walk
 from indexer.chunking import chunk_id
-from indexer.pipeline import IndexConfig, IndexReport, index_folder
+from indexer.pipeline import IndexConfig, index_folder
+from search.core.errors import ModelMismatchError, StoreError
+from search.core.reports import IndexReport
+from search.retrieval.searcher import Searcher
+from search.stores.base import VectorStore
 from search.stores.client import ClientStore
 from search.stores.edge import EdgeStore
-from search.retrieval.searcher import Searcher
-from search.stores.base import ModelMismatchError, StoreError, VectorStore
 from tests.bad_inputs import good_paragraphs, make_good_corpus
 from tests.fakes import FakeEmbedder, fake_spec
 
@@ -376,7 +378,7 @@ def test_chunk_ids_are_valid_uuids_equal_exactly_for_equal_inputs(
 
 def test_progress_counts_a_file_once_its_chunks_are_written(corpus: Path, store: VectorStore) -> None:
     """The bar moves with the model, not with extraction, and reaches the end on a re-run too."""
-    from indexer.pipeline import IndexProgress
+    from search.core.reports import IndexProgress
 
     seen: list[tuple[IndexProgress, int]] = []  # each event with the chunks stored at that moment
 

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from indexer.pipeline import IndexConfig, index_folder
+from search.core.errors import QueryError
+from search.retrieval.searcher import MAX_K, MAX_QUERY_CHARS, Searcher
+from search.stores.base import SearchFilter, VectorStore
 from search.stores.client import ClientStore
 from search.stores.edge import EdgeStore
-from search.retrieval.searcher import MAX_K, MAX_QUERY_CHARS, QueryError, Searcher
-from search.stores.base import SearchFilter, VectorStore
 from tests.bad_inputs import good_paragraphs
 from tests.fakes import FakeEmbedder
 
@@ -100,7 +101,7 @@ def test_hostile_filter_values_match_nothing(searcher: Searcher, case: str) -> N
 
 @pytest.mark.model
 def test_hostile_queries_through_the_real_tokenizer(bundled_model_cache: Path, tmp_path: Path) -> None:
-    from search.models.embedders import load_embedder
+    from search.models.loading import load_embedder
 
     embedder = load_embedder("multilingual-e5-small", cache_dir=bundled_model_cache)
     folder = tmp_path / "corpus"

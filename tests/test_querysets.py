@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from search.core.errors import QuerySetError
+from search.core.types import CorpusDoc, Query, QuerySet
 from search.evaluation.querysets import (
-    QuerySetError,
     load_queryset,
     save_queryset,
     xquad_cross_lingual,
     xquad_r,
     xquad_same_language,
 )
-from search.core.types import CorpusDoc, Query, QuerySet
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_corpora" / "queryset"

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from search.models.cross_encoder import (
+from search.core.errors import ModelNotAvailableError, UnknownModelError
+from search.core.types import Hit
+from search.models.encoders.cross_encoder import (
     QWEN3_PREFIX,
     QWEN3_SUFFIX,
     CausalYesNoReranker,
     SequenceClassificationReranker,
 )
-from search.models.embedders import ModelNotAvailableError
-from search.models.registry import UnknownModelError
-from search.retrieval.rerank import Reranker, order_by_scores
-from search.models.rerankers import RerankerRegistry, detect_family, load_reranker
-from search.core.types import Hit
+from search.models.loading import detect_family, load_reranker
+from search.models.registry import RerankerRegistry
+from search.models.reranker import Reranker, order_by_scores
 from tests.tiny_models import DECODER_EOS, _save_tokenizer, save_tiny_cross_encoder, tiny_decoder_tokenizer
 
 PASSAGES = [
@@ -114,7 +114,7 @@ def test_rerank_orders_by_score_and_respects_k(cross_folder: Path, no_network: l
 
 
 def test_batching_does_not_change_scores(cross_folder: Path) -> None:
-    from search.models.cross_encoder import load_sequence_classifier
+    from search.models.encoders.cross_encoder import load_sequence_classifier
 
     one = load_sequence_classifier(cross_folder, "x", max_length=128, batch_size=1, device="cpu")
     many = load_sequence_classifier(cross_folder, "x", max_length=128, batch_size=5, device="cpu")
@@ -175,7 +175,7 @@ def test_causal_yes_no_reranker_scores(causal_folder: Path, no_network: list[obj
 
 
 def test_causal_batching_with_left_padding_is_invariant(causal_folder: Path) -> None:
-    from search.models.cross_encoder import load_causal_yes_no
+    from search.models.encoders.cross_encoder import load_causal_yes_no
 
     one = load_causal_yes_no(causal_folder, "q", max_length=512, batch_size=1, device="cpu")
     many = load_causal_yes_no(causal_folder, "q", max_length=512, batch_size=8, device="cpu")
@@ -183,7 +183,7 @@ def test_causal_batching_with_left_padding_is_invariant(causal_folder: Path) -> 
 
 
 def test_causal_truncation_keeps_the_template(causal_folder: Path) -> None:
-    from search.models.cross_encoder import load_causal_yes_no
+    from search.models.encoders.cross_encoder import load_causal_yes_no
 
     reranker = load_causal_yes_no(causal_folder, "q", max_length=400, batch_size=2, device="cpu")
     ids = reranker._encode_pairs(QUERY, [" ".join(["water"] * 2000)])[0]
@@ -220,7 +220,7 @@ def test_registry_reranker_in_the_hf_cache_is_available_and_loads_offline(
 ) -> None:
     import shutil
 
-    from search.models.rerankers import available_rerankers
+    from search.models.loading import available_rerankers
 
     repo = tmp_path / "hub" / "models--cross-encoder--mmarco-mMiniLMv2-L12-H384-v1"
     shutil.copytree(cross_folder, repo / "snapshots" / "0123abcd")

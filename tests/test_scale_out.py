@@ -16,9 +16,11 @@ import pytest
 from qdrant_client import models
 from qdrant_client.qdrant_remote import QdrantRemote
 
+from search.application.services import open_store
+from search.core.settings import Settings
+from search.stores.base import DENSE, SPARSE, CollectionMeta, Point
 from search.stores.client import META_KEY, ClientStore
-from search.application.services import Settings, open_store
-from search.stores.base import DENSE, PAYLOAD_INDEXED, SPARSE, CollectionMeta, Point
+from search.stores.payload import INDEXED_FIELDS
 from tests.fakes import fake_spec
 
 pytestmark = [
@@ -85,7 +87,7 @@ def test_cluster_settings_reach_the_create_collection_request(monkeypatch: pytes
     assert body["sparse_vectors"] == {SPARSE: {"index": {"on_disk": True}, "modifier": "idf"}}
     assert body["quantization_config"] == {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}
     assert body["metadata"][META_KEY]["model"] == META.model  # the model description travels with it
-    assert [key for key, _ in server.indexes] == list(PAYLOAD_INDEXED)  # filters and facets need them
+    assert [key for key, _ in server.indexes] == list(INDEXED_FIELDS)  # filters and facets need them
     assert {schema for _, schema in server.indexes} == {models.PayloadSchemaType.KEYWORD}
     assert store.get_meta("docs") == META
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from search.models.embedders import TransformersEmbedder, load_embedder
-from search.models.sparse import SparseEncoder
-from search.models.bm25 import BM25Params, SubwordBM25Encoder
+from search.models.encoders.transformers import TransformersEmbedder
+from search.models.loading import load_embedder
+from search.text.bm25 import BM25Params, SubwordBM25Encoder
+from search.text.sparse import SparseEncoder
 from tests.tiny_models import save_tiny_encoder
 
 
@@ -85,7 +86,8 @@ def test_objects_without_a_tokenizer_are_refused() -> None:
 
 
 def test_services_build_wires_sparse_and_reranker(embedder: TransformersEmbedder, tmp_path: Path) -> None:
-    from search.application.services import Services, Settings
+    from search.application.services import Services
+    from search.core.settings import Settings
 
     services = Services.build(
         Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", backend="torch")
@@ -96,7 +98,7 @@ def test_services_build_wires_sparse_and_reranker(embedder: TransformersEmbedder
         assert isinstance(sparse, SubwordBM25Encoder)
         assert sparse.name.startswith("bm25-tok:tiny-e5:")
         assert services.sparse_encoder(model_dir) is sparse  # loaded once
-        from search.models.registry import UnknownModelError
+        from search.core.errors import UnknownModelError
 
         assert isinstance(services.available_rerankers(), list)
         with pytest.raises(UnknownModelError, match="Known rerankers"):

@@ -22,24 +22,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.stores.client import ClientStore
-from search.stores.edge import EdgeStore, EdgeTuning
-from search.stores.base import (
-    CollectionMeta,
+from search.core.errors import (
     CollectionNotFoundError,
+    InvalidCollectionNameError,
     ModelMismatchError,
-    Point,
-    ScoredPoint,
-    SearchFilter,
-    SparseVector,
     StoreError,
     StoreLockedError,
-    VectorStore,
-    chunk_payload,
-    hit_from_point,
 )
-from search.stores.common import InvalidCollectionNameError
-from search.core.types import Chunk
+from search.core.types import Chunk, SparseVector
+from search.stores.base import CollectionMeta, Point, ScoredPoint, SearchFilter, VectorStore
+from search.stores.client import ClientStore
+from search.stores.edge import EdgeStore, EdgeTuning
+from search.stores.payload import decode_hit, encode_chunk
 from tests.fakes import fake_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,7 +109,7 @@ def make_chunk(
 
 
 def make_point(chunk: Chunk, vector: np.ndarray, sparse: SparseVector | None = None) -> Point:
-    return Point(id=chunk.id, vector=vector, payload=chunk_payload(chunk), sparse=sparse)
+    return Point(id=chunk.id, vector=vector, payload=encode_chunk(chunk), sparse=sparse)
 
 
 def ids(points: Sequence[ScoredPoint]) -> list[str]:
@@ -395,7 +389,7 @@ def test_payload_round_trip_through_chunk_payload_and_hit(docs: VectorStore) -> 
     unpaged = make_chunk("u", text="plain text", page=None, source="/data/b.md")
     docs.upsert(NAME, [make_point(paged, basis(0)), make_point(unpaged, basis(1))])
     for chunk, vector in ((paged, basis(0)), (unpaged, basis(1))):
-        hit = hit_from_point(docs.search_dense(NAME, vector, k=1)[0])
+        hit = decode_hit(docs.search_dense(NAME, vector, k=1)[0])
         assert (hit.chunk_id, hit.text, hit.source, hit.page, hit.language, hit.position) == (
             chunk.id,
             chunk.text,
@@ -407,7 +401,7 @@ def test_payload_round_trip_through_chunk_payload_and_hit(docs: VectorStore) -> 
         assert hit.root == chunk.root and hit.doc_language == chunk.doc_language
         assert hit.score == pytest.approx(1.0, abs=1e-5)
         [stored] = docs.retrieve(NAME, [chunk.id])
-        assert dict(stored.payload) == chunk_payload(chunk)
+        assert dict(stored.payload) == encode_chunk(chunk)
     assert isinstance(docs.retrieve(NAME, [paged.id])[0].payload["page"], int)
 
 
@@ -553,7 +547,7 @@ SECOND_OPENER = """
     import sys
     from pathlib import Path
     from search.stores.edge import EdgeStore
-    from search.stores.base import StoreLockedError
+    from search.core.errors import StoreLockedError
     try:
         EdgeStore(Path(sys.argv[1]))
     except StoreLockedError as exc:

@@ -14,7 +14,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from tests.ui_harness import FAKE_MODEL, OTHER_MODEL, RunningApp, free_port, make_services, start_app
+from tests.ui_harness import FAKE_MODEL, OTHER_MODEL, RunningApp, free_port, make_app, start_app
 from ui.app import build_app, launch_options, serve
 
 COLLECTION = f"docs-{FAKE_MODEL}"
@@ -53,17 +53,17 @@ def test_endpoints_are_named(client: Client) -> None:
 
 def test_server_is_local_only(app: RunningApp) -> None:
     assert app.url.startswith("http://127.0.0.1:")
-    options = launch_options(app.services)
+    options = launch_options(app.app)
     assert options["server_name"] == "127.0.0.1" and options["share"] is False
     assert options["max_file_size"] == "1mb"
     assert app.demo.analytics_enabled is False
 
 
 def test_launch_and_search_make_no_network_calls(no_network: list[object], tmp_path: Path) -> None:
-    services = make_services(tmp_path)
-    demo = build_app(services)
+    search_app = make_app(tmp_path)
+    demo = build_app(search_app)
     try:
-        url = serve(demo, services, port=free_port(), block=False)
+        url = serve(demo, search_app, port=free_port(), block=False)
         assert url.startswith("http://127.0.0.1:")
         _, _, data = Client(url, verbose=False).predict(
             "bees", None, [], 5, "dense", "none", "off", api_name="/search"
@@ -71,7 +71,7 @@ def test_launch_and_search_make_no_network_calls(no_network: list[object], tmp_p
         assert "No collection yet" in data["error"]
     finally:
         demo.close()
-        services.close()
+        search_app.close()
 
 
 def test_search_finds_the_expected_source(client: Client, no_network: list[object]) -> None:

@@ -8,8 +8,8 @@ import re
 import numpy as np
 
 from search.core.types import Hit
-from tests.fakes import FakeEmbedder
 from search.retrieval.highlight import Highlight, LexicalHighlighter, SemanticHighlighter, char_ngrams
+from tests.fakes import FakeEmbedder
 from ui.render import (
     Column,
     compare_html,

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from search.application.access import (
-    NotAllowedError,
     check_collection_name,
     resolve_allowed_folder,
     safe_filename,
     save_uploads,
 )
+from search.core.errors import NotAllowedError
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from search.models.registry import SPEC_FILENAME, ModelSpec
+from search.models.specs import SPEC_FILENAME, ModelSpec
 
 if TYPE_CHECKING:
     from transformers import BertConfig

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from search.application.indexing import index_with_services
-from search.stores.edge import EdgeStore
-from search.models.registry import ModelRegistry
-from search.retrieval.rerank import order_by_scores
-from search.application.services import Services, Settings
-from search.models.bm25 import SubwordBM25Encoder
+from search.application.search_app import SearchApp
+from search.application.services import Services
+from search.core.settings import Settings
 from search.core.types import Hit
+from search.models.registry import ModelRegistry
+from search.models.reranker import order_by_scores
+from search.stores.edge import EdgeStore
+from search.text.bm25 import SubwordBM25Encoder
 from tests.fakes import FakeEmbedder, fake_spec
 from ui.app import build_app, serve
 
@@ -160,17 +161,25 @@ def make_services(tmp: Path, allowed_roots: Sequence[Path] = (), max_upload_mb: 
     )
 
 
+def make_app(tmp: Path, allowed_roots: Sequence[Path] = (), max_upload_mb: int = 1) -> SearchApp:
+    return SearchApp(make_services(tmp, allowed_roots, max_upload_mb))
+
+
 @dataclass
 class RunningApp:
-    services: Services
+    app: SearchApp
     demo: gr.Blocks
     url: str
     docs: Path  # indexed folder (also an allowed root)
     queryset: Path
 
+    @property
+    def services(self) -> Services:
+        return self.app.services
+
     def close(self) -> None:
         self.demo.close()
-        self.services.close()
+        self.app.close()
 
 
 def start_app(tmp: Path, index_models: Sequence[str] = (FAKE_MODEL, OTHER_MODEL)) -> RunningApp:
@@ -181,9 +190,9 @@ def start_app(tmp: Path, index_models: Sequence[str] = (FAKE_MODEL, OTHER_MODEL)
     """
     docs = write_documents(tmp / "docs")
     queryset = write_queryset(tmp / "sample" / "queryset")
-    services = make_services(tmp, allowed_roots=(tmp / "docs",))
+    app = make_app(tmp, allowed_roots=(tmp / "docs",))
     for model in index_models:
-        index_with_services(services, docs, model)
-    demo = build_app(services, sample_folder=queryset.parent)
-    url = serve(demo, services, port=free_port(), block=False)
-    return RunningApp(services, demo, url, docs, queryset)
+        app.index_folder(docs, model)
+    demo = build_app(app, sample_folder=queryset.parent)
+    url = serve(demo, app, port=free_port(), block=False)
+    return RunningApp(app, demo, url, docs, queryset)

@@ -1,4 +1,4 @@
-"""The Gradio app: four tabs over one Services object, bound to localhost, queued.
+"""The Gradio app: four tabs over one SearchApp, bound to localhost, queued.
 
 ``build_app`` only builds (tests launch it on a free port); ``serve`` launches
 with the app's safety settings; ``launch`` is what ``python app.py`` calls.
@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from search.application.services import Services
+from search.application.search_app import SearchApp
 from ui.choices import collection_choices, default_collection_choice, language_choices, mode_choices
 from ui.context import UiContext, make_context
 from ui.render import CSS, message, progress_html
@@ -40,13 +40,13 @@ def _refresh_pickers(ctx: UiContext, search: SearchTab, compare: CompareTab) -> 
         outputs += [pipeline.collection]
 
     def refresh(current: str | None = None) -> list[Any]:
-        choices = collection_choices(ctx.services)
+        choices = collection_choices(ctx.app)
         names = [name for _, name in choices]
-        value = current if current in names else default_collection_choice(ctx.services, names)
-        modes = mode_choices(ctx.services, value)
+        value = current if current in names else default_collection_choice(ctx.app)
+        modes = mode_choices(ctx.app, value)
         updates: list[Any] = [
             gr.update(choices=choices, value=value),
-            gr.update(choices=language_choices(ctx.services, value)),
+            gr.update(choices=language_choices(ctx.app, value)),
             gr.update(choices=modes, value=modes[0]),
         ]
         for _ in compare.pipelines:
@@ -69,9 +69,9 @@ def _bootstrap_status(ctx: UiContext) -> tuple[str, bool]:
     return message(status.message, kind), False
 
 
-def build_app(services: Services, sample_folder: Path | None = None) -> gr.Blocks:
+def build_app(app: SearchApp, sample_folder: Path | None = None) -> gr.Blocks:
     """The Blocks app; ``sample_folder`` enables first-launch indexing of its documents (started by ``serve``)."""
-    ctx = make_context(services, sample_folder)
+    ctx = make_context(app, sample_folder)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(
             f"# {TITLE}\nSearch your documents in any language, compare models, measure retrieval quality."
@@ -104,9 +104,9 @@ def build_app(services: Services, sample_folder: Path | None = None) -> gr.Block
     return demo
 
 
-def launch_options(services: Services, ctx: UiContext | None = None) -> dict[str, Any]:
+def launch_options(app: SearchApp, ctx: UiContext | None = None) -> dict[str, Any]:
     """Safety settings for ``Blocks.launch``: localhost by default, no share link, size-limited uploads."""
-    settings = services.settings
+    settings = app.settings
     allowed = [str(ctx.outputs_dir)] if ctx is not None else []
     return {
         "server_name": settings.host,
@@ -124,7 +124,7 @@ def launch_options(services: Services, ctx: UiContext | None = None) -> dict[str
     }
 
 
-def serve(demo: gr.Blocks, services: Services, port: int | None = None, block: bool = True) -> str:
+def serve(demo: gr.Blocks, app: SearchApp, port: int | None = None, block: bool = True) -> str:
     """Start the sample bootstrap (if any) and the server; returns the local URL when not blocking."""
     ctx: UiContext | None = getattr(demo, "ui_context", None)
     if ctx is not None:
@@ -133,18 +133,18 @@ def serve(demo: gr.Blocks, services: Services, port: int | None = None, block: b
             ctx.bootstrap.start()
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=MAX_QUEUE)
     _, url, _ = demo.launch(
-        server_port=port if port is not None else services.settings.port,
+        server_port=port if port is not None else app.settings.port,
         prevent_thread_lock=not block,
         quiet=not block,
-        **launch_options(services, ctx),
+        **launch_options(app, ctx),
     )
     return url
 
 
-def launch(services: Services, sample_folder: Path | None = None) -> None:
+def launch(app: SearchApp, sample_folder: Path | None = None) -> None:
     """``python app.py``: build and serve until interrupted."""
-    if services.settings.host not in ("127.0.0.1", "localhost", "::1"):
+    if app.settings.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning(
-            "serving on %s: anyone who can reach this address can search and index", services.settings.host
+            "serving on %s: anyone who can reach this address can search and index", app.settings.host
         )
-    serve(build_app(services, sample_folder), services, block=True)
+    serve(build_app(app, sample_folder), app, block=True)

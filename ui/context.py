@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.application.services import Services
 from search.application.bootstrap import SampleBootstrap
+from search.application.search_app import SearchApp
 
 if TYPE_CHECKING:
     from search.application.evaluating import EvalWorkspace
@@ -39,7 +39,7 @@ class LazyEvalWorkspace:
 
 @dataclass(frozen=True)
 class UiContext:
-    services: Services
+    app: SearchApp
     uploads_dir: Path  # uploaded files are copied here and indexed from here
     outputs_dir: Path  # evaluation reports and charts the page shows
     sample_folder: Path | None = None
@@ -50,16 +50,16 @@ class UiContext:
 
     @property
     def max_upload_bytes(self) -> int:
-        return int(self.services.settings.max_upload_mb) * 1024 * 1024
+        return int(self.app.settings.max_upload_mb) * 1024 * 1024
 
 
-def make_context(services: Services, sample_folder: Path | None) -> UiContext:
-    data_dir = Path(services.settings.data_dir)
+def make_context(app: SearchApp, sample_folder: Path | None) -> UiContext:
+    data_dir = Path(app.settings.data_dir)
     lock = threading.Lock()
     queryset = sample_folder / "queryset" if sample_folder and (sample_folder / "queryset").is_dir() else None
-    bootstrap = SampleBootstrap(services, sample_folder, lock) if sample_folder else None
+    bootstrap = SampleBootstrap(app, sample_folder, lock) if sample_folder else None
     return UiContext(
-        services=services,
+        app=app,
         uploads_dir=data_dir / "uploads",
         outputs_dir=data_dir / "ui-runs",
         sample_folder=sample_folder,

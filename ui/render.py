@@ -13,7 +13,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from indexer.pipeline import IndexReport
+from search.core.reports import IndexReport
 from search.core.types import Hit
 from search.retrieval.highlight import Highlight
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import gradio as gr
 
+from search.application.search_app import ComparedSide, PipelineChoice
+from search.application.searching import MAX_UI_K
 from ui.choices import (
     NO_SECOND_STAGE,
     all_modes,
@@ -17,9 +19,7 @@ from ui.choices import (
     second_stage_choices,
 )
 from ui.context import UiContext
-from ui.errors import user_message
 from ui.render import Column, compare_html, message, overlap_rows
-from search.application.searching import MAX_UI_K, make_request, run_search
 
 OVERLAP_HEADERS = ["pipeline A", "pipeline B", "overlap@k (documents)"]
 
@@ -37,18 +37,10 @@ class CompareTab:
     pipelines: tuple[PipelineInputs, ...]
 
 
-def run_column(
-    ctx: UiContext, query: str, k: int, collection: str | None, mode: str, stage: str | None
-) -> Column:
-    label = f"{collection or '?'} · {mode or 'dense'}" + (
-        f" + {stage}" if stage and stage != NO_SECOND_STAGE else ""
-    )
-    try:
-        request = make_request(query, collection, (), k, mode, stage, "off")
-        outcome = run_search(ctx.services, request)
-    except Exception as exc:  # noqa: BLE001 - one failing side must not hide the others
-        return Column(label, error=user_message(exc))
-    return Column(label, outcome.result.hits, outcome.timings_ms.get("total"))
+def _column(side: ComparedSide) -> Column:
+    if side.outcome is None:
+        return Column(side.choice.label, error=side.error)
+    return Column(side.choice.label, side.outcome.result.hits, side.outcome.timings_ms.get("total"))
 
 
 def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], str]]:
@@ -61,11 +53,13 @@ def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], s
         if not str(query or "").strip():
             gr.Warning("Enter a query.")
             return message("Enter a query.", "warn"), [], ""
-        columns = []
+        choices = []
         for i in range(0, len(pipeline_values), 4):
             enabled, collection, mode, stage = pipeline_values[i : i + 4]
             if enabled:
-                columns.append(run_column(ctx, query, top_k, collection, mode, stage))
+                stage = None if not stage or stage == NO_SECOND_STAGE else stage
+                choices.append(PipelineChoice(collection, mode or "dense", stage))
+        columns = [_column(side) for side in ctx.app.compare(query, top_k, choices)]
         if len(columns) < 2:
             gr.Warning("Enable at least two pipelines.")
             return message("Enable at least two pipelines to compare.", "warn"), [], ""
@@ -82,7 +76,7 @@ def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], s
 
 def _modes_for(ctx: UiContext) -> Callable[[str | None], Any]:
     def modes(collection: str | None) -> Any:
-        available = mode_choices(ctx.services, collection)
+        available = mode_choices(ctx.app, collection)
         return gr.update(choices=available, value=available[0])
 
     return modes
@@ -96,25 +90,25 @@ def _pipeline_inputs(
         gr.Markdown(f"**Pipeline {name}**")
         on = gr.Checkbox(value=enabled, label="use", interactive=index >= 2)
         picked = gr.Dropdown(
-            collection_choices(ctx.services),
+            collection_choices(ctx.app),
             value=collection,
             label="Collection (model)",
             allow_custom_value=True,  # collections appear after launch; run_search checks the name
             elem_id=f"compare-col-{index}",
         )
-        modes = mode_choices(ctx.services, collection)
+        modes = mode_choices(ctx.app, collection)
         radio = gr.Radio(all_modes(), value=mode if mode in modes else "dense", label="Retrieval")
-        stages = second_stage_choices(ctx.services)
+        stages = second_stage_choices(ctx.app)
         stage = gr.Dropdown(stages, value=NO_SECOND_STAGE, label="Second stage", interactive=len(stages) > 1)
     return PipelineInputs(on, picked, radio, stage)
 
 
 def build_compare_tab(ctx: UiContext) -> CompareTab:
-    services = ctx.services
-    names = [name for _, name in collection_choices(services)]
-    first = default_collection_choice(services, names)
+    app = ctx.app
+    names = [name for _, name in collection_choices(app)]
+    first = default_collection_choice(app)
     others = [name for name in names if name != first]
-    first_modes = mode_choices(services, first)
+    first_modes = mode_choices(app, first)
     # B: another model's collection if there is one, else the same collection with another retrieval mode
     second, second_mode = (
         (others[0], "dense") if others else (first, "hybrid" if "hybrid" in first_modes else "dense")

@@ -12,6 +12,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from search.application.access import is_inside
+from search.core.errors import NotAllowedError
 from search.evaluation.metrics import (
     PRIMARY_METRIC,
     EvalReport,
@@ -26,7 +28,6 @@ from ui.choices import NO_SECOND_STAGE, model_choices, second_stage_choices
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import esc, message
-from search.application.access import NotAllowedError, is_inside
 
 MAX_PIPELINES = 12  # models x modes x second stages; each one embeds the whole corpus once
 
@@ -41,7 +42,7 @@ def allowed_queryset_folder(ctx: UiContext, raw: str) -> Path:
     if "\x00" in text:
         raise NotAllowedError("That is not a valid folder path.")
     resolved = Path(text).expanduser().resolve()
-    roots = [Path(r).resolve() for r in ctx.services.settings.allowed_roots]
+    roots = [Path(r).resolve() for r in ctx.app.settings.allowed_roots]
     if ctx.sample_folder is not None:
         roots.append(ctx.sample_folder.resolve())
     if not any(is_inside(resolved, root) for root in roots):
@@ -54,7 +55,7 @@ def allowed_queryset_folder(ctx: UiContext, raw: str) -> Path:
 
 def available_modes() -> list[str]:
     """All first stages; evaluate_pipelines refuses sparse/hybrid with a message where no sparse encoder is wired
-    (asking Services here would load a model while the page is being built)."""
+    (asking for the sparse encoder here would load a model while the page is being built)."""
     return list(MODES)
 
 
@@ -82,14 +83,14 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects a progress tracker
     ) -> tuple[Any, ...]:
         """Evaluate every (model, mode, second stage) pipeline on a query set; returns table, charts, report."""
-        from search.application.evaluating import PipelineSpec, evaluate_pipelines
+        from search.application.evaluating import PipelineSpec
 
         try:
             path = allowed_queryset_folder(ctx, folder)
-            offered_models = set(model_choices(ctx.services))
+            offered_models = set(model_choices(ctx.app))
             chosen_models = [m for m in (models or []) if m in offered_models]
             chosen_modes = [m for m in (modes or []) if m in available_modes()] or ["dense"]
-            offered_stages = set(second_stage_choices(ctx.services))
+            offered_stages = set(second_stage_choices(ctx.app))
             stages = [s for s in (second_stages or []) if s in offered_stages and s != NO_SECOND_STAGE]
             if not chosen_models:
                 raise NotAllowedError("Choose at least one model.")
@@ -107,8 +108,8 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             def update(fraction: float, text: str) -> None:
                 progress(max(0.0, min(1.0, float(fraction))), desc=text)
 
-            report = evaluate_pipelines(
-                ctx.services, queryset, pipelines, progress=update, workspace=ctx.eval_workspace.get()
+            report = ctx.app.evaluate(
+                queryset, pipelines, progress=update, workspace=ctx.eval_workspace.get()
             )
             out = ctx.outputs_dir / time.strftime("eval-%Y%m%d-%H%M%S")
             out.mkdir(parents=True, exist_ok=True)
@@ -139,8 +140,8 @@ def build_evaluate_tab(ctx: UiContext) -> None:
         "language per query, qrels.tsv). Each pipeline indexes the corpus with its model, runs every query "
         "and is scored with ranx: nDCG@10, MRR@10, recall, MAP, broken down by language."
     )
-    models = model_choices(ctx.services)
-    stages = [s for s in second_stage_choices(ctx.services) if s != NO_SECOND_STAGE]
+    models = model_choices(ctx.app)
+    stages = [s for s in second_stage_choices(ctx.app) if s != NO_SECOND_STAGE]
     with gr.Row():
         folder = gr.Textbox(
             value=str(ctx.queryset_folder) if ctx.queryset_folder else "",

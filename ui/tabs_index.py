@@ -10,14 +10,18 @@ from typing import Any
 
 import gradio as gr
 
-from indexer.extract.formats import FORMATS
-from indexer.pipeline import IndexProgress, IndexReport
-from search.application.indexing import index_with_services
+from search.application.access import (
+    SUPPORTED_SUFFIXES,
+    check_collection_name,
+    resolve_allowed_folder,
+    save_uploads,
+)
+from search.core.errors import NotAllowedError
+from search.core.reports import IndexProgress, IndexReport
 from ui.choices import model_choices
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import esc, index_report_html, message
-from search.application.access import NotAllowedError, check_collection_name, resolve_allowed_folder, save_uploads
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class IndexTab:
 
 def checked_model(ctx: UiContext, model: str | None) -> str:
     """Only models offered in the picker: a free-form value could name any folder on the server."""
-    allowed = model_choices(ctx.services)
+    allowed = model_choices(ctx.app)
     if not model:
         return allowed[0]
     if model not in allowed:
@@ -51,9 +55,7 @@ def run_index(
                 (event.files_done, max(event.files_total, 1)), desc=f"Indexing {event.current}", unit="files"
             )
 
-        return index_with_services(
-            ctx.services, folder, model, collection, progress=update, cancel=threading.Event()
-        )
+        return ctx.app.index_folder(folder, model, collection, progress=update, cancel=threading.Event())
     finally:
         ctx.index_lock.release()
 
@@ -71,7 +73,7 @@ def index_folder_fn(ctx: UiContext) -> Callable[..., str]:
     ) -> str:
         """Index a folder on the server (must be inside an allowed root); returns the report as HTML."""
         try:
-            path = resolve_allowed_folder(folder, ctx.services.settings.allowed_roots)
+            path = resolve_allowed_folder(folder, ctx.app.settings.allowed_roots)
             report = run_index(ctx, path, checked_model(ctx, model), _collection(collection), progress)
         except Exception as exc:  # noqa: BLE001 - refused paths and failures become messages
             text = user_message(exc)
@@ -114,14 +116,14 @@ def index_uploads_fn(ctx: UiContext) -> Callable[..., str]:
 
 
 def build_index_tab(ctx: UiContext) -> IndexTab:
-    settings = ctx.services.settings
+    settings = ctx.app.settings
     roots = [str(root) for root in settings.allowed_roots]
     gr.Markdown(
         "Index a folder on this server or upload files. Indexing is incremental: unchanged files are skipped, "
-        "changed ones replaced. Formats: " + ", ".join(sorted({v.upper() for v in FORMATS.values()})) + "."
+        "changed ones replaced. Formats: " + ", ".join(sorted({v.upper() for v in SUPPORTED_SUFFIXES.values()})) + "."
     )
     with gr.Row():
-        models = model_choices(ctx.services)
+        models = model_choices(ctx.app)
         model = gr.Dropdown(models, value=models[0], label="Embedding model", scale=3, elem_id="index-model")
         collection = gr.Textbox(
             label="Collection (optional)", placeholder="default: one collection per model", scale=2
@@ -144,7 +146,7 @@ def build_index_tab(ctx: UiContext) -> IndexTab:
     with gr.Tab("Upload files"):
         files = gr.File(
             file_count="multiple",
-            file_types=sorted(FORMATS),
+            file_types=sorted(SUPPORTED_SUFFIXES),
             type="filepath",
             label=f"Files (up to {settings.max_upload_mb} MB each)",
             elem_id="index-files",

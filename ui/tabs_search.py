@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
 from ui.choices import (
     NO_SECOND_STAGE,
     all_modes,
@@ -21,7 +22,6 @@ from ui.choices import (
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import message, result_cards, timings_text
-from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request, run_search, with_highlights
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
         """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON."""
         try:
             request = make_request(query, collection, languages, k, mode, second_stage, highlight)
-            return render_outcome(ctx, run_search(ctx.services, request))
+            return render_outcome(ctx, ctx.app.search(request))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message on the page
             return _failure(exc)
 
@@ -118,7 +118,7 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         first = "lexical" if highlight == "semantic" else highlight
         try:
             request = make_request(query, collection, languages, k, mode, second_stage, first)
-            outcome = run_search(ctx.services, request)
+            outcome = ctx.app.search(request)
         except Exception as exc:  # noqa: BLE001
             return (*_failure(exc), None)
         pending = outcome if highlight == "semantic" else None
@@ -134,7 +134,7 @@ def second_pass_fn(ctx: UiContext) -> Callable[[SearchOutcome | None], Any]:
         if pending is None or not pending.result.hits:
             return gr.update(), gr.update(), gr.update()
         try:
-            return render_outcome(ctx, with_highlights(ctx.services, pending, "semantic"))
+            return render_outcome(ctx, ctx.app.highlight(pending, "semantic"))
         except Exception as exc:  # noqa: BLE001 - the lexical highlight stays; say why it was not refined
             gr.Warning(user_message(exc))
             return gr.update(), gr.update(), gr.update()
@@ -152,8 +152,8 @@ def _indexing_note(ctx: UiContext) -> str:
 
 def collection_changed(ctx: UiContext) -> Callable[[str | None], tuple[Any, Any]]:
     def changed(collection: str | None) -> tuple[Any, Any]:
-        modes = mode_choices(ctx.services, collection)
-        return gr.update(choices=language_choices(ctx.services, collection), value=[]), gr.update(
+        modes = mode_choices(ctx.app, collection)
+        return gr.update(choices=language_choices(ctx.app, collection), value=[]), gr.update(
             choices=modes, value=modes[0]
         )
 
@@ -161,9 +161,9 @@ def collection_changed(ctx: UiContext) -> Callable[[str | None], tuple[Any, Any]
 
 
 def build_search_tab(ctx: UiContext) -> SearchTab:
-    services = ctx.services
-    choices = collection_choices(services)
-    initial = default_collection_choice(services, [name for _, name in choices])
+    app = ctx.app
+    choices = collection_choices(app)
+    initial = default_collection_choice(app)
     gr.Markdown(
         "Ask in any language: the model matches meaning across languages, so a German question finds "
         "English, Chinese or Arabic passages. The highlighted sentence is the one closest to your query."
@@ -181,7 +181,7 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
         button = gr.Button("Search", variant="primary", scale=1, elem_id="search-button")
     with gr.Row():
         # Custom values are allowed because collections appear after launch (sample bootstrap, Index tab) and
-        # API clients only see the build-time choices; run_search checks the name against the store instead.
+        # API clients only see the build-time choices; SearchApp.search checks the name against the catalog instead.
         collection = gr.Dropdown(
             choices=choices,
             value=initial,
@@ -191,7 +191,7 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             elem_id="search-collection",
         )
         languages = gr.Dropdown(
-            choices=language_choices(services, initial),
+            choices=language_choices(app, initial),
             value=[],
             multiselect=True,
             allow_custom_value=True,
@@ -209,7 +209,7 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             info="sparse/hybrid need a collection with sparse vectors",
             elem_id="search-mode",
         )
-        stages = second_stage_choices(services)
+        stages = second_stage_choices(app)
         second_stage = gr.Dropdown(
             stages,
             value=NO_SECOND_STAGE,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from search.core.errors import AppError
 from search.core.types import Section
 
 MB = 1024 * 1024
@@ -28,7 +29,7 @@ TEXT_FORMATS = frozenset({"html", "md", "txt"})  # read whole into memory, so a 
 ZIP_FORMATS = frozenset({"docx", "pptx", "epub"})
 
 
-class ExtractionError(Exception):
+class ExtractionError(AppError):
     """A file that cannot be turned into text; ``str(exc)`` is a one-line reason for the user."""
 
     def __init__(self, reason: str) -> None:

@@ -14,10 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe, format_of, human_size
-from search.text.language import detect_language
 from indexer.extract.textnorm import normalize_text
 from indexer.walk import Discovery, FileEntry, Skipped, discover, file_sha256
 from search.core.types import Document, Section
+from search.text.language import detect_language
 
 __all__ = [
     "Discovery",

@@ -17,8 +17,8 @@ from typing import Any
 
 from indexer.extract.decode import decode_text
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe
-from indexer.extract.unstructured_offline import partitioner
 from indexer.extract.textnorm import normalize_text, plausible_heading
+from indexer.extract.unstructured_offline import partitioner
 from indexer.extract.zipguard import check_zip
 from search.core.types import Section
 

@@ -3,7 +3,7 @@
 ``unstructured`` pings a telemetry endpoint when imported, prints a usage
 notice, and downloads spaCy's ``en_core_web_sm`` the first time it classifies
 text. The app must work on an air-gapped machine, so before the library is
-imported the opt-out variables are forced, and its model loader is replaced by
+imported the opt-out variables are set (search.core.environment), and its model loader is replaced by
 a blank multilingual spaCy pipeline with a rule-based sentencizer (the only
 part its title/narrative heuristics really need; there is no POS tagger, so
 its English verb check never fires, which is what we want for other languages).
@@ -12,37 +12,15 @@ its English verb check never fires, which is what we want for other languages).
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 from collections.abc import Callable
 from functools import cache
 from types import ModuleType
 from typing import Any, NoReturn
 
-# Forced, not defaulted: an empty DO_NOT_TRACK in the user's shell would not opt out,
-# and none of these switches off anything the app needs.
-OFFLINE_ENV: dict[str, str] = {
-    "DO_NOT_TRACK": "1",
-    "SCARF_NO_ANALYTICS": "true",
-    "UNSTRUCTURED_DISABLE_NOTICE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-}
-# Defaulted: the hub is offline unless the user chose otherwise (app.py's --allow-downloads sets
-# MLSEARCH_ALLOW_DOWNLOADS=1 to fetch other models); the partitioners used here never touch the hub.
-HUB_OFFLINE_DEFAULTS: dict[str, str] = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+from search.core.environment import prepare_process
 
 _SETUP_LOCK = threading.Lock()  # the patching below must happen once even with two extractor threads
-
-
-def force_offline_env() -> None:
-    """Set the opt-out variables; cheap and idempotent, so callers may repeat it."""
-    os.environ.update(OFFLINE_ENV)
-    if os.environ.get("MLSEARCH_ALLOW_DOWNLOADS") != "1":
-        for name, value in HUB_OFFLINE_DEFAULTS.items():
-            os.environ.setdefault(name, value)
-
-
-force_offline_env()
 
 
 @cache
@@ -67,7 +45,7 @@ def unstructured() -> ModuleType:
     the blank pipeline, and so that no install can ever be attempted.
     """
     with _SETUP_LOCK:
-        force_offline_env()
+        prepare_process()  # the opt-outs unstructured reads at import (telemetry, notices)
         from unstructured import partition
         from unstructured.nlp import tokenize
 

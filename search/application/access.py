@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.extract.formats import FORMATS
-from search.stores.common import InvalidCollectionNameError, validate_collection_name
+from search.core.errors import InvalidCollectionNameError, NotAllowedError
+from search.stores.common import validate_collection_name
 
 MAX_PATH_CHARS = 4096
-
-
-class NotAllowedError(ValueError):
-    """A request the server refuses; the message is shown to the user as is."""
+SUPPORTED_SUFFIXES = FORMATS  # file suffix -> format, what uploads and folders may hold
 
 
 def is_inside(path: Path, root: Path) -> bool:

@@ -12,12 +12,13 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from indexer.pipeline import IndexProgress, IndexReport
-from search.application.indexing import index_with_services
-from search.application.services import Services, default_collection
-from ui.errors import user_message
+from search.core.errors import user_message
+from search.core.reports import IndexProgress, IndexReport
+
+if TYPE_CHECKING:
+    from search.application.search_app import SearchApp
 
 log = logging.getLogger("ui")
 
@@ -44,8 +45,8 @@ def sample_documents(sample_folder: Path) -> Path:
 
 
 class SampleBootstrap:
-    def __init__(self, services: Services, sample_folder: Path, index_lock: threading.Lock) -> None:
-        self._services = services
+    def __init__(self, app: SearchApp, sample_folder: Path, index_lock: threading.Lock) -> None:
+        self._app = app
         self._folder = sample_documents(sample_folder)
         self._index_lock = index_lock
         self._guard = threading.Lock()
@@ -54,10 +55,10 @@ class SampleBootstrap:
 
     @property
     def collection(self) -> str:
-        return default_collection(self._services.spec().name)
+        return self._app.collection_for(None)
 
     def needed(self) -> bool:
-        return self._services.store.get_meta(self.collection) is None
+        return self._app.catalog.get(self.collection) is None
 
     def start(self) -> None:
         """Start indexing if the default model has no collection yet; a second call does nothing."""
@@ -98,11 +99,13 @@ class SampleBootstrap:
     def _run(self) -> None:
         try:
             with self._index_lock:
-                report = index_with_services(self._services, self._folder, progress=self._progress)
+                report = self._app.index_folder(self._folder, progress=self._progress)
         except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the thread silently
-            self._status = BootstrapStatus(
-                "failed", message=f"Indexing the sample documents failed: {user_message(exc)}"
-            )
+            reason = user_message(exc)
+            if reason is None:
+                log.exception("first-launch indexing failed", exc_info=exc)
+                reason = f"Something went wrong ({type(exc).__name__}); the details are in the server log."
+            self._status = BootstrapStatus("failed", message=f"Indexing the sample documents failed: {reason}")
             return
         log.info("sample documents indexed: %s", report.summary())
         self._status = BootstrapStatus(

@@ -22,15 +22,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from indexer.pipeline import IndexConfig, IndexReport, index_documents
-from search.models.embedders import Embedder
-from search.evaluation.metrics import DEFAULT_METRICS, EvalReport, evaluate, fold_hits
-from search.retrieval.rerank import Reranker
-from search.retrieval.searcher import MAX_K, MODES, Mode, QueryError, Searcher
+from indexer.pipeline import IndexConfig, index_documents
 from search.application.services import Services
-from search.models.sparse import SparseEncoder
-from search.stores.base import VectorStore
+from search.core.errors import QueryError
+from search.core.reports import IndexReport
 from search.core.types import SECTION_SEPARATOR, CorpusDoc, Document, Hit, QuerySet, Section
+from search.evaluation.metrics import DEFAULT_METRICS, EvalReport, evaluate, fold_hits
+from search.models.embedder import Embedder
+from search.models.reranker import Reranker
+from search.retrieval.searcher import MAX_K, MODES, Mode, Searcher
+from search.stores.base import VectorStore
+from search.text.sparse import SparseEncoder
 
 ProgressCallback = Callable[[float, str], None]
 EVAL_ROOT = "/queryset"  # virtual folder the corpus documents are "indexed from": hit.relpath == doc id

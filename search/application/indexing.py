@@ -6,10 +6,12 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from indexer.pipeline import IndexConfig, IndexReport, ProgressFn, index_folder
-from search.models.embed_cache import CachedEmbedder
-from search.models.embedders import Embedder
+from indexer.pipeline import IndexConfig, index_folder
 from search.application.services import Services, default_collection
+from search.core.errors import InputError
+from search.core.reports import IndexReport, ProgressFn
+from search.models.embed_cache import CachedEmbedder
+from search.models.embedder import Embedder
 
 
 def index_with_services(
@@ -23,13 +25,12 @@ def index_with_services(
 ) -> IndexReport:
     """Index ``folder``; an existing collection keeps the model and sparse encoder it was built with."""
     if not Path(folder).is_dir():  # before loading (or first converting) any model
-        raise NotADirectoryError(f"not a folder: {folder}")
-    if collection and model is None and services.store.get_meta(collection) is not None:
-        spec = services.model_for(collection)
-    else:
-        spec = services.spec(model)
+        raise InputError(f"not a folder: {folder}")
+    existing = services.store.get_meta(collection) if collection else None
+    spec = services.model_of(existing) if existing is not None and model is None else services.spec(model)
     name = collection or default_collection(spec.name)
-    existing = services.store.get_meta(name)
+    if name != collection:
+        existing = services.store.get_meta(name)
     wants_sparse = existing.sparse_encoder is not None if existing else True
     sparse = services.sparse_encoder(spec.name) if wants_sparse else None
     embedder = services.document_embedder(spec.name)

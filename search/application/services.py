@@ -1,8 +1,10 @@
-"""Settings and the one Services object a process builds.
+"""The one Services object a process builds: the store handle and the models, each loaded once.
 
-The CLI and the UI both get their store handle and models from here, built
-explicitly once: no module-level caches (Gradio would share them across users
-in surprising ways) and never two handles on the same embedded store.
+The CLI and the UI both get them through ``SearchApp``, built explicitly once:
+no module-level caches (Gradio would share them across users in surprising
+ways) and never two handles on the same embedded store. Each model has its own
+load lock, so a search for a loaded model never waits behind another model's
+(or a reranker's) first load.
 """
 
 from __future__ import annotations
@@ -10,42 +12,20 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from typing import TypeVar
 
+from search.core.errors import UnknownModelError
+from search.core.settings import Settings
 from search.models.embed_cache import CachedEmbedder, EmbeddingCache
-from search.models.embedders import Embedder
-from search.models.registry import DEFAULT_MODEL, ModelRegistry, ModelSpec, UnknownModelError
-from search.core.paths import default_cache_dir, default_data_dir
-from search.retrieval.rerank import Reranker
-from search.retrieval.searcher import Searcher
-from search.models.sparse import SparseEncoder
-from search.stores.base import CollectionMeta, CollectionNotFoundError, VectorStore
+from search.models.embedder import Embedder
+from search.models.registry import ModelRegistry
+from search.models.reranker import Reranker
+from search.models.specs import ModelSpec
+from search.stores.base import CollectionMeta, VectorStore
+from search.text.sparse import SparseEncoder
 
 COLLECTION_PREFIX = "docs"
-
-
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path = field(default_factory=default_data_dir)
-    cache_dir: Path = field(default_factory=default_cache_dir)
-    qdrant_url: str | None = None  # a Qdrant server or cluster; None = embedded store in data_dir
-    qdrant_api_key: str | None = None
-    shards: int | None = None
-    replication_factor: int | None = None
-    on_disk: bool = False
-    quantization: str | None = None  # "int8" scalar quantisation on a server
-    default_model: str = DEFAULT_MODEL
-    device: str | None = None  # None = CUDA when available, else CPU
-    backend: str = "auto"  # how models run: auto = ONNX Runtime on a CPU, torch on a GPU (embed_backends)
-    embedding_cache: bool = True  # indexing reuses vectors of texts embedded before (search/models/embed_cache.py)
-    allowed_roots: tuple[Path, ...] = ()  # folders the UI may index; empty = only uploads
-    host: str = "127.0.0.1"
-    port: int = 7860
-    max_upload_mb: int = 50
-
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+T = TypeVar("T")
 
 
 def default_collection(model: str) -> str:
@@ -76,6 +56,26 @@ SparseFactory = Callable[[Embedder], SparseEncoder]
 RerankerFactory = Callable[[str], Reranker]
 
 
+class _Loaded:
+    """Objects built once per key, each key behind its own lock (two keys load concurrently)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, object] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: str, build: Callable[[], T]) -> T:
+        item = self._items.get(key)
+        if item is not None:
+            return item  # type: ignore[return-value]
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._items:
+                self._items[key] = build()
+            return self._items[key]  # type: ignore[return-value]
+
+
 class Services:
     """The store handle plus models, each loaded once on first use and shared by every request."""
 
@@ -94,28 +94,30 @@ class Services:
         self._embedder_factory = embedder_factory or self._load_embedder
         self._sparse_factory = sparse_factory
         self._reranker_factory = reranker_factory
-        self._embedders: dict[str, Embedder] = {}
-        self._sparse: dict[str, SparseEncoder] = {}
-        self._rerankers: dict[str, Reranker] = {}
-        self._cached: dict[str, CachedEmbedder] = {}
+        self._embedders = _Loaded()
+        self._sparse = _Loaded()
+        self._rerankers = _Loaded()
+        self._cached = _Loaded()
         self._cache: EmbeddingCache | None = None
-        self._lock = threading.Lock()  # one load per model even when two requests ask at once
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         """The app's services: BM25 over each model's own tokenizer for sparse/hybrid, cross-encoders by name."""
-        from search.models.rerankers import load_reranker
-        from search.models.bm25 import SubwordBM25Encoder
+        from search.models.loading import load_reranker
+        from search.text.bm25 import SubwordBM25Encoder
 
         return cls(
             settings,
             open_store(settings),
             sparse_factory=SubwordBM25Encoder.for_embedder,  # type: ignore[arg-type]
-            reranker_factory=lambda name: load_reranker(name, device=settings.device),
+            reranker_factory=lambda name: load_reranker(
+                name, device=settings.device, allow_downloads=settings.allow_downloads
+            ),
         )
 
     def _load_embedder(self, spec: ModelSpec) -> Embedder:
-        from search.models.embedders import load_embedder
+        from search.models.loading import load_embedder
 
         return load_embedder(
             spec,
@@ -123,17 +125,22 @@ class Services:
             device=self.settings.device,
             cache_dir=self.settings.cache_dir,
             backend=self.settings.backend,  # type: ignore[arg-type]
+            allow_downloads=self.settings.allow_downloads,
         )
 
     def spec(self, model: str | None = None) -> ModelSpec:
         return self.registry.get(model or self.settings.default_model)
 
+    def model_of(self, meta: CollectionMeta) -> ModelSpec:
+        """The model that built a collection, resolved from the registry or its recorded local folder."""
+        try:
+            return self.registry.get(meta.model)
+        except UnknownModelError:
+            return self.registry.get(meta.model_source)
+
     def embedder(self, model: str | None = None) -> Embedder:
         spec = self.spec(model)
-        with self._lock:
-            if spec.name not in self._embedders:
-                self._embedders[spec.name] = self._embedder_factory(spec)
-            return self._embedders[spec.name]
+        return self._embedders.get(spec.name, lambda: self._embedder_factory(spec))
 
     def document_embedder(self, model: str | None = None) -> Embedder:
         """The model as indexing uses it: behind the persistent embedding cache.
@@ -145,65 +152,37 @@ class Services:
         its weights under the same name.
         """
         embedder = self.embedder(model)
-        name = embedder.spec.name
         if not (self.settings.embedding_cache and embedder.spec.revision):
             return embedder
-        with self._lock:
-            if name not in self._cached:
-                if self._cache is None:
-                    self._cache = EmbeddingCache.in_dir(self.settings.cache_dir)
-                self._cached[name] = CachedEmbedder(embedder, self._cache)
-            return self._cached[name]
+        return self._cached.get(embedder.spec.name, lambda: CachedEmbedder(embedder, self._embedding_cache()))
+
+    def _embedding_cache(self) -> EmbeddingCache:
+        with self._cache_lock:
+            if self._cache is None:
+                self._cache = EmbeddingCache.in_dir(self.settings.cache_dir)
+            return self._cache
 
     def sparse_encoder(self, model: str | None = None) -> SparseEncoder | None:
         """The lexical encoder paired with a model (it uses that model's tokenizer), if configured."""
-        if self._sparse_factory is None:
+        factory = self._sparse_factory
+        if factory is None:
             return None
         embedder = self.embedder(model)
-        with self._lock:
-            if embedder.spec.name not in self._sparse:
-                self._sparse[embedder.spec.name] = self._sparse_factory(embedder)
-            return self._sparse[embedder.spec.name]
+        return self._sparse.get(embedder.spec.name, lambda: factory(embedder))
 
     def available_rerankers(self) -> list[str]:
         """Registry rerankers whose files are on this machine: what a UI may offer (never free-form names)."""
         if self._reranker_factory is None:
             return []
-        from search.models.rerankers import available_rerankers
+        from search.models.loading import available_rerankers
 
         return available_rerankers()
 
     def reranker(self, name: str) -> Reranker:
-        if self._reranker_factory is None:
+        factory = self._reranker_factory
+        if factory is None:
             raise UnknownModelError(f"No reranker {name!r} is available.")
-        with self._lock:
-            if name not in self._rerankers:
-                self._rerankers[name] = self._reranker_factory(name)
-            return self._rerankers[name]
-
-    def collection_meta(self, collection: str) -> CollectionMeta:
-        meta = self.store.get_meta(collection)
-        if meta is None:
-            known = ", ".join(self.store.list_collections()) or "none yet"
-            raise CollectionNotFoundError(
-                f"No collection {collection!r} (collections: {known}). "
-                f"Index a folder first: python app.py index DIR --collection {collection}"
-            )
-        return meta
-
-    def model_for(self, collection: str) -> ModelSpec:
-        """The model that built a collection, resolved from the registry or its recorded local folder."""
-        meta = self.collection_meta(collection)
-        try:
-            return self.registry.get(meta.model)
-        except UnknownModelError:
-            return self.registry.get(meta.model_source)
-
-    def searcher(self, collection: str, model: str | None = None) -> Searcher:
-        """A searcher for ``collection``; with ``model`` given, a mismatch is refused by the Searcher."""
-        spec = self.spec(model) if model else self.model_for(collection)
-        sparse = self.sparse_encoder(spec.name) if self.collection_meta(collection).sparse_encoder else None
-        return Searcher(self.store, collection, self.embedder(spec.name), sparse)
+        return self._rerankers.get(name, lambda: factory(name))
 
     def close(self) -> None:
         self.store.close()

@@ -90,6 +90,14 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class SparseVector:
+    """Term ids and weights of a lexical (BM25) vector; the store supplies the IDF."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class Query:
     qid: str
     text: str

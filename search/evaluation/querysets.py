@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from search.core.errors import QuerySetError
 from search.core.types import UNDETERMINED, CorpusDoc, Query, QuerySet
 
 CORPUS_FILE = "corpus.jsonl"
@@ -31,10 +32,6 @@ QRELS_FILE = "qrels.tsv"
 INFO_FILE = "queryset.json"
 QRELS_HEADER = "query-id\tcorpus-id\tscore"
 XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
-
-
-class QuerySetError(ValueError):
-    """A query set folder or file that cannot be read; the message says which file and line."""
 
 
 # --------------------------------------------------------------------------------------------

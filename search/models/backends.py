@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from search.core.errors import OnnxExportError
+
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
@@ -43,10 +45,6 @@ _EXPORT_VERSION = "2"  # bump when the export recipe changes, so cached graphs a
 _TAG_EXAMPLE = "0123456789abcdef"  # export folders end in a 16-hex-digit tag
 _FAILED_MARKER = "export-failed.json"  # written where "auto" gave up on a model, so it does not retry
 _MAX_RELATIVE_ERROR = 1e-3  # largest |onnx - torch| over the largest |torch| on the check batch
-
-
-class OnnxExportError(RuntimeError):
-    """The model's graph did not export to ONNX, or the export does not compute what torch computes."""
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from search.models.embedders import Embedder
-from search.models.registry import ModelSpec
+from search.models.embedder import Embedder
+from search.models.specs import ModelSpec
 
 CACHE_FILENAME = "embeddings.sqlite3"
 # 2: a rowid table (a 1.5 KB vector fits in its page; version 1's WITHOUT ROWID table put every

@@ -25,8 +25,8 @@ from typing import Protocol
 
 import numpy as np
 
+from search.models.embedder import Embedder
 from search.text.sentences import Span, sentence_spans
-from search.models.embedders import Embedder
 
 _UNSPACED = re.compile(
     "[\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"

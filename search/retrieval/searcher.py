@@ -14,20 +14,13 @@ from typing import Literal
 
 import numpy as np
 
-from search.models.embedders import Embedder
-from search.retrieval.rerank import Reranker
-from search.models.sparse import SparseEncoder
-from search.stores.base import (
-    CollectionMeta,
-    CollectionNotFoundError,
-    FusionMethod,
-    ScoredPoint,
-    SearchFilter,
-    StoreError,
-    VectorStore,
-    hit_from_point,
-)
+from search.core.errors import CollectionNotFoundError, QueryError, StoreError
 from search.core.types import Hit
+from search.models.embedder import Embedder
+from search.models.reranker import Reranker
+from search.stores.base import CollectionMeta, FusionMethod, ScoredPoint, SearchFilter, VectorStore
+from search.stores.payload import decode_hit
+from search.text.sparse import SparseEncoder
 
 Mode = Literal["dense", "sparse", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "sparse", "hybrid")
@@ -39,10 +32,6 @@ MAX_K = 1000
 # (+1.6 / -7.7) and DBSF (+2.1 / -15.9) gain more same-language but lose far more across.
 DEFAULT_FUSION: FusionMethod = "rrf"
 DEFAULT_SPARSE_WEIGHT = 0.5
-
-
-class QueryError(ValueError):
-    """A query that cannot be searched; the message is shown to the user as is."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +62,10 @@ class Searcher:
         collection: str,
         embedder: Embedder,
         sparse: SparseEncoder | None = None,
+        meta: CollectionMeta | None = None,
     ) -> None:
-        meta = store.get_meta(collection)
+        """``meta``: the collection's description when the caller already holds it (no store call)."""
+        meta = meta or store.get_meta(collection)
         if meta is None:
             raise CollectionNotFoundError(
                 f"No collection {collection!r}. Index a folder into it first: app.py index DIR --collection {collection}"
@@ -128,7 +119,7 @@ class Searcher:
             vector = self._embedder.encode_queries([text], task=task)[0]
             timings["embed"] = _ms(t0)
         points = self._first_stage(text, vector, mode, first_k, flt, timings, fusion, sparse_weight)
-        hits = [hit_from_point(point) for point in points]
+        hits = [decode_hit(point) for point in points]
         if reranker is not None and hits:
             t0 = time.perf_counter()
             hits = reranker.rerank(text, hits, k)

@@ -2,6 +2,7 @@
 
 Two backends implement it (``search.stores.edge`` in-process, ``search.stores.client``
 for a Qdrant server, cluster or ``:memory:``); one conformance suite tests both.
+What a point's payload holds is ``search.stores.payload``'s business alone.
 Every collection records which model built it, so a query embedded by another
 model is refused instead of silently returning nonsense.
 """
@@ -14,37 +15,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from search.models.registry import ModelSpec
-from search.core.types import UNDETERMINED, Chunk, Hit
+from search.core.errors import ModelMismatchError
+from search.core.types import SparseVector
+from search.models.specs import ModelSpec
 
 DENSE = "dense"  # name of the dense vector in every collection
 SPARSE = "sparse"  # name of the sparse (IDF-weighted) vector
-PAYLOAD_INDEXED = ("language", "doc_language", "source", "root", "doc_hash")
 SCHEMA_VERSION = 1
 FusionMethod = Literal["rrf", "dbsf"]  # how search_hybrid merges the dense and sparse candidate lists
 FUSION_METHODS: tuple[FusionMethod, ...] = ("rrf", "dbsf")
-
-
-class StoreError(RuntimeError):
-    """Base for errors a user can act on; messages say what to do."""
-
-
-class ModelMismatchError(StoreError):
-    """The collection was built with another model (or other prompts/dimension)."""
-
-
-class CollectionNotFoundError(StoreError, LookupError):
-    pass
-
-
-class StoreLockedError(StoreError):
-    """Another process holds the embedded store; sharing it would corrupt it."""
-
-
-@dataclass(frozen=True)
-class SparseVector:
-    indices: tuple[int, ...]
-    values: tuple[float, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,36 +186,3 @@ class VectorStore(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def chunk_payload(chunk: Chunk) -> dict[str, Any]:
-    """The payload stored with a chunk; the single place that knows its field names."""
-    return {
-        "text": chunk.text,
-        "source": chunk.source,
-        "root": chunk.root,
-        "position": chunk.position,
-        "page": chunk.page,
-        "language": chunk.language,
-        "doc_language": chunk.doc_language,
-        "doc_hash": chunk.doc_hash,
-        "n_chunks": chunk.n_chunks,
-        "heading": chunk.heading,
-        "format": chunk.format,
-    }
-
-
-def hit_from_point(point: ScoredPoint) -> Hit:
-    p = point.payload
-    return Hit(
-        chunk_id=point.id,
-        score=float(point.score),
-        text=str(p.get("text", "")),
-        source=str(p.get("source", "")),
-        page=p.get("page"),
-        language=str(p.get("language", UNDETERMINED)),
-        position=int(p.get("position", 0)),
-        heading=str(p.get("heading", "")),
-        root=str(p.get("root", "")),
-        doc_language=str(p.get("doc_language", UNDETERMINED)),
-    )

@@ -22,23 +22,12 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
-from search.stores.base import (
-    DENSE,
-    PAYLOAD_INDEXED,
-    SPARSE,
-    CollectionMeta,
-    FusionMethod,
-    Point,
-    ScoredPoint,
-    SearchFilter,
-    SparseVector,
-    StoreError,
-    StoreLockedError,
-)
+from search.core.errors import StoreError, StoreLockedError
+from search.core.types import SparseVector
+from search.stores.base import DENSE, SPARSE, CollectionMeta, FusionMethod, Point, ScoredPoint, SearchFilter
 from search.stores.common import (
     RRF_K,
     SCROLL_PAGE,
-    Conditions,
     batched,
     check_dimension,
     in_requested_order,
@@ -46,10 +35,14 @@ from search.stores.common import (
     meta_from_json,
     mismatch_error,
     not_found_error,
+    validate_collection_name,
+)
+from search.stores.payload import (
+    INDEXED_FIELDS,
+    Conditions,
     search_conditions,
     source_conditions,
     stale_conditions,
-    validate_collection_name,
 )
 
 META_KEY = "mlsearch"  # key of our CollectionMeta inside Qdrant's collection metadata
@@ -142,8 +135,8 @@ class ClientStore:
                     raise
         if self._remote:  # idempotent; also repairs a creation interrupted before its indexes
             with self._serial:
-                for key in PAYLOAD_INDEXED:
-                    self._client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD, wait=True)
+                for key in INDEXED_FIELDS:
+                    self._client.create_payload_index(name, key.value, models.PayloadSchemaType.KEYWORD, wait=True)
         with self._metas_lock:
             self._metas[name] = meta
 
@@ -286,7 +279,7 @@ class ClientStore:
         return int(result.count)
 
     def facet(self, name: str, key: str, limit: int = 100) -> dict[str, int]:
-        """Needs a keyword index on ``key`` on a server (every PAYLOAD_INDEXED field has one)."""
+        """Needs a keyword index on ``key`` on a server (every INDEXED_FIELDS field has one)."""
         with self._errors(name):
             response = self._client.facet(name, key, limit=limit, exact=True)
         return {hit.value: int(hit.count) for hit in response.hits}  # type: ignore[misc]

@@ -1,8 +1,7 @@
 """What both Qdrant backends share and neither API dictates.
 
-Collection names, the meta JSON format, model-compatibility messages, batching,
-and the backend-neutral form of filters (each backend has exactly one function
-that turns a ``Conditions`` into its own filter type).
+Collection names, the meta JSON format, model-compatibility messages and batching.
+The backend-neutral form of filters lives with the payload codec (search.stores.payload).
 """
 
 from __future__ import annotations
@@ -12,21 +11,18 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from search.stores.base import (
-    CollectionMeta,
+from search.core.errors import (
     CollectionNotFoundError,
+    InvalidCollectionNameError,
     ModelMismatchError,
-    Point,
-    ScoredPoint,
-    SearchFilter,
     StoreError,
 )
+from search.stores.base import CollectionMeta, Point, ScoredPoint
 
 T = TypeVar("T")
 
@@ -36,10 +32,6 @@ RRF_K = 2
 SCROLL_PAGE = 1000
 _NOT_COMPARED = ("extra", "model_source")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-
-
-class InvalidCollectionNameError(StoreError, ValueError):
-    """A collection name that is not a safe folder name (it becomes one on the embedded store)."""
 
 
 def validate_collection_name(name: str) -> str:
@@ -142,35 +134,6 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-
-
-# ---- filters --------------------------------------------------------------------------------------
-
-Match = tuple[str, tuple[str, ...]]  # payload key, any of these keyword values
-
-
-@dataclass(frozen=True)
-class Conditions:
-    """A filter in neutral form: every ``must`` match holds and no ``must_not`` match does."""
-
-    must: tuple[Match, ...] = ()
-    must_not: tuple[Match, ...] = ()
-
-
-def search_conditions(flt: SearchFilter | None) -> Conditions | None:
-    """The single place that maps SearchFilter fields to payload keys."""
-    if flt is None or flt.is_empty():
-        return None
-    pairs = (("language", flt.languages), ("source", flt.sources), ("root", flt.roots))
-    return Conditions(must=tuple((key, tuple(values)) for key, values in pairs if values))
-
-
-def source_conditions(sources: Sequence[str]) -> Conditions:
-    return Conditions(must=(("source", tuple(sources)),))
-
-
-def stale_conditions(source: str, keep_hash: str) -> Conditions:
-    return Conditions(must=(("source", (source,)),), must_not=(("doc_hash", (keep_hash,)),))
 
 
 # ---- small helpers --------------------------------------------------------------------------------

@@ -77,23 +77,12 @@ from qdrant_edge import (
 from qdrant_edge import Point as EdgePoint
 from qdrant_edge import SparseVector as EdgeSparseVector
 
-from search.stores.base import (
-    DENSE,
-    PAYLOAD_INDEXED,
-    SPARSE,
-    CollectionMeta,
-    FusionMethod,
-    Point,
-    ScoredPoint,
-    SearchFilter,
-    SparseVector,
-    StoreError,
-    StoreLockedError,
-)
+from search.core.errors import StoreError, StoreLockedError
+from search.core.types import SparseVector
+from search.stores.base import DENSE, SPARSE, CollectionMeta, FusionMethod, Point, ScoredPoint, SearchFilter
 from search.stores.common import (
     RRF_K,
     SCROLL_PAGE,
-    Conditions,
     batched,
     check_dimension,
     in_requested_order,
@@ -101,11 +90,15 @@ from search.stores.common import (
     meta_from_text,
     mismatch_error,
     not_found_error,
+    validate_collection_name,
+    write_json_atomic,
+)
+from search.stores.payload import (
+    INDEXED_FIELDS,
+    Conditions,
     search_conditions,
     source_conditions,
     stale_conditions,
-    validate_collection_name,
-    write_json_atomic,
 )
 
 LOCK_FILE = ".lock"
@@ -595,9 +588,9 @@ class EdgeStore:
                 "stop that program; if the files are damaged, drop the collection and index again."
             ) from exc
         indexed = set(shard.info().payload_schema)
-        for key in PAYLOAD_INDEXED:  # collections from older versions may lack newer indexes
+        for key in INDEXED_FIELDS:  # collections from older versions may lack newer indexes
             if key not in indexed:
-                shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+                shard.update(UpdateOperation.create_field_index(key.value, PayloadSchemaType.Keyword))
         return _Open(meta=meta, shard=shard)
 
     def _build(self, name: str, meta: CollectionMeta, target: Path) -> None:
@@ -607,8 +600,8 @@ class EdgeStore:
             data = f"{_DATA}{uuid.uuid4().hex[:8]}"
             shard = EdgeShard.create(str(staging / data), _shard_config(meta, self._tuning))
             try:
-                for key in PAYLOAD_INDEXED:
-                    shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+                for key in INDEXED_FIELDS:
+                    shard.update(UpdateOperation.create_field_index(key.value, PayloadSchemaType.Keyword))
             finally:
                 shard.close()
             os.symlink(data, staging / SHARD_LINK)

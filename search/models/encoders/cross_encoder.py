@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.retrieval.rerank import order_by_scores
 from search.core.types import Hit
+from search.models.reranker import order_by_scores
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -119,7 +119,7 @@ class SequenceClassificationReranker(_PairScorer):
     def _forward(self, batch: list[list[int]]) -> list[float]:
         import torch
 
-        from search.models.embedders import pad_batch
+        from search.models.encoders.transformers import pad_batch
 
         input_ids, mask = pad_batch(batch, self._pad_id, "right")
         with self._lock, torch.inference_mode():
@@ -181,7 +181,7 @@ class CausalYesNoReranker(_PairScorer):
     def _forward(self, batch: list[list[int]]) -> list[float]:
         import torch
 
-        from search.models.embedders import pad_batch
+        from search.models.encoders.transformers import pad_batch
 
         # Left padding puts every row's last token in the last position.
         input_ids, mask = pad_batch(batch, self._pad_id, "left")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from search.stores.base import SparseVector
+from search.core.types import SparseVector
 
 NAME_PREFIX = "bm25-tok"
 

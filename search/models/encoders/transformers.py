@@ -1,25 +1,23 @@
-"""Embedder protocol: the query/document asymmetry lives in the interface.
+"""TransformersEmbedder: the Embedder for every transformer model (bundled, local folder or hub).
 
-Callers never add prompts themselves; an embedder applies its ModelSpec's
-prompts, pooling and normalisation. ``TransformersEmbedder`` implements it for
-every registry model (bundled, local folder or hub); ``load_embedder`` turns a
-name into a ready one.
+Prompts, pooling, packaged layers (sentence-transformers ``modules.json``) and
+normalisation are applied exactly as the model's authors did; the forward pass
+runs on whichever backend ``search.models.backends`` built.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from search.models.backends import Backend
-from search.models.registry import BUNDLED_SOURCE, ModelRegistry, ModelSpec
+from search.models.specs import ModelSpec
 
 if TYPE_CHECKING:
     import torch
@@ -27,39 +25,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
-@runtime_checkable
-class TokenCounter(Protocol):
-    """What chunking needs from a model: how many tokens a text costs."""
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Tokens of each bare text, without prompt or special tokens."""
-        ...
-
-    def document_overhead(self) -> int:
-        """Tokens the document prompt and special tokens add to every document."""
-        ...
-
-
-@runtime_checkable
-class Embedder(TokenCounter, Protocol):
-    """Turns texts into float32, L2-normalised vectors of ``spec.dimension``."""
-
-    @property
-    def spec(self) -> ModelSpec: ...
-
-    def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
-        """Embed search queries with the model's query prompt (and task instruction)."""
-        ...
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed passages with the model's document prompt."""
-        ...
-
-
-# --- transformers implementation -------------------------------------------------------------
-
-# torch, transformers and tokenizers are imported inside functions so the protocols stay cheap to
-# import for code that only uses fakes.
+# torch, transformers and tokenizers are imported inside functions: importing this module is cheap.
 
 DEFAULT_BATCH_SIZE = 32
 _ST_POOLING = {"mean": "mean", "cls": "cls", "lasttoken": "last"}  # sentence-transformers name -> ours
@@ -71,21 +37,7 @@ _ST_LEGACY_POOLING = {
     "pooling_mode_weightedmean_tokens": "weightedmean",
     "pooling_mode_lasttoken": "lasttoken",
 }
-_HUB_IGNORE = (
-    "*.onnx",
-    "onnx/*",
-    "openvino/*",
-    "*.h5",
-    "*.msgpack",
-    "*.ot",
-    "*.tflite",
-    "*.gguf",
-    "coreml/*",
-)
 
-
-class ModelNotAvailableError(RuntimeError):
-    """The model's files are neither local nor downloadable from here."""
 
 
 @dataclass(frozen=True)
@@ -270,8 +222,8 @@ class TransformersEmbedder:
         import torch
         from transformers import AutoConfig, AutoModel
 
-        from search.models.backends import build_runner
         from search.core.paths import default_cache_dir
+        from search.models.backends import build_runner
 
         device = pick_device(device) if backend in ("torch", "auto") else (device or "cpu")
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
@@ -440,83 +392,3 @@ def load_tokenizer(folder: Path) -> Tokenizer:
     tokenizer.no_truncation()  # truncation is applied per call, after the prompt is in the text
     tokenizer.no_padding()
     return tokenizer
-
-
-# --- where a model's files come from ------------------------------------------------------------
-
-
-def resolve_model_dir(spec: ModelSpec, cache_dir: Path | None = None) -> Path:
-    """A local folder holding the spec's model: bundled (converted once), local, or the HF cache/hub."""
-    if spec.source == BUNDLED_SOURCE:
-        from search.models.bundled import ensure_bundled_model
-
-        return ensure_bundled_model(cache_dir)
-    local = Path(spec.source).expanduser()
-    if local.is_dir():
-        return local
-    if local.is_absolute() or spec.source.startswith((".", "~")):
-        raise ModelNotAvailableError(f"model folder {spec.source} does not exist")
-    return hub_snapshot(spec.source, spec.revision)
-
-
-def _offline_message(repo_id: str, revision: str | None) -> str:
-    rev = f" --revision {revision}" if revision else ""
-    return (
-        f"Model {repo_id!r} is not available offline: it is not in the local Hugging Face cache "
-        f"and cannot be downloaded from here. To make it available, on a connected machine run "
-        f"`hf download {repo_id}{rev}` and copy the Hugging Face cache (~/.cache/huggingface) to this machine, "
-        "or download the model folder, add a model_spec.json to it, and pass the folder path as the model."
-    )
-
-
-def hub_snapshot(repo_id: str, revision: str | None) -> Path:
-    """The pinned snapshot from the local HF cache, else downloaded (only where a hub is reachable)."""
-    from huggingface_hub import constants as hub_constants
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
-    except LocalEntryNotFoundError:
-        pass  # not cached: download below where allowed
-    if hub_constants.is_offline_mode():
-        raise ModelNotAvailableError(_offline_message(repo_id, revision))
-    try:
-        files = _files_to_download(repo_id, revision)
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=files))
-    except Exception as exc:  # connection, auth or missing-revision failures alike
-        raise ModelNotAvailableError(
-            f"{_offline_message(repo_id, revision)} (download failed: {exc})"
-        ) from exc
-
-
-def _files_to_download(repo_id: str, revision: str | None) -> list[str]:
-    """Skip other frameworks' weights and pickled .bin files that have a safetensors twin."""
-    from fnmatch import fnmatch
-
-    from huggingface_hub import HfApi
-
-    files = [
-        f
-        for f in HfApi().list_repo_files(repo_id, revision=revision)
-        if not any(fnmatch(f, p) for p in _HUB_IGNORE)
-    ]
-    safetensor_dirs = {os.path.dirname(f) for f in files if f.endswith(".safetensors")}
-    return [f for f in files if not (f.endswith(".bin") and os.path.dirname(f) in safetensor_dirs)]
-
-
-def load_embedder(
-    model: str | ModelSpec,
-    *,
-    registry: ModelRegistry | None = None,
-    device: str | None = None,
-    cache_dir: Path | None = None,
-    max_tokens: int | None = None,
-    backend: Backend = "auto",
-) -> TransformersEmbedder:
-    """A registry name, alias, local folder with model_spec.json, or spec -> a ready embedder."""
-    spec = model if isinstance(model, ModelSpec) else (registry or ModelRegistry()).get(model)
-    folder = resolve_model_dir(spec, cache_dir)
-    return TransformersEmbedder.from_folder(
-        folder, spec, device=device, max_tokens=max_tokens, backend=backend, cache_dir=cache_dir
-    )

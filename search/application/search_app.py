@@ -1,0 +1,270 @@
+"""SearchApp: the use cases in one place — what the CLI, the web UI and its API call.
+
+Index a folder or uploaded files, search, compare pipelines, evaluate on a
+labelled query set, list collections, models and second stages. The facade
+holds what a process shares between requests (the ``Services``: store handle and
+loaded models; the ``Catalog`` of collections; one ``Searcher`` per collection)
+and delegates the work to the modules that do it; front ends only parse their
+input and render the results.
+
+A search costs two store calls whatever the number of collections: one to
+confirm the collection's description (another process may have rebuilt it) and
+the query itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from indexer.pipeline import IndexConfig
+from search.application.access import SavedUploads, resolve_allowed_folder, save_uploads
+from search.application.catalog import Catalog, CollectionInfo
+from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressCallback, evaluate_pipelines
+from search.application.indexing import index_with_services
+from search.application.searching import SearchOutcome, SearchRequest, make_request
+from search.application.services import Services, default_collection
+from search.core.errors import QueryError, user_message
+from search.core.reports import IndexReport, ProgressFn
+from search.core.settings import Settings
+from search.core.types import QuerySet
+from search.evaluation.metrics import EvalReport
+from search.models.reranker import Reranker
+from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
+from search.retrieval.searcher import Searcher
+from search.stores.base import SearchFilter
+
+
+@dataclass(frozen=True)
+class PipelineChoice:
+    """One side of a comparison: a collection (and so a model), a first stage and a second stage."""
+
+    collection: str | None
+    mode: str = "dense"
+    second_stage: str | None = None
+
+    @property
+    def label(self) -> str:
+        stage = f" + {self.second_stage}" if self.second_stage else ""
+        return f"{self.collection or '?'} · {self.mode or 'dense'}{stage}"
+
+
+@dataclass(frozen=True)
+class ComparedSide:
+    """A pipeline's answer to the compared query, or why it has none (one failing side never hides the others)."""
+
+    choice: PipelineChoice
+    outcome: SearchOutcome | None = None
+    error: str | None = None
+
+
+class SearchApp:
+    """``any_reranker``: a second stage may be any hub id or local folder (the CLI's trusted user);
+    otherwise only the rerankers installed on this machine (what a browser user may name)."""
+
+    def __init__(self, services: Services, *, any_reranker: bool = False) -> None:
+        self.services = services
+        self._any_reranker = any_reranker
+        self.catalog = Catalog(services.store)
+        self._searchers: dict[str, Searcher] = {}
+        self._lock = threading.Lock()
+        self._second_stages: list[str] | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, *, any_reranker: bool = False) -> SearchApp:
+        return cls(Services.build(settings), any_reranker=any_reranker)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def close(self) -> None:
+        self.services.close()
+
+    # ---- what there is ---------------------------------------------------------------------------
+
+    def collections(self) -> list[CollectionInfo]:
+        return self.catalog.infos()
+
+    def default_collection(self) -> str | None:
+        """The default model's collection when it exists, else the first one, else None."""
+        names = self.catalog.names()
+        preferred = default_collection(self.settings.default_model)
+        if preferred in names:
+            return preferred
+        return names[0] if names else None
+
+    def collection_for(self, model: str | None) -> str:
+        """The collection a model indexes into by default."""
+        return default_collection(self.services.spec(model).name)
+
+    def model_names(self) -> list[str]:
+        """Registry models, the default first."""
+        default = self.services.spec().name
+        return [default, *[name for name in self.services.registry.names() if name != default]]
+
+    def second_stages(self) -> list[str]:
+        """Second stages this machine can run (rerankers whose files are here), found once per process.
+
+        Only these are offered and accepted: a reranker loader would also load any hub id or
+        local folder it is given, which a browser user must not be able to name.
+        """
+        with self._lock:
+            if self._second_stages is None:
+                self._second_stages = [str(name) for name in self.services.available_rerankers()]
+            return list(self._second_stages)
+
+    # ---- searching -------------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> SearchOutcome:
+        """Search, rerank and highlight (as ``request.highlight`` says)."""
+        started = time.perf_counter()
+        if self.catalog.get(request.collection) is None:
+            known = ", ".join(self.catalog.names()) or "none yet"
+            raise QueryError(
+                f"No collection {request.collection[:80]!r} on this server (collections: {known}). Pick one of "
+                f"them, or index a folder into it first: python app.py index DIR --collection {request.collection[:80]}"
+            )
+        searcher = self.searcher(request.collection)
+        if request.model is not None:
+            searcher.meta.check(self.services.spec(request.model), request.collection)
+        reranker = self._reranker(request.second_stage)
+        flt = SearchFilter(languages=request.languages, sources=request.sources)
+        result = searcher.search(
+            request.query,
+            k=request.k,
+            flt=flt,
+            mode=request.mode,  # type: ignore[arg-type]
+            reranker=reranker,
+        )
+        timings = dict(result.timings_ms)
+        timings.pop("total", None)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings)
+        return self.highlight(plain, request.highlight)
+
+    def highlight(self, outcome: SearchOutcome, kind: str) -> SearchOutcome:
+        """The outcome with its sentences highlighted by ``kind``; the page runs this as a second step
+        (lexical first, then semantic) so results appear before the model has read their sentences."""
+        result = outcome.result
+        timings = {stage: ms for stage, ms in outcome.timings_ms.items() if stage not in ("highlight", "total")}
+        total = float(outcome.timings_ms.get("total", 0.0)) - float(outcome.timings_ms.get("highlight", 0.0))
+        highlighter = self._highlighter(kind, result.collection)
+        highlights: tuple[Highlight | None, ...] = (None,) * len(result.hits)
+        if highlighter is not None and result.hits:
+            t0 = time.perf_counter()
+            highlights = tuple(
+                highlighter.pick(result.query, result.query_vector, [hit.text for hit in result.hits])
+            )
+            timings["highlight"] = round((time.perf_counter() - t0) * 1000, 2)
+            total += timings["highlight"]
+        timings["total"] = round(total, 2)
+        return SearchOutcome(replace(outcome.request, highlight=kind), result, highlights, timings)
+
+    def compare(self, query: str, k: int, choices: Sequence[PipelineChoice]) -> list[ComparedSide]:
+        """One query through each pipeline; a side that fails carries its message instead of results."""
+        sides = []
+        for choice in choices:
+            try:
+                request = make_request(query, choice.collection, (), k, choice.mode, choice.second_stage, "off")
+                sides.append(ComparedSide(choice, outcome=self.search(request)))
+            except Exception as exc:  # noqa: BLE001 - one failing side must not hide the others
+                message = user_message(exc)
+                if message is None:
+                    raise
+                sides.append(ComparedSide(choice, error=message))
+        return sides
+
+    def searcher(self, collection: str) -> Searcher:
+        """The collection's searcher, its description confirmed with one store call."""
+        info = self.catalog.confirm(collection, self.services.store.get_meta(collection))
+        with self._lock:
+            searcher = self._searchers.get(collection)
+            if searcher is not None and searcher.meta == info.meta:
+                return searcher
+        spec = self.services.model_of(info.meta)
+        sparse = self.services.sparse_encoder(spec.name) if info.sparse else None
+        searcher = Searcher(self.services.store, collection, self.services.embedder(spec.name), sparse, meta=info.meta)
+        with self._lock:
+            self._searchers[collection] = searcher
+        return searcher
+
+    def _reranker(self, name: str | None) -> Reranker | None:
+        if not name:
+            return None
+        if not self._any_reranker and name not in self.second_stages():
+            raise QueryError(f"Second stage {name!r} is not available on this server.")
+        return self.services.reranker(name)
+
+    def _highlighter(self, kind: str, collection: str) -> Highlighter | None:
+        if kind == "semantic":
+            # Through the embedding cache: a hit shown again (the same or a related query, a Compare
+            # run) has its sentences read back instead of embedded again (~0.5 s for 40 sentences).
+            info = self.catalog.require(collection)
+            return SemanticHighlighter(self.services.document_embedder(self.services.model_of(info.meta).name))
+        if kind == "lexical":
+            return LexicalHighlighter()
+        return None
+
+    # ---- indexing --------------------------------------------------------------------------------
+
+    def index_folder(
+        self,
+        folder: Path,
+        model: str | None = None,
+        collection: str | None = None,
+        config: IndexConfig | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IndexReport:
+        """Index ``folder`` (incremental); an existing collection keeps the model it was built with."""
+        try:
+            return index_with_services(self.services, folder, model, collection, config, progress, cancel)
+        finally:
+            self.catalog.invalidate()
+
+    def index_allowed_folder(
+        self,
+        raw_folder: str,
+        model: str | None = None,
+        collection: str | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IndexReport:
+        """Index a folder a browser user typed: only inside the allowed roots."""
+        folder = resolve_allowed_folder(raw_folder, self.settings.allowed_roots)
+        return self.index_folder(folder, model, collection, progress=progress, cancel=cancel)
+
+    def index_uploads(
+        self,
+        files: Sequence[str | Path],
+        uploads_dir: Path,
+        model: str | None = None,
+        collection: str | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[SavedUploads, IndexReport | None]:
+        """Copy uploads (typed and size-checked) into ``uploads_dir`` and index that folder."""
+        saved = save_uploads(files, uploads_dir, int(self.settings.max_upload_mb) * 1024 * 1024)
+        if not saved.saved:
+            return saved, None
+        return saved, self.index_folder(uploads_dir, model, collection, progress=progress, cancel=cancel)
+
+    # ---- evaluating ------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        queryset: QuerySet,
+        pipelines: Sequence[PipelineSpec],
+        progress: ProgressCallback | None = None,
+        workspace: EvalWorkspace | None = None,
+        **options: object,
+    ) -> EvalReport:
+        """Every pipeline on the query set: indexes the corpus per model (in ``workspace``), scores the runs."""
+        return evaluate_pipelines(
+            self.services, queryset, pipelines, progress=progress, workspace=workspace, **options  # type: ignore[arg-type]
+        )
+

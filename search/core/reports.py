@@ -1,0 +1,82 @@
+"""What an index run reports: progress while it runs, and what it did when it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str  # relative to the indexed root
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    files_done: int
+    files_total: int
+    chunks_written: int
+    current: str
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    root: str
+    collection: str
+    model: str
+    files_seen: int
+    indexed: tuple[str, ...]  # files (re)indexed by this run, relative paths
+    unchanged: int
+    removed: tuple[str, ...]  # files gone from disk whose chunks were deleted
+    skipped: tuple[SkippedFile, ...]
+    unsupported: int
+    chunks_written: int
+    chunks_by_language: Mapping[str, int]
+    timings: Mapping[str, float]  # seconds per stage; stages overlap, "total" is wall time
+    cancelled: bool = False
+    vectors_reused: int = 0  # chunks whose vectors came from the embedding cache, not the model
+    ignored: int = 0  # files and folders left out by the folder's .mlsearchignore
+
+    def summary(self) -> str:
+        langs = ", ".join(f"{lang} {n}" for lang, n in sorted(self.chunks_by_language.items(), key=lambda kv: -kv[1]))
+        lines = [
+            f"Indexed {self.root} into collection {self.collection!r} with {self.model}"
+            + (" (cancelled)" if self.cancelled else ""),
+            f"  files: {self.files_seen} seen, {len(self.indexed)} indexed, {self.unchanged} unchanged, "
+            f"{len(self.removed)} removed, {len(self.skipped)} skipped, {self.unsupported} unsupported type"
+            + (f", {self.ignored} ignored (.mlsearchignore)" if self.ignored else ""),
+            f"  new chunks: {self.chunks_written}" + (f" ({langs})" if langs else ""),
+        ]
+        if self.vectors_reused:
+            lines.append(f"  vectors reused from the embedding cache: {self.vectors_reused}")
+        for skipped in self.skipped:
+            lines.append(f"  skipped {skipped.path}: {skipped.reason}")
+        for removed in self.removed:
+            lines.append(f"  removed {removed}")
+        stages = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
+        lines.append(f"  time: {stages}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "collection": self.collection,
+            "model": self.model,
+            "files_seen": self.files_seen,
+            "indexed": list(self.indexed),
+            "unchanged": self.unchanged,
+            "removed": list(self.removed),
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "unsupported": self.unsupported,
+            "chunks_written": self.chunks_written,
+            "chunks_by_language": dict(self.chunks_by_language),
+            "timings": dict(self.timings),
+            "cancelled": self.cancelled,
+            "vectors_reused": self.vectors_reused,
+            "ignored": self.ignored,
+        }
+
+
+ProgressFn = Callable[[IndexProgress], None]

@@ -1,0 +1,35 @@
+"""Settings: every choice the entry point makes, passed down explicitly (nothing read from globals later)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from search.core.paths import default_cache_dir, default_data_dir
+
+DEFAULT_MODEL = "multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    qdrant_url: str | None = None  # a Qdrant server or cluster; None = embedded store in data_dir
+    qdrant_api_key: str | None = None
+    shards: int | None = None
+    replication_factor: int | None = None
+    on_disk: bool = False
+    quantization: str | None = None  # "int8" scalar quantisation on a server
+    default_model: str = DEFAULT_MODEL
+    device: str | None = None  # None = CUDA when available, else CPU
+    backend: str = "auto"  # how models run (search.models.backends)
+    embedding_cache: bool = True  # indexing reuses vectors of texts embedded before (search.models.embed_cache)
+    allow_downloads: bool = False  # the network policy: may hub models be fetched (off: offline only)
+    allowed_roots: tuple[Path, ...] = ()  # folders the UI may index; empty = only uploads
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_upload_mb: int = 50
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with the given fields changed; ``None`` values leave a field as it is."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]

