@@ -1,9 +1,9 @@
 """Multilingual semantic search: `python app.py` opens the UI; subcommands index, search and evaluate.
 
-    python app.py                                  # UI on http://127.0.0.1:7860 (--port, --host)
-    python app.py index ~/Documents/papers         # index (incrementally) with the default model
-    python app.py search "Wie lernen Bienen?" --lang en,zh -k 5
-    python app.py eval --queries sample_corpora/queryset --models multilingual-e5-small
+python app.py                                  # UI on http://127.0.0.1:7860 (--port, --host)
+python app.py index ~/Documents/papers         # index (incrementally) with the default model
+python app.py search "Wie lernen Bienen?" --lang en,zh -k 5
+python app.py eval --queries sample_corpora/queryset --models multilingual-e5-small
 """
 
 from __future__ import annotations
@@ -41,7 +41,11 @@ def _serve_options(p: argparse.ArgumentParser, defaults: bool) -> None:
     p.add_argument("--host", default=default, help="bind address (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=default, help="port of the web UI (default 7860)")
     p.add_argument(
-        "--allow-root", action="append", type=Path, default=default, help="folder the UI may index (repeatable)"
+        "--allow-root",
+        action="append",
+        type=Path,
+        default=default,
+        help="folder the UI may index (repeatable)",
     )
     p.add_argument(
         "--no-sample",
@@ -52,22 +56,36 @@ def _serve_options(p: argparse.ArgumentParser, defaults: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="app.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, help="where the embedded index lives (default: ~/.local/share/multilingual-search)")
-    parser.add_argument("--cache-dir", type=Path, help="converted/downloaded models (default: ~/.cache/multilingual-search)")
-    parser.add_argument("--qdrant-url", help="use a Qdrant server or cluster, e.g. http://host:6333 (default: embedded store)")
+    parser = argparse.ArgumentParser(
+        prog="app.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the embedded index lives (default: ~/.local/share/multilingual-search)",
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, help="converted/downloaded models (default: ~/.cache/multilingual-search)"
+    )
+    parser.add_argument(
+        "--qdrant-url", help="use a Qdrant server or cluster, e.g. http://host:6333 (default: embedded store)"
+    )
     parser.add_argument("--qdrant-api-key", default=os.environ.get("QDRANT_API_KEY"))
     parser.add_argument("--shards", type=int, help="shards per new collection (server/cluster)")
     parser.add_argument("--replicas", type=int, help="replication factor per new collection (server/cluster)")
     parser.add_argument("--on-disk", action="store_true", help="keep vectors on disk (server/cluster)")
-    parser.add_argument("--quantization", choices=["int8"], help="scalar quantisation of stored vectors (server/cluster)")
+    parser.add_argument(
+        "--quantization", choices=["int8"], help="scalar quantisation of stored vectors (server/cluster)"
+    )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
         help="how models run (default auto: ONNX Runtime on a CPU, exported once and checked against torch)",
     )
-    parser.add_argument("--allow-downloads", action="store_true", help="allow fetching hub models (off by default)")
+    parser.add_argument(
+        "--allow-downloads", action="store_true", help="allow fetching hub models (off by default)"
+    )
     parser.add_argument(
         "--no-embedding-cache",
         action="store_true",
@@ -98,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("eval", help="evaluate models/pipelines on a labeled query set")
-    p.add_argument("--queries", type=Path, required=True, help="BEIR-style folder: corpus.jsonl, queries.jsonl, qrels.tsv")
+    p.add_argument(
+        "--queries",
+        type=Path,
+        required=True,
+        help="BEIR-style folder: corpus.jsonl, queries.jsonl, qrels.tsv",
+    )
     p.add_argument("--models", default=None, help="comma-separated models (default: the default model)")
     p.add_argument("--modes", default="dense", help="comma-separated first stages: dense,sparse,hybrid")
     p.add_argument("--rerank", help="comma-separated second stages to add to each pipeline")
@@ -170,12 +193,27 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     result = app.search(request).result
     if args.json:
         hits = [
-            {"rank": i, "score": h.score, "source": h.relpath, "page": h.page, "language": h.language, "text": h.text}
+            {
+                "rank": i,
+                "score": h.score,
+                "source": h.relpath,
+                "page": h.page,
+                "language": h.language,
+                "text": h.text,
+            }
             for i, h in enumerate(result.hits, 1)
         ]
-        print(json.dumps({"query": result.query, "timings_ms": dict(result.timings_ms), "hits": hits}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {"query": result.query, "timings_ms": dict(result.timings_ms), "hits": hits},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
-    print(f"{len(result.hits)} results from {result.collection!r} ({result.model}, {result.timings_ms.get('total', 0):.0f} ms)")
+    print(
+        f"{len(result.hits)} results from {result.collection!r} ({result.model}, {result.timings_ms.get('total', 0):.0f} ms)"
+    )
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
         snippet = " ".join(hit.text.split())[:240]
@@ -189,8 +227,9 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from search.application.evaluating import PipelineSpec
-    from search.evaluation.metrics import format_report, plot_language_heatmap, plot_report
+    from search.evaluation.plots import plot_language_heatmap, plot_report
     from search.evaluation.querysets import load_queryset
+    from search.evaluation.report import format_report
 
     started = time.perf_counter()
     queryset = load_queryset(args.queries)
@@ -213,7 +252,9 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "report.json").write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+        (args.out / "report.json").write_text(
+            json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
         written = [
             args.out / "report.json",
             plot_report(report, args.out / "metrics.png"),

@@ -27,7 +27,9 @@ def evaldata_dir() -> Path:
 def reference_scores(filename: str) -> dict[str, dict[str, float]]:
     """Published MTEB figures: model short name -> subset -> score (missing cells left out)."""
     path = evaldata_dir() / "reference_scores" / filename
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    lines = [
+        line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
+    ]
     header = lines[0].split("\t")
     table: dict[str, dict[str, float]] = {model: {} for model in header[1:]}
     for line in lines[1:]:
@@ -54,7 +56,10 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
         return "" if value is None else str(value)
 
     text_rows = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in text_rows)) if text_rows else len(str(h)) for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(r[i]) for r in text_rows)) if text_rows else len(str(h))
+        for i, h in enumerate(headers)
+    ]
     out = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths))]
     out.append("  ".join("-" * w for w in widths))
     for row in text_rows:

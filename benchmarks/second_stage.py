@@ -41,8 +41,9 @@ import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table
 from search.core.types import CorpusDoc, Hit, QuerySet
-from search.evaluation.metrics import EvalReport, evaluate
-from search.evaluation.querysets import xquad_cross_lingual, xquad_same_language
+from search.evaluation.metrics import evaluate
+from search.evaluation.report import EvalReport
+from search.evaluation.xquad import xquad_cross_lingual, xquad_same_language
 from search.models.embedder import Embedder
 from search.models.loading import load_embedder
 from search.models.reranker import Reranker

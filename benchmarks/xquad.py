@@ -5,7 +5,7 @@ MTEB's per-language XQuADRetrieval nDCG@10 for the same model shows the whole
 path (prompts, truncation, scoring, metric) is right, and the query language x
 document language table shows what cross-lingual search costs.
 
-Protocol (MTEB ``XQuADRetrieval``, see search.evaluation.querysets.xquad_same_language):
+Protocol (MTEB ``XQuADRetrieval``, see search.evaluation.xquad.xquad_same_language):
 questions in L -> the 240 paragraphs in L, questions and paragraphs deduplicated
 by text, the model's query/document prompts ("query: " / "passage: " for e5),
 exact cosine over all paragraphs, nDCG@10 from ranx. Cross-lingual: questions
@@ -36,8 +36,9 @@ import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table, reference_name, reference_scores
 from search.core.types import CorpusDoc, Query, QuerySet
-from search.evaluation.metrics import EvalReport, Run, evaluate
-from search.evaluation.querysets import XQUAD_LANGUAGES, xquad_cross_lingual, xquad_same_language
+from search.evaluation.metrics import Run, evaluate
+from search.evaluation.report import EvalReport
+from search.evaluation.xquad import XQUAD_LANGUAGES, xquad_cross_lingual, xquad_same_language
 from search.models.embedder import Embedder
 from search.models.loading import load_embedder
 from search.models.registry import ModelRegistry

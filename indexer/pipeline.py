@@ -33,12 +33,12 @@ from indexer.extract.loaders import (
     file_sha256,
     load_document,
 )
-from search.core.errors import StoreError
+from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import IndexProgress, IndexReport, ProgressFn, SkippedFile
 from search.core.types import Chunk, Document, relative_source
 from search.models.embedder import Embedder
 from search.stores.base import CollectionMeta, Point, VectorStore
-from search.stores.payload import encode_chunk
+from search.stores.payload import FILE_STATE_FIELDS, StoredChunkState, encode_chunk
 from search.text.sparse import SparseEncoder
 
 CHUNKING_KEYS = ("chunk_tokens", "overlap_tokens")
@@ -130,14 +130,13 @@ def prepare_collection(
 def _existing_state(store: VectorStore, collection: str, root: str) -> dict[str, _FileState]:
     prefix = root.rstrip("/") + "/"
     state: dict[str, _FileState] = defaultdict(_FileState)
-    for _, payload in store.iter_payloads(collection, ("source", "doc_hash", "n_chunks")):
-        source = str(payload.get("source", ""))
-        if not source.startswith(prefix):
+    for _, payload in store.iter_payloads(collection, FILE_STATE_FIELDS):
+        stored = StoredChunkState.decode(payload)
+        if not stored.source.startswith(prefix):
             continue
-        doc_hash = str(payload.get("doc_hash", ""))
-        entry = state[source]
-        entry.counts[doc_hash] += 1
-        entry.expected[doc_hash] = int(payload.get("n_chunks", 0))
+        entry = state[stored.source]
+        entry.counts[stored.doc_hash] += 1
+        entry.expected[stored.doc_hash] = stored.n_chunks
     return dict(state)
 
 
@@ -154,18 +153,15 @@ def index_folder(
 ) -> IndexReport:
     """Bring ``collection`` in line with ``folder``: new and changed files indexed, deleted ones removed."""
     config = config or IndexConfig()
-    started = time.perf_counter()
-    timer = _Timer()
     root_path = Path(os.path.abspath(folder))
     if not root_path.is_dir():
-        raise NotADirectoryError(f"not a folder: {folder}")
-    root = root_path.as_posix()
-    prepare_collection(store, collection, embedder, sparse, config)
+        raise NotAFolderError(f"not a folder: {folder}")
+    run = _Run(embedder, store, collection, sparse, config, root_path.as_posix(), progress, cancel)
 
     t0 = time.perf_counter()
     found: Discovery = discover(root_path, config.loader)
-    state = _existing_state(store, collection, root)
-    timer.add("discover", time.perf_counter() - t0)
+    state = _existing_state(store, collection, run.root)
+    run.timer.add("discover", time.perf_counter() - t0)
 
     present = {Path(entry.path).as_posix() for entry in found.files}
     present |= {Path(s.path).as_posix() for s in found.skipped}  # unreadable now, but not deleted
@@ -173,85 +169,178 @@ def index_folder(
     if removed:
         t0 = time.perf_counter()
         store.delete_sources(collection, removed)
-        timer.add("write", time.perf_counter() - t0)
+        run.timer.add("write", time.perf_counter() - t0)
+    for skipped in found.skipped:
+        run.skipped.append(
+            SkippedFile(relative_source(Path(skipped.path).as_posix(), run.root), skipped.reason)
+        )
 
-    total = len(found.files)
-    settled = 0  # files done without the model: unchanged, or skipped with a reason
-    current = ""
+    def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
+        _produce(found, root_path, state, embedder, config, run.timer, out, stop, run.cancel)
 
-    def report_progress(finished: Sequence[str] = ()) -> None:
-        """Files count as done once all their chunks are written (or they needed none)."""
-        nonlocal current
-        if finished:
-            current = relative_source(finished[-1], root)
-        if progress:
-            progress(IndexProgress(settled + writer.completed, total, writer.written, current))
-
-    writer = _Writer(embedder, store, collection, sparse, config, timer, on_write=report_progress)
-    parsed: queue.Queue[_Parsed | BaseException | None] = queue.Queue(maxsize=config.queue_files)
-    stop = threading.Event()  # ours; the caller's ``cancel`` is only read
-    cancel = cancel or threading.Event()
-    producer = threading.Thread(
-        target=_produce,
-        args=(found, root_path, state, embedder, config, timer, parsed, stop, cancel),
-        name="index-extract",
-        daemon=True,
-    )
-    producer.start()
-
-    skipped = [SkippedFile(relative_source(Path(s.path).as_posix(), root), s.reason) for s in found.skipped]
-    indexed: list[str] = []
-    unchanged = 0
-    try:
-        while not cancel.is_set():
-            item = _next_parsed(parsed, writer)
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            rel = relative_source(item.source, root)
-            if item.unchanged:
-                unchanged += 1
-                settled += 1
-                report_progress([item.source])
-            elif item.error is not None:
-                skipped.append(SkippedFile(rel, item.error))
-                if item.source in state and not item.keep:  # the indexed version no longer exists
-                    store.delete_sources(collection, [item.source])
-                settled += 1
-                report_progress([item.source])
-            else:
-                indexed.append(item.source)
-                writer.add(item)
-        writer.flush(cancel)
-    finally:
-        stop.set()
-        _drain(parsed)
-        producer.join()
-
-    cancelled = cancel.is_set()
-    if config.optimize and (writer.written or removed):
-        t0 = time.perf_counter()
-        store.optimize(collection)
-        timer.add("optimize", time.perf_counter() - t0)
-    timings = {stage: round(seconds, 3) for stage, seconds in timer.totals.items()}
-    timings["total"] = round(time.perf_counter() - started, 3)
-    return IndexReport(
-        root=root,
-        collection=collection,
-        model=embedder.spec.name,
-        files_seen=total + len(found.skipped),
-        indexed=tuple(relative_source(s, root) for s in indexed if s not in writer.unfinished),
-        unchanged=unchanged,
-        removed=tuple(relative_source(s, root) for s in removed),
-        skipped=tuple(sorted(skipped, key=lambda s: s.path)),
+    return run.execute(
+        produce,
+        total=len(found.files),
+        state=state,
+        removed=removed,
+        files_seen=len(found.files) + len(found.skipped),
         unsupported=found.unsupported,
         ignored=found.ignored,
-        chunks_written=writer.written,
-        chunks_by_language=dict(writer.languages),
-        timings=timings,
-        cancelled=cancelled,
     )
+
+
+def index_documents(
+    documents: Iterable[Document],
+    embedder: Embedder,
+    store: VectorStore,
+    collection: str,
+    *,
+    sparse: SparseEncoder | None = None,
+    config: IndexConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> IndexReport:
+    """Chunk, embed and write Documents that are already in memory (query-set corpora, tests).
+
+    No walking, hashing or skipping of unchanged files: every document given is
+    written, through the same engine as ``index_folder``.
+    """
+    config = config or IndexConfig()
+    docs = list(documents)
+    roots = {doc.root for doc in docs}
+    run = _Run(
+        embedder, store, collection, sparse, config, roots.pop() if len(roots) == 1 else "", progress, cancel
+    )
+    run.display.update({doc.source: doc.relpath for doc in docs})
+    budget = chunk_budget(embedder, config)
+
+    def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
+        try:
+            for doc in docs:
+                if stop.is_set() or run.cancel.is_set():
+                    break
+                t0 = time.perf_counter()
+                chunks = chunk_document(doc, embedder, budget, config.overlap_tokens)
+                run.timer.add("chunk", time.perf_counter() - t0)
+                parsed = _Parsed(doc.source, doc.content_hash, tuple(chunks))
+                _put(out, parsed if chunks else replace(parsed, error="no text to index"), stop)
+        except BaseException as exc:  # a bug: surface it in the caller's thread
+            _put(out, exc, stop, force=True)
+        finally:
+            _put(out, None, stop, force=True)
+
+    return run.execute(produce, total=len(docs), files_seen=len(docs))
+
+
+class _Run:
+    """The one indexing engine: a producer thread feeds parsed files, the model embeds them in
+    length-matched batches, the store gets them, and a report says what happened."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        collection: str,
+        sparse: SparseEncoder | None,
+        config: IndexConfig,
+        root: str,
+        progress: ProgressFn | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.started = time.perf_counter()
+        self.embedder, self.store, self.collection = embedder, store, collection
+        self.config = config
+        self.root = root
+        self.progress = progress
+        self.cancel = cancel or threading.Event()  # the caller's; only read
+        self.timer = _Timer()
+        self.skipped: list[SkippedFile] = []
+        self.display: dict[str, str] = {}  # source -> path shown in reports (default: relative to root)
+        self.settled = 0  # files done without the model: unchanged, or skipped with a reason
+        self.total = 0
+        self.current = ""
+        prepare_collection(store, collection, embedder, sparse, config)
+        self.writer = _Writer(
+            embedder, store, collection, sparse, config, self.timer, on_write=self.report_progress
+        )
+
+    def rel(self, source: str) -> str:
+        return self.display.get(source) or relative_source(source, self.root)
+
+    def report_progress(self, finished: Sequence[str] = ()) -> None:
+        """Files count as done once all their chunks are written (or they needed none)."""
+        if finished:
+            self.current = self.rel(finished[-1])
+        if self.progress:
+            done = self.settled + self.writer.completed
+            self.progress(IndexProgress(done, self.total, self.writer.written, self.current))
+
+    def execute(
+        self,
+        produce: Callable[[queue.Queue[_Parsed | BaseException | None], threading.Event], None],
+        *,
+        total: int,
+        files_seen: int,
+        state: Mapping[str, _FileState] | None = None,
+        removed: Sequence[str] = (),
+        unsupported: int = 0,
+        ignored: int = 0,
+    ) -> IndexReport:
+        self.total = total
+        state = state or {}
+        parsed: queue.Queue[_Parsed | BaseException | None] = queue.Queue(maxsize=self.config.queue_files)
+        stop = threading.Event()  # ours: tells the producer the consumer has gone away
+        producer = threading.Thread(target=produce, args=(parsed, stop), name="index-extract", daemon=True)
+        producer.start()
+        indexed: list[str] = []
+        unchanged = 0
+        try:
+            while not self.cancel.is_set():
+                item = _next_parsed(parsed, self.writer)
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                if item.unchanged:
+                    unchanged += 1
+                    self.settled += 1
+                    self.report_progress([item.source])
+                elif item.error is not None:
+                    self.skipped.append(SkippedFile(self.rel(item.source), item.error))
+                    if item.source in state and not item.keep:  # the indexed version no longer exists
+                        self.store.delete_sources(self.collection, [item.source])
+                    self.settled += 1
+                    self.report_progress([item.source])
+                else:
+                    indexed.append(item.source)
+                    self.writer.add(item)
+            self.writer.flush(self.cancel)
+        finally:
+            stop.set()
+            _drain(parsed)
+            producer.join()
+        if self.config.optimize and (self.writer.written or removed):
+            t0 = time.perf_counter()
+            self.store.optimize(self.collection)
+            self.timer.add("optimize", time.perf_counter() - t0)
+        timings = {stage: round(seconds, 3) for stage, seconds in self.timer.totals.items()}
+        timings["total"] = round(time.perf_counter() - self.started, 3)
+        return IndexReport(
+            root=self.root,
+            collection=self.collection,
+            model=self.embedder.spec.name,
+            files_seen=files_seen,
+            indexed=tuple(self.rel(s) for s in indexed if s not in self.writer.unfinished),
+            unchanged=unchanged,
+            removed=tuple(self.rel(s) for s in removed),
+            skipped=tuple(sorted(self.skipped, key=lambda s: s.path)),
+            unsupported=unsupported,
+            ignored=ignored,
+            chunks_written=self.writer.written,
+            chunks_by_language=dict(self.writer.languages),
+            timings=timings,
+            cancelled=self.cancel.is_set(),
+        )
 
 
 def chunk_budget(embedder: Embedder, config: IndexConfig) -> int:
@@ -470,77 +559,3 @@ def _finished(batch: Sequence[Chunk], remaining: dict[str, int]) -> Iterator[str
         if remaining[chunk.source] == 0:
             del remaining[chunk.source]
             yield chunk.source
-
-
-def index_documents(
-    documents: Iterable[Document],
-    embedder: Embedder,
-    store: VectorStore,
-    collection: str,
-    *,
-    sparse: SparseEncoder | None = None,
-    config: IndexConfig | None = None,
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-) -> IndexReport:
-    """Chunk, embed and write Documents that are already in memory (query-set corpora, tests).
-
-    No walking, hashing or skipping of unchanged files: every document given is
-    written, with the same chunking, batching and stale-chunk removal as ``index_folder``.
-    """
-    config = config or IndexConfig()
-    started = time.perf_counter()
-    timer = _Timer()
-    prepare_collection(store, collection, embedder, sparse, config)
-    budget = chunk_budget(embedder, config)
-    docs = list(documents)
-    roots = {doc.root for doc in docs}
-    indexed: list[str] = []
-    skipped: list[SkippedFile] = []
-    current = ""
-
-    def report_progress(finished: Sequence[str] = ()) -> None:
-        nonlocal current
-        current = finished[-1] if finished else current
-        if progress:
-            progress(IndexProgress(len(skipped) + writer.completed, len(docs), writer.written, current))
-
-    by_source = {doc.source: doc.relpath for doc in docs}
-    writer = _Writer(
-        embedder, store, collection, sparse, config, timer,
-        on_write=lambda finished: report_progress([by_source[s] for s in finished]),
-    )  # fmt: skip
-    for doc in docs:
-        if cancel is not None and cancel.is_set():
-            break
-        t0 = time.perf_counter()
-        chunks = chunk_document(doc, embedder, budget, config.overlap_tokens)
-        timer.add("chunk", time.perf_counter() - t0)
-        if chunks:
-            indexed.append(doc.source)
-            writer.add(_Parsed(doc.source, doc.content_hash, tuple(chunks)))
-        else:
-            skipped.append(SkippedFile(doc.relpath, "no text to index"))
-            report_progress([doc.relpath])
-    writer.flush(cancel)
-    if config.optimize and writer.written:
-        t0 = time.perf_counter()
-        store.optimize(collection)
-        timer.add("optimize", time.perf_counter() - t0)
-    timings = {stage: round(seconds, 3) for stage, seconds in timer.totals.items()}
-    timings["total"] = round(time.perf_counter() - started, 3)
-    return IndexReport(
-        root=roots.pop() if len(roots) == 1 else "",
-        collection=collection,
-        model=embedder.spec.name,
-        files_seen=len(docs),
-        indexed=tuple(by_source[s] for s in indexed if s not in writer.unfinished),
-        unchanged=0,
-        removed=(),
-        skipped=tuple(skipped),
-        unsupported=0,
-        chunks_written=writer.written,
-        chunks_by_language=dict(writer.languages),
-        timings=timings,
-        cancelled=cancel is not None and cancel.is_set(),
-    )

@@ -18,7 +18,9 @@ def tqdm_progress(disable: bool = False) -> Iterator[ProgressFn]:
         def update(event: IndexProgress) -> None:
             nonlocal bar
             if bar is None:
-                bar = tqdm(total=event.files_total, unit="file", desc="indexing", disable=disable, dynamic_ncols=True)
+                bar = tqdm(
+                    total=event.files_total, unit="file", desc="indexing", disable=disable, dynamic_ncols=True
+                )
             bar.set_postfix_str(f"{event.chunks_written} chunks, {event.current[-40:]}", refresh=False)
             bar.update(event.files_done - bar.n)
 

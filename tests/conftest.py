@@ -17,7 +17,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from tests.fakes import FakeEmbedder  # noqa: E402
+from tests.fakes import FakeEmbedder
 
 
 class NetworkAttempt(AssertionError):

@@ -47,7 +47,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_generated_folder_has_every_format_and_is_reproducible(tmp_path: Path) -> None:
-    formats = {fmt: 1.0 for fmt in gen_corpus.FORMAT_MIX}
+    formats = dict.fromkeys(gen_corpus.FORMAT_MIX, 1.0)
     first = gen_corpus.generate(tmp_path / "a", 10, seed=7, source=SOURCE, formats=formats)
     second = gen_corpus.generate(tmp_path / "b", 10, seed=7, source=SOURCE, formats=formats)
     assert set(first.by_format) == set(gen_corpus.FORMAT_MIX)

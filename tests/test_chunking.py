@@ -204,7 +204,7 @@ def test_text_without_spaces_or_punctuation_is_cut_between_characters() -> None:
     chunks = chunk_document(doc, Chars(), 64, 8)
     assert_valid(doc, chunks, Chars(), 64)
     for chunk in chunks:  # never between a consonant and its virama/vowel sign
-        assert not chunk.text[0] in "\u094d\u0947"
+        assert chunk.text[0] not in "\u094d\u0947"
 
 
 def test_overlap_repeats_trailing_sentences_within_the_budget() -> None:

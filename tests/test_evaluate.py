@@ -10,15 +10,9 @@ import random
 import pytest
 
 from search.core.types import CorpusDoc, Hit, Query, QuerySet
-from search.evaluation.metrics import (
-    DEFAULT_METRICS,
-    EvalReport,
-    evaluate,
-    fold_hits,
-    format_report,
-    plot_language_heatmap,
-    plot_report,
-)
+from search.evaluation.metrics import DEFAULT_METRICS, evaluate, fold_hits
+from search.evaluation.plots import plot_language_heatmap, plot_report
+from search.evaluation.report import EvalReport, format_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

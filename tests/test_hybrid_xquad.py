@@ -32,7 +32,7 @@ def evaldata() -> Path:
 
 def test_hybrid_keeps_up_with_dense_on_same_language_xquad(evaldata: Path, tmp_path: Path) -> None:
     from benchmarks.second_stage import FIRST_STAGES, Bench
-    from search.evaluation.querysets import xquad_same_language
+    from search.evaluation.xquad import xquad_same_language
     from search.models.loading import load_embedder
     from search.stores.edge import EdgeStore
     from search.text.bm25 import SubwordBM25Encoder

@@ -123,9 +123,7 @@ def test_models_backend_auto_onnx_keeps_left_padding_and_last_token_pooling(
     np.testing.assert_allclose(auto.encode_queries(TEXTS[1:2])[0], batch[1], atol=1e-5)
 
 
-def test_models_backend_a_wrong_graph_is_refused(
-    tiny: ModelSpec, onnx_cache: Path, tmp_path: Path
-) -> None:
+def test_models_backend_a_wrong_graph_is_refused(tiny: ModelSpec, onnx_cache: Path, tmp_path: Path) -> None:
     from transformers import AutoModel
 
     load_embedder(tiny, cache_dir=onnx_cache, backend="onnx")

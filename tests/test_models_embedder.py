@@ -210,7 +210,9 @@ def test_models_dense_head_matches_sentence_transformers(dense: ModelSpec, no_ne
 
     reference = SentenceTransformer(dense.source, device="cpu", local_files_only=True)
     expected = reference.encode(TEXTS, convert_to_numpy=True)
-    np.testing.assert_allclose(load_embedder(dense, backend="torch").encode_documents(TEXTS), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        load_embedder(dense, backend="torch").encode_documents(TEXTS), expected, atol=1e-5
+    )
 
 
 def test_models_packaged_pooling_must_agree_with_spec(dense: ModelSpec) -> None:
@@ -251,7 +253,7 @@ def test_models_concurrent_calls_match_sequential(e5_style: ModelSpec) -> None:
     def work() -> None:
         try:
             results.append(embedder.encode_documents(TEXTS * 4))
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assert below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]

@@ -31,7 +31,9 @@ def test_models_local_folder_with_spec_loads(tmp_path: Path, no_network: list[ob
     assert embedder.spec.source == str((tmp_path / "mine").resolve())
     assert embedder.encode_queries(["hello"]).shape == (1, 32)
     assert "my-finetune" in registry.names()  # now usable by name too
-    assert load_embedder("my-finetune", registry=registry, backend="torch").spec.source == embedder.spec.source
+    assert (
+        load_embedder("my-finetune", registry=registry, backend="torch").spec.source == embedder.spec.source
+    )
 
 
 def test_models_local_load_never_touches_network(tmp_path: Path, no_network: list[object]) -> None:

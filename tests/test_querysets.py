@@ -9,13 +9,8 @@ import pytest
 
 from search.core.errors import QuerySetError
 from search.core.types import CorpusDoc, Query, QuerySet
-from search.evaluation.querysets import (
-    load_queryset,
-    save_queryset,
-    xquad_cross_lingual,
-    xquad_r,
-    xquad_same_language,
-)
+from search.evaluation.querysets import load_queryset, save_queryset
+from search.evaluation.xquad import xquad_cross_lingual, xquad_r, xquad_same_language
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_corpora" / "queryset"

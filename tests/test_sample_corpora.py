@@ -252,7 +252,9 @@ def test_builds_are_deterministic() -> None:
 
 def test_queryset_files_are_up_to_date() -> None:
     for name, data in build.queryset_files(SOURCES).items():
-        assert (QUERYSET / name).read_bytes() == data, f"queryset/{name} is stale: run python sample_corpora/build.py"
+        assert (QUERYSET / name).read_bytes() == data, (
+            f"queryset/{name} is stale: run python sample_corpora/build.py"
+        )
 
 
 # ----------------------------------------------------------------------------------------------

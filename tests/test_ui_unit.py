@@ -54,8 +54,7 @@ def test_run_search_refuses_unknown_collections_and_second_stages(app, tmp_path:
         app.search(make_request("bees", "elsewhere", [], 5, "dense", None))
     with pytest.raises(QueryError, match="not available on this server"):
         app.search(make_request("bees", f"docs-{FAKE_MODEL}", [], 5, "dense", "/etc/some-model"))
-    outcome = app.search(make_request("varroa mite", f"docs-{FAKE_MODEL}", ["en"], 3, "dense", None)
-    )
+    outcome = app.search(make_request("varroa mite", f"docs-{FAKE_MODEL}", ["en"], 3, "dense", None))
     assert outcome.result.hits[0].relpath == "bees/en-varroa.txt"
     assert set(outcome.timings_ms) >= {"embed", "search", "highlight", "total"}
 

@@ -62,7 +62,7 @@ def _sentencepiece_pipeline(tokenizer: Tokenizer) -> None:
 
 def tiny_xlmr_tokenizer() -> Tokenizer:
     """XLM-R-like Unigram tokenizer: ``<s> $A </s>``, unk id 3, ``<mask>`` last."""
-    vocab = _pieces(XLMR_SPECIALS) + [("<mask>", 0.0)]
+    vocab = [*_pieces(XLMR_SPECIALS), ("<mask>", 0.0)]
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=3, byte_fallback=False))
     _sentencepiece_pipeline(tokenizer)
     tokenizer.add_special_tokens(

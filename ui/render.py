@@ -181,7 +181,7 @@ def compare_html(columns: Sequence[Column], k: int) -> str:
             body = message("No results.", "warn")
         else:
             items = []
-            for rank, hit in enumerate(col.hits, 1):
+            for hit in col.hits:
                 cls = ' class="mls-shared"' if hit.source in shared else ""
                 flat = " ".join(hit.text.split())
                 short = flat[:160] + ("…" if len(flat) > 160 else "")

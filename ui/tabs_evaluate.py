@@ -14,15 +14,9 @@ import pandas as pd
 
 from search.application.access import is_inside
 from search.core.errors import NotAllowedError
-from search.evaluation.metrics import (
-    PRIMARY_METRIC,
-    EvalReport,
-    format_report,
-    metric_label,
-    plot_language_heatmap,
-    plot_report,
-)
+from search.evaluation.plots import plot_language_heatmap, plot_report
 from search.evaluation.querysets import load_queryset
+from search.evaluation.report import PRIMARY_METRIC, EvalReport, format_report, metric_label
 from search.retrieval.searcher import MODES
 from ui.choices import NO_SECOND_STAGE, model_choices, second_stage_choices
 from ui.context import UiContext
@@ -118,7 +112,7 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             )
             bars = plot_report(report, out / "metrics.png")
             heatmap = plot_language_heatmap(report, out / "languages.png", metric=PRIMARY_METRIC)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             text = user_message(exc)
             gr.Warning(text)
             return message(text, "err"), pd.DataFrame(), None, None, None, ""

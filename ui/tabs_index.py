@@ -75,7 +75,7 @@ def index_folder_fn(ctx: UiContext) -> Callable[..., str]:
         try:
             path = resolve_allowed_folder(folder, ctx.app.settings.allowed_roots)
             report = run_index(ctx, path, checked_model(ctx, model), _collection(collection), progress)
-        except Exception as exc:  # noqa: BLE001 - refused paths and failures become messages
+        except Exception as exc:
             text = user_message(exc)
             gr.Warning(text)
             return message(text, "err")
@@ -105,7 +105,7 @@ def index_uploads_fn(ctx: UiContext) -> Callable[..., str]:
                 gr.Warning("No uploaded file could be indexed.")
                 return refused or message("No uploaded file could be indexed.", "warn")
             report = run_index(ctx, ctx.uploads_dir, chosen, name, progress)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             text = user_message(exc)
             gr.Warning(text)
             return message(text, "err")
@@ -120,7 +120,9 @@ def build_index_tab(ctx: UiContext) -> IndexTab:
     roots = [str(root) for root in settings.allowed_roots]
     gr.Markdown(
         "Index a folder on this server or upload files. Indexing is incremental: unchanged files are skipped, "
-        "changed ones replaced. Formats: " + ", ".join(sorted({v.upper() for v in SUPPORTED_SUFFIXES.values()})) + "."
+        "changed ones replaced. Formats: "
+        + ", ".join(sorted({v.upper() for v in SUPPORTED_SUFFIXES.values()}))
+        + "."
     )
     with gr.Row():
         models = model_choices(ctx.app)

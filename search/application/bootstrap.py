@@ -100,12 +100,14 @@ class SampleBootstrap:
         try:
             with self._index_lock:
                 report = self._app.index_folder(self._folder, progress=self._progress)
-        except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the thread silently
+        except Exception as exc:
             reason = user_message(exc)
             if reason is None:
                 log.exception("first-launch indexing failed", exc_info=exc)
                 reason = f"Something went wrong ({type(exc).__name__}); the details are in the server log."
-            self._status = BootstrapStatus("failed", message=f"Indexing the sample documents failed: {reason}")
+            self._status = BootstrapStatus(
+                "failed", message=f"Indexing the sample documents failed: {reason}"
+            )
             return
         log.info("sample documents indexed: %s", report.summary())
         self._status = BootstrapStatus(

@@ -56,7 +56,9 @@ class Catalog:
     def infos(self) -> list[CollectionInfo]:
         with self._lock:
             if self._infos is None:
-                self._infos = {name: info for name in self._store.list_collections() if (info := self._read(name))}
+                self._infos = {
+                    name: info for name in self._store.list_collections() if (info := self._read(name))
+                }
             return [self._infos[name] for name in sorted(self._infos)]
 
     def names(self) -> list[str]:

@@ -24,10 +24,11 @@ from typing import Any, Self
 
 from indexer.pipeline import IndexConfig, index_documents
 from search.application.services import Services
-from search.core.errors import QueryError
+from search.core.errors import InputError, QueryError
 from search.core.reports import IndexReport
 from search.core.types import SECTION_SEPARATOR, CorpusDoc, Document, Hit, QuerySet, Section
-from search.evaluation.metrics import DEFAULT_METRICS, EvalReport, evaluate, fold_hits
+from search.evaluation.metrics import DEFAULT_METRICS, evaluate, fold_hits
+from search.evaluation.report import EvalReport
 from search.models.embedder import Embedder
 from search.models.reranker import Reranker
 from search.retrieval.searcher import MAX_K, MODES, Mode, Searcher
@@ -49,7 +50,7 @@ class PipelineSpec:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"Unknown mode {self.mode!r}; use one of {MODES}.")
+            raise InputError(f"Unknown mode {self.mode!r}; use one of {MODES}.")
 
     @property
     def label(self) -> str:
@@ -233,13 +234,13 @@ def evaluate_pipelines(
     are kept per query (chunk results are fetched deep enough to fill them).
     """
     if not pipelines:
-        raise ValueError("No pipelines to evaluate.")
+        raise InputError("No pipelines to evaluate.")
     if not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be between 1 and {MAX_K}.")
+        raise InputError(f"k must be between 1 and {MAX_K}.")
     unique = list(dict.fromkeys(pipelines))
     labels = [p.label for p in unique]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"Two pipelines share a label: {labels}")
+        raise InputError(f"Two pipelines share a label: {labels}")
     models = list(dict.fromkeys(p.model for p in unique))
     for model in models:
         services.spec(model)  # unknown names fail here, listing the known ones
@@ -301,7 +302,7 @@ def _sparse_encoders(
         if spec.model not in out:
             out[spec.model] = services.sparse_encoder(spec.model)
         if spec.mode != "dense" and out[spec.model] is None:
-            raise ValueError(
+            raise InputError(
                 f"Pipeline {spec.label!r} needs sparse (lexical) vectors, but this app has no sparse encoder "
                 "configured; evaluate it in dense mode, or build Services with a sparse_factory."
             )

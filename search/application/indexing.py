@@ -8,7 +8,7 @@ from pathlib import Path
 
 from indexer.pipeline import IndexConfig, index_folder
 from search.application.services import Services, default_collection
-from search.core.errors import InputError
+from search.core.errors import NotAFolderError
 from search.core.reports import IndexReport, ProgressFn
 from search.models.embed_cache import CachedEmbedder
 from search.models.embedder import Embedder
@@ -25,7 +25,7 @@ def index_with_services(
 ) -> IndexReport:
     """Index ``folder``; an existing collection keeps the model and sparse encoder it was built with."""
     if not Path(folder).is_dir():  # before loading (or first converting) any model
-        raise InputError(f"not a folder: {folder}")
+        raise NotAFolderError(f"not a folder: {folder}")
     existing = services.store.get_meta(collection) if collection else None
     spec = services.model_of(existing) if existing is not None and model is None else services.spec(model)
     name = collection or default_collection(spec.name)

@@ -31,7 +31,7 @@ from search.core.errors import QueryError, user_message
 from search.core.reports import IndexReport, ProgressFn
 from search.core.settings import Settings
 from search.core.types import QuerySet
-from search.evaluation.metrics import EvalReport
+from search.evaluation.report import EvalReport
 from search.models.reranker import Reranker
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
 from search.retrieval.searcher import Searcher
@@ -150,7 +150,9 @@ class SearchApp:
         """The outcome with its sentences highlighted by ``kind``; the page runs this as a second step
         (lexical first, then semantic) so results appear before the model has read their sentences."""
         result = outcome.result
-        timings = {stage: ms for stage, ms in outcome.timings_ms.items() if stage not in ("highlight", "total")}
+        timings = {
+            stage: ms for stage, ms in outcome.timings_ms.items() if stage not in ("highlight", "total")
+        }
         total = float(outcome.timings_ms.get("total", 0.0)) - float(outcome.timings_ms.get("highlight", 0.0))
         highlighter = self._highlighter(kind, result.collection)
         highlights: tuple[Highlight | None, ...] = (None,) * len(result.hits)
@@ -169,9 +171,11 @@ class SearchApp:
         sides = []
         for choice in choices:
             try:
-                request = make_request(query, choice.collection, (), k, choice.mode, choice.second_stage, "off")
+                request = make_request(
+                    query, choice.collection, (), k, choice.mode, choice.second_stage, "off"
+                )
                 sides.append(ComparedSide(choice, outcome=self.search(request)))
-            except Exception as exc:  # noqa: BLE001 - one failing side must not hide the others
+            except Exception as exc:
                 message = user_message(exc)
                 if message is None:
                     raise
@@ -187,7 +191,9 @@ class SearchApp:
                 return searcher
         spec = self.services.model_of(info.meta)
         sparse = self.services.sparse_encoder(spec.name) if info.sparse else None
-        searcher = Searcher(self.services.store, collection, self.services.embedder(spec.name), sparse, meta=info.meta)
+        searcher = Searcher(
+            self.services.store, collection, self.services.embedder(spec.name), sparse, meta=info.meta
+        )
         with self._lock:
             self._searchers[collection] = searcher
         return searcher
@@ -204,7 +210,9 @@ class SearchApp:
             # Through the embedding cache: a hit shown again (the same or a related query, a Compare
             # run) has its sentences read back instead of embedded again (~0.5 s for 40 sentences).
             info = self.catalog.require(collection)
-            return SemanticHighlighter(self.services.document_embedder(self.services.model_of(info.meta).name))
+            return SemanticHighlighter(
+                self.services.document_embedder(self.services.model_of(info.meta).name)
+            )
         if kind == "lexical":
             return LexicalHighlighter()
         return None
@@ -265,6 +273,10 @@ class SearchApp:
     ) -> EvalReport:
         """Every pipeline on the query set: indexes the corpus per model (in ``workspace``), scores the runs."""
         return evaluate_pipelines(
-            self.services, queryset, pipelines, progress=progress, workspace=workspace, **options  # type: ignore[arg-type]
+            self.services,
+            queryset,
+            pipelines,
+            progress=progress,
+            workspace=workspace,
+            **options,  # type: ignore[arg-type]
         )
-

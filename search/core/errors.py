@@ -18,6 +18,10 @@ class InputError(AppError, ValueError):
     """A value, path or name given by the user that cannot be used."""
 
 
+class NotAFolderError(AppError, NotADirectoryError):
+    """A folder to index that does not exist or is not a folder."""
+
+
 class QueryError(InputError):
     """A query that cannot be searched (empty, k out of range, unknown mode...)."""
 

@@ -40,7 +40,9 @@ class IndexReport:
     ignored: int = 0  # files and folders left out by the folder's .mlsearchignore
 
     def summary(self) -> str:
-        langs = ", ".join(f"{lang} {n}" for lang, n in sorted(self.chunks_by_language.items(), key=lambda kv: -kv[1]))
+        langs = ", ".join(
+            f"{lang} {n}" for lang, n in sorted(self.chunks_by_language.items(), key=lambda kv: -kv[1])
+        )
         lines = [
             f"Indexed {self.root} into collection {self.collection!r} with {self.model}"
             + (" (cancelled)" if self.cancelled else ""),

@@ -67,7 +67,6 @@ class ModelSpec:
         return cls(**values)  # type: ignore[arg-type]
 
 
-
 def load_spec_file(path: Path) -> ModelSpec:
     """Read a user's spec; a relative ``source`` is taken relative to the spec file's folder."""
     data = json.loads(path.read_text(encoding="utf-8"))

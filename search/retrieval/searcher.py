@@ -109,7 +109,9 @@ class Searcher:
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}.")
         if mode not in self.modes():
-            raise QueryError(f"Mode {mode!r} is not available for collection {self._collection!r}; use one of {self.modes()}.")
+            raise QueryError(
+                f"Mode {mode!r} is not available for collection {self._collection!r}; use one of {self.modes()}."
+            )
         timings: dict[str, float] = {}
         started = time.perf_counter()
         first_k = max(k, candidates) if reranker else k

@@ -94,8 +94,22 @@ class CollectionMeta:
 
     def mismatch(self, spec: ModelSpec) -> str | None:
         """Why ``spec`` cannot be used with this collection, or None when it can."""
-        mine = (self.model, self.revision, self.dimension, self.query_prompt, self.document_prompt, self.pooling)
-        theirs = (spec.name, spec.revision, spec.dimension, spec.query_prompt, spec.document_prompt, spec.pooling)
+        mine = (
+            self.model,
+            self.revision,
+            self.dimension,
+            self.query_prompt,
+            self.document_prompt,
+            self.pooling,
+        )
+        theirs = (
+            spec.name,
+            spec.revision,
+            spec.dimension,
+            spec.query_prompt,
+            spec.document_prompt,
+            spec.pooling,
+        )
         if mine == theirs:
             return None
         return (

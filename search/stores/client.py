@@ -136,7 +136,9 @@ class ClientStore:
         if self._remote:  # idempotent; also repairs a creation interrupted before its indexes
             with self._serial:
                 for key in INDEXED_FIELDS:
-                    self._client.create_payload_index(name, key.value, models.PayloadSchemaType.KEYWORD, wait=True)
+                    self._client.create_payload_index(
+                        name, key.value, models.PayloadSchemaType.KEYWORD, wait=True
+                    )
         with self._metas_lock:
             self._metas[name] = meta
 
@@ -202,10 +204,12 @@ class ClientStore:
                 self._client.delete(REGISTRY, points_selector=[_registry_id(name)], wait=True)
 
     def get_meta(self, name: str) -> CollectionMeta | None:
+        """One request to a server (the collection's info carries the meta), or two on old servers."""
         validate_collection_name(name)
-        if not self._exists(name):
+        info = self._collection_info(name)
+        if info is None:
             return None
-        meta = self._meta_from_collection(name) or self._registry_get(name)
+        meta = self._meta_from_info(name, info) or self._registry_get(name)
         if meta is not None:
             with self._metas_lock:
                 self._metas[name] = meta
@@ -379,9 +383,26 @@ class ClientStore:
             raise not_found_error(name, self.list_collections())
         return meta
 
+    def _collection_info(self, name: str) -> Any | None:
+        """The collection's info, or None when there is no such collection."""
+        try:
+            with self._serial:
+                return self._client.get_collection(name)
+        except UnexpectedResponse as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        except ValueError as exc:  # local mode says "Collection ... not found"
+            if "not found" in str(exc):
+                return None
+            raise
+
     def _meta_from_collection(self, name: str) -> CollectionMeta | None:
-        with self._serial:
-            info = self._client.get_collection(name)
+        info = self._collection_info(name)
+        return None if info is None else self._meta_from_info(name, info)
+
+    @staticmethod
+    def _meta_from_info(name: str, info: Any) -> CollectionMeta | None:
         data = (getattr(info.config, "metadata", None) or {}).get(META_KEY)
         return meta_from_json(data, f"in the metadata of {name!r}") if data else None
 

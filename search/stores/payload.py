@@ -31,7 +31,13 @@ class Field(StrEnum):
 
 
 # Keyword indexes every collection gets: filters (language, source, root), facets, stale-chunk deletes.
-INDEXED_FIELDS: tuple[Field, ...] = (Field.LANGUAGE, Field.DOC_LANGUAGE, Field.SOURCE, Field.ROOT, Field.DOC_HASH)
+INDEXED_FIELDS: tuple[Field, ...] = (
+    Field.LANGUAGE,
+    Field.DOC_LANGUAGE,
+    Field.SOURCE,
+    Field.ROOT,
+    Field.DOC_HASH,
+)
 # What an incremental run reads back of every stored chunk.
 FILE_STATE_FIELDS: tuple[Field, ...] = (Field.SOURCE, Field.DOC_HASH, Field.N_CHUNKS)
 

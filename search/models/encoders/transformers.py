@@ -39,7 +39,6 @@ _ST_LEGACY_POOLING = {
 }
 
 
-
 @dataclass(frozen=True)
 class DenseLayer:
     """A sentence-transformers ``Dense`` module (LaBSE's tanh projection), applied after pooling."""
