@@ -118,7 +118,7 @@ def render_pdf(blocks: Sequence[Block], language: str) -> bytes:
     import pymupdf
 
     mediabox = pymupdf.paper_rect("a4")
-    where = (*mediabox, 62, 62, -62, -62)
+    where = mediabox + (62, 62, -62, -62)  # noqa: RUF005 - Rect arithmetic: the margins inset the page
     buffer = io.BytesIO()
     writer = pymupdf.DocumentWriter(buffer)
     story = pymupdf.Story(html=f'<body lang="{language}">{_html_body(blocks)}</body>')

@@ -224,7 +224,7 @@ def index_documents(
                 run.timer.add("chunk", time.perf_counter() - t0)
                 parsed = _Parsed(doc.source, doc.content_hash, tuple(chunks))
                 _put(out, parsed if chunks else replace(parsed, error="no text to index"), stop)
-        except BaseException as exc:  # a bug: surface it in the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - a bug: surface it in the caller's thread
             _put(out, exc, stop, force=True)
         finally:
             _put(out, None, stop, force=True)
@@ -402,7 +402,7 @@ def _produce(
                 _put(out, _Parsed(source, content_hash, error="no text to index"), stop)
                 continue
             _put(out, _Parsed(source, content_hash, tuple(chunks)), stop)
-    except BaseException as exc:  # a bug, not a bad file: surface it in the caller's thread
+    except BaseException as exc:  # noqa: BLE001 - a bug, not a bad file: surface it in the caller's thread
         _put(out, exc, stop, force=True)
     finally:
         _put(out, None, stop, force=True)

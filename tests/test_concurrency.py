@@ -86,7 +86,7 @@ def test_searches_keep_answering_while_an_index_run_writes(services: Services, t
     def index() -> None:
         try:
             outcome["report"] = index_with_services(services, bulk, collection=NAME, config=CONFIG)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
             outcome["error"] = exc
 
     thread = threading.Thread(target=index, name="index-run")

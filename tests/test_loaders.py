@@ -78,7 +78,7 @@ def _html_pdf(path: Path, html: str) -> Path:
     more = True
     while more:
         device = writer.begin_page(pymupdf.paper_rect("a4"))
-        more, _ = story.place((*pymupdf.paper_rect("a4"), 72, 72, -72, -72))
+        more, _ = story.place(pymupdf.paper_rect("a4") + (72, 72, -72, -72))  # noqa: RUF005 - Rect arithmetic
         story.draw(device)
         writer.end_page()
     writer.close()

@@ -253,7 +253,7 @@ def test_models_concurrent_calls_match_sequential(e5_style: ModelSpec) -> None:
     def work() -> None:
         try:
             results.append(embedder.encode_documents(TEXTS * 4))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assert below
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]

@@ -420,7 +420,7 @@ def test_concurrent_searches_while_another_thread_writes(docs: VectorStore) -> N
                 )
             docs.delete_stale(NAME, "/data/a.txt", keep_hash="h1")
             docs.optimize(NAME)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
         finally:
             done.set()
@@ -434,7 +434,7 @@ def test_concurrent_searches_while_another_thread_writes(docs: VectorStore) -> N
                 docs.search_dense(NAME, vectors[i], k=3, flt=SearchFilter(languages=("de",)))
                 docs.count(NAME)
                 time.sleep(0.002)  # users, not a tight loop: leave the writer some GIL
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
     threads = [
@@ -603,7 +603,7 @@ def test_edge_drop_while_searching_gives_not_found_not_a_crash(index_dir: Path) 
                     store.search_dense(NAME, basis(1), k=3)
                 except CollectionNotFoundError:
                     return
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001
                     errors.append(exc)
                     return
 

@@ -112,7 +112,7 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             )
             bars = plot_report(report, out / "metrics.png")
             heatmap = plot_language_heatmap(report, out / "languages.png", metric=PRIMARY_METRIC)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any exporter failure means: stay on torch
             text = user_message(exc)
             gr.Warning(text)
             return message(text, "err"), pd.DataFrame(), None, None, None, ""

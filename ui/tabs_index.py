@@ -75,7 +75,7 @@ def index_folder_fn(ctx: UiContext) -> Callable[..., str]:
         try:
             path = resolve_allowed_folder(folder, ctx.app.settings.allowed_roots)
             report = run_index(ctx, path, checked_model(ctx, model), _collection(collection), progress)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - optional: the cheap tokenizers above still run
             text = user_message(exc)
             gr.Warning(text)
             return message(text, "err")
@@ -105,7 +105,7 @@ def index_uploads_fn(ctx: UiContext) -> Callable[..., str]:
                 gr.Warning("No uploaded file could be indexed.")
                 return refused or message("No uploaded file could be indexed.", "warn")
             report = run_index(ctx, ctx.uploads_dir, chosen, name, progress)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             text = user_message(exc)
             gr.Warning(text)
             return message(text, "err")

@@ -97,7 +97,7 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
         try:
             request = make_request(query, collection, languages, k, mode, second_stage, highlight)
             return render_outcome(ctx, ctx.app.search(request))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - refused paths and failures become messages
             return _failure(exc)
 
     return search
@@ -119,7 +119,7 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         try:
             request = make_request(query, collection, languages, k, mode, second_stage, first)
             outcome = ctx.app.search(request)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             return (*_failure(exc), None)
         pending = outcome if highlight == "semantic" else None
         return (*render_outcome(ctx, outcome), pending)
@@ -135,7 +135,7 @@ def second_pass_fn(ctx: UiContext) -> Callable[[SearchOutcome | None], Any]:
             return gr.update(), gr.update(), gr.update()
         try:
             return render_outcome(ctx, ctx.app.highlight(pending, "semantic"))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message on the page
             gr.Warning(user_message(exc))
             return gr.update(), gr.update(), gr.update()
 

@@ -63,7 +63,7 @@ def load_document(path: Path, root: Path, config: LoaderConfig, content_hash: st
         raise UnreadableFileError(f"unreadable: {exc.strerror or describe(exc)}") from None
     except MemoryError:
         raise ExtractionError(f"{fmt} extraction ran out of memory") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - never let one file abort a run
         raise ExtractionError(f"{fmt} extraction failed: {describe(exc)}") from None
     sections = tuple(s for s in sections if s.text)
     if not sections:

@@ -82,7 +82,7 @@ def _partition(what: str, partition_fn: Any, **kwargs: Any) -> list[Any]:
         raise
     except MemoryError:
         raise ExtractionError(f"{what} parser ran out of memory") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not stop the run
         raise ExtractionError(f"{what} parser failed: {describe(exc)}") from None
 
 
@@ -126,7 +126,7 @@ def _table_text(metadata: Any) -> str | None:
         from lxml import html as lxml_html
 
         table = lxml_html.fromstring(markup)
-    except Exception:
+    except Exception:  # noqa: BLE001 - fall back to the flat text
         return None
     rows = []
     for row in table.iter("tr"):

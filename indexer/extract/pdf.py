@@ -90,7 +90,7 @@ def _read_blocks(doc: Any) -> tuple[list[_Block], int]:
     for number in range(doc.page_count):
         try:
             page_dict = doc.load_page(number).get_text("dict", flags=flags)
-        except Exception:
+        except Exception:  # noqa: BLE001 - one damaged page must not lose the rest
             failed += 1
             continue
         blocks.extend(_page_blocks(page_dict, number + 1))

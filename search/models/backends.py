@@ -269,7 +269,7 @@ def _auto_runner(
 
     try:
         return OnnxEncoder(_exported(load_once, dest), threads), AUTO_CPU_BACKEND
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the thread silently
         log.warning("%s: ONNX Runtime not used (%s); running on torch", model_id, exc)
         failed.parent.mkdir(parents=True, exist_ok=True)
         failed.write_text(json.dumps({"error": str(exc)[:500], "version": _EXPORT_VERSION}))
