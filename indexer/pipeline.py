@@ -37,6 +37,7 @@ from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import IndexProgress, IndexReport, ProgressFn, SkippedFile
 from search.core.types import Chunk, Document, relative_source
 from search.models.embedder import Embedder
+from search.models.language_bias import LanguageCentering
 from search.stores.base import CollectionMeta, Point, VectorStore
 from search.stores.payload import FILE_STATE_FIELDS, StoredChunkState, encode_chunk
 from search.text.sparse import SparseEncoder
@@ -97,21 +98,51 @@ class _Timer:
             self.totals[stage] += seconds
 
 
-def collection_meta(embedder: Embedder, sparse: SparseEncoder | None, config: IndexConfig) -> CollectionMeta:
+@dataclass(frozen=True)
+class VectorSettings:
+    """What the stored vectors are besides the model's output: the language correction applied to
+    them and the search-time feedback they were measured with (both recorded per collection)."""
+
+    correction: LanguageCentering | None = None
+    feedback: str | None = None
+
+    @property
+    def names(self) -> tuple[str | None, str | None]:
+        return (self.correction.name if self.correction else None, self.feedback)
+
+
+RAW_VECTORS = VectorSettings()
+
+
+def collection_meta(
+    embedder: Embedder, sparse: SparseEncoder | None, config: IndexConfig, vectors: VectorSettings = RAW_VECTORS
+) -> CollectionMeta:
     base = CollectionMeta.for_model(embedder.spec, sparse.name if sparse else None)
     extra = {"chunk_tokens": str(config.chunk_tokens), "overlap_tokens": str(config.overlap_tokens)}
-    return CollectionMeta(**{**base.to_json(), "extra": extra})
+    correction, feedback = vectors.names
+    return replace(base, extra=extra, correction=correction, feedback=feedback)
 
 
 def prepare_collection(
-    store: VectorStore, collection: str, embedder: Embedder, sparse: SparseEncoder | None, config: IndexConfig
+    store: VectorStore,
+    collection: str,
+    embedder: Embedder,
+    sparse: SparseEncoder | None,
+    config: IndexConfig,
+    vectors: VectorSettings = RAW_VECTORS,
 ) -> None:
     """Create the collection, or check that this run would write compatible chunks into it."""
     meta = store.get_meta(collection)
     if meta is None:
-        store.create_collection(collection, collection_meta(embedder, sparse, config))
+        store.create_collection(collection, collection_meta(embedder, sparse, config, vectors))
         return
     meta.check(embedder.spec, collection)
+    if (meta.correction, meta.feedback) != vectors.names:
+        raise StoreError(
+            f"Collection {collection!r} holds vectors written with language correction {meta.correction!r} "
+            f"(feedback {meta.feedback!r}); this run would write {vectors.names[0]!r}. Index with the "
+            "collection's setting (--no-language-correction when it has none) or into a new collection."
+        )
     wanted_sparse = sparse.name if sparse else None
     if meta.sparse_encoder != wanted_sparse:
         raise StoreError(
@@ -150,13 +181,14 @@ def index_folder(
     config: IndexConfig | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    vectors: VectorSettings = RAW_VECTORS,
 ) -> IndexReport:
     """Bring ``collection`` in line with ``folder``: new and changed files indexed, deleted ones removed."""
     config = config or IndexConfig()
     root_path = Path(os.path.abspath(folder))
     if not root_path.is_dir():
         raise NotAFolderError(f"not a folder: {folder}")
-    run = _Run(embedder, store, collection, sparse, config, root_path.as_posix(), progress, cancel)
+    run = _Run(embedder, store, collection, sparse, config, root_path.as_posix(), progress, cancel, vectors)
 
     t0 = time.perf_counter()
     found: Discovery = discover(root_path, config.loader)
@@ -199,6 +231,7 @@ def index_documents(
     config: IndexConfig | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    vectors: VectorSettings = RAW_VECTORS,
 ) -> IndexReport:
     """Chunk, embed and write Documents that are already in memory (query-set corpora, tests).
 
@@ -246,6 +279,7 @@ class _Run:
         root: str,
         progress: ProgressFn | None,
         cancel: threading.Event | None,
+        vectors: VectorSettings = RAW_VECTORS,
     ) -> None:
         self.started = time.perf_counter()
         self.embedder, self.store, self.collection = embedder, store, collection
@@ -259,9 +293,16 @@ class _Run:
         self.settled = 0  # files done without the model: unchanged, or skipped with a reason
         self.total = 0
         self.current = ""
-        prepare_collection(store, collection, embedder, sparse, config)
+        prepare_collection(store, collection, embedder, sparse, config, vectors)
         self.writer = _Writer(
-            embedder, store, collection, sparse, config, self.timer, on_write=self.report_progress
+            embedder,
+            store,
+            collection,
+            sparse,
+            config,
+            self.timer,
+            on_write=self.report_progress,
+            correction=vectors.correction,
         )
 
     def rel(self, source: str) -> str:
@@ -465,8 +506,10 @@ class _Writer:
         config: IndexConfig,
         timer: _Timer,
         on_write: Callable[[Sequence[str]], None] | None = None,
+        correction: LanguageCentering | None = None,
     ) -> None:
         self._embedder = embedder
+        self._correction = correction
         self._on_write = on_write  # called after each batch with the sources it finished
         self._store = store
         self._collection = collection
@@ -525,6 +568,8 @@ class _Writer:
         texts = [chunk.text for chunk in batch]
         t0 = time.perf_counter()
         vectors = self._embedder.encode_documents(texts)
+        if self._correction is not None:  # after the embedding cache: it keeps the model's own vectors
+            vectors = self._correction.documents(vectors, [chunk.language for chunk in batch])
         self._timer.add("embed", time.perf_counter() - t0)
         sparse_vectors: Sequence[Any] = [None] * len(batch)
         if self._sparse is not None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from indexer.pipeline import IndexConfig, index_documents
+from indexer.pipeline import RAW_VECTORS, IndexConfig, VectorSettings, index_documents
 from search.application.services import Services
 from search.core.errors import InputError, QueryError
 from search.core.reports import IndexReport
@@ -31,6 +31,7 @@ from search.evaluation.metrics import DEFAULT_METRICS, evaluate, fold_hits
 from search.evaluation.report import EvalReport
 from search.models.embedder import Embedder
 from search.models.reranker import Reranker
+from search.retrieval.feedback import Feedback
 from search.retrieval.searcher import MAX_K, MODES, Mode, Searcher
 from search.stores.base import VectorStore
 from search.text.sparse import SparseEncoder
@@ -98,14 +99,16 @@ class EvalWorkspace:
         embedder: Embedder,
         sparse: SparseEncoder | None = None,
         progress: Callable[[int, int], None] | None = None,
+        vectors: VectorSettings = RAW_VECTORS,
     ) -> IndexedCorpus:
-        """The corpus indexed by ``embedder`` (and ``sparse``), built on first use."""
+        """The corpus indexed by ``embedder`` (and ``sparse``, with ``vectors``' correction), built on first use."""
         fingerprint = corpus_fingerprint(queryset)
-        key = (fingerprint, embedder.spec.name, sparse.name if sparse else None)
+        variant = f"{sparse.name if sparse else None}|{vectors.names}"
+        key = (fingerprint, embedder.spec.name, variant)
         with self._lock:
             if key in self._indexed:
                 return self._indexed[key]
-            collection = _collection_name(fingerprint, embedder.spec.name, sparse.name if sparse else None)
+            collection = _collection_name(fingerprint, embedder.spec.name, variant)
             if self.store.get_meta(collection) is not None:  # a half-built index from a cancelled run
                 self.store.drop_collection(collection)
             documents = corpus_documents(queryset)
@@ -117,6 +120,7 @@ class EvalWorkspace:
                 sparse=sparse,
                 config=self.config,
                 progress=(lambda p: progress(p.files_done, p.files_total)) if progress else None,
+                vectors=vectors,
             )
             entry = IndexedCorpus(
                 collection=collection,
@@ -261,12 +265,25 @@ def evaluate_pipelines(
             tracker.report(f"indexing {len(queryset.corpus)} documents with {model}")
             t0 = time.perf_counter()
             indexed_before = tracker.done
+            vectors = services.vector_settings(model)
             corpus = space.indexed(
-                queryset, services.document_embedder(model), sparse, progress=tracker.indexing(model)
+                queryset,
+                services.document_embedder(model),
+                sparse,
+                progress=tracker.indexing(model),
+                vectors=vectors,
             )
             tracker.done = indexed_before + len(queryset.corpus)  # all of it, also when the index was cached
             index_seconds = round(time.perf_counter() - t0, 2)
-            searcher = Searcher(space.store, corpus.collection, embedder, sparse)
+            feedback = Feedback.parse(vectors.feedback) if vectors.feedback else None
+            searcher = Searcher(
+                space.store,
+                corpus.collection,
+                embedder,
+                sparse,
+                correction=vectors.correction,
+                feedback=feedback,
+            )
             chunk_k = _chunk_depth(k, corpus.chunks, corpus.documents)
             for spec in (p for p in unique if p.model == model):
                 reranker = rerankers.get(spec.reranker) if spec.reranker else None

@@ -23,7 +23,8 @@ def index_with_services(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> IndexReport:
-    """Index ``folder``; an existing collection keeps the model and sparse encoder it was built with."""
+    """Index ``folder``; an existing collection keeps the model, sparse encoder and language correction
+    it was built with (so an upgrade never mixes corrected and raw vectors in one collection)."""
     if not Path(folder).is_dir():  # before loading (or first converting) any model
         raise NotAFolderError(f"not a folder: {folder}")
     existing = services.store.get_meta(collection) if collection else None
@@ -33,6 +34,9 @@ def index_with_services(
         existing = services.store.get_meta(name)
     wants_sparse = existing.sparse_encoder is not None if existing else True
     sparse = services.sparse_encoder(spec.name) if wants_sparse else None
+    vectors = (
+        services.vector_settings_of_existing(existing) if existing else services.vector_settings(spec.name)
+    )
     embedder = services.document_embedder(spec.name)
     hits_before = _cache_hits(embedder)
     report = index_folder(
@@ -44,6 +48,7 @@ def index_with_services(
         config=config,
         progress=progress,
         cancel=cancel,
+        vectors=vectors,
     )
     return replace(report, vectors_reused=_cache_hits(embedder) - hits_before)
 

@@ -289,7 +289,12 @@ class ClientStore:
         return {hit.value: int(hit.count) for hit in response.hits}  # type: ignore[misc]
 
     def search_dense(
-        self, name: str, vector: np.ndarray, k: int, flt: SearchFilter | None = None
+        self,
+        name: str,
+        vector: np.ndarray,
+        k: int,
+        flt: SearchFilter | None = None,
+        with_vectors: bool = False,
     ) -> list[ScoredPoint]:
         return self._query(
             name,
@@ -297,6 +302,7 @@ class ClientStore:
             using=DENSE,
             query_filter=_search_filter(flt),
             limit=k,
+            with_vectors=[DENSE] if with_vectors else False,
         )
 
     def search_sparse(
@@ -347,10 +353,13 @@ class ClientStore:
         return in_requested_order(ids, found)
 
     def _query(self, name: str, **request: Any) -> list[ScoredPoint]:
+        request.setdefault("with_vectors", False)
         with self._errors(name):
-            response = self._client.query_points(name, with_payload=True, with_vectors=False, **request)
+            response = self._client.query_points(name, with_payload=True, **request)
         return [
-            ScoredPoint(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
+            ScoredPoint(
+                id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), vector=_dense_of(p.vector)
+            )
             for p in response.points
         ]
 
@@ -452,6 +461,13 @@ def _fusion_query(fusion: FusionMethod, sparse_weight: float) -> models.FusionQu
     if sparse_weight == 1.0:
         return models.FusionQuery(fusion=models.Fusion.RRF)  # Qdrant's k (store_common.RRF_K)
     return models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[1.0, float(sparse_weight)]))
+
+
+def _dense_of(vectors: Any) -> np.ndarray | None:
+    """The dense vector of a returned point, when the query asked for vectors."""
+    if isinstance(vectors, dict) and DENSE in vectors:
+        return np.asarray(vectors[DENSE], dtype=np.float32)
+    return None
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:

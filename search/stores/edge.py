@@ -454,7 +454,12 @@ class EdgeStore:
         return {hit.value: int(hit.count) for hit in response}  # type: ignore[misc]
 
     def search_dense(
-        self, name: str, vector: np.ndarray, k: int, flt: SearchFilter | None = None
+        self,
+        name: str,
+        vector: np.ndarray,
+        k: int,
+        flt: SearchFilter | None = None,
+        with_vectors: bool = False,
     ) -> list[ScoredPoint]:
         native = _search_filter(flt)
         return self._query(
@@ -465,6 +470,7 @@ class EdgeStore:
                 filter=native,
                 params=self._tuning.search_params(native is not None),
                 with_payload=True,
+                with_vector=[DENSE] if with_vectors else False,
             ),
         )
 
@@ -531,7 +537,10 @@ class EdgeStore:
         with self._reading(name) as handle:
             points = handle.shard.query(request)
         return [
-            ScoredPoint(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points
+            ScoredPoint(
+                id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), vector=_dense_of(p.vector)
+            )
+            for p in points
         ]
 
     # ---- handles ----------------------------------------------------------------------------------
@@ -729,6 +738,13 @@ def _edge_filter(conditions: Conditions) -> Filter:
 def _dense(vector: np.ndarray) -> Any:
     """A float32 array: the engine takes numpy directly (the stubs only say list[float])."""
     return np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+
+
+def _dense_of(vectors: Any) -> np.ndarray | None:
+    """The dense vector of a returned point, when the query asked for vectors."""
+    if isinstance(vectors, dict) and DENSE in vectors:
+        return np.asarray(vectors[DENSE], dtype=np.float32)
+    return None
 
 
 def _sparse(vector: SparseVector) -> EdgeSparseVector:
