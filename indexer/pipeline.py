@@ -115,7 +115,10 @@ RAW_VECTORS = VectorSettings()
 
 
 def collection_meta(
-    embedder: Embedder, sparse: SparseEncoder | None, config: IndexConfig, vectors: VectorSettings = RAW_VECTORS
+    embedder: Embedder,
+    sparse: SparseEncoder | None,
+    config: IndexConfig,
+    vectors: VectorSettings = RAW_VECTORS,
 ) -> CollectionMeta:
     base = CollectionMeta.for_model(embedder.spec, sparse.name if sparse else None)
     extra = {"chunk_tokens": str(config.chunk_tokens), "overlap_tokens": str(config.overlap_tokens)}
