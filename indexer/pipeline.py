@@ -244,9 +244,8 @@ def index_documents(
     config = config or IndexConfig()
     docs = list(documents)
     roots = {doc.root for doc in docs}
-    run = _Run(
-        embedder, store, collection, sparse, config, roots.pop() if len(roots) == 1 else "", progress, cancel
-    )
+    root = roots.pop() if len(roots) == 1 else ""
+    run = _Run(embedder, store, collection, sparse, config, root, progress, cancel, vectors)
     run.display.update({doc.source: doc.relpath for doc in docs})
     budget = chunk_budget(embedder, config)
 
