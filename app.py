@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-tokens", type=int, default=256)
     p.add_argument("--overlap-tokens", type=int, default=32)
     p.add_argument("--max-file-mb", type=float, help="skip text files larger than this")
+    p.add_argument(
+        "--no-language-correction",
+        action="store_true",
+        help="a new collection keeps the model's raw vectors (default: the pull toward the query's own "
+        "language is corrected where the model's metadata says it helps; recorded per collection)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("search", help="search a collection")
@@ -113,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collection")
     p.add_argument("--mode", choices=["dense", "sparse", "hybrid"], default="dense")
     p.add_argument("--rerank", help="second stage, e.g. a cross-encoder folder or hub id")
+    p.add_argument("--query-lang", help="the query's language, when detection reads it wrong (e.g. de)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("eval", help="evaluate models/pipelines on a labeled query set")
@@ -156,6 +163,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings = settings.with_overrides(embedding_cache=False)
     if args.allow_downloads:
         settings = settings.with_overrides(allow_downloads=True)
+    if getattr(args, "no_language_correction", False):
+        settings = settings.with_overrides(language_correction=False)
     return settings
 
 
@@ -189,8 +198,10 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         sources=sources,
         model=args.model,
         max_k=MAX_K,
+        query_language=args.query_lang,
     )
     result = app.search(request).result
+    language = result.query_language.label if result.query_language else "undetermined"
     if args.json:
         hits = [
             {
@@ -205,14 +216,20 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         ]
         print(
             json.dumps(
-                {"query": result.query, "timings_ms": dict(result.timings_ms), "hits": hits},
+                {
+                    "query": result.query,
+                    "query_language": result.query_language.code if result.query_language else None,
+                    "timings_ms": dict(result.timings_ms),
+                    "hits": hits,
+                },
                 ensure_ascii=False,
                 indent=2,
             )
         )
         return 0
     print(
-        f"{len(result.hits)} results from {result.collection!r} ({result.model}, {result.timings_ms.get('total', 0):.0f} ms)"
+        f"{len(result.hits)} results from {result.collection!r} ({result.model}, "
+        f"{result.timings_ms.get('total', 0):.0f} ms; query read as {language})"
     )
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
