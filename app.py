@@ -4,6 +4,7 @@ python app.py                                  # UI on http://127.0.0.1:7860 (--
 python app.py index ~/Documents/papers         # index (incrementally) with the default model
 python app.py search "Wie lernen Bienen?" --lang en,zh -k 5
 python app.py eval --queries sample_corpora/queryset --models multilingual-e5-small
+python app.py doctor                           # how the model runs on this machine, and why
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
-        help="how models run (default auto: ONNX Runtime on a CPU, exported once and checked against torch)",
+        help="how models run (default auto: the fastest backend that keeps the vectors, measured once per "
+        "model on this machine; app.py doctor shows the choice)",
     )
     parser.add_argument(
         "--allow-downloads", action="store_true", help="allow fetching hub models (off by default)"
@@ -138,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_options(p, defaults=False)
 
     sub.add_parser("collections", help="list collections with their models and sizes")
+
+    p = sub.add_parser("doctor", help="how a model runs on this machine (backend plan, figures, why)")
+    p.add_argument("--model", help="embedding model (default: the default model)")
+    p.add_argument("--replan", action="store_true", help="measure the backends again (a few seconds)")
     return parser
 
 
@@ -165,7 +171,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings = settings.with_overrides(allow_downloads=True)
     if getattr(args, "no_language_correction", False):
         settings = settings.with_overrides(language_correction=False)
-    return settings
+    planning = "replan" if getattr(args, "replan", False) else BACKEND_PLANNING.get(args.command or "serve")
+    return settings.with_overrides(backend_planning=planning)
+
+
+# "auto" on a machine without a measured plan: the commands that embed many texts measure first (once,
+# seconds); a search runs on the provisional choice, and the UI measures in the background after its
+# first launch (search.application.backend_plans).
+BACKEND_PLANNING = {"index": "now", "eval": "now", "doctor": "now", "serve": "background"}
 
 
 def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
@@ -288,6 +301,11 @@ def cmd_collections(app: SearchApp, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(app: SearchApp, args: argparse.Namespace) -> int:
+    print(app.backend_report(args.model).summary())
+    return 0
+
+
 def cmd_serve(app: SearchApp, args: argparse.Namespace) -> int:
     import logging
 
@@ -296,6 +314,7 @@ def cmd_serve(app: SearchApp, args: argparse.Namespace) -> int:
     # The UI logs first-launch indexing and handler errors (with tracebacks) under "ui".
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     logging.getLogger("ui").setLevel(logging.INFO)
+    logging.getLogger(PLAN_LOGGER).setLevel(logging.INFO)
     launch(app, sample_folder=None if args.no_sample else SAMPLE_CORPORA)
     return 0
 
@@ -305,8 +324,22 @@ COMMANDS: dict[str, Callable[[SearchApp, argparse.Namespace], int]] = {
     "search": cmd_search,
     "eval": cmd_eval,
     "collections": cmd_collections,
+    "doctor": cmd_doctor,
     "serve": cmd_serve,
 }
+PLAN_LOGGER = "search.models.planner"  # the backend plan's figures, printed once when it is measured
+
+
+def show_plan_messages() -> None:
+    """The measured backend plan goes to stderr as plain lines (stdout may be JSON)."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(PLAN_LOGGER)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -316,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = settings_from_args(args)
     apply_network_policy(settings.allow_downloads)
     command = args.command or "serve"
+    if command != "serve":
+        show_plan_messages()
     app = None
     try:
         from search.application.search_app import SearchApp

@@ -1,12 +1,17 @@
-"""CPU backends (int8 dynamic quantisation, ONNX Runtime) give the torch path's vectors on tiny models.
+"""Backends (bf16, autocast, int8, ONNX Runtime) give the torch path's vectors on tiny models; "auto"
+follows the plan measured on this machine (timing mocked: tests/fake_timing.py), made once and cached.
 
-"auto" (the app's default) picks ONNX Runtime on a CPU, checks every export against
-torch, and stays on torch for a model whose export fails.
+Every ONNX export is checked against torch; a model whose export fails is planned without ONNX,
+and the failure is remembered so it is not exported again.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +20,11 @@ import pytest
 from search.core.errors import OnnxExportError
 from search.models import backends as embed_backends
 from search.models.backends import BACKENDS, onnx_dir, verify_export
+from search.models.encoders import planning
 from search.models.loading import load_embedder
+from search.models.planner import Plan, save_plan
 from search.models.specs import ModelSpec
+from tests.fake_timing import fake_timing, native_bf16_cpu
 from tests.tiny_models import save_tiny_decoder, save_tiny_encoder
 
 TEXTS = ["hello world", "the cat is red today and the dog is blue", "x", "der Hund und die Katze ist"]
@@ -35,6 +43,20 @@ def test_models_backend_int8_close_to_torch(
     assert int8.dtype == np.float32 and int8.shape == reference.shape
     np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
     assert (int8 * reference).sum(axis=1).min() > 0.98
+
+
+@pytest.mark.parametrize("backend", ["bf16", "bf16-autocast"])
+def test_models_backend_bf16_close_to_torch(
+    tiny: ModelSpec, tmp_path: Path, backend: str, no_network: list[object]
+) -> None:
+    reference = load_embedder(tiny, cache_dir=tmp_path, backend="torch")
+    bf16 = load_embedder(tiny, cache_dir=tmp_path, backend=backend)  # type: ignore[arg-type]
+    assert bf16.backend == backend  # type: ignore[attr-defined]
+    docs, queries = bf16.encode_documents(TEXTS), bf16.encode_queries(TEXTS)
+    assert docs.dtype == np.float32  # cast back before pooling
+    np.testing.assert_allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-5)
+    assert (docs * reference.encode_documents(TEXTS)).sum(axis=1).min() > 0.999
+    assert (queries * reference.encode_queries(TEXTS)).sum(axis=1).min() > 0.999
 
 
 @pytest.fixture(scope="module")
@@ -94,33 +116,66 @@ def test_models_backend_stale_exports_are_removed(tmp_path: Path) -> None:
 def test_models_backend_unknown_is_refused(tiny: ModelSpec, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown backend"):
         load_embedder(tiny, cache_dir=tmp_path, backend="tensorrt")  # type: ignore[arg-type]
-    assert BACKENDS == ("auto", "torch", "int8", "onnx", "onnx-int8")
+    assert BACKENDS == ("auto", "torch", "bf16", "bf16-autocast", "onnx", "int8", "onnx-int8")
 
 
-def test_models_backend_auto_runs_onnx_on_the_cpu_with_a_checked_export(
-    tiny: ModelSpec, onnx_cache: Path, no_network: list[object]
+def test_models_backend_auto_measures_once_and_follows_the_plan_per_workload(
+    tiny: ModelSpec, onnx_cache: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[object]
 ) -> None:
-    auto = load_embedder(tiny, cache_dir=onnx_cache)
-    assert auto.backend == "onnx" and auto.device == "cpu"
+    """bf16 runs passages fastest, ONNX single queries (as measured on the issue's CPU)."""
+    native_bf16_cpu(monkeypatch)
+    plans = fake_timing(monkeypatch, docs={"torch": 1.0, "onnx": 0.8, "bf16": 0.3}, queries={"onnx": 0.005})
+    auto = load_embedder(tiny, cache_dir=onnx_cache, planning="now")
+    assert auto.backends == ("bf16", "onnx") and auto.backend == "bf16/onnx"  # type: ignore[attr-defined]
+    (plan,) = plans
+    assert auto.plan.measurements == plan.measurements and auto.plan.key  # type: ignore[attr-defined]
+    assert plan.measured and auto.plan.key_parts["model"] == "tiny-e5-tiny-1"  # type: ignore[attr-defined]
+    assert {m.backend for m in plan.measurements} == {"torch", "onnx", "bf16"}
     reference = load_embedder(tiny, cache_dir=onnx_cache, backend="torch")
-    np.testing.assert_allclose(auto.encode_documents(TEXTS), reference.encode_documents(TEXTS), atol=1e-5)
+    assert (auto.encode_documents(TEXTS) * reference.encode_documents(TEXTS)).sum(axis=1).min() > 0.999
+    np.testing.assert_allclose(auto.encode_queries(TEXTS), reference.encode_queries(TEXTS), atol=1e-5)
     (record,) = (onnx_cache / "onnx").glob("*/export.json")
     assert json.loads(record.read_text())["max_relative_error"] < 1e-4
+    (saved,) = (onnx_cache / "plans").glob("*.json")
+    assert json.loads(saved.read_text())["documents"] == "bf16"
+
+    again = load_embedder(tiny, cache_dir=onnx_cache, planning="now")
+    assert again.backends == ("bf16", "onnx") and len(plans) == 1  # type: ignore[attr-defined]
+    replanned = load_embedder(tiny, cache_dir=onnx_cache, planning="replan")
+    assert len(plans) == 2 and replanned.plan.created == plans[1].created  # type: ignore[attr-defined]
+    shutil.rmtree(onnx_cache / "plans")
 
 
-def test_models_backend_auto_onnx_keeps_left_padding_and_last_token_pooling(
-    tmp_path: Path, no_network: list[object]
+def test_models_backend_auto_later_runs_the_provisional_choice_without_timing(
+    tiny: ModelSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[object]
 ) -> None:
-    """A Qwen3-style decoder through the exported graph: same vectors alone and in a padded batch."""
-    pytest.importorskip("onnxscript", reason="torch.onnx's exporter needs onnxscript")
-    decoder = save_tiny_decoder(tmp_path / "qwen")
-    auto = load_embedder(decoder, cache_dir=tmp_path)
-    reference = load_embedder(decoder, cache_dir=tmp_path, backend="torch")
-    if auto.backend != "onnx":
-        pytest.fail(f"the tiny decoder did not export: {list((tmp_path / 'onnx').glob('*failed*'))}")
-    batch = auto.encode_queries(TEXTS)
-    np.testing.assert_allclose(batch, reference.encode_queries(TEXTS), atol=1e-5)
-    np.testing.assert_allclose(auto.encode_queries(TEXTS[1:2])[0], batch[1], atol=1e-5)
+    plans = fake_timing(monkeypatch, docs={}, queries={})
+    native_bf16_cpu(monkeypatch, native=True)
+    auto = load_embedder(tiny, cache_dir=tmp_path)  # planning="later" is the library default
+    assert auto.backends == ("bf16", "bf16") and not auto.plan.measured  # type: ignore[attr-defined]
+    assert "provisional" in auto.plan.reason  # type: ignore[attr-defined]
+    native_bf16_cpu(monkeypatch, native=False)
+    assert load_embedder(tiny, cache_dir=tmp_path).backends == ("torch", "torch")  # type: ignore[attr-defined]
+    assert plans == [] and not (tmp_path / "plans").exists() and not (tmp_path / "onnx").exists()
+    assert planning.plan_missing(tiny, cache_dir=tmp_path, device="cpu")
+
+
+def test_models_backend_runners_are_built_on_first_use(
+    tiny: ModelSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    real = planning.ModelFiles.build
+
+    def counting(self: planning.ModelFiles, backend: str, load_model: object = None) -> object:
+        built.append(backend)
+        return real(self, backend, load_model)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(planning.ModelFiles, "build", counting)
+    embedder = load_embedder(tiny, cache_dir=tmp_path, backend="torch")
+    assert built == []  # loading reads the tokenizer and config only
+    embedder.encode_queries(["hello"])
+    embedder.with_spec(tiny).encode_documents(TEXTS)  # a view shares the built runner  # type: ignore[attr-defined]
+    assert built == ["torch"]
 
 
 def test_models_backend_a_wrong_graph_is_refused(tiny: ModelSpec, onnx_cache: Path, tmp_path: Path) -> None:
@@ -133,10 +188,25 @@ def test_models_backend_a_wrong_graph_is_refused(tiny: ModelSpec, onnx_cache: Pa
         verify_export(AutoModel.from_pretrained(other.source), graph)
 
 
-def test_models_backend_auto_falls_back_to_torch_once_and_remembers(
+def test_models_backend_onnx_keeps_left_padding_and_last_token_pooling(
+    tmp_path: Path, no_network: list[object]
+) -> None:
+    """A Qwen3-style decoder through the exported graph: same vectors alone and in a padded batch."""
+    pytest.importorskip("onnxscript", reason="torch.onnx's exporter needs onnxscript")
+    decoder = save_tiny_decoder(tmp_path / "qwen")
+    onnx = load_embedder(decoder, cache_dir=tmp_path, backend="onnx")
+    reference = load_embedder(decoder, cache_dir=tmp_path, backend="torch")
+    batch = onnx.encode_queries(TEXTS)
+    np.testing.assert_allclose(batch, reference.encode_queries(TEXTS), atol=1e-5)
+    np.testing.assert_allclose(onnx.encode_queries(TEXTS[1:2])[0], batch[1], atol=1e-5)
+
+
+def test_models_backend_auto_plans_without_onnx_when_the_export_fails_and_remembers(
     tiny: ModelSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[object]
 ) -> None:
-    monkeypatch.setattr(embed_backends, "onnx_available", lambda: True)
+    monkeypatch.setattr(planning, "onnx_available", lambda: True)
+    native_bf16_cpu(monkeypatch, native=False)
+    plans = fake_timing(monkeypatch, docs={"onnx": 0.1}, queries={"onnx": 0.001})
     calls = []
 
     def failing_export(model: object, dest: Path) -> Path:
@@ -144,11 +214,43 @@ def test_models_backend_auto_falls_back_to_torch_once_and_remembers(
         raise OnnxExportError("unsupported operator")
 
     monkeypatch.setattr(embed_backends, "export_onnx", failing_export)
-    first = load_embedder(tiny, cache_dir=tmp_path)
-    second = load_embedder(tiny, cache_dir=tmp_path)
-    assert (first.backend, second.backend) == ("torch", "torch")
+    first = load_embedder(tiny, cache_dir=tmp_path, planning="now")
+    assert first.backend == "torch"  # type: ignore[attr-defined]
+    onnx = plans[0].measurement("onnx")
+    assert onnx is not None and onnx.error is not None and "unsupported operator" in onnx.error
+    second = load_embedder(tiny, cache_dir=tmp_path, planning="replan")
+    assert second.backend == "torch" and len(plans) == 2  # type: ignore[attr-defined]
     assert len(calls) == 1  # the failure is remembered next to the export folder
+    with pytest.raises(OnnxExportError, match="failed before"):
+        load_embedder(tiny, cache_dir=tmp_path, backend="onnx").encode_queries(["x"])
     np.testing.assert_allclose(first.encode_documents(TEXTS), second.encode_documents(TEXTS), atol=1e-6)
+
+
+def test_models_backend_onnx_queries_import_no_torch(tiny: ModelSpec, onnx_cache: Path) -> None:
+    """A cold search whose plan runs queries on ONNX Runtime must not pay for importing torch."""
+    load_embedder(tiny, cache_dir=onnx_cache, backend="onnx").encode_queries(["x"])  # the export, cached
+    path, key, parts = planning.ModelFiles(
+        Path(tiny.source), planning.model_id(tiny), onnx_cache, "cpu"
+    ).plan_file()
+    save_plan(path, Plan("torch", "onnx", "test plan", key=key, key_parts=parts))
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from search.models.loading import load_embedder\n"
+        f"e = load_embedder({tiny.source!r}, cache_dir=Path({str(onnx_cache)!r}))\n"
+        "assert e.backends == ('torch', 'onnx'), e.backends\n"
+        "e.encode_queries(['hello world'])\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+        )
+    finally:
+        path.unlink()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
 
 
 def test_models_backend_auto_is_torch_off_the_cpu(tmp_path: Path) -> None:

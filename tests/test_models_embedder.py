@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from search.models.embedder import Embedder
-from search.models.encoders.transformers import TransformersEmbedder, pad_batch, pool, read_head
+from search.models.encoders.transformers import TransformersEmbedder, pad_batch, pool, pool_numpy, read_head
 from search.models.loading import load_embedder
 from search.models.specs import WEB_SEARCH_TASK, ModelSpec
 from tests.tiny_models import save_tiny_decoder, save_tiny_dense_encoder, save_tiny_encoder
@@ -160,6 +160,10 @@ def test_models_pooling_is_correct_for_either_padding_side() -> None:
     for pooling, want in expected.items():
         torch.testing.assert_close(pool(right, right_mask, pooling)[0], want)
         torch.testing.assert_close(pool(left, left_mask, pooling)[0], want)
+        # the numpy twin (ONNX Runtime's path, no torch) gives the same answer
+        for hidden, mask in ((right, right_mask), (left, left_mask)):
+            got = pool_numpy(hidden.numpy(), mask.numpy(), pooling)[0]
+            np.testing.assert_allclose(got, want.numpy(), rtol=1e-6, atol=1e-6)
 
 
 # (c) normalised float32, input order --------------------------------------------------------

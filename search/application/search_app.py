@@ -22,13 +22,14 @@ from pathlib import Path
 
 from indexer.pipeline import IndexConfig
 from search.application.access import SavedUploads, resolve_allowed_folder, save_uploads
+from search.application.backend_plans import BackgroundPlan, backend_report
 from search.application.catalog import Catalog, CollectionInfo
 from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressCallback, evaluate_pipelines
 from search.application.indexing import index_with_services
 from search.application.searching import SearchOutcome, SearchRequest, make_request
 from search.application.services import Services, default_collection
 from search.core.errors import QueryError, user_message
-from search.core.reports import IndexReport, ProgressFn
+from search.core.reports import BackendReport, IndexReport, ProgressFn
 from search.core.settings import Settings
 from search.core.types import QuerySet
 from search.evaluation.report import EvalReport
@@ -72,6 +73,7 @@ class SearchApp:
         self._searchers: dict[str, Searcher] = {}
         self._lock = threading.Lock()
         self._second_stages: list[str] | None = None
+        self._background_plan: BackgroundPlan | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, any_reranker: bool = False) -> SearchApp:
@@ -82,6 +84,8 @@ class SearchApp:
         return self.services.settings
 
     def close(self) -> None:
+        if self._background_plan is not None:
+            self._background_plan.stop()
         self.services.close()
 
     # ---- what there is ---------------------------------------------------------------------------
@@ -116,6 +120,21 @@ class SearchApp:
             if self._second_stages is None:
                 self._second_stages = [str(name) for name in self.services.available_rerankers()]
             return list(self._second_stages)
+
+    # ---- how models run --------------------------------------------------------------------------
+
+    def backend_report(self, model: str | None = None) -> BackendReport:
+        """Which backend runs passages and queries of ``model`` here, and the measured figures behind it."""
+        return backend_report(self.services, model)
+
+    def plan_backends_in_background(self, model: str | None = None) -> bool:
+        """Measure the model's backend plan in a background process if "auto" has none yet (the UI, after
+        its first-launch indexing); True when one was started. The plan is used from the next start."""
+        with self._lock:
+            if self._background_plan is not None:
+                return False
+            self._background_plan = BackgroundPlan(self.services, model)
+        return self._background_plan.start()
 
     # ---- searching -------------------------------------------------------------------------------
 

@@ -130,6 +130,7 @@ class Services:
             cache_dir=self.settings.cache_dir,
             backend=self.settings.backend,  # type: ignore[arg-type]
             allow_downloads=self.settings.allow_downloads,
+            planning=self.settings.backend_planning,  # type: ignore[arg-type]
         )
 
     def spec(self, model: str | None = None) -> ModelSpec:

@@ -82,3 +82,34 @@ class IndexReport:
 
 
 ProgressFn = Callable[[IndexProgress], None]
+
+
+@dataclass(frozen=True)
+class BackendReport:
+    """How a model runs in this process, and why (``app.py doctor``)."""
+
+    model: str
+    requested: str  # the --backend setting: "auto" or an explicit backend
+    documents: str  # backend running passages (indexing)
+    queries: str  # backend running single queries (search)
+    device: str
+    cpu: str  # one line: model, CPU count, native bf16 and the relevant flags
+    measured: bool  # False: "auto" runs on the provisional choice, not measured on this machine yet
+    plan: tuple[str, ...] = ()  # the plan's choice, reason and per-backend figures (auto only)
+    plan_file: str | None = None  # where the measured plan is cached
+
+    def summary(self) -> str:
+        lines = [
+            f"model: {self.model} on {self.device}",
+            f"CPU: {self.cpu}",
+            f"--backend {self.requested}: passages run on {self.documents}, queries on {self.queries}",
+        ]
+        if self.requested == "auto":
+            lines += list(self.plan)
+            if self.plan_file:
+                lines.append(f"plan cached in {self.plan_file} (measure again: app.py doctor --replan)")
+            elif not self.measured:
+                lines.append(
+                    "not measured on this machine yet: app.py doctor measures it (about 10-30 s, once)"
+                )
+        return "\n".join(lines)

@@ -23,6 +23,10 @@ class Settings:
     default_model: str = DEFAULT_MODEL
     device: str | None = None  # None = CUDA when available, else CPU
     backend: str = "auto"  # how models run (search.models.backends)
+    # "auto" before this machine has a measured plan for a model (search.models.encoders.planning):
+    # "now" measures at first use (seconds, once), "replan" measures again; "later" runs on the
+    # provisional choice; "background" too, and the UI measures in a process of its own.
+    backend_planning: str = "later"
     # Indexing reuses vectors of texts embedded before (search.models.embed_cache).
     embedding_cache: bool = True
     # New collections: take the pull toward the query's own language out (search.models.language_bias).

@@ -1,23 +1,35 @@
-"""Alternative CPU execution for an embedder's transformer: int8 dynamic quantisation or ONNX Runtime.
+"""How an embedder's transformer runs: each backend built, the ONNX export made and checked.
 
-Why: on a CPU the transformer forward pass is the whole cost of indexing.
-``benchmarks/embed_options.py`` measures each backend against the default torch
-path (speed and XQuAD nDCG@10); this module only builds them. Every backend is
-a drop-in for the torch model inside ``TransformersEmbedder``: called with
-``input_ids`` and ``attention_mask``, it returns an object with
+Why: on a CPU the transformer forward pass is the whole cost of indexing, and
+which way of running it is fastest depends on the CPU. Every backend is a
+drop-in for the torch model inside ``TransformersEmbedder``: called with
+``input_ids`` and ``attention_mask``, it returns an object with a float32
 ``last_hidden_state``, so prompts, pooling, packaged layers and normalisation
-stay exactly the same code.
+stay exactly the same code. ONNX Runtime also answers numpy arrays directly
+(``numpy_io``), so a query path on ONNX needs no torch at all.
 
-The default, "auto", runs ONNX Runtime on a CPU (1.48x the torch path's
-sentences/s on two cores, identical XQuAD nDCG@10: the one option that met
-both bars) and torch on a GPU or where the exporter is not installed. Every
-export is checked against the torch model before it is used; a model whose
-graph does not export, or exports wrongly, stays on torch.
+The backends (``benchmarks/embed_options.py`` and ``benchmarks/embed_speed.py``
+measure them; XQuAD nDCG@10 within 0.5 of fp32 torch is the bar):
+
+* ``torch``: fp32, the reference.
+* ``bf16``: the weights cast to bfloat16, outputs cast back to float32 before
+  pooling. Only fast where the CPU runs bf16 natively (AVX512_BF16, AMX); there
+  it was 3x the fp32 paths on batches of passages at -0.05 nDCG@10.
+* ``bf16-autocast``: fp32 weights, matrix products in bf16 under
+  ``torch.autocast`` (entered in the thread that runs the forward: autocast is
+  thread-local). The fallback for a model whose bf16 weights fail the gate.
+* ``onnx``: fp32 on ONNX Runtime, exported once into the cache folder and
+  checked against torch before use. The fastest for single short queries.
+* ``int8``, ``onnx-int8``: dynamic int8 quantisation; 1-2 points of nDCG@10
+  lost, so only when asked for by name.
+
+"auto" is decided by measuring (``search.models.planner``), never here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -30,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from search.core.errors import OnnxExportError
 
 if TYPE_CHECKING:
@@ -38,12 +52,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["auto", "torch", "int8", "onnx", "onnx-int8"]
-BACKENDS: tuple[str, ...] = ("auto", "torch", "int8", "onnx", "onnx-int8")
-AUTO_CPU_BACKEND = "onnx"  # benchmarks/embed_options.py: faster than torch and no nDCG@10 lost
+Backend = Literal["auto", "torch", "bf16", "bf16-autocast", "onnx", "int8", "onnx-int8"]
+BACKENDS: tuple[str, ...] = ("auto", "torch", "bf16", "bf16-autocast", "onnx", "int8", "onnx-int8")
+# The backends "auto" may choose: each passed the quality bar (benchmarks/embed_options.py).
+# Most precise first: a less precise one must be clearly faster to be chosen (search.models.planner).
+PRECISION_ORDER: tuple[str, ...] = ("torch", "onnx", "bf16-autocast", "bf16")
 _EXPORT_VERSION = "2"  # bump when the export recipe changes, so cached graphs are rebuilt
 _TAG_EXAMPLE = "0123456789abcdef"  # export folders end in a 16-hex-digit tag
-_FAILED_MARKER = "export-failed.json"  # written where "auto" gave up on a model, so it does not retry
+_FAILED_MARKER = "export-failed.json"  # written where an export failed for a model, so it is not retried
 _MAX_RELATIVE_ERROR = 1e-3  # largest |onnx - torch| over the largest |torch| on the check batch
 
 
@@ -60,6 +76,39 @@ def quantize_int8(model: PreTrainedModel) -> torch.nn.Module:
     from torch.ao.quantization import quantize_dynamic
 
     return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+class Bf16Model:
+    """The model with bfloat16 weights; hidden states come back as float32 so pooling stays exact."""
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        self.model = model.bfloat16()  # in place: no second copy of the weights
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> HiddenStates:
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return HiddenStates(hidden.float())
+
+
+class AutocastModel:
+    """fp32 weights, matrix products in bfloat16; autocast is entered here, in the forward's own thread."""
+
+    def __init__(self, model: PreTrainedModel) -> None:
+        self.model = model
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> HiddenStates:
+        import torch
+
+        with torch.autocast(input_ids.device.type, dtype=torch.bfloat16):
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return HiddenStates(hidden.float())
+
+
+def torch_bf16_supported() -> bool:
+    """torch's oneDNN can run bf16 here (necessary, not sufficient: see search.models.cpu.native_bf16)."""
+    import torch
+
+    check = getattr(getattr(torch.ops, "mkldnn", None), "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else False
 
 
 def _last_hidden_module(model: PreTrainedModel) -> torch.nn.Module:
@@ -158,7 +207,13 @@ def quantize_onnx_int8(source: Path) -> Path:
 
 
 class OnnxEncoder:
-    """An ONNX Runtime session that answers like a transformers encoder (CPU)."""
+    """An ONNX Runtime session that answers like a transformers encoder (CPU).
+
+    ``run`` takes and returns numpy arrays: the embedder uses it to pad, pool and
+    normalise in numpy, so an ONNX query path never imports torch.
+    """
+
+    numpy_io = True
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -169,29 +224,45 @@ class OnnxEncoder:
             options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        (hidden,) = self._session.run(
+            ["last_hidden_state"],
+            {"input_ids": input_ids.astype(np.int64), "attention_mask": attention_mask.astype(np.int64)},
+        )
+        return np.asarray(hidden, dtype=np.float32)
+
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> HiddenStates:
         import torch
 
-        (hidden,) = self._session.run(
-            ["last_hidden_state"],
-            {"input_ids": input_ids.cpu().numpy(), "attention_mask": attention_mask.cpu().numpy()},
-        )
+        hidden = self.run(input_ids.cpu().numpy(), attention_mask.cpu().numpy())
         return HiddenStates(torch.from_numpy(hidden))
 
 
 def onnx_dir(cache_dir: Path, model_folder: Path, model_id: str) -> Path:
-    """One export per model folder, weights file version and torch version, under the app's cache."""
-    import torch
+    """One export per model folder, weights file version and torch version, under the app's cache.
 
-    weights = sorted(
+    The torch version comes from package metadata: finding an export imports nothing.
+    """
+    key = f"{model_folder.resolve()}|{model_id}|{weights_signature(model_folder)}|{_torch_version()}|{_EXPORT_VERSION}"
+    tag = hashlib.sha256(key.encode()).hexdigest()[:16]
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in model_id)
+    return cache_dir / "onnx" / f"{slug}-{tag}"
+
+
+def weights_signature(model_folder: Path) -> list[str]:
+    """Name, size and mtime of each weights file: a changed file is another model."""
+    return sorted(
         f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
         for pattern in ("*.safetensors", "*.bin")
         for p in model_folder.glob(pattern)
     )
-    key = f"{model_folder.resolve()}|{model_id}|{weights}|{torch.__version__}|{_EXPORT_VERSION}"
-    tag = hashlib.sha256(key.encode()).hexdigest()[:16]
-    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in model_id)
-    return cache_dir / "onnx" / f"{slug}-{tag}"
+
+
+def _torch_version() -> str:
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
 
 
 def _remove_stale_exports(current: Path) -> None:
@@ -220,57 +291,60 @@ def build_runner(
 ) -> tuple[Any, str]:
     """The callable the embedder runs its batches through, and the backend it is.
 
-    torch weights are only loaded when needed (an ONNX export on disk needs none).
+    ``backend`` is a concrete name ("auto" is resolved by the caller's plan; here it means
+    torch off the CPU, as a GPU always runs torch). torch weights are only loaded when
+    needed: an ONNX export on disk needs none.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "auto":
-        return _auto_runner(load_model, model_folder, model_id, cache_dir, device, threads)
+        if device == "cpu":
+            raise ValueError("backend 'auto' on a CPU is resolved by search.models.planner first")
+        return load_model(), "torch"
     if backend == "torch":
         return load_model(), "torch"
+    if backend == "bf16":
+        return Bf16Model(load_model()), "bf16"
+    if backend == "bf16-autocast":
+        return AutocastModel(load_model()), "bf16-autocast"
     if device != "cpu":
         raise ValueError(f"backend {backend!r} is for CPU; on {device} use backend='torch'")
     if backend == "int8":
         return quantize_int8(load_model()), "int8"
-    path = _exported(load_model, onnx_dir(cache_dir, model_folder, model_id))
+    path = exported_onnx(load_model, onnx_dir(cache_dir, model_folder, model_id))
     if backend == "onnx-int8":
         path = quantize_onnx_int8(path)
     return OnnxEncoder(path, threads), backend
 
 
-def _exported(load_model: Callable[[], PreTrainedModel], dest: Path) -> Path:
+def exported_onnx(load_model: Callable[[], PreTrainedModel], dest: Path) -> Path:
+    """The checked export in ``dest``, made now if missing; a model that failed before is not retried."""
     path = dest / "model.onnx"
-    if not path.is_file():
+    if path.is_file():
+        return path
+    failed = failure_marker(dest)
+    if failed.is_file():
+        reason = json.loads(failed.read_text()).get("error", "export failed")
+        raise OnnxExportError(
+            f"ONNX export failed before for this model ({reason}); delete {failed} to retry"
+        )
+    try:
         path = export_onnx(load_model(), dest)
-        _remove_stale_exports(dest)
+    except OnnxExportError as exc:
+        _remember_failure(failed, exc)
+        raise
+    except Exception as exc:  # the exporter fails in many ways; all mean "no ONNX for this model"
+        _remember_failure(failed, exc)
+        raise OnnxExportError(f"the model did not export to ONNX ({type(exc).__name__}: {exc})") from exc
+    _remove_stale_exports(dest)
     return path
 
 
-def _auto_runner(
-    load_model: Callable[[], PreTrainedModel],
-    model_folder: Path,
-    model_id: str,
-    cache_dir: Path,
-    device: str,
-    threads: int | None,
-) -> tuple[Any, str]:
-    """ONNX Runtime on a CPU when it is installed and the model exports correctly; torch otherwise."""
-    dest = onnx_dir(cache_dir, model_folder, model_id)
-    failed = dest.with_name(dest.name + "." + _FAILED_MARKER)
-    if device != "cpu" or not onnx_available() or failed.is_file():
-        return load_model(), "torch"
-    model: PreTrainedModel | None = None
+def failure_marker(dest: Path) -> Path:
+    return dest.with_name(dest.name + "." + _FAILED_MARKER)
 
-    def load_once() -> PreTrainedModel:
-        nonlocal model
-        if model is None:
-            model = load_model()
-        return model
 
-    try:
-        return OnnxEncoder(_exported(load_once, dest), threads), AUTO_CPU_BACKEND
-    except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the thread silently
-        log.warning("%s: ONNX Runtime not used (%s); running on torch", model_id, exc)
-        failed.parent.mkdir(parents=True, exist_ok=True)
-        failed.write_text(json.dumps({"error": str(exc)[:500], "version": _EXPORT_VERSION}))
-        return load_once(), "torch"
+def _remember_failure(marker: Path, exc: BaseException) -> None:
+    log.warning("%s: ONNX Runtime not used (%s)", marker.name, exc)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"error": str(exc)[:500], "version": _EXPORT_VERSION}))

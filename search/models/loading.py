@@ -13,6 +13,7 @@ from pathlib import Path
 from search.core.errors import InputError, ModelNotAvailableError
 from search.models.backends import Backend
 from search.models.embedder import Embedder
+from search.models.encoders.planning import Planning
 from search.models.hub import is_available_offline, resolve_folder
 from search.models.registry import ModelRegistry, RerankerRegistry
 from search.models.reranker import Reranker
@@ -28,14 +29,26 @@ def load_embedder(
     max_tokens: int | None = None,
     backend: Backend = "auto",
     allow_downloads: bool = False,
+    planning: Planning = "later",
 ) -> Embedder:
-    """A registry name, alias, local folder with model_spec.json, or spec -> a ready embedder."""
+    """A registry name, alias, local folder with model_spec.json, or spec -> a ready embedder.
+
+    ``planning`` is what ``backend="auto"`` does before this machine has a measured plan
+    for the model (search.models.encoders.planning): measure "now", or run on the
+    provisional choice and measure "later".
+    """
     from search.models.encoders.transformers import TransformersEmbedder
 
     spec = model if isinstance(model, ModelSpec) else (registry or ModelRegistry()).get(model)
     folder = resolve_folder(spec.source, spec.revision, allow_downloads=allow_downloads, cache_dir=cache_dir)
     return TransformersEmbedder.from_folder(
-        folder, spec, device=device, max_tokens=max_tokens, backend=backend, cache_dir=cache_dir
+        folder,
+        spec,
+        device=device,
+        max_tokens=max_tokens,
+        backend=backend,
+        cache_dir=cache_dir,
+        planning=planning,
     )
 
 

@@ -2,7 +2,9 @@
 
 Prompts, pooling, packaged layers (sentence-transformers ``modules.json``) and
 normalisation are applied exactly as the model's authors did; the forward pass
-runs on whichever backend ``search.models.backends`` built.
+runs on whichever backend ``search.models.backends`` built (for "auto": the
+plan ``search.models.planner`` measured), passages and queries possibly on
+different ones.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search.models.backends import Backend
+from search.models.backends import BACKENDS, Backend
 from search.models.specs import ModelSpec
 
 if TYPE_CHECKING:
     import torch
     from tokenizers import Encoding, Tokenizer
     from transformers import PreTrainedModel
+
+    from search.models.encoders.planning import Planning
+    from search.models.planner import Plan
 
 
 # torch, transformers and tokenizers are imported inside functions: importing this module is cheap.
@@ -157,12 +162,63 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor
     raise ValueError(f"unknown pooling {pooling!r}")
 
 
+def pool_numpy(hidden: np.ndarray, mask: np.ndarray, pooling: str) -> np.ndarray:
+    """``pool`` in numpy, for backends that return arrays (an ONNX query path imports no torch)."""
+    if pooling == "mean":
+        m = mask[..., None].astype(hidden.dtype)
+        return (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
+    rows = np.arange(hidden.shape[0])
+    if pooling == "cls":
+        return hidden[rows, mask.argmax(axis=1)]
+    if pooling == "last":
+        return hidden[rows, mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1)]
+    raise ValueError(f"unknown pooling {pooling!r}")
+
+
 def pick_device(device: str | None = None) -> str:
+    """CUDA when torch sees a GPU; the CPU without importing torch where no GPU driver exists."""
     if device:
         return device
+    from search.models.cpu import cuda_possible
+
+    if not cuda_possible():
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Runner:
+    """One backend's forward pass, built on first use and then shared by every view of the embedder.
+
+    Each runner has its own lock: with queries on ONNX Runtime and passages on torch,
+    a search does not wait behind an indexing batch.
+    """
+
+    def __init__(self, backend: str, build: Callable[[], Any]) -> None:
+        self.backend = backend
+        self._build: Callable[[], Any] | None = build
+        self._model: Any = None
+        self._build_lock = threading.Lock()
+        self.lock = threading.Lock()
+
+    @classmethod
+    def ready(cls, backend: str, model: Any) -> Runner:
+        runner = cls(backend, lambda: model)
+        runner.get()
+        return runner
+
+    def get(self) -> Any:
+        if self._build is not None:
+            with self._build_lock:
+                if self._build is not None:
+                    self._model = self._build()
+                    self._build = None
+        return self._model
+
+    @property
+    def built(self) -> bool:
+        return self._build is None
 
 
 class TransformersEmbedder:
@@ -171,14 +227,16 @@ class TransformersEmbedder:
     Texts are tokenised once with the folder's own ``tokenizer.json`` (the file the
     authors shipped, read by the tokenizers library without transformers rebuilding
     the pipeline), sorted by length so batches carry little padding, and returned in
-    input order. The forward pass is guarded by a lock so one instance can serve the
-    UI's searches while an indexing thread embeds documents.
+    input order. Passages and queries may run on different backends (``--backend
+    auto`` measures both workloads, see search.models.planner); each is built on
+    first use and guarded by its own lock, so one instance can serve the UI's
+    searches while an indexing thread embeds documents.
     """
 
     def __init__(
         self,
         spec: ModelSpec,
-        model: PreTrainedModel | Callable[..., Any],  # anything returning ``.last_hidden_state``
+        model: PreTrainedModel | Callable[..., Any] | Runner,  # anything returning ``.last_hidden_state``
         tokenizer: Tokenizer,
         head: Head,
         *,
@@ -187,17 +245,19 @@ class TransformersEmbedder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         pad_id: int = 0,
         backend: str = "torch",
+        query_model: Runner | None = None,
+        plan: Plan | None = None,
     ) -> None:
         self._spec = spec
-        self._backend = backend
-        self._model = model
+        self._documents = model if isinstance(model, Runner) else Runner.ready(backend, model)
+        self._queries = query_model or self._documents
         self._tokenizer = tokenizer
         self._head = head
         self._device = device
         self._max_tokens = min(spec.max_tokens, max_tokens or spec.max_tokens)
         self._batch_size = batch_size
         self._pad_id = pad_id
-        self._lock = threading.Lock()
+        self._plan = plan
 
     @classmethod
     def from_folder(
@@ -210,56 +270,63 @@ class TransformersEmbedder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         backend: Backend = "auto",
         cache_dir: Path | None = None,
+        planning: Planning = "later",
     ) -> TransformersEmbedder:
         """Load a local model folder; never touches the network.
 
-        ``backend`` picks how the transformer runs: "auto" (ONNX Runtime on a CPU, torch on a
-        GPU), "torch", or the CPU options "int8", "onnx", "onnx-int8" measured by
-        benchmarks/embed_options.py (see search/models/backends.py); the ONNX ones export once
-        into ``cache_dir``.
+        ``backend`` picks how the transformer runs (see search/models/backends.py): "auto"
+        uses this machine's measured plan (search/models/planner.py) or, before there is
+        one, measures now (``planning="now"``, "replan" to measure again) or runs on the
+        provisional choice (``planning="later"``: bf16 where the CPU runs it natively,
+        else torch fp32). A GPU always runs torch. Nothing is built until first used:
+        a search whose queries run on ONNX Runtime imports no torch.
         """
-        import torch
-        from transformers import AutoConfig, AutoModel
-
         from search.core.paths import default_cache_dir
-        from search.models.backends import build_runner
+        from search.models.encoders.planning import ModelFiles, model_id, runners_for
 
-        device = pick_device(device) if backend in ("torch", "auto") else (device or "cpu")
-        config = AutoConfig.from_pretrained(folder, local_files_only=True)
-
-        def load_model() -> PreTrainedModel:
-            model = AutoModel.from_pretrained(
-                folder, config=config, local_files_only=True, dtype=torch.float32
-            )
-            return model.to(device).eval()
-
-        runner, backend_used = build_runner(
-            backend,
-            load_model,
-            model_folder=folder,
-            model_id=f"{spec.name}-{spec.revision or 'local'}",
-            cache_dir=cache_dir or default_cache_dir(),
-            device=device,
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        device = (
+            pick_device(device)
+            if backend in ("torch", "auto", "bf16", "bf16-autocast")
+            else (device or "cpu")
         )
-        head = read_head(folder, spec, int(config.hidden_size), device)
+        config = read_config(folder)
+        head = read_head(folder, spec, int(config["hidden_size"]), device)
         if head.output_dim != spec.dimension:
             raise ValueError(
                 f"{folder}: model gives {head.output_dim}-d vectors but the spec says {spec.dimension}"
             )
         tokenizer = load_tokenizer(folder)
         # Any valid id works: padded positions are masked out of attention and pooling.
-        pad_id = getattr(config, "pad_token_id", None)
+        pad_id = config.get("pad_token_id")
         pad_id = int(pad_id) if isinstance(pad_id, int) else 0
+        files = ModelFiles(folder, model_id(spec), cache_dir or default_cache_dir(), device)
+
+        def view(runner: Runner) -> TransformersEmbedder:
+            return cls(
+                spec,
+                runner,
+                tokenizer,
+                head,
+                device=device,
+                max_tokens=max_tokens,
+                batch_size=batch_size,
+                pad_id=pad_id,
+            )
+
+        documents, queries, plan = runners_for(backend, files, view, planning)
         return cls(
             spec,
-            runner,
+            documents,
             tokenizer,
             head,
             device=device,
             max_tokens=max_tokens,
             batch_size=batch_size,
             pad_id=pad_id,
-            backend=backend_used,
+            query_model=queries,
+            plan=plan,
         )
 
     @property
@@ -270,24 +337,24 @@ class TransformersEmbedder:
         """The same loaded model under other prompts (e.g. none, for symmetric benchmark tasks).
 
         Only prompt fields may differ: pooling, padding and dimension are properties of the
-        loaded weights. The lock is shared, so views are as thread-safe as the original.
+        loaded weights. The runners (and their locks) are shared, so views are as
+        thread-safe as the original.
         """
         for name in ("dimension", "pooling", "padding_side", "normalize"):
             if getattr(spec, name) != getattr(self._spec, name):
                 raise ValueError(f"with_spec may only change prompts, not {name}")
-        view = TransformersEmbedder(
+        return TransformersEmbedder(
             spec,
-            self._model,
+            self._documents,
             self._tokenizer,
             self._head,
             device=self._device,
             max_tokens=self._max_tokens,
             batch_size=self._batch_size,
             pad_id=self._pad_id,
-            backend=self._backend,
+            query_model=self._queries,
+            plan=self._plan,
         )
-        view._lock = self._lock
-        return view
 
     @property
     def max_tokens(self) -> int:
@@ -299,16 +366,32 @@ class TransformersEmbedder:
 
     @property
     def backend(self) -> str:
-        """What runs the transformer: "torch", "onnx", "int8" or "onnx-int8"."""
-        return self._backend
+        """What runs the transformer: "torch", "bf16", "onnx" ...; "passages/queries" when they differ."""
+        documents, queries = self.backends
+        return documents if documents == queries else f"{documents}/{queries}"
+
+    @property
+    def backends(self) -> tuple[str, str]:
+        """(passages, queries): the backend each workload runs on."""
+        return self._documents.backend, self._queries.backend
+
+    @property
+    def plan(self) -> Plan | None:
+        """The measured (or provisional) plan "auto" followed; None for an explicit backend."""
+        return self._plan
+
+    @property
+    def _model(self) -> Any:
+        """The passages' runner (built now if it was not yet)."""
+        return self._documents.get()
 
     def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
         prefix = self._spec.query_prefix(task)
-        return self._encode([prefix + text for text in texts])
+        return self._encode([prefix + text for text in texts], self._queries)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         prefix = self._spec.document_prompt
-        return self._encode([prefix + text for text in texts])
+        return self._encode([prefix + text for text in texts], self._documents)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
@@ -331,25 +414,43 @@ class TransformersEmbedder:
             encoding.truncate(budget)
         return self._tokenizer.post_process(encoding, None, True).ids
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self._head.output_dim), dtype=np.float32)
-        if not texts:
-            return out
-        ids = self.tokenize(texts)
+    def _encode(self, texts: list[str], runner: Runner) -> np.ndarray:
+        return self.encode_ids(self.tokenize(texts), runner)
+
+    def encode_ids(self, ids: Sequence[Sequence[int]], runner: Runner | None = None) -> np.ndarray:
+        """Vectors of ready model inputs (``tokenize``'s output), in order; passages' backend by default."""
+        runner = runner or self._documents
+        out = np.zeros((len(ids), self._head.output_dim), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         for start in range(0, len(order), self._batch_size):
             rows = order[start : start + self._batch_size]
-            out[rows] = self._forward([ids[i] for i in rows])
+            out[rows] = self._forward([ids[i] for i in rows], runner)
         return out
 
-    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+    def _forward(self, batch: list[Sequence[int]], runner: Runner | None = None) -> np.ndarray:
+        runner = runner or self._documents
+        model = runner.get()
+        input_ids, mask = pad_arrays(batch, self._pad_id, self._spec.padding_side)
+        if getattr(model, "numpy_io", False) and not self._head.dense:
+            with runner.lock:
+                hidden = model.run(input_ids, mask)
+            vectors = pool_numpy(hidden, mask, self._head.pooling)
+            if self._head.normalize:
+                norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+                vectors = vectors / np.maximum(norms, 1e-12)
+            return vectors.astype(np.float32, copy=False)
+        return self._forward_torch(model, runner, input_ids, mask)
+
+    def _forward_torch(
+        self, model: Any, runner: Runner, input_ids: np.ndarray, mask: np.ndarray
+    ) -> np.ndarray:
         import torch
 
-        input_ids, mask = pad_batch(batch, self._pad_id, self._spec.padding_side)
-        with self._lock, torch.inference_mode():
-            input_ids, mask = input_ids.to(self._device), mask.to(self._device)
-            hidden = self._model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            vectors = pool(hidden, mask, self._head.pooling)
+        ids_t, mask_t = torch.from_numpy(input_ids), torch.from_numpy(mask)
+        with runner.lock, torch.inference_mode():
+            ids_t, mask_t = ids_t.to(self._device), mask_t.to(self._device)
+            hidden = model(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+            vectors = pool(hidden, mask_t, self._head.pooling)
             for layer in self._head.dense:
                 vectors = layer(vectors)
             if self._head.normalize:
@@ -357,20 +458,40 @@ class TransformersEmbedder:
             return vectors.float().cpu().numpy()
 
 
-def pad_batch(batch: list[list[int]], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_arrays(batch: Sequence[Sequence[int]], pad_id: int, side: str) -> tuple[np.ndarray, np.ndarray]:
     """Pad to the longest sequence on the spec's side (decoders with last-token pooling pad left)."""
-    import torch
-
-    width = max(max(len(ids) for ids in batch), 1)
-    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    width = max(max((len(ids) for ids in batch), default=1), 1)
+    input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
     for row, ids in enumerate(batch):
         n = len(ids)
-        span = slice(width - n, width) if side == "left" else slice(0, n)
         if n:
-            input_ids[row, span] = torch.tensor(ids, dtype=torch.long)
+            span = slice(width - n, width) if side == "left" else slice(0, n)
+            input_ids[row, span] = ids
             mask[row, span] = 1
     return input_ids, mask
+
+
+def pad_batch(batch: Sequence[Sequence[int]], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pad_arrays`` as torch tensors."""
+    import torch
+
+    input_ids, mask = pad_arrays(batch, pad_id, side)
+    return torch.from_numpy(input_ids), torch.from_numpy(mask)
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """The fields of config.json the embedder needs, read as JSON (transformers only as a fallback)."""
+    file = folder / "config.json"
+    config: dict[str, Any] = {}
+    if file.is_file():
+        config = json.loads(file.read_text(encoding="utf-8"))
+    if "hidden_size" not in config:  # e.g. a config that nests it: let transformers resolve it
+        from transformers import AutoConfig
+
+        auto = AutoConfig.from_pretrained(folder, local_files_only=True)
+        config = {"hidden_size": int(auto.hidden_size), "pad_token_id": getattr(auto, "pad_token_id", None)}
+    return config
 
 
 def load_tokenizer(folder: Path) -> Tokenizer:

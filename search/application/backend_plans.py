@@ -1,0 +1,142 @@
+"""Which backend runs a model on this machine: the report ``app.py doctor`` prints, and the UI's background plan.
+
+Why a separate process for the UI: measuring loads every candidate (fp32, bf16,
+an ONNX session) and times them; in a process of its own that memory is given
+back when it ends, its priority can be lowered below the UI's searches, and the
+UI's own CPU use shows up in its foreign-load accounting instead of silently
+slowing its timings. The plan it saves is used from the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from search.application.services import Services
+from search.core.reports import BackendReport
+from search.models.cpu import cpu_info
+
+log = logging.getLogger("ui")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+BACKGROUND_NICE = 10
+
+
+def backend_report(services: Services, model: str | None = None) -> BackendReport:
+    """Load the model as this process would (measuring now if the settings say so) and say how it runs."""
+    embedder = services.embedder(model)
+    documents, queries = getattr(embedder, "backends", ("torch", "torch"))
+    plan = getattr(embedder, "plan", None)
+    plan_file = None
+    if plan is not None and plan.measured:
+        from search.models.planner import plan_path
+
+        plan_file = str(
+            plan_path(services.settings.cache_dir, str(plan.key_parts.get("model", "")), plan.key)
+        )
+    return BackendReport(
+        model=embedder.spec.name,
+        requested=services.settings.backend,
+        documents=documents,
+        queries=queries,
+        device=str(getattr(embedder, "device", "cpu")),
+        cpu=cpu_info().describe(),
+        measured=bool(plan is not None and plan.measured),
+        plan=tuple(plan.describe()) if plan is not None else (),
+        plan_file=plan_file,
+    )
+
+
+def plan_pending(services: Services, model: str | None = None) -> bool:
+    """True when the settings ask for a background plan and "auto" runs this model on the provisional
+    choice (no plan measured on this machine yet). Checked from the files, without loading the model.
+    """
+    if services.settings.backend != "auto" or services.settings.backend_planning != "background":
+        return False
+    from search.models.encoders.planning import plan_missing
+
+    settings = services.settings
+    return plan_missing(
+        services.spec(model),
+        cache_dir=settings.cache_dir,
+        device=settings.device,
+        allow_downloads=settings.allow_downloads,
+    )
+
+
+class BackgroundPlan:
+    """Measure a model's plan in a niced child process; its figures go to the UI's log."""
+
+    def __init__(self, services: Services, model: str | None = None) -> None:
+        self._services = services
+        self._model = model
+        self._process: subprocess.Popen[str] | None = None
+        self._thread: threading.Thread | None = None
+
+    def command(self) -> list[str]:
+        spec = self._services.spec(self._model)
+        name = spec.source if Path(spec.source).is_dir() else spec.name
+        return [
+            sys.executable,
+            "-m",
+            "search.models.encoders.planning",
+            "--model",
+            name,
+            "--cache-dir",
+            str(self._services.settings.cache_dir),
+            "--nice",
+            str(BACKGROUND_NICE),
+        ]
+
+    def start(self) -> bool:
+        """Start when the model runs on a provisional choice; False when there is nothing to measure."""
+        if self._process is not None or not plan_pending(self._services, self._model):
+            return False
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p),
+        }
+        log.info(
+            "measuring which backend runs %s fastest on this machine (background, once)",
+            self._model or "the default model",
+        )
+        self._process = subprocess.Popen(
+            self.command(),
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._thread = threading.Thread(target=self._forward, name="backend-plan-log", daemon=True)
+        self._thread.start()
+        return True
+
+    def _forward(self) -> None:
+        process = self._process
+        assert process is not None and process.stderr is not None
+        for line in process.stderr:
+            if line.strip() and "Loading weights" not in line:
+                log.info("backend plan: %s", line.rstrip())
+        code = process.wait()
+        if code == 0:
+            log.info("backend plan saved; it is used from the next start")
+        else:
+            log.warning("backend plan: the measuring process ended with code %s", code)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if self._process is None:
+            return None
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        """End the child (server shutdown): a half-done plan is simply not saved."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()

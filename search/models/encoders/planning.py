@@ -1,0 +1,222 @@
+"""``--backend auto`` for a model folder: the cached plan, a plan measured now, or the provisional choice.
+
+Why here: the planner (search.models.planner) times embedders, so the candidates
+are views of one TransformersEmbedder (same tokenizer, prompts, pooling) over
+different runners; this module builds them and hands the chosen runners back, so
+nothing planning built is built twice.
+
+When there is no plan for this model, CPU and libraries yet, ``planning`` says
+what to do: "now" measures (about 10-25 s the first time, an ONNX export
+included), "replan" measures even when a plan is cached, and "later" runs on the
+provisional choice (bf16 where the CPU runs it natively, else torch fp32: neither
+needs an export) and leaves the measuring to a later run, e.g. the background
+run the UI starts after its first-launch indexing (``python -m
+search.models.encoders.planning``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from search.models.backends import (
+    build_runner,
+    onnx_available,
+    torch_bf16_supported,
+    weights_signature,
+)
+from search.models.cpu import cpu_info, library_versions
+from search.models.planner import Plan, load_plan, measure, plan_key, plan_path, probe, provisional, save_plan
+from search.models.planner import log as plan_log
+from search.models.specs import ModelSpec
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
+    from search.models.encoders.transformers import Runner, TransformersEmbedder
+
+# "background" is "later" for loading; it tells the UI to start the measuring process itself.
+Planning = Literal["now", "later", "background", "replan"]
+PLANNINGS: tuple[str, ...] = ("now", "later", "background", "replan")
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where a model's weights are and where what is derived from them goes."""
+
+    folder: Path
+    model_id: str  # name and revision: exports and plans are kept per model
+    cache_dir: Path
+    device: str
+
+    def load_fp32(self) -> PreTrainedModel:
+        import torch
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained(self.folder, local_files_only=True, dtype=torch.float32)
+        return model.to(self.device).eval()
+
+    def build(self, backend: str, load_model: Callable[[], PreTrainedModel] | None = None) -> Any:
+        runner, _ = build_runner(
+            backend,
+            load_model or self.load_fp32,
+            model_folder=self.folder,
+            model_id=self.model_id,
+            cache_dir=self.cache_dir,
+            device=self.device,
+        )
+        return runner
+
+    def plan_file(self) -> tuple[Path, str, dict[str, Any]]:
+        key, parts = plan_key(
+            self.model_id, weights_signature(self.folder), cpu_info(), library_versions(), self.device
+        )
+        return plan_path(self.cache_dir, self.model_id, key), key, parts
+
+
+def cached_plan(files: ModelFiles) -> Plan | None:
+    path, key, _ = files.plan_file()
+    plan = load_plan(path)
+    return plan if plan is not None and plan.key == key else None
+
+
+def model_id(spec: ModelSpec) -> str:
+    """Name and revision: what exports and plans are kept under."""
+    return f"{spec.name}-{spec.revision or 'local'}"
+
+
+def plan_missing(
+    spec: ModelSpec, *, cache_dir: Path, device: str | None = None, allow_downloads: bool = False
+) -> bool:
+    """Whether "auto" would run this model on the provisional choice (checked without loading it)."""
+    from search.models.encoders.transformers import pick_device
+    from search.models.hub import resolve_folder
+
+    device = pick_device(device)
+    if device != "cpu":
+        return False
+    folder = resolve_folder(spec.source, spec.revision, allow_downloads=allow_downloads, cache_dir=cache_dir)
+    return cached_plan(ModelFiles(folder, model_id(spec), cache_dir, device)) is None
+
+
+def runners_for(
+    backend: str,
+    files: ModelFiles,
+    view: Callable[[Runner], TransformersEmbedder],
+    planning: Planning,
+) -> tuple[Runner, Runner, Plan | None]:
+    """(passages' runner, queries' runner, the plan followed); runners not built until first used."""
+    from search.models.encoders.transformers import Runner
+
+    if backend != "auto" or files.device != "cpu":
+        name = "torch" if backend == "auto" else backend
+        runner = Runner(name, lambda: files.build(name))
+        return runner, runner, None
+    plan = None if planning == "replan" else cached_plan(files)
+    if plan is None and planning in ("now", "replan"):
+        plan, built = make_plan(files, view)
+        documents = built[plan.documents]
+        queries = built[plan.queries]
+        return documents, queries, plan
+    if plan is None:
+        plan = provisional(
+            cpu_info(),
+            bf16_ok=True,  # checked by torch when the bf16 model is built
+            reason="provisional (not measured yet on this machine): "
+            + ("bf16, the CPU runs it natively" if cpu_info().native_bf16 else "torch fp32, no native bf16"),
+        )
+    return _lazy(plan, files)
+
+
+def _lazy(plan: Plan, files: ModelFiles) -> tuple[Runner, Runner, Plan]:
+    from search.models.encoders.transformers import Runner
+
+    documents = Runner(plan.documents, lambda: files.build(plan.documents))
+    if plan.queries == plan.documents:
+        return documents, documents, plan
+    return documents, Runner(plan.queries, lambda: files.build(plan.queries)), plan
+
+
+def make_plan(
+    files: ModelFiles, view: Callable[[Runner], TransformersEmbedder]
+) -> tuple[Plan, dict[str, Runner]]:
+    """Measure the candidates on this machine, cache the plan, log its figures; the built runners."""
+    from search.models.encoders.transformers import Runner
+
+    cpu = cpu_info()
+    fp32: list[PreTrainedModel] = []
+
+    def shared_fp32() -> PreTrainedModel:  # torch, autocast and the ONNX export read the same weights
+        if not fp32:
+            fp32.append(files.load_fp32())
+        return fp32[0]
+
+    def bf16() -> Any:
+        if not torch_bf16_supported():
+            raise RuntimeError("torch cannot run bf16 on this CPU")
+        return files.build("bf16")  # its own copy: the cast is in place
+
+    makers: dict[str, Callable[[], Any]] = {"torch": shared_fp32}
+    if onnx_available():
+        makers["onnx"] = lambda: files.build("onnx", shared_fp32)
+    if cpu.native_bf16:
+        makers["bf16"] = bf16
+        makers["bf16-autocast"] = lambda: files.build("bf16-autocast", shared_fp32)
+    runners: dict[str, Runner] = {}
+
+    def builder(name: str) -> Callable[[], TransformersEmbedder]:
+        def build() -> TransformersEmbedder:
+            runners[name] = Runner.ready(name, makers[name]())
+            return view(runners[name])
+
+        return build
+
+    plan_log.info(
+        "Choosing how to run %s on this machine (once; %s): timing %s",
+        files.model_id,
+        cpu.describe(),
+        ", ".join(n for n in makers if n != "bf16-autocast"),
+    )
+    plan, alive = measure(
+        {name: builder(name) for name in makers},
+        probe(),
+        fallbacks={"bf16": "bf16-autocast"} if "bf16" in makers else None,
+    )
+    path, key, parts = files.plan_file()
+    plan = replace(plan, key=key, key_parts=parts)
+    save_plan(path, plan)
+    for line in plan.describe():
+        plan_log.info("%s", line)
+    plan_log.info("plan saved in %s", path)
+    return plan, {name: runners[name] for name in alive}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure a model's plan in a process of its own (the UI runs this in the background, niced)."""
+    from search.core.environment import apply_network_policy, prepare_process
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--model", required=True, help="registry name or local folder")
+    parser.add_argument("--cache-dir", type=Path, required=True)
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by this much")
+    args = parser.parse_args(argv)
+    prepare_process()
+    apply_network_policy(False)
+    if args.nice and hasattr(os, "nice"):
+        os.nice(args.nice)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    plan_log.setLevel(logging.INFO)
+    from search.models.loading import load_embedder
+
+    load_embedder(args.model, cache_dir=args.cache_dir, backend="auto", planning="now")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
