@@ -6,7 +6,8 @@ throughput beats the default torch path measured in the same run and its XQuAD
 nDCG@10 drops by no more than 0.5 points.
 
 Variants: the default torch path (fp32, torch's default thread count), torch with
-one thread, torch int8 dynamic quantisation of every Linear, ONNX Runtime (graph
+one thread, bf16 weights and bf16 autocast (fast only where the CPU runs bf16
+natively), torch int8 dynamic quantisation of every Linear, ONNX Runtime (graph
 exported once with dynamic axes) with its default and with one thread, and ONNX
 Runtime's own int8 dynamic quantisation of that graph.
 
@@ -23,6 +24,7 @@ Keep the full paragraph pool for decisions: on a 48-paragraph pool nDCG saturate
     python -m benchmarks.embed_options [--texts 256] [--rounds 5] [--langs de,ar,zh]
         [--variants torch,int8,onnx] [--skip-quality]
     python -m benchmarks.embed_options --texts 64 --rounds 1 --paragraphs 48 --questions 240  # smoke test
+    python -m benchmarks.embed_options --variants torch,auto --rounds 3   # the chosen plan against fp32
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import numpy as np
 import torch
@@ -44,16 +46,14 @@ import torch
 from benchmarks.common import evaldata_dir, format_table
 from benchmarks.embed_speed import make_texts, time_rounds
 from search.core.paths import default_cache_dir
-from search.models.backends import OnnxEncoder, export_onnx, onnx_dir, quantize_onnx_int8
+from search.models.backends import Backend, OnnxEncoder, onnx_dir
 from search.models.encoders.transformers import TransformersEmbedder
-from search.models.hub import resolve_model_dir
 from search.models.loading import load_embedder
-from search.models.registry import ModelRegistry
 from search.models.specs import DEFAULT_MODEL
 
 MAX_NDCG_LOSS = 0.5  # points of nDCG@10 an option may lose and still be kept
 MIN_SPEEDUP = 1.05  # below this a "faster" option is within timing noise
-ALL_VARIANTS = ("torch", "torch-1t", "int8", "onnx", "onnx-1t", "onnx-int8")
+ALL_VARIANTS = ("torch", "torch-1t", "bf16", "bf16-autocast", "int8", "onnx", "onnx-1t", "onnx-int8", "auto")
 
 
 @dataclass(frozen=True)
@@ -147,58 +147,59 @@ def evaluate(
     return Quality(ndcg, float(all_cos.min()), float(all_cos.mean())), vectors
 
 
+def _load(backend: str, cache_dir: Path) -> TransformersEmbedder:
+    """A backend of the default model; "auto" is this machine's plan (measured now if there is none), which
+    may run passages and queries on different backends: its quality is that of the mix."""
+    embedder = load_embedder(
+        DEFAULT_MODEL, device="cpu", cache_dir=cache_dir, backend=cast(Backend, backend), planning="now"
+    )
+    assert isinstance(embedder, TransformersEmbedder)
+    embedder.encode_queries(["build"])  # runners are built on first use: an export or a cast happens here
+    return embedder
+
+
 def build_variants(names: Sequence[str], cache_dir: Path) -> list[Variant]:
-    spec = ModelRegistry().get(DEFAULT_MODEL)
-    base = load_embedder(spec, device="cpu", cache_dir=cache_dir, backend="torch")
-    folder = resolve_model_dir(spec, cache_dir)
-    variants = [Variant("torch", base)]  # always first: the baseline
-
-    def view(runner: Any) -> TransformersEmbedder:
-        return TransformersEmbedder(
-            spec, runner, base._tokenizer, base._head, device="cpu", pad_id=base._pad_id
-        )
-
-    onnx_path: Path | None = None
-
-    def exported() -> tuple[Path, float]:
-        nonlocal onnx_path
-        started = time.perf_counter()
-        if onnx_path is None:
-            onnx_path = export_onnx(base._model, onnx_dir(cache_dir, folder, f"{spec.name}-{spec.revision}"))  # type: ignore[arg-type]
-        return onnx_path, time.perf_counter() - started
-
+    variants = [Variant("torch", _load("torch", cache_dir))]  # always first: the baseline
+    base = variants[0].embedder
     for name in names:
         started = time.perf_counter()
         if name == "torch":
             continue
         if name == "torch-1t":
             variants.append(Variant(name, base, threads=1, quality_of="torch"))
-        elif name == "int8":
-            embedder = load_embedder(spec, device="cpu", cache_dir=cache_dir, backend="int8")
-            variants.append(Variant(name, embedder, setup_seconds=time.perf_counter() - started))
-        elif name in ("onnx", "onnx-1t"):
-            path, seconds = exported()
-            threads = 1 if name == "onnx-1t" else None
-            variants.append(
-                Variant(
-                    name,
-                    view(OnnxEncoder(path, threads)),
-                    setup_seconds=seconds,
-                    quality_of="onnx" if threads and "onnx" in names else None,
-                )
+        elif name == "onnx-1t":
+            onnx = _load("onnx", cache_dir)
+            view = TransformersEmbedder(
+                onnx.spec,
+                OnnxEncoder(onnx_dir(cache_dir, onnx_folder(cache_dir), onnx_id(onnx)) / "model.onnx", 1),
+                base._tokenizer,
+                base._head,
+                device="cpu",
+                pad_id=base._pad_id,
+                backend="onnx",
             )
-        elif name == "onnx-int8":
-            path, _ = exported()
             variants.append(
-                Variant(
-                    name,
-                    view(OnnxEncoder(quantize_onnx_int8(path))),
-                    setup_seconds=time.perf_counter() - started,
-                )
+                Variant(name, view, setup_seconds=time.perf_counter() - started, quality_of="onnx")
+            )
+        elif name in ALL_VARIANTS:
+            variants.append(
+                Variant(name, _load(name, cache_dir), setup_seconds=time.perf_counter() - started)
             )
         else:
             raise SystemExit(f"unknown variant {name!r}; choose from {', '.join(ALL_VARIANTS)}")
     return variants
+
+
+def onnx_folder(cache_dir: Path) -> Path:
+    from search.models.encoders.bundled import ensure_bundled_model
+
+    return ensure_bundled_model(cache_dir)
+
+
+def onnx_id(embedder: TransformersEmbedder) -> str:
+    from search.models.encoders.planning import model_id
+
+    return model_id(embedder.spec)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -211,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--paragraphs", type=int, default=240, help="paragraph pool per language (240 = all)")
     parser.add_argument("--questions", type=int, default=1190, help="questions per language at most")
     parser.add_argument("--skip-quality", action="store_true", help="speed only (no XQuAD)")
-    parser.add_argument("--variants", default=",".join(ALL_VARIANTS))
+    parser.add_argument("--variants", default=",".join(v for v in ALL_VARIANTS if v != "auto"))
     parser.add_argument("--cache-dir", type=Path, default=None, help="where models and ONNX exports are kept")
     args = parser.parse_args(argv)
 

@@ -122,6 +122,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--prompt", choices=PROMPT_MODES, default="none", help="prompt on both sides (default: MTEB's)"
     )
     parser.add_argument("--max-tokens", type=int, default=None)
+    parser.add_argument(
+        "--backends",
+        default="auto",
+        help="comma-separated backends to compare in one run, e.g. torch,auto (auto: this machine's plan)",
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args(argv)
 
     registry = ModelRegistry()
@@ -132,12 +138,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not published:
         published = reference_scores("mteb_tatoeba_accuracy.tsv").get(reference_name(spec.source), {})
 
-    embedder = symmetric_encoder(
-        load_embedder(spec, registry=registry, max_tokens=args.max_tokens), args.prompt
-    )
-    started = time.perf_counter()
-    results = run(embedder, langs, args.prompt, published)
-    print(report(results, spec.name, args.prompt, time.perf_counter() - started))
+    means: dict[str, float] = {}
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        loaded = load_embedder(
+            spec,
+            registry=registry,
+            max_tokens=args.max_tokens,
+            backend=backend,  # type: ignore[arg-type]
+            cache_dir=args.cache_dir,
+            planning="now",
+        )
+        assert isinstance(loaded, TransformersEmbedder)
+        embedder = symmetric_encoder(loaded, args.prompt)
+        started = time.perf_counter()
+        results = run(embedder, langs, args.prompt, published)
+        runs_on = getattr(loaded, "backend", backend)
+        print(f"backend {backend} (passages on {runs_on})")
+        print(report(results, spec.name, args.prompt, time.perf_counter() - started))
+        means[f"{backend} ({runs_on})"] = statistics.fmean(r.accuracy for r in results)
+    if len(means) > 1:
+        first = next(iter(means.values()))
+        print("mean accuracy@1: " + "; ".join(f"{k} {v:.2f} ({v - first:+.2f})" for k, v in means.items()))
 
 
 if __name__ == "__main__":

