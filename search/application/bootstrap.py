@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -120,6 +121,16 @@ class SampleBootstrap:
     def _index_and_report(self) -> None:
         try:
             with self._index_lock:
+                started = time.perf_counter()
+                self._status = BootstrapStatus(
+                    "running", message="Preparing the model (the first launch converts it, once) …"
+                )
+                backends = self._app.load_model()
+                log.info(
+                    "first launch: model ready in %.1f s (passages on %s, queries on %s)",
+                    time.perf_counter() - started,
+                    *backends,
+                )
                 report = self._app.index_folder(self._folder, progress=self._progress)
         except Exception as exc:
             reason = user_message(exc)

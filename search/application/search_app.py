@@ -123,6 +123,11 @@ class SearchApp:
 
     # ---- how models run --------------------------------------------------------------------------
 
+    def load_model(self, model: str | None = None) -> tuple[str, str]:
+        """Load (on first use: convert) the model now; the backends its passages and queries run on."""
+        backends = getattr(self.services.embedder(model), "backends", ("torch", "torch"))
+        return str(backends[0]), str(backends[1])
+
     def backend_report(self, model: str | None = None) -> BackendReport:
         """Which backend runs passages and queries of ``model`` here, and the measured figures behind it."""
         return backend_report(self.services, model)
