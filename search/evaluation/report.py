@@ -89,6 +89,13 @@ class EvalReport:
     alpha: float = 0.05
     latency: Mapping[str, Latency] = field(default_factory=dict)
     details: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # pipeline -> free-form facts
+    # Where the numbers come from: files read, split, how query and document languages were set.
+    source: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def queries_skipped(self) -> int:
+        """Queries of the set without a relevant document (BEIR files list every split's queries)."""
+        return self.queries_total - self.queries_evaluated
 
     def score(self, pipeline: str, metric: str = PRIMARY_METRIC) -> float:
         return self.overall[pipeline][metric]
@@ -120,6 +127,8 @@ class EvalReport:
             },
             "latency_ms": {name: vars(lat) for name, lat in self.latency.items()},
             "details": _plain(self.details),
+            "source": dict(self.source),
+            "queries_skipped": self.queries_skipped,
             "doc_language_definition": (
                 "queries with a relevant document in the language, judged on those documents only; "
                 "relevant documents in other languages are removed from the ranking"
@@ -150,6 +159,7 @@ class EvalReport:
             alpha=float(sig.get("alpha", 0.05)),
             latency={name: Latency(**lat) for name, lat in data.get("latency_ms", {}).items()},
             details=data.get("details", {}),
+            source=data.get("source", {}),
         )
 
 
@@ -195,11 +205,13 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def format_report(report: EvalReport, language_metrics: Sequence[str] = (PRIMARY_METRIC,)) -> str:
     """The overall table (pipelines x metrics, with latency), significance, then per-language tables."""
+    skipped = f"; {report.queries_skipped} without judgements skipped" if report.queries_skipped > 0 else ""
     lines = [
         (
             f"Query set {report.queryset!r}: {report.queries_evaluated} queries with judgements "
-            f"(of {report.queries_total}), {report.documents} documents"
+            f"(of {report.queries_total}{skipped}), {report.documents} documents"
         ),
+        *(f"  {key}: {value}" for key, value in report.source.items()),
         "",
     ]
     with_latency = bool(report.latency)
@@ -214,6 +226,12 @@ def format_report(report: EvalReport, language_metrics: Sequence[str] = (PRIMARY
             row += [f"{lat.p50_ms:.1f}" if lat else "", f"{lat.p95_ms:.1f}" if lat else ""]
         rows.append(row)
     lines.append(text_table(headers, rows))
+    batched = [int(d["query_batch"]) for d in report.details.values() if d.get("query_batch")]
+    if with_latency and batched:
+        lines.append(
+            f"ms/query: the time of a batch of up to {max(batched)} queries (embedding, search, "
+            "second stage) per query; interactive searches take longer per query"
+        )
 
     if len(report.pipelines) > 1:
         base = report.pipelines[0]

@@ -69,6 +69,7 @@ from qdrant_edge import (
     PayloadSelector,
     Prefetch,
     Query,
+    QueryBatchRequest,
     QueryRequest,
     ScrollRequest,
     SearchParams,
@@ -79,7 +80,16 @@ from qdrant_edge import SparseVector as EdgeSparseVector
 
 from search.core.errors import StoreError, StoreLockedError
 from search.core.types import SparseVector
-from search.stores.base import DENSE, SPARSE, CollectionMeta, FusionMethod, Point, ScoredPoint, SearchFilter
+from search.stores.base import (
+    DENSE,
+    SPARSE,
+    CollectionMeta,
+    FusionMethod,
+    Point,
+    ScoredPoint,
+    SearchFilter,
+    StoreQuery,
+)
 from search.stores.common import (
     RRF_K,
     SCROLL_PAGE,
@@ -109,6 +119,7 @@ _DATA = "data-"  # shard folders; only the one the link names is live
 _LINK_TMP = ".link-"
 _STAGING = ".staging-"  # a collection being created; renamed into place when complete
 _DROPPING = ".dropping-"  # a collection renamed away before its files are removed
+QUERY_BATCH = 256  # queries per engine batch; the gate is taken per batch, so a close waits at most one
 
 
 @dataclass(frozen=True)
@@ -456,32 +467,12 @@ class EdgeStore:
     def search_dense(
         self, name: str, vector: np.ndarray, k: int, flt: SearchFilter | None = None
     ) -> list[ScoredPoint]:
-        native = _search_filter(flt)
-        return self._query(
-            name,
-            QueryRequest(
-                limit=k,
-                query=Query.Nearest(_dense(vector), using=DENSE),
-                filter=native,
-                params=self._tuning.search_params(native is not None),
-                with_payload=True,
-            ),
-        )
+        return self._search_one(name, StoreQuery(dense=vector), k, flt)
 
     def search_sparse(
         self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None
     ) -> list[ScoredPoint]:
-        if not vector.indices:
-            return []
-        return self._query(
-            name,
-            QueryRequest(
-                limit=k,
-                query=Query.Nearest(_sparse(vector), using=SPARSE),
-                filter=_search_filter(flt),
-                with_payload=True,
-            ),
-        )
+        return self._search_one(name, StoreQuery(sparse=vector), k, flt)
 
     def search_hybrid(
         self,
@@ -494,29 +485,92 @@ class EdgeStore:
         fusion: FusionMethod = "rrf",
         sparse_weight: float = 1.0,
     ) -> list[ScoredPoint]:
-        if not sparse.indices:
-            return self.search_dense(name, vector, k, flt)
+        return self._search_one(
+            name, StoreQuery(dense=vector, sparse=sparse), k, flt, candidates, fusion, sparse_weight
+        )
+
+    def search_batch(
+        self,
+        name: str,
+        queries: Sequence[StoreQuery],
+        k: int,
+        flt: SearchFilter | None = None,
+        candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
+    ) -> list[list[ScoredPoint]]:
+        """One ``EdgeShard.query_batch`` per QUERY_BATCH queries: the engine plans them together."""
         native = _search_filter(flt)
+        results: list[list[ScoredPoint]] = [[] for _ in queries]
+        live = [
+            (row, request)
+            for row, query in enumerate(queries)
+            if (request := self._request(query, k, native, candidates, fusion, sparse_weight)) is not None
+        ]
+        for part in batched(live, QUERY_BATCH):
+            with self._reading(name) as handle:  # the gate per part: a long batch never blocks a close
+                responses = handle.shard.query_batch(QueryBatchRequest([request for _, request in part]))
+            for (row, _), points in zip(part, responses):
+                results[row] = _scored(points)
+        return results
+
+    def _search_one(
+        self,
+        name: str,
+        query: StoreQuery,
+        k: int,
+        flt: SearchFilter | None,
+        candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
+    ) -> list[ScoredPoint]:
+        request = self._request(query, k, _search_filter(flt), candidates, fusion, sparse_weight)
+        return [] if request is None else self._query(name, request)
+
+    def _request(
+        self,
+        query: StoreQuery,
+        k: int,
+        native: Filter | None,
+        candidates: int,
+        fusion: FusionMethod,
+        sparse_weight: float,
+    ) -> QueryRequest | None:
+        """The one translation of a query into the engine's request, shared by single and batch searches
+        (so both return the same points); None when there is nothing to search (a sparse query without terms)."""
+        dense, sparse = query.dense, query.sparse
+        if sparse is not None and not sparse.indices:
+            if dense is None:
+                return None
+            sparse = None  # hybrid without a single known term: plain dense search
+        params = self._tuning.search_params(native is not None)
+        if sparse is None:
+            assert dense is not None
+            return QueryRequest(
+                limit=k,
+                query=Query.Nearest(_dense(dense), using=DENSE),
+                filter=native,
+                params=params,
+                with_payload=True,
+            )
+        if dense is None:
+            return QueryRequest(
+                limit=k, query=Query.Nearest(_sparse(sparse), using=SPARSE), filter=native, with_payload=True
+            )
         weights = None if sparse_weight == 1.0 else [1.0, float(sparse_weight)]
         fuse = Fusion.Dbsf() if fusion == "dbsf" else Fusion.Rrf(k=RRF_K, weights=weights)
         limit = max(candidates, k)
-        return self._query(
-            name,
-            QueryRequest(
-                limit=k,
-                prefetches=[
-                    Prefetch(
-                        limit=limit,
-                        query=Query.Nearest(_dense(vector), using=DENSE),
-                        filter=native,
-                        params=self._tuning.search_params(native is not None),
-                    ),
-                    Prefetch(limit=limit, query=Query.Nearest(_sparse(sparse), using=SPARSE), filter=native),
-                ],
-                query=fuse,  # type: ignore[arg-type]  # the stubs omit Fusion.Rrf / Fusion.Dbsf
-                filter=native,
-                with_payload=True,
-            ),
+        return QueryRequest(
+            limit=k,
+            prefetches=[
+                Prefetch(
+                    limit=limit, query=Query.Nearest(_dense(dense), using=DENSE), filter=native, params=params
+                ),
+                Prefetch(limit=limit, query=Query.Nearest(_sparse(sparse), using=SPARSE), filter=native),
+            ],
+            query=fuse,  # type: ignore[arg-type]  # the stubs omit Fusion.Rrf / Fusion.Dbsf
+            filter=native,
+            with_payload=True,
         )
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredPoint]:
@@ -530,9 +584,7 @@ class EdgeStore:
     def _query(self, name: str, request: QueryRequest) -> list[ScoredPoint]:
         with self._reading(name) as handle:
             points = handle.shard.query(request)
-        return [
-            ScoredPoint(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points
-        ]
+        return _scored(points)
 
     # ---- handles ----------------------------------------------------------------------------------
 
@@ -724,6 +776,10 @@ def _edge_filter(conditions: Conditions) -> Filter:
         return [FieldCondition(key=key, match=MatchAny(list(values))) for key, values in pairs] or None
 
     return Filter(must=matches(conditions.must), must_not=matches(conditions.must_not))
+
+
+def _scored(points: Sequence[Any]) -> list[ScoredPoint]:
+    return [ScoredPoint(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points]
 
 
 def _dense(vector: np.ndarray) -> Any:
