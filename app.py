@@ -267,7 +267,7 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
         )
 
         def progress(fraction: float, message: str) -> None:
-            bar.set_description_str(message, refresh=False)
+            bar.set_description_str(message[:80], refresh=False)
             bar.update(int(fraction * 1000) - bar.n)
 
         report = app.evaluate(queryset, pipelines, progress=progress)

@@ -121,7 +121,7 @@ def test_given_languages_are_kept_and_said_to_be_given(tmp_path: Path) -> None:
     assert qs.queries["11"].language == "en"  # missing: detected
     source = queryset_source(qs)
     assert source[QUERY_LANGUAGES].startswith("given for 2 of 3 judged queries; detected by")
-    assert source[DOCUMENT_LANGUAGES] == "given (queries.jsonl)"
+    assert source[DOCUMENT_LANGUAGES] == "given (corpus.jsonl)"
     assert load_queryset(folder, detect_languages=False).queries["11"].language == UNDETERMINED
 
 
@@ -206,6 +206,8 @@ def test_folders_that_are_no_query_set_say_what_is_expected(tmp_path: Path) -> N
         QuerySetError, match=r"not a query set. Expected corpus.jsonl, queries.jsonl and qrels/<split>.tsv"
     ):
         load_queryset(tmp_path / "empty")
+    with pytest.raises(QuerySetError, match=r"--subset 'de' chooses a subset of an MTEB task"):
+        load_queryset(beir_folder(tmp_path / "beir"), subset="de")
     saved = tmp_path / "saved"
     saved.mkdir()
     (saved / "dataset_dict.json").write_text("{}")

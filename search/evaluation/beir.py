@@ -29,7 +29,7 @@ def beir_files(folder: Path, split: str) -> QuerySetFiles | None:
     qrels: tuple[Path, ...]
     chosen: str | None
     if top_qrels is not None:
-        layout, qrels, chosen = "qrels.tsv", (top_qrels,), None
+        layout, qrels, chosen = "BEIR with one qrels file", (top_qrels,), None
     elif qrels_dir.is_dir():
         splits = by_split([p for p in qrels_dir.iterdir() if p.is_file()])
         qrels, chosen, layout = choose_split(splits, split, "qrels file", folder, strict=True), split, "BEIR"

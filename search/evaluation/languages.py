@@ -30,12 +30,15 @@ def detect_languages(texts: Sequence[str]) -> list[str]:
 
 
 def fill_languages(
-    queryset: QuerySet, queries: Collection[str], documents: Collection[str], origin: str
+    queryset: QuerySet,
+    queries: Collection[str],
+    documents: Collection[str],
+    origins: tuple[str, str] = ("queries", "corpus"),
 ) -> QuerySet:
     """``queryset`` with the languages of these queries and documents (ids without a label) detected.
 
     Only judged queries and relevant documents are detected; the metadata says what was
-    given (in ``origin``, e.g. ``queries.jsonl``) and what was detected, by what.
+    given (in ``origins``: the queries' and the corpus' files) and what was detected, by what.
     """
     judged = [qid for qid, grades in queryset.qrels.items() if any(g > 0 for g in grades.values())]
     relevant = {doc for grades in queryset.qrels.values() for doc, g in grades.items() if g > 0}
@@ -50,10 +53,10 @@ def fill_languages(
         new_corpus[doc_id] = replace(new_corpus[doc_id], language=language)
     metadata = dict(queryset.metadata)
     metadata[QUERY_LANGUAGES] = _describe(
-        [new_queries[q].language for q in query_ids], len(judged), "judged queries", origin
+        [new_queries[q].language for q in query_ids], len(judged), "judged queries", origins[0]
     )
     metadata[DOCUMENT_LANGUAGES] = _describe(
-        [new_corpus[d].language for d in doc_ids], len(relevant), "relevant documents", origin
+        [new_corpus[d].language for d in doc_ids], len(relevant), "relevant documents", origins[1]
     )
     return replace(queryset, queries=new_queries, corpus=new_corpus, metadata=metadata)
 

@@ -87,14 +87,20 @@ def load_queryset(
     )
     if not detect_languages:
         return queryset
-    origin = files.label(files.queries[0]) if files.queries else "queries"
-    return fill_languages(queryset, raw.unlabelled_queries, raw.unlabelled_documents, origin)
+    origins = (", ".join(map(files.label, files.queries)), ", ".join(map(files.label, files.corpus)))
+    return fill_languages(queryset, raw.unlabelled_queries, raw.unlabelled_documents, origins)
 
 
 def find_queryset_files(folder: Path, split: str = DEFAULT_SPLIT, subset: str | None = None) -> QuerySetFiles:
     """Which files make up the query set in ``folder``; a clear error when it is none of the layouts."""
-    found = None if subset else beir_files(folder, split)
-    found = found or mteb_files(folder, split, subset)
+    if subset:
+        found = mteb_files(folder, split, subset)
+        if found is None:
+            raise QuerySetError(
+                f"{folder}: --subset {subset!r} chooses a subset of an MTEB task, and this folder is not one."
+            )
+        return found
+    found = beir_files(folder, split) or mteb_files(folder, split)
     if found is None:
         raise QuerySetError(
             f"{folder}: not a query set. Expected corpus.jsonl, queries.jsonl and qrels/<split>.tsv (BEIR), "
