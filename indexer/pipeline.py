@@ -33,6 +33,7 @@ from indexer.extract.loaders import (
     file_sha256,
     load_document,
 )
+from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import IndexProgress, IndexReport, ProgressFn, SkippedFile
 from search.core.types import Chunk, Document, relative_source
@@ -365,11 +366,15 @@ def _produce(
 ) -> None:
     """Hash, skip unchanged, extract and chunk; runs beside the embedding loop."""
     budget = chunk_budget(embedder, config)
+    real_root = os.path.realpath(root)
     try:
         for entry in found.files:
             if stop.is_set() or cancel.is_set():
                 break
             source = Path(entry.path).as_posix()
+            if not is_within(os.path.realpath(entry.path), real_root):  # made a link out since the walk
+                _put(out, _Parsed(source, "", error=OUTSIDE_ROOT), stop)
+                continue
             t0 = time.perf_counter()
             try:
                 content_hash = file_sha256(Path(entry.path))
