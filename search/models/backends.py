@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from search.core.errors import OnnxExportError
+from search.core.errors import OnnxExportError, UnsafeModelFileError
 
 if TYPE_CHECKING:
     import torch
@@ -269,6 +269,8 @@ def _auto_runner(
 
     try:
         return OnnxEncoder(_exported(load_once, dest), threads), AUTO_CPU_BACKEND
+    except UnsafeModelFileError:
+        raise  # the weights themselves are refused: no backend can run them, nothing to remember
     except Exception as exc:  # noqa: BLE001 - shown on the page instead of killing the thread silently
         log.warning("%s: ONNX Runtime not used (%s); running on torch", model_id, exc)
         failed.parent.mkdir(parents=True, exist_ok=True)
