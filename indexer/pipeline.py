@@ -35,7 +35,7 @@ from indexer.extract.loaders import (
 )
 from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
-from search.core.reports import IndexProgress, IndexReport, ProgressFn, SkippedFile
+from search.core.reports import IndexInterrupted, IndexProgress, IndexReport, ProgressFn, SkippedFile
 from search.core.types import Chunk, Document, relative_source
 from search.models.embedder import Embedder
 from search.stores.base import CollectionMeta, Point, VectorStore
@@ -295,6 +295,7 @@ class _Run:
         producer.start()
         indexed: list[str] = []
         unchanged = 0
+        interrupted = False
         try:
             while not self.cancel.is_set():
                 item = _next_parsed(parsed, self.writer)
@@ -316,17 +317,25 @@ class _Run:
                     indexed.append(item.source)
                     self.writer.add(item)
             self.writer.flush(self.cancel)
+        except KeyboardInterrupt:
+            # Ctrl-C: what is written stays consistent (a file counts once all its chunks are in);
+            # stop here and report the complete files instead of a traceback.
+            interrupted = True
         finally:
             stop.set()
             _drain(parsed)
-            producer.join()
-        if self.config.optimize and (self.writer.written or removed):
-            t0 = time.perf_counter()
-            self.store.optimize(self.collection)
-            self.timer.add("optimize", time.perf_counter() - t0)
+            # After Ctrl-C do not wait long for a file still being parsed: the thread is a daemon.
+            producer.join(timeout=PRODUCER_GRACE_S * 8 if interrupted else None)
+        if self.config.optimize and not (interrupted or self.cancel.is_set()):
+            try:
+                t0 = time.perf_counter()
+                self.store.optimize(self.collection)
+                self.timer.add("optimize", time.perf_counter() - t0)
+            except KeyboardInterrupt:
+                interrupted = True  # every file is in; the store finishes the index on the next run
         timings = {stage: round(seconds, 3) for stage, seconds in self.timer.totals.items()}
         timings["total"] = round(time.perf_counter() - self.started, 3)
-        return IndexReport(
+        report = IndexReport(
             root=self.root,
             collection=self.collection,
             model=self.embedder.spec.name,
@@ -340,8 +349,11 @@ class _Run:
             chunks_written=self.writer.written,
             chunks_by_language=dict(self.writer.languages),
             timings=timings,
-            cancelled=self.cancel.is_set(),
+            cancelled=self.cancel.is_set() or interrupted,
         )
+        if interrupted:
+            raise IndexInterrupted(report)
+        return report
 
 
 def chunk_budget(embedder: Embedder, config: IndexConfig) -> int:
