@@ -173,7 +173,7 @@ def index_folder(
         run.timer.add("write", time.perf_counter() - t0)
     for skipped in found.skipped:
         run.skipped.append(
-            SkippedFile(relative_source(Path(skipped.path).as_posix(), run.root), skipped.reason)
+            SkippedFile(relative_source(Path(skipped.path).as_posix(), run.root), run.shown(skipped.reason))
         )
 
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
@@ -268,6 +268,15 @@ class _Run:
     def rel(self, source: str) -> str:
         return self.display.get(source) or relative_source(source, self.root)
 
+    def shown(self, reason: str) -> str:
+        """A skip reason with the server's paths below the root made relative: a parser's message
+        may name the file, and reports reach browsers, which must not learn where things live."""
+        if not self.root:
+            return reason
+        for root in dict.fromkeys((self.root, os.path.realpath(self.root))):
+            reason = reason.replace(root.rstrip("/") + "/", "")
+        return reason
+
     def report_progress(self, finished: Sequence[str] = ()) -> None:
         """Files count as done once all their chunks are written (or they needed none)."""
         if finished:
@@ -308,7 +317,7 @@ class _Run:
                     self.settled += 1
                     self.report_progress([item.source])
                 elif item.error is not None:
-                    self.skipped.append(SkippedFile(self.rel(item.source), item.error))
+                    self.skipped.append(SkippedFile(self.rel(item.source), self.shown(item.error)))
                     if item.source in state and not item.keep:  # the indexed version no longer exists
                         self.store.delete_sources(self.collection, [item.source])
                     self.settled += 1

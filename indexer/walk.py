@@ -153,14 +153,13 @@ class _Walker:
     def _enter(self, path: Path, ancestors: tuple[str, ...]) -> None:
         real = os.path.realpath(path)
         if real in ancestors:
-            self.skipped.append(
-                Skipped(path, f"symlink loop: points back to {self.seen_dirs.get(real, real)}")
-            )
+            first = self.seen_dirs.get(real)
+            where = self._shown(first) if first is not None else "a folder above it"
+            self.skipped.append(Skipped(path, f"symlink loop: points back to {where}"))
             return
         if real in self.seen_dirs:
-            self.skipped.append(
-                Skipped(path, f"same folder as {self.seen_dirs[real]} (symlink), walked once")
-            )
+            where = self._shown(self.seen_dirs[real])
+            self.skipped.append(Skipped(path, f"same folder as {where} (symlink), walked once"))
             return
         self.walk(path, (*ancestors, real))
 
@@ -180,9 +179,8 @@ class _Walker:
             return
         real = os.path.realpath(path)
         if real in self.seen_files:
-            self.skipped.append(
-                Skipped(path, f"same file as {self.seen_files[real]} (symlink), indexed once")
-            )
+            where = self._shown(self.seen_files[real])
+            self.skipped.append(Skipped(path, f"same file as {where} (symlink), indexed once"))
             return
         try:
             with open(path, "rb"):
@@ -204,6 +202,11 @@ class _Walker:
             self.skipped.append(Skipped(_display_path(path), reason))
         elif entry.is_file():
             self.unsupported += 1
+
+    def _shown(self, path: Path) -> str:
+        """A path as reasons name it: relative to the root (reports reach browsers; server paths must not)."""
+        relative = path.relative_to(self.root).as_posix()
+        return "the folder itself" if relative == "." else relative
 
     def _skip_outside(self, entry: os.DirEntry[str], path: Path) -> None:
         """A link out of the root: reported (without its target, which may be private) if it could matter."""

@@ -145,7 +145,7 @@ def test_symlinks_never_lead_out_of_the_folder(tmp_path: Path) -> None:
             "linked-dir": walk.OUTSIDE_ROOT,
             "passwd.txt": walk.OUTSIDE_ROOT,
             "sub/up": walk.OUTSIDE_ROOT,
-            "sub/inside.txt": f"same file as {walked / 'sibling-of-sub.txt'} (symlink), indexed once",
+            "sub/inside.txt": "same file as sibling-of-sub.txt (symlink), indexed once",
         }
         assert not any(str(outside) in reason for reason in reasons.values())
 
