@@ -18,7 +18,7 @@ from typing import Any
 from indexer.extract.decode import decode_text
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe
 from indexer.extract.textnorm import normalize_text, plausible_heading
-from indexer.extract.unstructured_offline import partitioner
+from indexer.extract.unstructured_offline import partitioner, release_caches
 from indexer.extract.zipguard import check_zip
 from search.core.types import Section
 
@@ -84,6 +84,8 @@ def _partition(what: str, partition_fn: Any, **kwargs: Any) -> list[Any]:
         raise ExtractionError(f"{what} parser ran out of memory") from None
     except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not stop the run
         raise ExtractionError(f"{what} parser failed: {describe(exc)}") from None
+    finally:
+        release_caches()
 
 
 def sections_from_elements(
