@@ -112,10 +112,20 @@ def _batches(spans: list[Span]) -> Iterator[list[Span]]:
         yield batch
 
 
-def chunk_document(doc: Document, counter: TokenCounter, max_tokens: int, overlap_tokens: int) -> list[Chunk]:
+def chunk_document(
+    doc: Document,
+    counter: TokenCounter,
+    max_tokens: int,
+    overlap_tokens: int,
+    *,
+    first_position: int = 0,
+    n_chunks: int | None = None,
+) -> list[Chunk]:
     """Chunks of ``doc`` whose bare text costs at most ``max_tokens`` tokens each.
 
     ``overlap_tokens`` is capped at half the budget, so every chunk is at least half new text.
+    For one part of a longer file, ``first_position`` continues the numbering of the parts before
+    it and ``n_chunks`` is what the chunks record as the file's total (default: this document's).
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be positive, got {max_tokens}")
@@ -124,7 +134,7 @@ def chunk_document(doc: Document, counter: TokenCounter, max_tokens: int, overla
     counts = _Counts(counter, text)
     units = _fit(_sentence_units(doc, text), counts, max_tokens, text)
     groups = _settle(_pack(units, counts, max_tokens, overlap), counts, max_tokens)
-    return _chunks(doc, text, groups, counts)
+    return _chunks(doc, text, groups, counts, first_position, n_chunks)
 
 
 def _sentence_units(doc: Document, text: str) -> list[_Unit]:
@@ -355,11 +365,18 @@ def _halve(group: list[_Unit], counts: _Counts) -> list[list[_Unit]]:
     return [group[:-1], group[-1:]]
 
 
-def _chunks(doc: Document, text: str, groups: list[list[_Unit]], counts: _Counts) -> list[Chunk]:
+def _chunks(
+    doc: Document,
+    text: str,
+    groups: list[list[_Unit]],
+    counts: _Counts,
+    first_position: int = 0,
+    n_chunks: int | None = None,
+) -> list[Chunk]:
     headings = _headings(doc)
-    n = len(groups)
+    n = len(groups) if n_chunks is None else n_chunks
     chunks: list[Chunk] = []
-    for position, group in enumerate(groups):
+    for position, group in enumerate(groups, start=first_position):
         start, end = group[0].start, group[-1].end
         chunk_text = text[start:end]
         content = next((u for u in group if not u.title), group[-1])

@@ -31,7 +31,7 @@ from indexer.extract.loaders import (
     UnreadableFileError,
     discover,
     file_sha256,
-    load_document,
+    load_parts,
 )
 from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
@@ -86,6 +86,7 @@ class _Parsed:
     error: str | None = None
     keep: bool = False  # the file is there but could not be read now: keep its indexed chunks
     unchanged: bool = False  # indexed before with this content: nothing to do
+    last: bool = True  # the file's last (usually only) part: its chunks complete the file
 
 
 @dataclass
@@ -137,7 +138,8 @@ def _existing_state(store: VectorStore, collection: str, root: str) -> dict[str,
             continue
         entry = state[stored.source]
         entry.counts[stored.doc_hash] += 1
-        entry.expected[stored.doc_hash] = stored.n_chunks
+        # A long file's chunks record its total only in the last part (the others record 0).
+        entry.expected[stored.doc_hash] = max(entry.expected.get(stored.doc_hash, 0), stored.n_chunks)
     return dict(state)
 
 
@@ -285,6 +287,19 @@ class _Run:
             done = self.settled + self.writer.completed
             self.progress(IndexProgress(done, self.total, self.writer.written, self.current))
 
+    def drop(self, item: _Parsed, state: Mapping[str, _FileState]) -> None:
+        """A file skipped with a reason, perhaps after some of its parts were already written."""
+        partial = self.writer.discard(item.source)  # chunks of the new version are in the store
+        known = state.get(item.source)
+        if known is not None and not item.keep:  # the indexed version no longer exists
+            self.store.delete_sources(self.collection, [item.source])
+        elif partial:
+            older = set(known.counts) - {item.content_hash} if known is not None else set()
+            if len(older) == 1:  # back to the version indexed before
+                self.store.delete_stale(self.collection, item.source, older.pop())
+            else:
+                self.store.delete_sources(self.collection, [item.source])
+
     def execute(
         self,
         produce: Callable[[queue.Queue[_Parsed | BaseException | None], threading.Event], None],
@@ -318,12 +333,12 @@ class _Run:
                     self.report_progress([item.source])
                 elif item.error is not None:
                     self.skipped.append(SkippedFile(self.rel(item.source), self.shown(item.error)))
-                    if item.source in state and not item.keep:  # the indexed version no longer exists
-                        self.store.delete_sources(self.collection, [item.source])
+                    self.drop(item, state)
                     self.settled += 1
                     self.report_progress([item.source])
                 else:
-                    indexed.append(item.source)
+                    if item.last:
+                        indexed.append(item.source)
                     self.writer.add(item)
             self.writer.flush(self.cancel)
         except KeyboardInterrupt:
@@ -412,26 +427,66 @@ def _produce(
             if known is not None and known.complete(content_hash):
                 _put(out, _Parsed(source, content_hash, unchanged=True), stop)
                 continue
-            t0 = time.perf_counter()
-            try:
-                document = load_document(Path(entry.path), root, config.loader, content_hash=content_hash)
-            except ExtractionError as exc:
-                timer.add("extract", time.perf_counter() - t0)
-                keep = isinstance(exc, UnreadableFileError)
-                _put(out, _Parsed(source, content_hash, error=str(exc), keep=keep), stop)
-                continue
-            timer.add("extract", time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            chunks = chunk_document(document, embedder, budget, config.overlap_tokens)
-            timer.add("chunk", time.perf_counter() - t0)
-            if not chunks:
-                _put(out, _Parsed(source, content_hash, error="no text to index"), stop)
-                continue
-            _put(out, _Parsed(source, content_hash, tuple(chunks)), stop)
+            _produce_file(
+                Path(entry.path), root, content_hash, embedder, budget, config, timer, out, stop, cancel
+            )
     except BaseException as exc:  # noqa: BLE001 - a bug, not a bad file: surface it in the caller's thread
         _put(out, exc, stop, force=True)
     finally:
         _put(out, None, stop, force=True)
+
+
+def _produce_file(
+    path: Path,
+    root: Path,
+    content_hash: str,
+    embedder: Embedder,
+    budget: int,
+    config: IndexConfig,
+    timer: _Timer,
+    out: queue.Queue[_Parsed | BaseException | None],
+    stop: threading.Event,
+    cancel: threading.Event,
+) -> None:
+    """Extract and chunk one file, part by part (one part unless it is a long text file).
+
+    Each part's chunks go to the writer as soon as the next part is known to exist, so a
+    long file is never held whole; the last part's chunks carry the file's total (n_chunks),
+    the earlier ones 0, and the store takes the largest as what a complete file must have.
+    """
+    source = path.as_posix()
+    parts = iter(load_parts(path, root, config.loader, content_hash=content_hash))
+    held: _Parsed | None = None
+    position = 0
+    while not (stop.is_set() or cancel.is_set()):
+        t0 = time.perf_counter()
+        try:
+            part = next(parts, None)
+        except ExtractionError as exc:
+            timer.add("extract", time.perf_counter() - t0)
+            keep = isinstance(exc, UnreadableFileError)
+            _put(out, _Parsed(source, content_hash, error=str(exc), keep=keep), stop)
+            return
+        timer.add("extract", time.perf_counter() - t0)
+        if part is None:
+            break
+        t0 = time.perf_counter()
+        chunks = chunk_document(
+            part, embedder, budget, config.overlap_tokens, first_position=position, n_chunks=0
+        )
+        timer.add("chunk", time.perf_counter() - t0)
+        position += len(chunks)
+        if chunks:
+            if held is not None:
+                _put(out, held, stop)
+            held = _Parsed(source, content_hash, tuple(chunks), last=False)
+    else:
+        return  # cancelled, or the consumer has gone: the file stays unfinished
+    if held is None:
+        _put(out, _Parsed(source, content_hash, error="no text to index"), stop)
+        return
+    final = tuple(replace(chunk, n_chunks=position) for chunk in held.chunks)
+    _put(out, replace(held, chunks=final, last=True), stop)
 
 
 def _next_parsed(
@@ -502,17 +557,32 @@ class _Writer:
         self._timer = timer
         self._pending: list[Chunk] = []
         self._remaining: dict[str, int] = {}  # source -> chunks not yet written
+        self._open: set[str] = set()  # sources whose last part has not arrived yet
+        self._started: set[str] = set()  # sources with chunks written by this run
         self._hashes: dict[str, str] = {}
         self.written = 0
         self.completed = 0  # files whose chunks are all written
         self.languages: Counter[str] = Counter()
 
     def add(self, parsed: _Parsed) -> None:
-        self._remaining[parsed.source] = len(parsed.chunks)
+        """A file's chunks, or one part's: the file is finished once its last part's are written."""
+        self._remaining[parsed.source] = self._remaining.get(parsed.source, 0) + len(parsed.chunks)
         self._hashes[parsed.source] = parsed.content_hash
+        if parsed.last:
+            self._open.discard(parsed.source)
+        else:
+            self._open.add(parsed.source)
         self._pending.extend(parsed.chunks)
         while len(self._pending) >= self._pool_size:
             self._write(self._take_matched())
+
+    def discard(self, source: str) -> bool:
+        """Forget a file that failed part-way; True when some of its chunks were already written."""
+        self._pending = [chunk for chunk in self._pending if chunk.source != source]
+        self._remaining.pop(source, None)
+        self._hashes.pop(source, None)
+        self._open.discard(source)
+        return source in self._started
 
     @property
     def unfinished(self) -> set[str]:
@@ -565,7 +635,8 @@ class _Writer:
         self._store.upsert(self._collection, points)
         self.written += len(batch)
         self.languages.update(chunk.language for chunk in batch)
-        finished = list(_finished(batch, self._remaining))
+        self._started.update(chunk.source for chunk in batch)
+        finished = list(_finished(batch, self._remaining, self._open))
         for source in finished:
             self._store.delete_stale(self._collection, source, self._hashes.pop(source))
         self.completed += len(finished)
@@ -579,9 +650,9 @@ def _length(chunk: Chunk) -> int:
     return chunk.tokens or len(chunk.text) // 4
 
 
-def _finished(batch: Sequence[Chunk], remaining: dict[str, int]) -> Iterator[str]:
+def _finished(batch: Sequence[Chunk], remaining: dict[str, int], still_open: set[str]) -> Iterator[str]:
     for chunk in batch:
         remaining[chunk.source] -= 1
-        if remaining[chunk.source] == 0:
+        if remaining[chunk.source] == 0 and chunk.source not in still_open:
             del remaining[chunk.source]
             yield chunk.source
