@@ -5,6 +5,7 @@ indexed (an upload by its name); skip reasons do too, whoever wrote them (the wa
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from search.application.search_app import PipelineChoice, SearchApp
 from search.application.searching import make_request
 from search.application.services import Services
 from search.core.settings import Settings
+from search.core.types import Document
 from search.models.registry import ModelRegistry
 from search.stores.client import ClientStore
 from tests.fakes import FakeEmbedder, fake_spec
@@ -44,14 +46,14 @@ def test_reports_and_results_name_files_relative_to_the_indexed_folder(
     (root / "broken.txt").write_text("anything", encoding="utf-8")
     os.symlink(root / "bees" / "varroa.txt", root / "z-same.txt")  # reason names the first path
     os.symlink(root / "bees", root / "bees" / "loop")  # reason names the folder looped to
-    real_load = pipeline.load_document
+    real_load = pipeline.load_parts
 
-    def load(path: Path, *args: object, **kwargs: object) -> object:
+    def load(path: Path, *args: object, **kwargs: object) -> Iterator[Document]:
         if path.name == "broken.txt":  # parsers put the absolute path in their messages
             raise ExtractionError(f"txt extraction failed: OSError: cannot read {Path(path).resolve()}")
-        return real_load(path, *args, **kwargs)  # type: ignore[arg-type]
+        yield from real_load(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "load_document", load)
+    monkeypatch.setattr(pipeline, "load_parts", load)
     app = make_app(tmp_path, root)
     try:
         report = app.index_allowed_folder(str(root))
