@@ -55,11 +55,11 @@ def load_parts(
 ) -> Iterator[Document]:
     """Extract one file as Documents of bounded size, in reading order (usually just one).
 
-    A plain-text or Markdown file larger than a part (PART_CHARS) arrives in parts cut at
-    paragraph breaks, each with the language of the whole file (from samples of its start,
-    middle and end), so nothing downstream ever holds more than a part of it. Every other
-    format is parsed whole and arrives as one Document. Problems are ExtractionErrors with a
-    one-line reason, raised while iterating (a part already given stays valid).
+    A plain-text, Markdown or HTML file larger than a part (PART_CHARS bytes) arrives in parts
+    of about PART_CHARS characters (text cut at paragraph breaks, HTML between elements), all
+    with the language told from the first, so nothing downstream ever holds more than a part
+    of it. Every other format is parsed whole and arrives as one Document. Problems are
+    ExtractionErrors with a one-line reason, raised while iterating.
     """
     path = Path(path)
     fmt = format_of(path)

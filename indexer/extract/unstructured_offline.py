@@ -52,7 +52,7 @@ def release_caches() -> None:
 
     They are keyed by the element's whole text, so after a file with long paragraphs they
     would keep megabytes of it alive until 128 other elements pushed them out; called after
-    each file.
+    each parse.
     """
     from unstructured.nlp import tokenize
 
