@@ -24,6 +24,7 @@ from search.core.types import Section
 from search.text.sentences import window_spans
 
 LONG_TEXT_CHARS = 20_000  # a longer run of text is emitted in pieces (nothing that long is a heading)
+TITLE_SEARCH_CHARS = 1 << 16
 _TITLE_MAX_CHARS = 300
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCK_NAMES = (  # a line of tag names reads better than 37 quoted items
@@ -54,13 +55,10 @@ def html_parts(
 
 
 def html_title(path: Path, encoding: TextEncoding) -> str:
-    """The page's <title>, read from its head only."""
+    """The page's <title>, looked for in the first block only (it belongs in the head)."""
     target = _Sections()
     parser = etree.HTMLParser(target=target, recover=True, no_network=True)
-    for block in decoded_blocks(path, encoding):
-        parser.feed(block)
-        if target.title is not None or target.body_started:
-            break
+    parser.feed(next(decoded_blocks(path, encoding), "")[:TITLE_SEARCH_CHARS])
     return normalize_text(target.title or "")
 
 
@@ -71,7 +69,6 @@ class _Sections:
         self.done: list[Section] = []
         self.size = 0  # characters in ``done``
         self.title: str | None = None
-        self.body_started = False
         self._text: list[str] = []
         self._chars = 0
         self._skipping = 0
@@ -90,8 +87,6 @@ class _Sections:
 
     def start(self, tag: str, attrib: object) -> None:
         tag = str(tag).lower()
-        if tag == "body":
-            self.body_started = True
         if tag == "title" and self.title is None:
             self._in_title = True
             return
