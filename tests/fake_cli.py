@@ -9,6 +9,7 @@ may interrupt or kill, in about a second.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -44,6 +45,9 @@ def build(settings: Settings, *, any_reranker: bool = False) -> SearchApp:
 
 
 def main(argv: Sequence[str]) -> int:
+    # Started from a background job (a CI step, `cmd &`), a process inherits SIGINT ignored and
+    # Python then never raises KeyboardInterrupt; the tests that send Ctrl-C need it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = list(argv)
     if args[:1] == ["--embed-delay"]:
         SlowEmbedder.delay = float(args[1])
