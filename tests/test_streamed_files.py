@@ -20,6 +20,7 @@ import pytest
 from indexer.extract import loaders, office
 from indexer.extract.decode import decode_text
 from indexer.extract.formats import ExtractionError, LoaderConfig
+from indexer.extract.htmlstream import LONG_TEXT_CHARS
 from indexer.extract.textstream import open_text, text_parts
 from indexer.pipeline import IndexConfig, index_folder
 from search.core.reports import IndexProgress
@@ -119,11 +120,11 @@ def test_long_html_arrives_in_parts_with_the_sections_unstructured_finds(
 
 def test_one_giant_html_element_is_cut_into_sections(tmp_path: Path, small_parts: int) -> None:
     path = tmp_path / "giant.html"
-    path.write_text("<html><body><p>" + "honey bees " * 20_000 + "</p></body></html>", encoding="utf-8")
+    path.write_text("<html><body><p>" + "honey bees " * 50_000 + "</p></body></html>", encoding="utf-8")
     parts = list(loaders.load_parts(path, tmp_path, LoaderConfig()))
     sections = [s for p in parts for s in p.sections]
-    assert len(parts) > 5 and max(len(s.text) for s in sections) <= 20_000
-    assert " ".join(s.text for s in sections).split() == ("honey bees " * 20_000).split()
+    assert len(parts) > 3 and max(len(s.text) for s in sections) <= LONG_TEXT_CHARS
+    assert " ".join(s.text for s in sections).split() == ("honey bees " * 50_000).split()
 
 
 def test_a_binary_file_named_txt_is_refused_before_any_part(tmp_path: Path, small_parts: int) -> None:

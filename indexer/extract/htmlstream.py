@@ -23,7 +23,7 @@ from indexer.extract.textstream import PART_CHARS, TextEncoding, decoded_blocks
 from search.core.types import Section
 from search.text.sentences import window_spans
 
-LONG_TEXT_CHARS = 20_000  # a longer run of text is emitted in pieces (nothing that long is a heading)
+LONG_TEXT_CHARS = 100_000  # a longer run of text is emitted in pieces (nothing that long is a heading)
 TITLE_SEARCH_CHARS = 1 << 16
 _TITLE_MAX_CHARS = 300
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})

@@ -28,7 +28,7 @@ _KINDS = {"Title": "title", "ListItem": "list", "Table": "table"}
 _MARKUP_TITLE_MAX_CHARS = 300
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _NO_LANGUAGE_DETECTION = [""]  # unstructured's per-element langdetect: we detect once, ourselves
-LONG_PARAGRAPH_CHARS = 20_000
+LONG_PARAGRAPH_CHARS = 100_000  # longer paragraphs are cut before unstructured sees them (13x its size)
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
 
 
