@@ -9,6 +9,7 @@ python app.py eval --queries sample_corpora/queryset --models multilingual-e5-sm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -171,12 +172,23 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
     from indexer.pipeline import IndexConfig
     from indexer.progress import tqdm_progress
+    from search.core.reports import IndexInterrupted
 
     config = IndexConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
     if args.max_file_mb:
         config = config.with_max_file_mb(args.max_file_mb)
-    with tqdm_progress(disable=args.json) as progress:
-        report = app.index_folder(args.folder, args.model, args.collection, config, progress)
+    try:
+        with tqdm_progress(disable=args.json) as progress:
+            report = app.index_folder(args.folder, args.model, args.collection, config, progress)
+    except IndexInterrupted as stopped:  # Ctrl-C: what was completed, then the one line and 130
+        report = stopped.report
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+        print(
+            f"interrupted: {len(report.indexed)} file(s) were indexed completely before Ctrl-C; "
+            "run the same command again to index the rest",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
     return 0
 
@@ -340,7 +352,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUG
     finally:
         if app is not None:
-            app.close()
+            _close(app)
+
+
+def _close(app: SearchApp) -> None:
+    """Close the store; a second Ctrl-C while it flushes is not a traceback (its write-ahead log
+    replays on the next open)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        app.close()
 
 
 if __name__ == "__main__":
