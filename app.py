@@ -9,6 +9,7 @@ python app.py eval --queries sample_corpora/queryset --models multilingual-e5-sm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -102,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-tokens", type=int, default=256)
     p.add_argument("--overlap-tokens", type=int, default=32)
     p.add_argument("--max-file-mb", type=float, help="skip text files larger than this")
+    p.add_argument(
+        "--no-language-correction",
+        action="store_true",
+        help="a new collection keeps the model's raw vectors (default: the pull toward the query's own "
+        "language is corrected where the model's metadata says it helps; recorded per collection)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("search", help="search a collection")
@@ -113,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--collection")
     p.add_argument("--mode", choices=["dense", "sparse", "hybrid"], default="dense")
     p.add_argument("--rerank", help="second stage, e.g. a cross-encoder folder or hub id")
+    p.add_argument("--query-lang", help="the query's language, when detection reads it wrong (e.g. de)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
@@ -167,18 +175,31 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings = settings.with_overrides(embedding_cache=False)
     if args.allow_downloads:
         settings = settings.with_overrides(allow_downloads=True)
+    if getattr(args, "no_language_correction", False):
+        settings = settings.with_overrides(language_correction=False)
     return settings
 
 
 def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
     from indexer.pipeline import IndexConfig
     from indexer.progress import tqdm_progress
+    from search.core.reports import IndexInterrupted
 
     config = IndexConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
     if args.max_file_mb:
         config = config.with_max_file_mb(args.max_file_mb)
-    with tqdm_progress(disable=args.json) as progress:
-        report = app.index_folder(args.folder, args.model, args.collection, config, progress)
+    try:
+        with tqdm_progress(disable=args.json) as progress:
+            report = app.index_folder(args.folder, args.model, args.collection, config, progress)
+    except IndexInterrupted as stopped:  # Ctrl-C: what was completed, then the one line and 130
+        report = stopped.report
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+        print(
+            f"interrupted: {len(report.indexed)} file(s) were indexed completely before Ctrl-C; "
+            "run the same command again to index the rest",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
     return 0
 
@@ -200,8 +221,10 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         sources=sources,
         model=args.model,
         max_k=MAX_K,
+        query_language=args.query_lang,
     )
     result = app.search(request).result
+    language = result.query_language.label if result.query_language else "undetermined"
     if args.json:
         hits = [
             {
@@ -216,14 +239,20 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         ]
         print(
             json.dumps(
-                {"query": result.query, "timings_ms": dict(result.timings_ms), "hits": hits},
+                {
+                    "query": result.query,
+                    "query_language": result.query_language.code if result.query_language else None,
+                    "timings_ms": dict(result.timings_ms),
+                    "hits": hits,
+                },
                 ensure_ascii=False,
                 indent=2,
             )
         )
         return 0
     print(
-        f"{len(result.hits)} results from {result.collection!r} ({result.model}, {result.timings_ms.get('total', 0):.0f} ms)"
+        f"{len(result.hits)} results from {result.collection!r} ({result.model}, "
+        f"{result.timings_ms.get('total', 0):.0f} ms; query read as {language})"
     )
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
@@ -346,7 +375,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUG
     finally:
         if app is not None:
-            app.close()
+            _close(app)
+
+
+def _close(app: SearchApp) -> None:
+    """Close the store; a second Ctrl-C while it flushes is not a traceback (its write-ahead log
+    replays on the next open)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        app.close()
 
 
 if __name__ == "__main__":

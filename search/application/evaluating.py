@@ -31,7 +31,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from indexer.pipeline import IndexConfig, index_documents
+from indexer.pipeline import RAW_VECTORS, IndexConfig, VectorSettings, index_documents
 from search.application.services import Services
 from search.core.errors import InputError, QueryError, QuerySetError
 from search.core.reports import IndexReport
@@ -41,6 +41,7 @@ from search.evaluation.querysets import queryset_source
 from search.evaluation.report import EvalReport
 from search.models.embedder import Embedder
 from search.models.reranker import Reranker
+from search.retrieval.feedback import Feedback
 from search.retrieval.searcher import MAX_K, MODES, Mode, Searcher, clean_query
 from search.stores.base import VectorStore
 from search.text.sparse import SparseEncoder
@@ -118,14 +119,16 @@ class EvalWorkspace:
         embedder: Embedder,
         sparse: SparseEncoder | None = None,
         progress: Callable[[int, int], None] | None = None,
+        vectors: VectorSettings = RAW_VECTORS,
     ) -> IndexedCorpus:
-        """The corpus indexed by ``embedder`` (and ``sparse``), built on first use."""
+        """The corpus indexed by ``embedder`` (and ``sparse``, with ``vectors``' correction), built on first use."""
         fingerprint = corpus_fingerprint(queryset)
-        key = (fingerprint, embedder.spec.name, sparse.name if sparse else None)
+        variant = f"{sparse.name if sparse else None}|{vectors.names}"
+        key = (fingerprint, embedder.spec.name, variant)
         with self._lock:
             if key in self._indexed:
                 return self._indexed[key]
-            collection = _collection_name(fingerprint, embedder.spec.name, sparse.name if sparse else None)
+            collection = _collection_name(fingerprint, embedder.spec.name, variant)
             if self.store.get_meta(collection) is not None:  # a half-built index from a cancelled run
                 self.store.drop_collection(collection)
             documents = corpus_documents(queryset)
@@ -137,6 +140,7 @@ class EvalWorkspace:
                 sparse=sparse,
                 config=self.config,
                 progress=(lambda p: progress(p.files_done, p.files_total)) if progress else None,
+                vectors=vectors,
             )
             entry = IndexedCorpus(
                 collection=collection,
@@ -306,10 +310,20 @@ def evaluate_pipelines(
             tracker.stage(f"indexing the corpus with {model}: 0/{n_docs} documents")
             t0 = time.perf_counter()
             indexed_before = tracker.done
-            corpus = space.indexed(queryset, embedder, sparse, progress=tracker.indexing(model))
+            settings = services.vector_settings(model)
+            corpus = space.indexed(
+                queryset, embedder, sparse, progress=tracker.indexing(model), vectors=settings
+            )
             tracker.done = indexed_before + n_docs  # all of it, also when the index was cached
             index_seconds = round(time.perf_counter() - t0, 2)
-            searcher = Searcher(space.store, corpus.collection, embedder, sparse)
+            searcher = Searcher(
+                space.store,
+                corpus.collection,
+                embedder,
+                sparse,
+                correction=settings.correction,
+                feedback=Feedback.parse(settings.feedback) if settings.feedback else None,
+            )
             chunk_k = chunk_depth(k, corpus.chunks, corpus.documents)
             vectors, embed_seconds = None, 0.0
             if model in dense_models:

@@ -9,7 +9,7 @@ from pathlib import Path
 from indexer.pipeline import IndexConfig, index_folder
 from search.application.services import Services, default_collection
 from search.core.errors import NotAFolderError
-from search.core.reports import IndexReport, ProgressFn
+from search.core.reports import IndexInterrupted, IndexReport, ProgressFn
 from search.models.embed_cache import CachedEmbedder
 from search.models.embedder import Embedder
 
@@ -23,7 +23,8 @@ def index_with_services(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> IndexReport:
-    """Index ``folder``; an existing collection keeps the model and sparse encoder it was built with."""
+    """Index ``folder``; an existing collection keeps the model, sparse encoder and language correction
+    it was built with (so an upgrade never mixes corrected and raw vectors in one collection)."""
     if not Path(folder).is_dir():  # before loading (or first converting) any model
         raise NotAFolderError(f"not a folder: {folder}")
     existing = services.store.get_meta(collection) if collection else None
@@ -33,18 +34,26 @@ def index_with_services(
         existing = services.store.get_meta(name)
     wants_sparse = existing.sparse_encoder is not None if existing else True
     sparse = services.sparse_encoder(spec.name) if wants_sparse else None
+    vectors = (
+        services.vector_settings_of_existing(existing) if existing else services.vector_settings(spec.name)
+    )
     embedder = services.document_embedder(spec.name)
     hits_before = _cache_hits(embedder)
-    report = index_folder(
-        folder,
-        embedder,
-        services.store,
-        name,
-        sparse=sparse,
-        config=config,
-        progress=progress,
-        cancel=cancel,
-    )
+    try:
+        report = index_folder(
+            folder,
+            embedder,
+            services.store,
+            name,
+            sparse=sparse,
+            config=config,
+            progress=progress,
+            cancel=cancel,
+            vectors=vectors,
+        )
+    except IndexInterrupted as stopped:
+        reused = _cache_hits(embedder) - hits_before
+        raise IndexInterrupted(replace(stopped.report, vectors_reused=reused)) from None
     return replace(report, vectors_reused=_cache_hits(embedder) - hits_before)
 
 

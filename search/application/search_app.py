@@ -139,6 +139,7 @@ class SearchApp:
             flt=flt,
             mode=request.mode,  # type: ignore[arg-type]
             reranker=reranker,
+            query_language=request.query_language,
         )
         timings = dict(result.timings_ms)
         timings.pop("total", None)
@@ -191,8 +192,15 @@ class SearchApp:
                 return searcher
         spec = self.services.model_of(info.meta)
         sparse = self.services.sparse_encoder(spec.name) if info.sparse else None
+        correction, feedback = self.services.vector_settings_of(info.meta)
         searcher = Searcher(
-            self.services.store, collection, self.services.embedder(spec.name), sparse, meta=info.meta
+            self.services.store,
+            collection,
+            self.services.embedder(spec.name),
+            sparse,
+            meta=info.meta,
+            correction=correction,
+            feedback=feedback,
         )
         with self._lock:
             self._searchers[collection] = searcher

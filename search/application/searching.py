@@ -32,6 +32,7 @@ class SearchRequest:
     highlight: str = "semantic"
     sources: tuple[str, ...] = ()  # only chunks of these files (absolute paths)
     model: str | None = None  # when given, must be the collection's model (checked)
+    query_language: str | None = None  # the user's reading of the query's language (else detected)
 
     @property
     def label(self) -> str:
@@ -59,6 +60,7 @@ def make_request(
     sources: Sequence[str] = (),
     model: str | None = None,
     max_k: int = MAX_UI_K,
+    query_language: str | None = None,
 ) -> SearchRequest:
     """Validate raw values into a request; every refusal is a QueryError with a message for the user."""
     if not collection:
@@ -75,7 +77,12 @@ def make_request(
         raise QueryError(f"Unknown highlight {highlight!r}; choose one of {', '.join(HIGHLIGHTS)}.")
     stage = None if not second_stage or second_stage == NO_SECOND_STAGE else second_stage
     langs = tuple(str(lang) for lang in (languages or ()) if lang)
-    bad = [lang for lang in langs if not LANGUAGE_CODE.match(lang)]
+    given = (query_language or "").strip() or None
+    bad = [
+        lang
+        for lang in (*langs, *([given] if given and given != "auto" else []))
+        if not LANGUAGE_CODE.match(lang)
+    ]
     if bad:
         raise QueryError(f"Not a language code: {bad[0][:20]!r} (use ISO 639-1 codes such as en, de, zh).")
     return SearchRequest(
@@ -88,4 +95,5 @@ def make_request(
         highlight=highlight or "off",
         sources=tuple(sources),
         model=model,
+        query_language=None if given in (None, "auto") else given,
     )

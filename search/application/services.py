@@ -14,13 +14,16 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from search.core.errors import UnknownModelError
+from indexer.pipeline import VectorSettings
+from search.core.errors import ModelMismatchError, UnknownModelError
 from search.core.settings import Settings
 from search.models.embed_cache import CachedEmbedder, EmbeddingCache
 from search.models.embedder import Embedder
+from search.models.language_bias import LanguageCentering
 from search.models.registry import ModelRegistry
 from search.models.reranker import Reranker
 from search.models.specs import ModelSpec
+from search.retrieval.feedback import Feedback
 from search.stores.base import CollectionMeta, VectorStore
 from search.text.sparse import SparseEncoder
 
@@ -98,6 +101,7 @@ class Services:
         self._sparse = _Loaded()
         self._rerankers = _Loaded()
         self._cached = _Loaded()
+        self._centerings = _Loaded()
         self._cache: EmbeddingCache | None = None
         self._cache_lock = threading.Lock()
 
@@ -161,6 +165,59 @@ class Services:
             if self._cache is None:
                 self._cache = EmbeddingCache.in_dir(self.settings.cache_dir)
             return self._cache
+
+    def centering(self, model: str | None = None) -> LanguageCentering | None:
+        """The model's language-bias correction when its metadata asks for one and the settings allow it.
+
+        Shipped with the package for the bundled model; computed once from the project's
+        reference text for any other model and kept in the cache folder.
+        """
+        spec = self.spec(model)
+        if not (spec.language_centering and self.settings.language_correction):
+            return None
+        return self._centerings.get(spec.name, lambda: self._load_centering(spec))
+
+    def vector_settings(self, model: str | None = None) -> VectorSettings:
+        """What a new collection of this model writes: the correction, and the feedback it was measured with."""
+        from search.retrieval.feedback import DEFAULT_FEEDBACK
+
+        correction = self.centering(model)
+        return VectorSettings(correction, DEFAULT_FEEDBACK.name if correction else None)
+
+    def vector_settings_of_existing(self, meta: CollectionMeta) -> VectorSettings:
+        """What more writes into an existing collection must do: exactly what it records."""
+        correction, feedback = self.vector_settings_of(meta)
+        if (correction.name if correction else None) != meta.correction:
+            raise ModelMismatchError(
+                f"This version computes a different language correction for {meta.model!r} than the one the "
+                f"collection records ({meta.correction!r}); index into a new collection (--collection NAME)."
+            )
+        return VectorSettings(correction, feedback.name if feedback else None)
+
+    def vector_settings_of(self, meta: CollectionMeta) -> tuple[LanguageCentering | None, Feedback | None]:
+        """The correction and feedback a collection records, rebuilt for searching it."""
+        from search.retrieval.feedback import Feedback
+
+        spec = self.model_of(meta)
+        correction = None
+        if meta.correction is not None:
+            correction = self._centerings.get(spec.name, lambda: self._load_centering(spec))
+        try:
+            feedback = Feedback.parse(meta.feedback) if meta.feedback else None
+        except (ValueError, KeyError) as exc:
+            raise ModelMismatchError(
+                f"This version cannot apply the feedback {meta.feedback!r} the collection records ({exc}); "
+                "index the folder again into a new collection."
+            ) from exc
+        return correction, feedback
+
+    def _load_centering(self, spec: ModelSpec) -> LanguageCentering:
+        from search.models.embed_cache import model_key
+        from search.models.language_bias import centering_for
+
+        embedder = self.embedder(spec.name)
+        key = model_key(embedder.spec, getattr(embedder, "max_tokens", None))
+        return centering_for(embedder, key, self.settings.cache_dir)
 
     def sparse_encoder(self, model: str | None = None) -> SparseEncoder | None:
         """The lexical encoder paired with a model (it uses that model's tokenizer), if configured."""

@@ -23,9 +23,10 @@ class Settings:
     default_model: str = DEFAULT_MODEL
     device: str | None = None  # None = CUDA when available, else CPU
     backend: str = "auto"  # how models run (search.models.backends)
-    embedding_cache: bool = (
-        True  # indexing reuses vectors of texts embedded before (search.models.embed_cache)
-    )
+    # Indexing reuses vectors of texts embedded before (search.models.embed_cache).
+    embedding_cache: bool = True
+    # New collections: take the pull toward the query's own language out (search.models.language_bias).
+    language_correction: bool = True
     allow_downloads: bool = False  # the network policy: may hub models be fetched (off: offline only)
     allowed_roots: tuple[Path, ...] = ()  # folders the UI may index; empty = only uploads
     host: str = "127.0.0.1"

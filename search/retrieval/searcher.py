@@ -14,10 +14,12 @@ from typing import Literal
 
 import numpy as np
 
-from search.core.errors import CollectionNotFoundError, QueryError, StoreError
+from search.core.errors import CollectionNotFoundError, ModelMismatchError, QueryError, StoreError
 from search.core.types import Hit, SparseVector
 from search.models.embedder import Embedder
+from search.models.language_bias import LanguageCentering
 from search.models.reranker import Reranker
+from search.retrieval.feedback import Feedback
 from search.stores.base import (
     CollectionMeta,
     FusionMethod,
@@ -27,6 +29,8 @@ from search.stores.base import (
     VectorStore,
 )
 from search.stores.payload import decode_hit
+from search.text.query_language import QueryLanguage
+from search.text.query_language import query_language as read_query_language
 from search.text.sparse import SparseEncoder
 
 Mode = Literal["dense", "sparse", "hybrid"]
@@ -50,7 +54,9 @@ class SearchResult:
     mode: str
     reranker: str | None = None
     timings_ms: Mapping[str, float] = field(default_factory=dict)
-    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)  # the model's own
+    query_language: QueryLanguage | None = None  # how the query was read (shown; not used for ranking)
+    corrected: bool = False  # the language correction and cross-lingual feedback were applied
 
 
 def clean_query(text: str) -> str:
@@ -70,8 +76,14 @@ class Searcher:
         embedder: Embedder,
         sparse: SparseEncoder | None = None,
         meta: CollectionMeta | None = None,
+        correction: LanguageCentering | None = None,
+        feedback: Feedback | None = None,
     ) -> None:
-        """``meta``: the collection's description when the caller already holds it (no store call)."""
+        """``meta``: the collection's description when the caller already holds it (no store call).
+
+        ``correction`` and ``feedback`` must be the ones the collection records (its vectors were
+        written with that correction): the caller builds them from the model, this checks the names.
+        """
         meta = meta or store.get_meta(collection)
         if meta is None:
             raise CollectionNotFoundError(
@@ -86,6 +98,19 @@ class Searcher:
         self._collection = collection
         self._embedder = embedder
         self._sparse = sparse if meta.sparse_encoder else None
+        if (correction.name if correction else None) != meta.correction:
+            raise ModelMismatchError(
+                f"Collection {collection!r} holds vectors written with language correction "
+                f"{meta.correction!r}, and this version computes {correction.name if correction else None!r} "
+                "for its model: index the folder again into a new collection (--collection NAME)."
+            )
+        if (feedback.name if feedback else None) != meta.feedback:
+            raise ModelMismatchError(
+                f"Collection {collection!r} records feedback {meta.feedback!r}, not "
+                f"{feedback.name if feedback else None!r}."
+            )
+        self._correction = correction
+        self._feedback = feedback
         self.meta: CollectionMeta = meta
 
     @property
@@ -111,19 +136,23 @@ class Searcher:
         task: str | None = None,
         fusion: FusionMethod = DEFAULT_FUSION,
         sparse_weight: float = DEFAULT_SPARSE_WEIGHT,
+        query_language: str | None = None,
     ) -> SearchResult:
+        """``query_language``: the user's reading of the query's language (else detected), reported back."""
         text = clean_query(query)
         self._check(k, mode)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         first_k = max(k, candidates) if reranker else k
-        vector = None
+        language = self._read_language(text, query_language, timings)
+        vector = searched = None
         if mode in ("dense", "hybrid"):
             t0 = time.perf_counter()
             vector = self._embedder.encode_queries([text], task=task)[0]
+            searched = self._correction.queries(vector[None])[0] if self._correction else vector
             timings["embed"] = _ms(t0)
-        points = self._first_stage(text, vector, mode, first_k, flt, timings, fusion, sparse_weight)
-        hits = [decode_hit(point) for point in points]
+        points = self._first_stage(text, searched, mode, first_k, flt, timings, fusion, sparse_weight)
+        hits = [decode_hit(point) for point in points[:first_k]]
         if reranker is not None and hits:
             t0 = time.perf_counter()
             hits = reranker.rerank(text, hits, k)
@@ -138,6 +167,8 @@ class Searcher:
             reranker=reranker.name if reranker else None,
             timings_ms=timings,
             query_vector=vector,
+            query_language=language,
+            corrected=self._correction is not None,
         )
 
     def search_batch(
@@ -185,17 +216,29 @@ class Searcher:
             t0 = time.perf_counter()
             sparse = self._sparse.encode_queries(texts)
             timings["sparse"] = _ms(t0)
+        searched = list(dense)
+        if self._correction is not None and mode != "sparse":
+            searched = list(self._correction.queries(np.stack([np.asarray(d) for d in dense])))
         t0 = time.perf_counter()
         first_k = max(k, candidates) if reranker else k
+        feedback = self._feedback if mode == "dense" else None
+        depth = max(first_k, feedback.candidates) if feedback else first_k
         results = self._store.search_batch(
             self._collection,
-            [StoreQuery(dense=d, sparse=s) for d, s in zip(dense, sparse)],
-            first_k,
+            [
+                StoreQuery(dense=d, sparse=s, with_vectors=feedback is not None)
+                for d, s in zip(searched, sparse)
+            ],
+            depth,
             flt,
             fusion=fusion,
             sparse_weight=sparse_weight,
         )
         timings["search"] = _ms(t0)
+        if feedback is not None:
+            t0 = time.perf_counter()
+            results = [feedback.rescore(points)[:first_k] for points in results]
+            timings["feedback"] = _ms(t0)
         hits = [[decode_hit(point) for point in points] for points in results]
         if reranker is not None:
             t0 = time.perf_counter()
@@ -213,6 +256,7 @@ class Searcher:
                 reranker=reranker.name if reranker else None,
                 timings_ms=per_query,
                 query_vector=vector,
+                corrected=self._correction is not None,
             )
             for text, found, vector in zip(texts, hits, dense)
         ]
@@ -224,6 +268,12 @@ class Searcher:
             raise QueryError(
                 f"Mode {mode!r} is not available for collection {self._collection!r}; use one of {self.modes()}."
             )
+
+    def _read_language(self, text: str, given: str | None, timings: dict[str, float]) -> QueryLanguage:
+        t0 = time.perf_counter()
+        language = read_query_language(text, given)
+        timings["language"] = _ms(t0)
+        return language
 
     def _first_stage(
         self,
@@ -243,6 +293,15 @@ class Searcher:
             sparse_vector = self._sparse.encode_queries([text])[0]
             timings["sparse"] = _ms(t0)
         t0 = time.perf_counter()
+        if mode == "dense" and self._feedback is not None:
+            assert vector is not None
+            depth = max(k, self._feedback.candidates)
+            candidates = self._store.search_dense(self._collection, vector, depth, flt, with_vectors=True)
+            timings["search"] = _ms(t0)
+            t0 = time.perf_counter()
+            points = self._feedback.rescore(candidates)
+            timings["feedback"] = _ms(t0)
+            return points
         if mode == "dense":
             assert vector is not None
             points = self._store.search_dense(self._collection, vector, k, flt)

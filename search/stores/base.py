@@ -56,6 +56,7 @@ class StoreQuery:
 
     dense: np.ndarray | None = None
     sparse: SparseVector | None = None
+    with_vectors: bool = False  # return each dense-only hit's stored dense vector (query feedback)
 
     def __post_init__(self) -> None:
         if self.dense is None and self.sparse is None:
@@ -67,6 +68,7 @@ class ScoredPoint:
     id: str
     score: float
     payload: Mapping[str, Any]
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)  # dense, when asked for
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ class CollectionMeta:
     pooling: str
     normalize: bool
     sparse_encoder: str | None = None  # id of the sparse term encoder, when sparse vectors are stored
+    # Retrieval settings the stored vectors were written for (search.models.language_bias,
+    # search.retrieval.feedback); None: raw model vectors (collections of earlier versions).
+    correction: str | None = None
+    feedback: str | None = None
     schema: int = SCHEMA_VERSION
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -180,8 +186,15 @@ class VectorStore(Protocol):
         ...
 
     def search_dense(
-        self, name: str, vector: np.ndarray, k: int, flt: SearchFilter | None = None
-    ) -> list[ScoredPoint]: ...
+        self,
+        name: str,
+        vector: np.ndarray,
+        k: int,
+        flt: SearchFilter | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredPoint]:
+        """The ``k`` nearest chunks; ``with_vectors`` returns their dense vectors too (for a second stage)."""
+        ...
 
     def search_sparse(
         self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None

@@ -300,9 +300,14 @@ class ClientStore:
         return {hit.value: int(hit.count) for hit in response.hits}  # type: ignore[misc]
 
     def search_dense(
-        self, name: str, vector: np.ndarray, k: int, flt: SearchFilter | None = None
+        self,
+        name: str,
+        vector: np.ndarray,
+        k: int,
+        flt: SearchFilter | None = None,
+        with_vectors: bool = False,
     ) -> list[ScoredPoint]:
-        return self._search_one(name, StoreQuery(dense=vector), k, flt)
+        return self._search_one(name, StoreQuery(dense=vector, with_vectors=with_vectors), k, flt)
 
     def search_sparse(
         self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None
@@ -371,7 +376,7 @@ class ClientStore:
                 query_filter=request.filter,
                 limit=k,
                 with_payload=True,
-                with_vectors=False,
+                with_vectors=request.with_vector or False,
             )
         return _scored(response.points)
 
@@ -473,7 +478,14 @@ def _request(
         sparse = None  # hybrid without a single known term: plain dense search
     if sparse is None:
         assert dense is not None
-        return models.QueryRequest(query=_floats(dense), using=DENSE, filter=native, limit=k, **_PAYLOAD)
+        return models.QueryRequest(
+            query=_floats(dense),
+            using=DENSE,
+            filter=native,
+            limit=k,
+            with_payload=True,
+            with_vector=[DENSE] if query.with_vectors else False,
+        )
     if dense is None:
         return models.QueryRequest(query=_sparse(sparse), using=SPARSE, filter=native, limit=k, **_PAYLOAD)
     limit = max(candidates, k)
@@ -490,7 +502,12 @@ def _request(
 
 
 def _scored(points: Sequence[Any]) -> list[ScoredPoint]:
-    return [ScoredPoint(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points]
+    return [
+        ScoredPoint(
+            id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), vector=_dense_of(p.vector)
+        )
+        for p in points
+    ]
 
 
 def _search_filter(flt: SearchFilter | None) -> models.Filter | None:
@@ -518,6 +535,13 @@ def _fusion_query(fusion: FusionMethod, sparse_weight: float) -> models.FusionQu
     if sparse_weight == 1.0:
         return models.FusionQuery(fusion=models.Fusion.RRF)  # Qdrant's k (store_common.RRF_K)
     return models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[1.0, float(sparse_weight)]))
+
+
+def _dense_of(vectors: Any) -> np.ndarray | None:
+    """The dense vector of a returned point, when the query asked for vectors."""
+    if isinstance(vectors, dict) and DENSE in vectors:
+        return np.asarray(vectors[DENSE], dtype=np.float32)
+    return None
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:

@@ -6,6 +6,8 @@ Layout under ``data_dir``::
     collections/<name>/collection.json  CollectionMeta (written atomically)
     collections/<name>/shard            symlink to the live data-<id>/ (swapped atomically by optimize)
     collections/<name>/data-<id>/       one EdgeShard: WAL + segments
+    collections/<name>/optimize.pending written before the first write after an optimize, removed by
+                                        the next complete one: an interrupted build is finished later
 
 What the engine guarantees and what this wrapper adds (measured with qdrant-edge-py 0.9.0):
 
@@ -26,7 +28,10 @@ What the engine guarantees and what this wrapper adds (measured with qdrant-edge
   after an optimize are searchable at once (``prevent_unoptimized`` is off). It takes
   about 1 min per 100k 384-d points on 2 cores and holds the GIL throughout, which would
   freeze every thread of the process (UI included), so it runs in a child process on a
-  copy of the shard that is then swapped in.
+  copy of the shard that is then swapped in. The child dies with its parent (a killed
+  indexer leaves no orphan building a copy nobody will use), and ``optimize.pending``
+  survives the kill, so the next ``optimize()`` (every index run ends with one) builds
+  the index a killed run did not finish.
 * Filtered graph search without ACORN finds only about half of the true top 10 when
   a filter keeps 20 % of the points (keyword indexes add no per-value graph links
   here), so filtered searches use ACORN (see EdgeTuning).
@@ -120,6 +125,7 @@ _LINK_TMP = ".link-"
 _STAGING = ".staging-"  # a collection being created; renamed into place when complete
 _DROPPING = ".dropping-"  # a collection renamed away before its files are removed
 QUERY_BATCH = 256  # queries per engine batch; the gate is taken per batch, so a close waits at most one
+PENDING_FILE = "optimize.pending"  # writes since the last complete optimize: the index is not built
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,7 @@ class _Open:
     gate: _Gate = field(default_factory=_Gate)
     write_lock: threading.Lock = field(default_factory=threading.Lock)  # one writer at a time
     last_flush: float = field(default_factory=time.monotonic)
-    optimized: bool = False  # no writes since the last optimize() of this process
+    optimized: bool = False  # no writes since the last complete optimize (PENDING_FILE absent)
     closed: bool = False
 
 
@@ -364,7 +370,7 @@ class EdgeStore:
                 if size_kb < self._tuning.indexing_threshold_kb:  # no graph to build: merging is quick
                     handle.shard.optimize()
                     self._flush(handle)
-                    handle.optimized = True
+                    self._mark_optimized(handle, folder)
                     return
                 live = folder / os.readlink(folder / SHARD_LINK)
                 fresh = folder / f"{_DATA}{uuid.uuid4().hex[:8]}"
@@ -374,6 +380,7 @@ class EdgeStore:
                 with handle.gate.exclusive():
                     self._ensure_live(handle, name)
                     self._swap(handle, folder, old=live, new=fresh)
+                    self._mark_optimized(handle, folder)
             except BaseException:
                 shutil.rmtree(fresh, ignore_errors=True)
                 if handle.closed:  # a close or drop meanwhile explains the failure better
@@ -390,7 +397,6 @@ class EdgeStore:
         try:
             _point_link(folder, new.name)
             handle.shard = EdgeShard.load(str(folder / SHARD_LINK), config)
-            handle.optimized = True
         except BaseException:
             _point_link(folder, old.name)
             try:
@@ -401,6 +407,20 @@ class EdgeStore:
                 raise
             raise
         handle.last_flush = time.monotonic()
+
+    def _mark_optimized(self, handle: _Open, folder: Path) -> None:
+        """The index is complete: forget the pending mark (in memory and on disk)."""
+        (folder / PENDING_FILE).unlink(missing_ok=True)
+        handle.optimized = True
+
+    def _mark_pending(self, handle: _Open, name: str) -> None:
+        """Before the first write after an optimize: persist that the index needs building again,
+        so a process killed before its optimize finishes leaves the next one something to do."""
+        if handle.optimized:
+            pending = self._collections_dir / name / PENDING_FILE
+            pending.touch()
+            _fsync_dir(pending.parent)
+            handle.optimized = False
 
     def indexed_vectors(self, name: str) -> int:
         """Vectors covered by an HNSW graph: 0 until optimize() finds a segment above the threshold."""
@@ -465,9 +485,14 @@ class EdgeStore:
         return {hit.value: int(hit.count) for hit in response}  # type: ignore[misc]
 
     def search_dense(
-        self, name: str, vector: np.ndarray, k: int, flt: SearchFilter | None = None
+        self,
+        name: str,
+        vector: np.ndarray,
+        k: int,
+        flt: SearchFilter | None = None,
+        with_vectors: bool = False,
     ) -> list[ScoredPoint]:
-        return self._search_one(name, StoreQuery(dense=vector), k, flt)
+        return self._search_one(name, StoreQuery(dense=vector, with_vectors=with_vectors), k, flt)
 
     def search_sparse(
         self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None
@@ -552,6 +577,7 @@ class EdgeStore:
                 filter=native,
                 params=params,
                 with_payload=True,
+                with_vector=[DENSE] if query.with_vectors else False,
             )
         if dense is None:
             return QueryRequest(
@@ -602,7 +628,7 @@ class EdgeStore:
         handle = self._handle(name)
         with handle.write_lock, handle.gate.shared():
             self._ensure_live(handle, name)
-            handle.optimized = False
+            self._mark_pending(handle, name)
             yield handle
 
     def _ensure_live(self, handle: _Open, name: str) -> None:
@@ -643,7 +669,7 @@ class EdgeStore:
         for key in INDEXED_FIELDS:  # collections from older versions may lack newer indexes
             if key not in indexed:
                 shard.update(UpdateOperation.create_field_index(key.value, PayloadSchemaType.Keyword))
-        return _Open(meta=meta, shard=shard)
+        return _Open(meta=meta, shard=shard, optimized=not (folder / PENDING_FILE).exists())
 
     def _build(self, name: str, meta: CollectionMeta, target: Path) -> None:
         """Create in a staging folder and rename into place, so a crash never leaves half a collection."""
@@ -697,8 +723,18 @@ class EdgeStore:
 
 
 # Only qdrant_edge is imported, so the child starts fast and needs nothing from this package.
+# It asks the kernel to kill it when its parent dies (Linux prctl PR_SET_PDEATHSIG), then checks
+# that the parent did not die before that took effect: optimize holds the GIL, so a thread
+# watching the parent could not run.
 _OPTIMIZE_SCRIPT = """
-import sys
+import ctypes, os, signal, sys
+PR_SET_PDEATHSIG = 1
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+except (AttributeError, OSError):
+    pass  # not Linux: an orphan finishes its copy, which the next open removes
+if os.getppid() != int(sys.argv[2]):
+    sys.exit("the indexer that started this optimize has gone")
 from qdrant_edge import EdgeShard
 shard = EdgeShard.load(sys.argv[1])  # with the config persisted beside it: this store's tuning
 shard.optimize()
@@ -708,7 +744,10 @@ shard.close()
 
 def _optimize_in_child(path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", _OPTIMIZE_SCRIPT, str(path)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", _OPTIMIZE_SCRIPT, str(path), str(os.getpid())],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
@@ -724,6 +763,11 @@ def _point_link(folder: Path, target: str) -> None:
     tmp = folder / f"{_LINK_TMP}{uuid.uuid4().hex[:8]}"
     os.symlink(target, tmp)
     os.replace(tmp, folder / SHARD_LINK)
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` survive a power cut."""
     dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -779,12 +823,24 @@ def _edge_filter(conditions: Conditions) -> Filter:
 
 
 def _scored(points: Sequence[Any]) -> list[ScoredPoint]:
-    return [ScoredPoint(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in points]
+    return [
+        ScoredPoint(
+            id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), vector=_dense_of(p.vector)
+        )
+        for p in points
+    ]
 
 
 def _dense(vector: np.ndarray) -> Any:
     """A float32 array: the engine takes numpy directly (the stubs only say list[float])."""
     return np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+
+
+def _dense_of(vectors: Any) -> np.ndarray | None:
+    """The dense vector of a returned point, when the query asked for vectors."""
+    if isinstance(vectors, dict) and DENSE in vectors:
+        return np.asarray(vectors[DENSE], dtype=np.float32)
+    return None
 
 
 def _sparse(vector: SparseVector) -> EdgeSparseVector:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search.models.backends import Backend
+from search.models.encoders.weights import refusing_unsafe_pickles
 from search.models.specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -132,7 +133,8 @@ def _read_dense(folder: Path, device: str) -> DenseLayer:
 
         state = load_file(str(folder / "model.safetensors"))
     else:
-        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        with refusing_unsafe_pickles(folder):
+            state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
     bias = state.get("linear.bias")
     return DenseLayer(
         weight=state["linear.weight"].float().to(device),
@@ -228,9 +230,10 @@ class TransformersEmbedder:
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
 
         def load_model() -> PreTrainedModel:
-            model = AutoModel.from_pretrained(
-                folder, config=config, local_files_only=True, dtype=torch.float32
-            )
+            with refusing_unsafe_pickles(folder):
+                model = AutoModel.from_pretrained(
+                    folder, config=config, local_files_only=True, dtype=torch.float32
+                )
             return model.to(device).eval()
 
         runner, backend_used = build_runner(
