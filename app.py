@@ -10,6 +10,7 @@ python app.py doctor                           # how the model runs on this mach
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -124,13 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query-lang", help="the query's language, when detection reads it wrong (e.g. de)")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("eval", help="evaluate models/pipelines on a labeled query set")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate models/pipelines on a labeled query set",
+        description=(
+            "Evaluate retrieval pipelines on a labeled query set: a BEIR folder (corpus.jsonl, "
+            "queries.jsonl, qrels/<split>.tsv; .jsonl.gz too), this project's layout (qrels.tsv at the "
+            "top), or an MTEB retrieval task on disk (corpus, queries and qrels subsets as Parquet or "
+            "JSON lines). Languages missing from the files are detected."
+        ),
+    )
     p.add_argument(
         "--queries",
         type=Path,
         required=True,
-        help="BEIR-style folder: corpus.jsonl, queries.jsonl, qrels.tsv",
+        help="query set folder: BEIR, this project's layout, or an MTEB retrieval task",
     )
+    p.add_argument("--split", default="test", help="qrels split of a BEIR or MTEB set (default: test)")
+    p.add_argument("--subset", help="subset of a multilingual MTEB task, e.g. de (its files: de-corpus, ...)")
     p.add_argument("--models", default=None, help="comma-separated models (default: the default model)")
     p.add_argument("--modes", default="dense", help="comma-separated first stages: dense,sparse,hybrid")
     p.add_argument("--rerank", help="comma-separated second stages to add to each pipeline")
@@ -184,12 +196,23 @@ BACKEND_PLANNING = {"index": "now", "eval": "now", "doctor": "now", "serve": "ba
 def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
     from indexer.pipeline import IndexConfig
     from indexer.progress import tqdm_progress
+    from search.core.reports import IndexInterrupted
 
     config = IndexConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
     if args.max_file_mb:
         config = config.with_max_file_mb(args.max_file_mb)
-    with tqdm_progress(disable=args.json) as progress:
-        report = app.index_folder(args.folder, args.model, args.collection, config, progress)
+    try:
+        with tqdm_progress(disable=args.json) as progress:
+            report = app.index_folder(args.folder, args.model, args.collection, config, progress)
+    except IndexInterrupted as stopped:  # Ctrl-C: what was completed, then the one line and 130
+        report = stopped.report
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+        print(
+            f"interrupted: {len(report.indexed)} file(s) were indexed completely before Ctrl-C; "
+            "run the same command again to index the rest",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
     return 0
 
@@ -257,12 +280,12 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from search.application.evaluating import PipelineSpec
+    from search.evaluation.metrics import judged_queries
     from search.evaluation.plots import plot_language_heatmap, plot_report
     from search.evaluation.querysets import load_queryset
     from search.evaluation.report import format_report
 
     started = time.perf_counter()
-    queryset = load_queryset(args.queries)
     models = _split(args.models) or (app.settings.default_model,)
     rerankers: tuple[str | None, ...] = (None, *_split(args.rerank))
     pipelines = [
@@ -271,10 +294,22 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
         for mode in _split(args.modes)
         for reranker in rerankers
     ]
-    with tqdm(total=1000, file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}", leave=False) as bar:
+    bar_format = "{desc} {percentage:3.0f}%|{bar}| {elapsed}"
+    with tqdm(total=1000, file=sys.stderr, bar_format=bar_format, leave=False, dynamic_ncols=True) as bar:
+        bar.set_description_str("loading the query set", refresh=True)
+        queryset = load_queryset(args.queries, split=args.split, subset=args.subset)
+        judged = len(judged_queries(queryset))
+        skipped = len(queryset.queries) - judged
+        tqdm.write(
+            f"query set {queryset.name!r} ({queryset.metadata.get('layout', '')}): read "
+            f"{queryset.metadata.get('files', args.queries)}; {len(queryset.corpus)} documents, "
+            f"{judged} queries with judgements"
+            + (f" ({skipped} without judgements skipped)" if skipped else ""),
+            file=sys.stderr,
+        )
 
         def progress(fraction: float, message: str) -> None:
-            bar.set_description_str(message[:60], refresh=False)
+            bar.set_description_str(message[:80], refresh=False)
             bar.update(int(fraction * 1000) - bar.n)
 
         report = app.evaluate(queryset, pipelines, progress=progress)
@@ -375,7 +410,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUG
     finally:
         if app is not None:
-            app.close()
+            _close(app)
+
+
+def _close(app: SearchApp) -> None:
+    """Close the store; a second Ctrl-C while it flushes is not a traceback (its write-ahead log
+    replays on the next open)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        app.close()
 
 
 if __name__ == "__main__":

@@ -15,25 +15,40 @@ additive (``count("a b") != count("a") + count("b")`` at joins), so packing
 uses sums as an estimate and every packed chunk is counted for real; a chunk
 over budget is halved until it fits. Guarantee: ``count_tokens([c.text])[0] <=
 max_tokens`` for every chunk, unless a single character alone costs more.
+
+The working set stays small whatever the text's shape: no span longer than
+``LONG_SPAN_CHARS_PER_TOKEN * max_tokens`` characters is ever tokenised (a 10 MB
+line is first cut into windows at spaces, or between characters), the tokenizer
+gets at most ``COUNT_BATCH_CHARS`` characters per call, and over-long sentences
+are split into word or character windows ``FIT_GROUP_CHARS`` at a time, their
+per-word counts dropped once the windows are known. (Before, a 10 MB line
+without spaces took 12 GB: ten million one-character counts held at once.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from search.core.types import SECTION_SEPARATOR, UNDETERMINED, Chunk, Document
 from search.models.embedder import TokenCounter
 from search.text.language import detect_language
-from search.text.sentences import Span, cluster_spans, sentence_spans, word_spans
+from search.text.sentences import Span, cluster_boundary, sentence_spans, trim_span, window_spans, word_spans
 
 NAMESPACE = uuid.UUID("43e9c743-c815-5e13-86e8-de7d9d89b12d")  # uuid5(URL, ".../chunk-id"); never change it
 CHUNK_LANGUAGE_MIN_LETTERS = 40  # below this a chunk inherits its document's language
 CHUNK_LANGUAGE_SAMPLE = (
     600  # characters; langdetect's cost grows with text, its accuracy stops growing well before
 )
+# A sentence longer than this many characters per budget token cannot fit a chunk (subword pieces
+# are far shorter), so it is cut into windows of that size before anything counts its tokens.
+LONG_SPAN_CHARS_PER_TOKEN = 32
+COUNT_BATCH_CHARS = 1 << 18  # characters per tokenizer call
+COUNT_BATCH_TEXTS = 8192  # texts per tokenizer call (each becomes an encoding object)
+FIT_GROUP_CHARS = 1 << 16  # over-long text split into word/character windows this much at a time
 
 
 def chunk_id(source: str, position: int, text: str) -> str:
@@ -53,7 +68,7 @@ class _Unit:
 
 
 class _Counts:
-    """Token counts of spans of one text, fetched in batches and never twice."""
+    """Token counts of spans of one text, fetched in bounded batches and never twice."""
 
     def __init__(self, counter: TokenCounter, text: str) -> None:
         self._counter = counter
@@ -62,31 +77,67 @@ class _Counts:
 
     def fetch(self, spans: Iterable[Span]) -> None:
         missing = list(dict.fromkeys(s for s in spans if s not in self._known))
-        if missing:
-            counts = self._counter.count_tokens([self._text[a:b] for a, b in missing])
-            self._known.update(zip(missing, (int(c) for c in counts)))
+        for batch in _batches(missing):
+            counts = self._counter.count_tokens([self._text[a:b] for a, b in batch])
+            self._known.update(zip(batch, (int(c) for c in counts)))
+
+    def scratch(self) -> _Counts:
+        """Counts for short-lived spans (the words of one over-long sentence), dropped with it."""
+        return _Counts(self._counter, self._text)
+
+    def adopt(self, other: _Counts, span: Span) -> None:
+        self._known[span] = other[span]
+
+    def subset(self, spans: Iterable[Span]) -> _Counts:
+        """A scratch copy keeping only ``spans`` (the words of a window still open)."""
+        kept = self.scratch()
+        kept._known = {span: self._known[span] for span in spans if span in self._known}
+        return kept
 
     def __getitem__(self, span: Span) -> int:
         return self._known[span]
 
 
-def chunk_document(doc: Document, counter: TokenCounter, max_tokens: int, overlap_tokens: int) -> list[Chunk]:
+def _batches(spans: list[Span]) -> Iterator[list[Span]]:
+    """Spans in runs of at most COUNT_BATCH_CHARS characters and COUNT_BATCH_TEXTS texts."""
+    batch: list[Span] = []
+    chars = 0
+    for span in spans:
+        if batch and (chars + span[1] - span[0] > COUNT_BATCH_CHARS or len(batch) >= COUNT_BATCH_TEXTS):
+            yield batch
+            batch, chars = [], 0
+        batch.append(span)
+        chars += span[1] - span[0]
+    if batch:
+        yield batch
+
+
+def chunk_document(
+    doc: Document,
+    counter: TokenCounter,
+    max_tokens: int,
+    overlap_tokens: int,
+    *,
+    first_position: int = 0,
+    n_chunks: int | None = None,
+) -> list[Chunk]:
     """Chunks of ``doc`` whose bare text costs at most ``max_tokens`` tokens each.
 
     ``overlap_tokens`` is capped at half the budget, so every chunk is at least half new text.
+    For one part of a longer file, ``first_position`` continues the numbering of the parts before
+    it and ``n_chunks`` is what the chunks record as the file's total (default: this document's).
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be positive, got {max_tokens}")
     overlap = max(0, min(overlap_tokens, max_tokens // 2))
     text = doc.text
     counts = _Counts(counter, text)
-    units = _fit(_sentence_units(doc), counts, max_tokens, text)
+    units = _fit(_sentence_units(doc, text), counts, max_tokens, text)
     groups = _settle(_pack(units, counts, max_tokens, overlap), counts, max_tokens)
-    return _chunks(doc, groups, counts)
+    return _chunks(doc, text, groups, counts, first_position, n_chunks)
 
 
-def _sentence_units(doc: Document) -> list[_Unit]:
-    text = doc.text
+def _sentence_units(doc: Document, text: str) -> list[_Unit]:
     units: list[_Unit] = []
     offset = 0
     for index, section in enumerate(doc.sections):
@@ -98,28 +149,116 @@ def _sentence_units(doc: Document) -> list[_Unit]:
 
 
 def _fit(units: list[_Unit], counts: _Counts, max_tokens: int, text: str) -> list[_Unit]:
-    """Replace every unit over budget by windows of its words, then of its characters."""
-    counts.fetch((u.start, u.end) for u in units)
-    for pieces_of in (word_spans, cluster_spans):
-        over = [u for u in units if counts[u.start, u.end] > max_tokens]
-        if not over:
+    """Replace every unit over budget by windows of its words, then of its characters.
+
+    A unit longer than ``longest`` characters is over budget without being counted.
+    """
+    longest = max(1024, LONG_SPAN_CHARS_PER_TOKEN * max_tokens)
+    counts.fetch((u.start, u.end) for u in units if u.end - u.start <= longest)
+
+    def over(unit: _Unit) -> bool:
+        return unit.end - unit.start > longest or counts[unit.start, unit.end] > max_tokens
+
+    for split in (_word_windows, _character_windows):
+        replacement = {u: split(u, counts, max_tokens, text, longest) for u in units if over(u)}
+        if not replacement:
             break
-        pieces = {u: pieces_of(text, u.start, u.end) for u in over}
-        counts.fetch(p for ps in pieces.values() for p in ps)
-        windows = [
-            g
-            for u, ps in pieces.items()
-            for g in _greedy([_Unit(a, b, u.section, u.title) for a, b in ps], counts, max_tokens)
-        ]
-        replacement: dict[_Unit, list[_Unit]] = {u: [] for u in over}
-        parents = iter(over)  # windows come in document order, parent by parent
-        parent = next(parents)
-        for group in _settle(windows, counts, max_tokens):
-            while group[0].start >= parent.end:
-                parent = next(parents)
-            replacement[parent].append(_Unit(group[0].start, group[-1].end, parent.section, parent.title))
         units = [w for u in units for w in (replacement.get(u) or [u])]
     return units
+
+
+def _word_windows(unit: _Unit, counts: _Counts, max_tokens: int, text: str, longest: int) -> list[_Unit]:
+    """Consecutive words packed greedily into windows within budget (each verified by _settle).
+
+    The unit is read FIT_GROUP_CHARS at a time and the words' own counts are dropped once
+    their windows are closed, so a 10 MB line never has more than a window's worth of words
+    counted at once. A "word" longer than ``longest`` characters is cut into windows of that
+    size first (they end up over budget and go on to be split between characters).
+    """
+    windows: list[_Unit] = []
+    local = counts.scratch()
+    current: list[_Unit] = []  # the window being filled, carried from one stretch to the next
+    total = 0
+    for a, b in window_spans(text, unit.start, unit.end, FIT_GROUP_CHARS):
+        words = [
+            piece
+            for x, y in word_spans(text, a, b)
+            for piece in ([(x, y)] if y - x <= longest else window_spans(text, x, y, longest))
+        ]
+        local.fetch(words)
+        closed: list[list[_Unit]] = []
+        for x, y in words:
+            cost = local[x, y]
+            if current and total + cost > max_tokens:
+                closed.append(current)
+                current, total = [], 0
+            current.append(_Unit(x, y, unit.section, unit.title))
+            total += cost
+        windows.extend(_settled_windows(closed, unit, local, counts, max_tokens))
+        local = local.subset((u.start, u.end) for u in current)
+    windows.extend(_settled_windows([current] if current else [], unit, local, counts, max_tokens))
+    return windows
+
+
+def _character_windows(unit: _Unit, counts: _Counts, max_tokens: int, text: str, longest: int) -> list[_Unit]:
+    """Windows of whole user-perceived characters within budget, for text without usable spaces.
+
+    An over-budget span is cut into equal stretches that should each fit (between characters,
+    never inside one), and only the stretches still over budget are cut again: a few counts
+    per window instead of one per character (a 10 MB line without spaces took 200 s that way).
+    """
+    local = counts.scratch()
+    spans = [(unit.start, unit.end)]
+    if unit.end - unit.start > longest:
+        spans = window_spans(text, unit.start, unit.end, longest)
+    local.fetch(spans)
+    pieces: list[Span] = []
+    while spans:
+        pieces.extend(s for s in spans if local[s] <= max_tokens)
+        spans_over = [s for s in spans if local[s] > max_tokens]
+        spans = []
+        for span in spans_over:
+            stretches = _even_stretches(text, span, local[span], max_tokens)
+            if len(stretches) == 1:
+                pieces.append(span)  # one character that alone costs more than the budget
+            else:
+                spans.extend(stretches)
+        local.fetch(spans)
+    pieces.sort()
+    groups = _greedy([_Unit(a, b, unit.section, unit.title) for a, b in pieces], local, max_tokens)
+    return _settled_windows(groups, unit, local, counts, max_tokens)
+
+
+def _even_stretches(text: str, span: Span, tokens: int, max_tokens: int) -> list[Span]:
+    """``span`` cut between characters into stretches of about 90 % of the budget each."""
+    a, b = span
+    parts = max(2, -(-tokens * 10 // (max_tokens * 9)))
+    cuts = [a]
+    for i in range(1, parts):
+        aim = a + (b - a) * i // parts
+        after = aim
+        while after < b and not cluster_boundary(text, after):
+            after += 1
+        before = aim
+        while before > cuts[-1] and not cluster_boundary(text, before):
+            before -= 1
+        candidates = [c for c in (after, before) if cuts[-1] < c < b]
+        if candidates:
+            cuts.append(min(candidates, key=lambda c: abs(c - aim)))
+    cuts.append(b)
+    return [t for t in (trim_span(text, x, y) for x, y in pairwise(cuts)) if t[0] < t[1]]
+
+
+def _settled_windows(
+    groups: list[list[_Unit]], parent: _Unit, local: _Counts, counts: _Counts, max_tokens: int
+) -> list[_Unit]:
+    """Groups of pieces verified within budget (_settle), as units of ``parent`` with known counts."""
+    windows = []
+    for group in _settle(groups, local, max_tokens):
+        window = _Unit(group[0].start, group[-1].end, parent.section, parent.title)
+        counts.adopt(local, (window.start, window.end))  # _settle counted every group
+        windows.append(window)
+    return windows
 
 
 def _greedy(pieces: list[_Unit], counts: _Counts, max_tokens: int) -> list[list[_Unit]]:
@@ -226,12 +365,18 @@ def _halve(group: list[_Unit], counts: _Counts) -> list[list[_Unit]]:
     return [group[:-1], group[-1:]]
 
 
-def _chunks(doc: Document, groups: list[list[_Unit]], counts: _Counts) -> list[Chunk]:
-    text = doc.text
+def _chunks(
+    doc: Document,
+    text: str,
+    groups: list[list[_Unit]],
+    counts: _Counts,
+    first_position: int = 0,
+    n_chunks: int | None = None,
+) -> list[Chunk]:
     headings = _headings(doc)
-    n = len(groups)
+    n = len(groups) if n_chunks is None else n_chunks
     chunks: list[Chunk] = []
-    for position, group in enumerate(groups):
+    for position, group in enumerate(groups, start=first_position):
         start, end = group[0].start, group[-1].end
         chunk_text = text[start:end]
         content = next((u for u in group if not u.title), group[-1])

@@ -31,10 +31,11 @@ from indexer.extract.loaders import (
     UnreadableFileError,
     discover,
     file_sha256,
-    load_document,
+    load_parts,
 )
+from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
-from search.core.reports import IndexProgress, IndexReport, ProgressFn, SkippedFile
+from search.core.reports import IndexInterrupted, IndexProgress, IndexReport, ProgressFn, SkippedFile
 from search.core.types import Chunk, Document, relative_source
 from search.models.embedder import Embedder
 from search.models.language_bias import LanguageCentering
@@ -86,6 +87,7 @@ class _Parsed:
     error: str | None = None
     keep: bool = False  # the file is there but could not be read now: keep its indexed chunks
     unchanged: bool = False  # indexed before with this content: nothing to do
+    last: bool = True  # the file's last (usually only) part: its chunks complete the file
 
 
 @dataclass
@@ -170,7 +172,8 @@ def _existing_state(store: VectorStore, collection: str, root: str) -> dict[str,
             continue
         entry = state[stored.source]
         entry.counts[stored.doc_hash] += 1
-        entry.expected[stored.doc_hash] = stored.n_chunks
+        # A long file's chunks record its total only in the last part (the others record 0).
+        entry.expected[stored.doc_hash] = max(entry.expected.get(stored.doc_hash, 0), stored.n_chunks)
     return dict(state)
 
 
@@ -207,7 +210,7 @@ def index_folder(
         run.timer.add("write", time.perf_counter() - t0)
     for skipped in found.skipped:
         run.skipped.append(
-            SkippedFile(relative_source(Path(skipped.path).as_posix(), run.root), skipped.reason)
+            SkippedFile(relative_source(Path(skipped.path).as_posix(), run.root), run.shown(skipped.reason))
         )
 
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
@@ -310,6 +313,15 @@ class _Run:
     def rel(self, source: str) -> str:
         return self.display.get(source) or relative_source(source, self.root)
 
+    def shown(self, reason: str) -> str:
+        """A skip reason with the server's paths below the root made relative: a parser's message
+        may name the file, and reports reach browsers, which must not learn where things live."""
+        if not self.root:
+            return reason
+        for root in dict.fromkeys((self.root, os.path.realpath(self.root))):
+            reason = reason.replace(root.rstrip("/") + "/", "")
+        return reason
+
     def report_progress(self, finished: Sequence[str] = ()) -> None:
         """Files count as done once all their chunks are written (or they needed none)."""
         if finished:
@@ -317,6 +329,19 @@ class _Run:
         if self.progress:
             done = self.settled + self.writer.completed
             self.progress(IndexProgress(done, self.total, self.writer.written, self.current))
+
+    def drop(self, item: _Parsed, state: Mapping[str, _FileState]) -> None:
+        """A file skipped with a reason, perhaps after some of its parts were already written."""
+        partial = self.writer.discard(item.source)  # chunks of the new version are in the store
+        known = state.get(item.source)
+        if known is not None and not item.keep:  # the indexed version no longer exists
+            self.store.delete_sources(self.collection, [item.source])
+        elif partial:
+            older = set(known.counts) - {item.content_hash} if known is not None else set()
+            if len(older) == 1:  # back to the version indexed before
+                self.store.delete_stale(self.collection, item.source, older.pop())
+            else:
+                self.store.delete_sources(self.collection, [item.source])
 
     def execute(
         self,
@@ -337,6 +362,7 @@ class _Run:
         producer.start()
         indexed: list[str] = []
         unchanged = 0
+        interrupted = False
         try:
             while not self.cancel.is_set():
                 item = _next_parsed(parsed, self.writer)
@@ -349,26 +375,34 @@ class _Run:
                     self.settled += 1
                     self.report_progress([item.source])
                 elif item.error is not None:
-                    self.skipped.append(SkippedFile(self.rel(item.source), item.error))
-                    if item.source in state and not item.keep:  # the indexed version no longer exists
-                        self.store.delete_sources(self.collection, [item.source])
+                    self.skipped.append(SkippedFile(self.rel(item.source), self.shown(item.error)))
+                    self.drop(item, state)
                     self.settled += 1
                     self.report_progress([item.source])
                 else:
-                    indexed.append(item.source)
+                    if item.last:
+                        indexed.append(item.source)
                     self.writer.add(item)
             self.writer.flush(self.cancel)
+        except KeyboardInterrupt:
+            # Ctrl-C: what is written stays consistent (a file counts once all its chunks are in);
+            # stop here and report the complete files instead of a traceback.
+            interrupted = True
         finally:
             stop.set()
             _drain(parsed)
-            producer.join()
-        if self.config.optimize and (self.writer.written or removed):
-            t0 = time.perf_counter()
-            self.store.optimize(self.collection)
-            self.timer.add("optimize", time.perf_counter() - t0)
+            # After Ctrl-C do not wait long for a file still being parsed: the thread is a daemon.
+            producer.join(timeout=PRODUCER_GRACE_S * 8 if interrupted else None)
+        if self.config.optimize and not (interrupted or self.cancel.is_set()):
+            try:
+                t0 = time.perf_counter()
+                self.store.optimize(self.collection)
+                self.timer.add("optimize", time.perf_counter() - t0)
+            except KeyboardInterrupt:
+                interrupted = True  # every file is in; the store finishes the index on the next run
         timings = {stage: round(seconds, 3) for stage, seconds in self.timer.totals.items()}
         timings["total"] = round(time.perf_counter() - self.started, 3)
-        return IndexReport(
+        report = IndexReport(
             root=self.root,
             collection=self.collection,
             model=self.embedder.spec.name,
@@ -382,8 +416,11 @@ class _Run:
             chunks_written=self.writer.written,
             chunks_by_language=dict(self.writer.languages),
             timings=timings,
-            cancelled=self.cancel.is_set(),
+            cancelled=self.cancel.is_set() or interrupted,
         )
+        if interrupted:
+            raise IndexInterrupted(report)
+        return report
 
 
 def chunk_budget(embedder: Embedder, config: IndexConfig) -> int:
@@ -408,11 +445,15 @@ def _produce(
 ) -> None:
     """Hash, skip unchanged, extract and chunk; runs beside the embedding loop."""
     budget = chunk_budget(embedder, config)
+    real_root = os.path.realpath(root)
     try:
         for entry in found.files:
             if stop.is_set() or cancel.is_set():
                 break
             source = Path(entry.path).as_posix()
+            if not is_within(os.path.realpath(entry.path), real_root):  # made a link out since the walk
+                _put(out, _Parsed(source, "", error=OUTSIDE_ROOT), stop)
+                continue
             t0 = time.perf_counter()
             try:
                 content_hash = file_sha256(Path(entry.path))
@@ -429,26 +470,66 @@ def _produce(
             if known is not None and known.complete(content_hash):
                 _put(out, _Parsed(source, content_hash, unchanged=True), stop)
                 continue
-            t0 = time.perf_counter()
-            try:
-                document = load_document(Path(entry.path), root, config.loader, content_hash=content_hash)
-            except ExtractionError as exc:
-                timer.add("extract", time.perf_counter() - t0)
-                keep = isinstance(exc, UnreadableFileError)
-                _put(out, _Parsed(source, content_hash, error=str(exc), keep=keep), stop)
-                continue
-            timer.add("extract", time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            chunks = chunk_document(document, embedder, budget, config.overlap_tokens)
-            timer.add("chunk", time.perf_counter() - t0)
-            if not chunks:
-                _put(out, _Parsed(source, content_hash, error="no text to index"), stop)
-                continue
-            _put(out, _Parsed(source, content_hash, tuple(chunks)), stop)
+            _produce_file(
+                Path(entry.path), root, content_hash, embedder, budget, config, timer, out, stop, cancel
+            )
     except BaseException as exc:  # noqa: BLE001 - a bug, not a bad file: surface it in the caller's thread
         _put(out, exc, stop, force=True)
     finally:
         _put(out, None, stop, force=True)
+
+
+def _produce_file(
+    path: Path,
+    root: Path,
+    content_hash: str,
+    embedder: Embedder,
+    budget: int,
+    config: IndexConfig,
+    timer: _Timer,
+    out: queue.Queue[_Parsed | BaseException | None],
+    stop: threading.Event,
+    cancel: threading.Event,
+) -> None:
+    """Extract and chunk one file, part by part (one part unless it is a long text file).
+
+    Each part's chunks go to the writer as soon as the next part is known to exist, so a
+    long file is never held whole; the last part's chunks carry the file's total (n_chunks),
+    the earlier ones 0, and the store takes the largest as what a complete file must have.
+    """
+    source = path.as_posix()
+    parts = iter(load_parts(path, root, config.loader, content_hash=content_hash))
+    held: _Parsed | None = None
+    position = 0
+    while not (stop.is_set() or cancel.is_set()):
+        t0 = time.perf_counter()
+        try:
+            part = next(parts, None)
+        except ExtractionError as exc:
+            timer.add("extract", time.perf_counter() - t0)
+            keep = isinstance(exc, UnreadableFileError)
+            _put(out, _Parsed(source, content_hash, error=str(exc), keep=keep), stop)
+            return
+        timer.add("extract", time.perf_counter() - t0)
+        if part is None:
+            break
+        t0 = time.perf_counter()
+        chunks = chunk_document(
+            part, embedder, budget, config.overlap_tokens, first_position=position, n_chunks=0
+        )
+        timer.add("chunk", time.perf_counter() - t0)
+        position += len(chunks)
+        if chunks:
+            if held is not None:
+                _put(out, held, stop)
+            held = _Parsed(source, content_hash, tuple(chunks), last=False)
+    else:
+        return  # cancelled, or the consumer has gone: the file stays unfinished
+    if held is None:
+        _put(out, _Parsed(source, content_hash, error="no text to index"), stop)
+        return
+    final = tuple(replace(chunk, n_chunks=position) for chunk in held.chunks)
+    _put(out, replace(held, chunks=final, last=True), stop)
 
 
 def _next_parsed(
@@ -521,17 +602,32 @@ class _Writer:
         self._timer = timer
         self._pending: list[Chunk] = []
         self._remaining: dict[str, int] = {}  # source -> chunks not yet written
+        self._open: set[str] = set()  # sources whose last part has not arrived yet
+        self._started: set[str] = set()  # sources with chunks written by this run
         self._hashes: dict[str, str] = {}
         self.written = 0
         self.completed = 0  # files whose chunks are all written
         self.languages: Counter[str] = Counter()
 
     def add(self, parsed: _Parsed) -> None:
-        self._remaining[parsed.source] = len(parsed.chunks)
+        """A file's chunks, or one part's: the file is finished once its last part's are written."""
+        self._remaining[parsed.source] = self._remaining.get(parsed.source, 0) + len(parsed.chunks)
         self._hashes[parsed.source] = parsed.content_hash
+        if parsed.last:
+            self._open.discard(parsed.source)
+        else:
+            self._open.add(parsed.source)
         self._pending.extend(parsed.chunks)
         while len(self._pending) >= self._pool_size:
             self._write(self._take_matched())
+
+    def discard(self, source: str) -> bool:
+        """Forget a file that failed part-way; True when some of its chunks were already written."""
+        self._pending = [chunk for chunk in self._pending if chunk.source != source]
+        self._remaining.pop(source, None)
+        self._hashes.pop(source, None)
+        self._open.discard(source)
+        return source in self._started
 
     @property
     def unfinished(self) -> set[str]:
@@ -586,7 +682,8 @@ class _Writer:
         self._store.upsert(self._collection, points)
         self.written += len(batch)
         self.languages.update(chunk.language for chunk in batch)
-        finished = list(_finished(batch, self._remaining))
+        self._started.update(chunk.source for chunk in batch)
+        finished = list(_finished(batch, self._remaining, self._open))
         for source in finished:
             self._store.delete_stale(self._collection, source, self._hashes.pop(source))
         self.completed += len(finished)
@@ -600,9 +697,9 @@ def _length(chunk: Chunk) -> int:
     return chunk.tokens or len(chunk.text) // 4
 
 
-def _finished(batch: Sequence[Chunk], remaining: dict[str, int]) -> Iterator[str]:
+def _finished(batch: Sequence[Chunk], remaining: dict[str, int], still_open: set[str]) -> Iterator[str]:
     for chunk in batch:
         remaining[chunk.source] -= 1
-        if remaining[chunk.source] == 0:
+        if remaining[chunk.source] == 0 and chunk.source not in still_open:
             del remaining[chunk.source]
             yield chunk.source

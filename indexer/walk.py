@@ -1,7 +1,10 @@
 """Folder walk: which files the indexer will try, and which it cannot use and why.
 
 Nothing here opens a file for more than a permission check, so a 50 GB file or
-a FIFO named ``notes.txt`` costs one ``stat``. Hidden files and folders are never
+a FIFO named ``notes.txt`` costs one ``stat``. Symlinks are followed only while
+they stay inside the folder being indexed: a server may be told to index a folder
+someone else can write to, and a link in it to ``/etc`` or a home folder must not
+bring that text into the index (and out through search). Hidden files and folders are never
 walked; a ``.mlsearchignore`` file at the root (gitignore syntax, matched by
 ``pathspec``) leaves out more, e.g. build scripts, a README that catalogues the
 folder, or generated exports that would crowd the real documents out of results.
@@ -59,8 +62,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+OUTSIDE_ROOT = "symlink to a place outside the indexed folder: not followed"
+
+
 def discover(root: Path, config: LoaderConfig) -> Discovery:
-    """Walk ``root`` recursively in name order, following symlinks without ever looping."""
+    """Walk ``root`` recursively in name order, following symlinks that stay inside it, never looping."""
     root_path = Path(os.path.abspath(root))
     try:
         real_root = os.path.realpath(root_path)
@@ -68,7 +74,7 @@ def discover(root: Path, config: LoaderConfig) -> Discovery:
     except OSError as exc:
         return Discovery((), (Skipped(root_path, _os_reason(exc, "folder")),), 0)
     ignore, problem = _ignore_spec(root_path / IGNORE_FILENAME)
-    walker = _Walker(config, root_path, ignore)
+    walker = _Walker(config, root_path, ignore, real_root)
     if problem is not None:
         walker.skipped.append(problem)
     walker.walk(root_path, (real_root,))
@@ -90,10 +96,15 @@ class _Walker:
     """Accumulates one walk's results; lives for one ``discover`` call only."""
 
     def __init__(
-        self, config: LoaderConfig, root: Path, ignore: pathspec.GitIgnoreSpec | None = None
+        self,
+        config: LoaderConfig,
+        root: Path,
+        ignore: pathspec.GitIgnoreSpec | None = None,
+        real_root: str | None = None,
     ) -> None:
         self.config = config
         self.root = root
+        self.real_root = real_root or os.path.realpath(root)
         self.ignore = ignore
         self.files: list[FileEntry] = []
         self.skipped: list[Skipped] = []
@@ -117,6 +128,9 @@ class _Walker:
             if not _utf8_name(entry.name):
                 self._skip_bad_name(entry, path)
                 continue
+            if _is_symlink(entry) and not is_within(os.path.realpath(path), self.real_root):
+                self._skip_outside(entry, path)
+                continue
             try:
                 st = os.stat(path)  # follows symlinks
             except OSError as exc:
@@ -139,14 +153,13 @@ class _Walker:
     def _enter(self, path: Path, ancestors: tuple[str, ...]) -> None:
         real = os.path.realpath(path)
         if real in ancestors:
-            self.skipped.append(
-                Skipped(path, f"symlink loop: points back to {self.seen_dirs.get(real, real)}")
-            )
+            first = self.seen_dirs.get(real)
+            where = self._shown(first) if first is not None else "a folder above it"
+            self.skipped.append(Skipped(path, f"symlink loop: points back to {where}"))
             return
         if real in self.seen_dirs:
-            self.skipped.append(
-                Skipped(path, f"same folder as {self.seen_dirs[real]} (symlink), walked once")
-            )
+            where = self._shown(self.seen_dirs[real])
+            self.skipped.append(Skipped(path, f"same folder as {where} (symlink), walked once"))
             return
         self.walk(path, (*ancestors, real))
 
@@ -166,9 +179,8 @@ class _Walker:
             return
         real = os.path.realpath(path)
         if real in self.seen_files:
-            self.skipped.append(
-                Skipped(path, f"same file as {self.seen_files[real]} (symlink), indexed once")
-            )
+            where = self._shown(self.seen_files[real])
+            self.skipped.append(Skipped(path, f"same file as {where} (symlink), indexed once"))
             return
         try:
             with open(path, "rb"):
@@ -191,6 +203,20 @@ class _Walker:
         elif entry.is_file():
             self.unsupported += 1
 
+    def _shown(self, path: Path) -> str:
+        """A path as reasons name it: relative to the root (reports reach browsers; server paths must not)."""
+        relative = path.relative_to(self.root).as_posix()
+        return "the folder itself" if relative == "." else relative
+
+    def _skip_outside(self, entry: os.DirEntry[str], path: Path) -> None:
+        """A link out of the root: reported (without its target, which may be private) if it could matter."""
+        try:
+            is_dir = entry.is_dir()  # follows the link
+        except OSError:
+            is_dir = False
+        if is_dir or format_of(path) is not None:  # links to files of types never read: not worth a line
+            self.skipped.append(Skipped(path, OUTSIDE_ROOT))
+
     def _skip_unstatable(self, entry: os.DirEntry[str], path: Path, exc: OSError) -> None:
         if exc.errno == errno.ELOOP:
             self.skipped.append(Skipped(path, "symlink loop: the link resolves to itself"))
@@ -199,6 +225,18 @@ class _Walker:
                 self.skipped.append(Skipped(path, "broken symlink: its target does not exist"))
         else:
             self.skipped.append(Skipped(path, _os_reason(exc, "file")))
+
+
+def is_within(real_path: str, real_root: str) -> bool:
+    """Whether a resolved path is the resolved root or below it (``/a/bc`` is not below ``/a/b``)."""
+    return real_path == real_root or real_path.startswith(real_root.rstrip("/") + "/")
+
+
+def _is_symlink(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
 
 
 def _utf8_name(name: str) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import gen_corpus, index_throughput, memory, query_latency, store_latency
+from benchmarks import eval_speed, gen_corpus, index_throughput, memory, query_latency, store_latency
 from indexer.extract.loaders import LoaderConfig, discover, load_document
 from search.stores.edge import EdgeStore
 from tests.fakes import FakeEmbedder, fake_spec
@@ -101,6 +101,24 @@ def test_query_latency_runs_the_searcher_end_to_end(capsys: pytest.CaptureFixtur
     assert all(r.store_recall == 1.0 and r.e2e_p50 > 0 for r in rows)
     assert sum(1 for side, _ in embedder.calls if side == "query") >= 4 * 5
     assert "e2e/embed p50" in capsys.readouterr().out
+
+
+def test_eval_speed_compares_evaluation_with_raw_encoding(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = eval_speed.main(
+        ["--synthetic", "--queries", "40", "--docs", "40", "--repeats", "1"], embedder=FakeEmbedder()
+    )
+    assert [r.step.split(" (")[0].split(":")[0] for r in rows] == [
+        "raw batched encode",
+        "scoring library start-up",
+        "load",
+        "before",
+        "after, cold cache",
+        "after, warm cache",
+    ]
+    out = capsys.readouterr().out
+    assert "eval wall / raw batched encode of the same texts" in out
+    assert "largest per-query metric difference, before vs after: 0" in out
+    assert "same numbers cold and warm: True" in out
 
 
 def test_synthetic_languages_and_exact_search_agree() -> None:

@@ -97,6 +97,29 @@ def test_cli_errors_are_one_line_messages(tmp_path: Path, capsys: pytest.Capture
     assert not cache.exists() or not any(cache.iterdir()), "a model was loaded just to report an error"
 
 
+def test_eval_of_a_broken_query_set_fails_before_any_model_is_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A BEIR folder whose qrels/test.tsv is only a header: one line at once, no model work."""
+    import time
+
+    from tests.test_queryset_formats import beir_folder
+
+    folder = beir_folder(tmp_path / "beir")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    common = ["--data-dir", str(tmp_path / "data"), "--cache-dir", str(cache)]
+    started = time.perf_counter()
+    assert app.main([*common, "eval", "--queries", str(folder)]) == 2
+    assert time.perf_counter() - started < 5  # the store opens and the files are read; no model
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and "qrels/test.tsv: no judgements" in err
+    assert app.main([*common, "eval", "--queries", str(folder), "--split", "train"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "no qrels file for split 'train' (splits here: dev, test); choose one with --split" in err
+    assert not cache.exists() or not any(cache.iterdir()), "a model was loaded just to report an error"
+
+
 @pytest.mark.slow
 @pytest.mark.model
 def test_cli_must_show_as_a_user_runs_it(bundled_model_cache: Path, tmp_path: Path) -> None:

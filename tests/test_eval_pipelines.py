@@ -8,16 +8,26 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from indexer.pipeline import IndexConfig, index_documents
-from search.application.evaluating import EvalWorkspace, PipelineSpec, corpus_documents, evaluate_pipelines
+from search.application.evaluating import (
+    EvalWorkspace,
+    PipelineSpec,
+    corpus_documents,
+    evaluate_pipelines,
+    hit_doc_id,
+)
 from search.application.services import Services
-from search.core.errors import UnknownModelError
+from search.core.errors import QuerySetError, UnknownModelError
 from search.core.settings import Settings
 from search.core.types import CorpusDoc, Hit, Query, QuerySet, SparseVector
+from search.evaluation.metrics import fold_hits
+from search.evaluation.report import format_report
 from search.models.registry import ModelRegistry
+from search.retrieval.searcher import Searcher
 from search.stores.client import ClientStore
 from tests.fakes import FakeEmbedder, fake_spec
 
@@ -242,3 +252,168 @@ def test_sample_queryset_with_the_default_model_through_the_cli(tmp_path: Path) 
     assert overall["recall@100"] > 0.9
     assert (out / "metrics.png").read_bytes()[:4] == b"\x89PNG"
     assert seconds < 300  # the target is 120 s on an idle 2-core machine; CI machines are shared
+
+
+# ---- batched evaluation ---------------------------------------------------------------------------
+
+
+class WeightedWordsSparse(HashedWordsSparse):
+    """Like HashedWordsSparse, with weights that differ per word, so fused scores rarely tie."""
+
+    def _encode(self, texts: Sequence[str]) -> list[SparseVector]:
+        out = []
+        for vector in super()._encode(texts):
+            out.append(
+                SparseVector(indices=vector.indices, values=tuple(1.0 + (i % 7) / 10 for i in vector.indices))
+            )
+        return out
+
+
+def _bigger_queryset(n_docs: int = 60, n_queries: int = 300, seed: int = 3) -> QuerySet:
+    """More queries than one batch holds; each repeats words of one document (plus noise words)."""
+    import random
+
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(400)]
+    corpus = {
+        f"d{i}": CorpusDoc(f"d{i}", " ".join(rng.sample(words, 10)), language=("en", "de")[i % 2])
+        for i in range(n_docs)
+    }
+    queries, qrels = {}, {}
+    for i in range(n_queries):
+        target = f"d{rng.randrange(n_docs)}"
+        text = " ".join(rng.sample(corpus[target].text.split(), 3) + rng.sample(words, 2))
+        queries[f"q{i}"] = Query(f"q{i}", text, ("en", "de", "fr")[i % 3])
+        qrels[f"q{i}"] = {target: 1}
+    return QuerySet("bigger", corpus, queries, qrels)
+
+
+def _one_by_one(searcher: Searcher, qs: QuerySet, spec: PipelineSpec, reranker: Any, depth: int) -> dict:
+    """The evaluation path before batching: Searcher.search per query, folded to documents."""
+    run = {}
+    for query in qs.queries.values():
+        hits = searcher.search(query.text, k=depth, mode=spec.mode, reranker=reranker, candidates=depth).hits
+        run[query.qid] = dict(list(fold_hits(hits, hit_doc_id).items())[:10])
+    return run
+
+
+def _same_run(batched: dict, single: dict, tied_order: bool) -> None:
+    assert batched.keys() == single.keys()
+    for qid, ranked in single.items():
+        got = batched[qid]
+        if tied_order:  # equal fused scores may be cut differently (the engine leaves their order open)
+            floor = min(ranked.values(), default=0.0) + 1e-6
+            ranked = {d: s for d, s in ranked.items() if s > floor}
+            got = {d: s for d, s in got.items() if s > floor}
+        assert list(got) == list(ranked), qid
+        assert list(got.values()) == pytest.approx(list(ranked.values()), abs=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["edge", "client"])
+def test_batched_runs_are_the_one_by_one_runs(backend: str, tmp_path: Path) -> None:
+    """Every mode, and a second stage, on both stores: the batch path returns what each search returns."""
+    from search.application.evaluating import chunk_depth, run_pipeline
+    from search.stores.edge import EdgeStore
+
+    qs = _bigger_queryset()
+    embedder, sparse = FakeEmbedder(), WeightedWordsSparse()
+    store = EdgeStore(tmp_path / "index") if backend == "edge" else ClientStore(":memory:")
+    with EvalWorkspace(store) as space:
+        corpus = space.indexed(qs, embedder, sparse)
+        searcher = Searcher(space.store, corpus.collection, embedder, sparse)
+        depth = chunk_depth(10, corpus.chunks, corpus.documents)
+        cases = [
+            (PipelineSpec(FAKE, "dense"), None),
+            (PipelineSpec(FAKE, "sparse"), None),
+            (PipelineSpec(FAKE, "hybrid"), None),
+            (PipelineSpec(FAKE, "dense", reranker="reverser", candidates=20), ReversingReranker()),
+        ]
+        for spec, reranker in cases:
+            batched, times = run_pipeline(searcher, list(qs.queries.values()), spec, reranker, depth, 10)
+            assert len(times) == len(qs.queries)
+            reference = _one_by_one(searcher, qs, spec, reranker, min(depth, 20) if reranker else depth)
+            _same_run(batched, reference, tied_order=spec.mode == "hybrid" and backend == "edge")
+
+
+def test_queries_without_judgements_are_skipped_and_counted(services: Services, embedders: dict) -> None:
+    qs = _queryset()
+    unjudged = {f"u{i}": Query(f"u{i}", f"unjudged question {i}", "en") for i in range(5)}
+    qs = replace(qs, queries={**qs.queries, **unjudged}, qrels={**qs.qrels, "u0": {"en/bees.txt": 0}})
+    report = evaluate_pipelines(services, qs, [PipelineSpec(FAKE)])
+    assert (report.queries_total, report.queries_evaluated, report.queries_skipped) == (8, 3, 5)
+    assert sum(n for side, n in embedders[FAKE].calls if side == "query") == 3  # only judged queries run
+    assert report.latency[FAKE].queries == 3
+    assert "3 queries with judgements (of 8; 5 without judgements skipped)" in format_report(report)
+
+
+def test_a_set_that_cannot_be_evaluated_fails_before_any_model_is_loaded(tmp_path: Path) -> None:
+    loaded: list[str] = []
+
+    def factory(spec: Any) -> FakeEmbedder:
+        loaded.append(spec.name)
+        return FakeEmbedder(spec)
+
+    registry = ModelRegistry()
+    registry.register(fake_spec())
+    services = Services(
+        Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache"),
+        ClientStore(":memory:"),
+        registry=registry,
+        embedder_factory=factory,
+        sparse_factory=lambda embedder: HashedWordsSparse(),
+        reranker_factory=lambda name: loaded.append(name) or ReversingReranker(),  # type: ignore[func-returns-value]
+    )
+    qs = _queryset()
+    for broken, message in (
+        (
+            replace(qs, qrels={q: dict.fromkeys(j, 0) for q, j in qs.qrels.items()}),
+            "no query with a relevant",
+        ),
+        (replace(qs, qrels={}), "no query with a relevant"),
+        (replace(qs, corpus={}), "has no documents"),
+    ):
+        with pytest.raises(QuerySetError, match=message):
+            evaluate_pipelines(services, broken, [PipelineSpec(FAKE, "hybrid", reranker="reverser")])
+    assert loaded == []
+
+
+def test_progress_names_each_stage(services: Services) -> None:
+    messages: list[str] = []
+    evaluate_pipelines(services, _queryset(), [PipelineSpec(FAKE)], progress=lambda f, m: messages.append(m))
+    stages = [
+        "loading the model fake-hash-64",
+        "indexing the corpus with fake-hash-64",
+        "embedding the queries with fake-hash-64: 3/3",
+        "searching with fake-hash-64: 3/3 queries",
+        "scoring",
+    ]
+    positions = [next(i for i, m in enumerate(messages) if m.startswith(stage)) for stage in stages]
+    assert positions == sorted(positions), messages
+
+
+def test_a_second_run_embeds_nothing(services: Services, embedders: dict) -> None:
+    """Documents and queries go through the persistent embedding cache: a repeated evaluation reads them back."""
+    qs = _queryset()
+    with EvalWorkspace() as first:
+        evaluate_pipelines(services, qs, [PipelineSpec(FAKE)], workspace=first)
+    calls = list(embedders[FAKE].calls)
+    with EvalWorkspace() as second:
+        again = evaluate_pipelines(services, qs, [PipelineSpec(FAKE)], workspace=second)
+    assert embedders[FAKE].calls == calls
+    assert again.overall[FAKE]["mrr@10"] == pytest.approx(1.0)
+
+
+def test_a_standard_beir_folder_end_to_end(services: Services, tmp_path: Path) -> None:
+    """qrels/test.tsv, integer ids, gzip, no language field: per-language tables from detected languages."""
+    from search.evaluation.querysets import load_queryset
+    from tests.test_queryset_formats import beir_folder
+
+    qs = load_queryset(beir_folder(tmp_path / "beir"))
+    report = evaluate_pipelines(services, qs, [PipelineSpec(FAKE)])
+    assert report.query_language_counts == {"de": 1, "en": 1, "ja": 1}
+    assert set(report.doc_language_counts) == {"de", "en", "ja"}
+    assert report.queries_skipped == 1  # query 13 is judged in qrels/dev.tsv only
+    text = format_report(report)
+    assert "files: corpus.jsonl.gz, queries.jsonl, qrels/test.tsv" in text
+    assert "query languages: detected by the app's language detector" in text
+    assert report.to_json()["source"]["split"] == "test"

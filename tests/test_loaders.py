@@ -179,6 +179,22 @@ def test_pdf_truncated_at_the_end_is_repaired(tmp_path: Path) -> None:
     assert "Honeybees" in load(tmp_path / "tail-cut.pdf").text
 
 
+def test_a_cut_pdf_is_never_reported_as_a_scan(tmp_path: Path) -> None:
+    """Wherever a text PDF is cut, it loads (MuPDF repairs it) or is reported corrupt or truncated:
+    never "no extractable text (scanned PDF?)", which would send the user looking for OCR."""
+    data = _text_pdf(tmp_path / "whole.pdf", [[(ENGLISH, "helv", 11)]] * 3).read_bytes()
+    outcomes = set()
+    for cut in range(64, len(data), 61):
+        (tmp_path / "cut.pdf").write_bytes(data[:cut])
+        try:
+            load(tmp_path / "cut.pdf")
+            outcomes.add("loads")
+        except ExtractionError as exc:
+            assert str(exc).startswith("corrupt or truncated PDF"), (cut, str(exc))
+            outcomes.add("corrupt")
+    assert outcomes == {"loads", "corrupt"}
+
+
 def test_scanned_pdf_without_text(tmp_path: Path) -> None:
     pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 32, 32), False)
     doc = pymupdf.open()

@@ -116,10 +116,48 @@ def test_symlinks_are_followed_once(tmp_path: Path) -> None:
     outside = touch(tmp_path.parent / f"{tmp_path.name}-outside" / "b.md")
     os.symlink(outside, tmp_path / "outside.md")
     found = discover(tmp_path, LoaderConfig())
-    assert rel(found, tmp_path) == ["alias/a.txt", "outside.md"]
+    assert rel(found, tmp_path) == ["alias/a.txt"]  # outside.md leads out of the folder (issue 16)
     reasons = skipped(found, tmp_path)
     assert reasons["real"].startswith("same folder as")
     assert reasons["link.txt"].startswith("same file as")
+    assert reasons["outside.md"] == walk.OUTSIDE_ROOT
+
+
+def test_symlinks_never_lead_out_of_the_folder(tmp_path: Path) -> None:
+    """Links to files or folders outside the root (absolute, relative, or via an inner link) are skipped
+    and reported without naming their target; links that stay inside are followed once."""
+    root, outside = tmp_path / "root", tmp_path / "private"
+    touch(outside / "secret.txt", b"password")
+    touch(outside / "deep" / "notes.md", b"private notes")
+    touch(root / "sub" / "own.txt")
+    touch(root / "sibling-of-sub.txt")
+    os.symlink(outside, root / "linked-dir")  # a folder outside
+    os.symlink(outside / "secret.txt", root / "passwd.txt")  # a file outside
+    os.symlink("../../private/deep", root / "sub" / "up")  # relative, climbing out
+    os.symlink(outside / "secret.txt", root / "secret.bin")  # a type never read: ignored silently
+    os.symlink("../sibling-of-sub.txt", root / "sub" / "inside.txt")  # stays inside: indexed once
+    os.symlink(root, tmp_path / "root-alias")
+    for walked in (root, tmp_path / "root-alias"):  # the root itself may be a link
+        found = discover(walked, LoaderConfig())
+        assert rel(found, walked) == ["sibling-of-sub.txt", "sub/own.txt"]
+        reasons = skipped(found, walked)
+        assert reasons == {
+            "linked-dir": walk.OUTSIDE_ROOT,
+            "passwd.txt": walk.OUTSIDE_ROOT,
+            "sub/up": walk.OUTSIDE_ROOT,
+            "sub/inside.txt": "same file as sibling-of-sub.txt (symlink), indexed once",
+        }
+        assert not any(str(outside) in reason for reason in reasons.values())
+
+
+def test_a_subfolder_is_the_boundary_not_the_allowed_root(tmp_path: Path) -> None:
+    """Indexing R/sub never reaches R/other through a link, though both are inside R."""
+    touch(tmp_path / "other" / "x.txt")
+    touch(tmp_path / "sub" / "y.txt")
+    os.symlink(tmp_path / "other", tmp_path / "sub" / "other")
+    found = discover(tmp_path / "sub", LoaderConfig())
+    assert rel(found, tmp_path / "sub") == ["y.txt"]
+    assert skipped(found, tmp_path / "sub") == {"other": walk.OUTSIDE_ROOT}
 
 
 def test_symlink_loops_are_reported_not_followed(tmp_path: Path) -> None:

@@ -93,3 +93,55 @@ def test_models_tiny_cross_encoder_builder_loads(tmp_path: Path, no_network: lis
     assert pairs["input_ids"][0, 0].item() == 0  # <s> query </s></s> passage </s>
     with torch.inference_mode():
         assert model(**pairs).logits.shape == (2, 1)
+
+
+class _RunsCode:
+    """What a malicious checkpoint carries: unpickling it would call os.system."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+def _pickled_model(folder: Path) -> Path:
+    """A tiny encoder folder whose weights are a pickle carrying code instead of model.safetensors."""
+    import pickle
+
+    save_tiny_encoder(folder)
+    (folder / "model.safetensors").unlink()
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps({"weights": _RunsCode()}))
+    return folder
+
+
+@pytest.mark.parametrize("backend", ["torch", "auto"])
+def test_models_a_pickle_that_could_run_code_is_refused_in_one_line(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch, no_network: list[object]
+) -> None:
+    from search.core.errors import UnsafeModelFileError
+
+    folder = _pickled_model(tmp_path / "pickled")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UnsafeModelFileError, match="pickle") as info:
+        load_embedder(str(folder), backend=backend, cache_dir=tmp_path / "cache")  # type: ignore[arg-type]
+    assert "\n" not in str(info.value) and str(folder) in str(info.value)
+    assert not (tmp_path / "pwned.txt").exists()
+    assert not list((tmp_path / "cache").glob("onnx/*.failed*"))  # not remembered as an ONNX failure
+
+
+def test_models_a_pickled_model_folder_is_one_error_line_at_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app
+
+    folder = _pickled_model(tmp_path / "pickled")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("Honeybees in winter.", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    common = ["--data-dir", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache")]
+    capsys.readouterr()  # saving the tiny model printed a progress bar
+    code = app.main([*common, "index", str(tmp_path / "docs"), "--model", str(folder)])
+    err = capsys.readouterr().err
+    assert code == app.EXIT_USER_ERROR
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert "safetensors" in err and not (tmp_path / "pwned.txt").exists()

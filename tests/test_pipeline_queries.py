@@ -86,6 +86,25 @@ def test_unknown_mode_is_a_clean_error(searcher: Searcher) -> None:
         searcher.search("bees", mode="'; DROP")  # type: ignore[arg-type]
 
 
+def test_hostile_queries_in_one_batch_find_what_each_finds_alone(searcher: Searcher) -> None:
+    cases = sorted(HOSTILE)
+    batch = searcher.search_batch([HOSTILE[case] for case in cases], k=5)
+    for case, result in zip(cases, batch):
+        alone = searcher.search(HOSTILE[case], k=5)
+        assert result.query == alone.query
+        assert [h.chunk_id for h in result.hits] == [h.chunk_id for h in alone.hits], case
+    assert searcher.search_batch([], k=5) == []
+
+
+def test_a_batch_names_its_empty_query_and_refuses_mismatched_vectors(searcher: Searcher) -> None:
+    with pytest.raises(QueryError, match=r"Query 2 of 3: The query is empty"):
+        searcher.search_batch(["bees", EMPTY[3], "honey"])
+    with pytest.raises(QueryError, match="k must be"):
+        searcher.search_batch(["bees"], k=0)
+    with pytest.raises(ValueError, match="1 query vectors for 2 queries"):
+        searcher.search_batch(["bees", "honey"], vectors=FakeEmbedder().encode_queries(["bees"]))
+
+
 @pytest.mark.parametrize("case", ["sql injection", "nosql injection", "qdrant filter json", "path traversal"])
 def test_hostile_filter_values_match_nothing(searcher: Searcher, case: str) -> None:
     """Filter values are compared as keywords; they never become part of a filter's structure."""

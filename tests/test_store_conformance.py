@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ from search.core.errors import (
     StoreLockedError,
 )
 from search.core.types import Chunk, SparseVector
-from search.stores.base import CollectionMeta, Point, ScoredPoint, SearchFilter, VectorStore
+from search.stores.base import CollectionMeta, Point, ScoredPoint, SearchFilter, StoreQuery, VectorStore
 from search.stores.client import ClientStore
 from search.stores.edge import EdgeStore, EdgeTuning
 from search.stores.payload import decode_hit, encode_chunk
@@ -344,6 +345,114 @@ def test_search_hybrid_fuses_dense_only_and_sparse_only_finds(docs: VectorStore)
     assert filtered == []
     no_terms = docs.search_hybrid(NAME, query, SparseVector(indices=(), values=()), k=1)
     assert ids(no_terms) == [dense_only.id]
+
+
+def _same_points(
+    got: Sequence[ScoredPoint], expected: Sequence[ScoredPoint], tied_order: bool = False
+) -> None:
+    """The same points, payloads and scores (to float32 precision: qdrant-client's local mode scores a
+    batch as one matrix product), in the same order; with ``tied_order``, equal scores in any order,
+    as Qdrant leaves it open (two identical hybrid searches on the embedded engine can differ there)."""
+
+    def key(p: ScoredPoint) -> tuple[float, str]:
+        return (-round(p.score, 6), p.id) if tied_order else (0.0, "")
+
+    got, expected = sorted(got, key=key), sorted(expected, key=key)
+    assert [(p.id, dict(p.payload)) for p in got] == [(p.id, dict(p.payload)) for p in expected]
+    assert [p.score for p in got] == pytest.approx([p.score for p in expected], abs=1e-6)
+
+
+def _single(store: VectorStore, query: StoreQuery, k: int, **options: Any) -> list[ScoredPoint]:
+    """What one search of ``query`` returns: the reference search_batch must reproduce."""
+    flt = options.get("flt")
+    if query.dense is not None and query.sparse is not None:
+        return store.search_hybrid(NAME, query.dense, query.sparse, k, **options)
+    if query.dense is not None:
+        return store.search_dense(NAME, query.dense, k, flt)
+    assert query.sparse is not None
+    return store.search_sparse(NAME, query.sparse, k, flt)
+
+
+def _batch_queries(store: VectorStore, n: int = 400) -> list[StoreQuery]:
+    """A collection without tied scores (random vectors, random term weights) and 300 mixed queries."""
+    vectors = random_unit(n, seed=11)
+    rng = np.random.default_rng(12)
+    sparse: list[SparseVector] = []
+    for _ in range(n):
+        terms = sorted({int(t) for t in rng.integers(0, 50, size=4)})
+        sparse.append(
+            SparseVector(indices=tuple(terms), values=tuple(float(w) for w in rng.random(len(terms))))
+        )
+    chunks = [make_chunk(str(i), language=("en", "de", "ja")[i % 3]) for i in range(n)]
+    store.upsert(NAME, [make_point(c, v, s) for c, v, s in zip(chunks, vectors, sparse)])
+    queries: list[StoreQuery] = []
+    no_terms = SparseVector(indices=(), values=())
+    for i in range(300):
+        dense = unit(vectors[i] + 0.3 * vectors[(i * 7) % n])
+        words = sparse[(i * 5) % n]
+        kinds = (
+            StoreQuery(dense=dense),
+            StoreQuery(sparse=words),
+            StoreQuery(dense=dense, sparse=words),
+            StoreQuery(sparse=no_terms),  # no known term: no results
+            StoreQuery(dense=dense, sparse=no_terms),  # hybrid without terms: dense
+        )
+        queries.append(kinds[i % len(kinds)])
+    return queries
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"flt": SearchFilter(languages=("de", "ja"))},
+        {"candidates": 10, "fusion": "dbsf"},
+        {"candidates": 10, "sparse_weight": 0.5},
+    ],
+)
+def test_search_batch_returns_what_each_single_search_returns(
+    docs: VectorStore, options: dict[str, Any]
+) -> None:
+    """Dense, sparse and hybrid queries mixed in one batch, more of them than one engine request holds.
+
+    Fused lists are compared above their lowest score: points tied there may differ, as they do
+    between two identical single hybrid searches on the embedded engine (qdrant-edge 0.9.0).
+    """
+    queries = _batch_queries(docs)
+    batch = docs.search_batch(NAME, queries, 20, **options)
+    assert len(batch) == len(queries)
+    for query, got in zip(queries, batch):
+        expected = _single(docs, query, 20, **options)
+        fused = query.dense is not None and query.sparse is not None and bool(query.sparse.indices)
+        if not fused:  # one list, no ties: the same points in the same order
+            _same_points(got, expected)
+            continue
+        assert len(got) == len(expected)
+        floor = min((p.score for p in expected), default=0.0) + 1e-6
+        _same_points([p for p in got if p.score > floor], [p for p in expected if p.score > floor], True)
+    assert docs.search_batch(NAME, [], 5) == []
+
+
+def test_search_batch_after_optimize_matches_single_searches(docs: VectorStore) -> None:
+    vectors = random_unit(3000, seed=13)
+    chunks = [make_chunk(str(i), language=("en", "de", "ja")[i % 3]) for i in range(3000)]
+    docs.upsert(NAME, [make_point(c, v) for c, v in zip(chunks, vectors)])
+    docs.optimize(NAME)
+    queries = [StoreQuery(dense=unit(vectors[i] + 0.5 * vectors[i + 1])) for i in range(0, 600, 2)]
+    for flt in (None, SearchFilter(languages=("de",))):
+        batch = docs.search_batch(NAME, queries, 10, flt)
+        for query, got in zip(queries, batch):
+            _same_points(got, _single(docs, query, 10, flt=flt))
+
+
+def test_search_batch_on_a_missing_collection_raises_not_found(store: VectorStore) -> None:
+    with pytest.raises(CollectionNotFoundError):
+        store.search_batch("nope", [StoreQuery(dense=basis(0))], 3)
+
+
+def test_store_query_needs_a_vector() -> None:
+    with pytest.raises(ValueError, match="needs a dense vector"):
+        StoreQuery()
 
 
 def test_retrieve_in_requested_order_skipping_missing(docs: VectorStore) -> None:

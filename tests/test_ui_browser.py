@@ -183,6 +183,25 @@ def test_evaluate_shows_the_charts(page: Any) -> None:
     assert screenshot(page, "evaluate").is_file()
 
 
+def test_evaluate_draws_one_progress_bar(page: Any) -> None:
+    """The run's progress shows over the summary only, not once over every output."""
+    open_tab(page, "Evaluate")
+    page.locator("#eval-button").click()
+    holders: set[str] = set()
+    deadline = time.monotonic() + 120
+    while not page.locator("#eval-bars img").count() and time.monotonic() < deadline:
+        holders.update(
+            page.evaluate(
+                """() => Array.from(document.querySelectorAll('.progress-text, .eta-bar, .progress-level'))
+                    .filter(e => e.offsetParent !== null)
+                    .map(e => (e.closest('[id]') || {id: '?'}).id)"""
+            )
+        )
+        time.sleep(0.05)
+    assert page.locator("#eval-bars img").count(), "the evaluation did not finish"
+    assert holders <= {"eval-summary"}, holders
+
+
 def test_upload_index_and_find(page: Any, tmp_path: Path) -> None:
     upload = tmp_path / "hi-chandrayaan.md"
     upload.write_text(

@@ -111,3 +111,21 @@ def test_uploads_are_size_limited_and_typed(tmp_path: Path) -> None:
     assert "unsupported" in reasons["tool.exe"]
     assert "unreadable" in reasons["gone.txt"]
     assert sorted(p.name for p in dest.iterdir()) == ["notes.txt"]
+
+
+def test_two_uploads_of_one_name_are_both_kept_and_a_replacement_is_reported(tmp_path: Path) -> None:
+    """Gradio keeps each upload's original name: notes.txt from two folders must not overwrite each other."""
+    first, second = tmp_path / "in1" / "notes.txt", tmp_path / "in2" / "notes.txt"
+    for path, text in ((first, "Honeybees in winter."), (second, "Tea harvest in spring.")):
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+    dest = tmp_path / "uploads"
+    result = save_uploads([first, second], dest, max_bytes=1024)
+    assert result.saved == ("notes.txt", "notes (2).txt") and result.replaced == ()
+    assert (dest / "notes.txt").read_text(encoding="utf-8") == "Honeybees in winter."
+    assert (dest / "notes (2).txt").read_text(encoding="utf-8") == "Tea harvest in spring."
+    again = save_uploads([first], dest, max_bytes=1024)  # the same file again: nothing to say
+    assert again.saved == ("notes.txt",) and again.replaced == ()
+    first.write_text("Honeybees in winter, edited.", encoding="utf-8")
+    edited = save_uploads([first], dest, max_bytes=1024)  # a new version replaces the old: said so
+    assert edited.saved == ("notes.txt",) and edited.replaced == ("notes.txt",)

@@ -41,11 +41,11 @@ def tiny_spec(name: str, folder: Path, dimension: int, **fields: object) -> Mode
     return ModelSpec(name=name, source=str(folder), dimension=dimension, **values)  # type: ignore[arg-type]
 
 
-def _pieces(specials: tuple[str, ...]) -> list[tuple[str, float]]:
+def _pieces(specials: tuple[str, ...], characters: str = CHARACTERS) -> list[tuple[str, float]]:
     vocab = [(token, 0.0) for token in specials] + [(METASPACE, -4.0)]
     vocab += [(METASPACE + w, -2.0 - len(w) * 0.01) for w in WORDS]
     vocab += [(w, -3.0) for w in WORDS if len(w) > 1]
-    vocab += [(c, -5.0) for c in CHARACTERS] + [(METASPACE + c, -4.5) for c in CHARACTERS]
+    vocab += [(c, -5.0) for c in characters] + [(METASPACE + c, -4.5) for c in characters]
     unique: dict[str, float] = {}
     for piece, score in vocab:
         unique.setdefault(piece, score)
@@ -60,9 +60,13 @@ def _sentencepiece_pipeline(tokenizer: Tokenizer) -> None:
     tokenizer.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always")
 
 
-def tiny_xlmr_tokenizer() -> Tokenizer:
-    """XLM-R-like Unigram tokenizer: ``<s> $A </s>``, unk id 3, ``<mask>`` last."""
-    vocab = [*_pieces(XLMR_SPECIALS), ("<mask>", 0.0)]
+def tiny_xlmr_tokenizer(extra_characters: str = "") -> Tokenizer:
+    """XLM-R-like Unigram tokenizer: ``<s> $A </s>``, unk id 3, ``<mask>`` last.
+
+    ``extra_characters`` get pieces of their own (otherwise a run of unknown characters is one
+    ``<unk>``), e.g. a script a test needs counted character by character as a real model would.
+    """
+    vocab = [*_pieces(XLMR_SPECIALS, CHARACTERS + extra_characters), ("<mask>", 0.0)]
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=3, byte_fallback=False))
     _sentencepiece_pipeline(tokenizer)
     tokenizer.add_special_tokens(

@@ -114,7 +114,7 @@ def hit_card(rank: int, hit: Hit, highlight: Highlight | None) -> str:
         f'<span class="mls-rank">#{rank}</span>'
         f'<span class="mls-score" title="score">{hit.score:.3f}</span>'
         f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
-        f'<span class="mls-source" title="{esc(hit.source)}">{esc(hit.relpath)}</span>'
+        f'<span class="mls-source">{esc(hit.relpath)}</span>'
         + (f'<span class="mls-page">{esc(page)}</span>' if page else "")
         + "</div>"
         + heading

@@ -31,7 +31,9 @@ def allowed_queryset_folder(ctx: UiContext, raw: str) -> Path:
     text = (raw or "").strip()
     if not text:
         if ctx.queryset_folder is None:
-            raise NotAllowedError("Enter a query set folder (corpus.jsonl, queries.jsonl, qrels.tsv).")
+            raise NotAllowedError(
+                "Enter a query set folder (BEIR: corpus.jsonl, queries.jsonl, qrels/test.tsv; or an MTEB task)."
+            )
         return ctx.queryset_folder.resolve()
     if "\x00" in text:
         raise NotAllowedError("That is not a valid folder path.")
@@ -96,7 +98,7 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
                 raise NotAllowedError(
                     f"{len(pipelines)} pipelines is too many for one run (at most {MAX_PIPELINES})."
                 )
-            progress(0, desc=f"Loading the query set {path.name} …")
+            progress(0, desc=f"loading the query set {path.name}")
             queryset = load_queryset(path)
 
             def update(fraction: float, text: str) -> None:
@@ -117,10 +119,16 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             gr.Warning(text)
             return message(text, "err"), pd.DataFrame(), None, None, None, ""
         headers, rows = metrics_rows(report)
+        skipped = (
+            f" ({report.queries_skipped} without judgements skipped)" if report.queries_skipped > 0 else ""
+        )
+        source = "".join(
+            f"<br><small>{esc(key)}: {esc(value)}</small>" for key, value in report.source.items()
+        )
         summary = (
-            f"<p><b>{esc(report.queryset)}</b>: {report.queries_evaluated} queries with judgements, "
+            f"<p><b>{esc(report.queryset)}</b>: {report.queries_evaluated} queries with judgements{skipped}, "
             f"{report.documents} documents, {len(report.pipelines)} "
-            f"pipeline{'s' if len(report.pipelines) != 1 else ''}.</p>"
+            f"pipeline{'s' if len(report.pipelines) != 1 else ''}.{source}</p>"
         )
         table = pd.DataFrame(rows, columns=headers)
         return summary, table, str(bars), str(heatmap), str(out / "report.json"), format_report(report)
@@ -130,9 +138,10 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
 
 def build_evaluate_tab(ctx: UiContext) -> None:
     gr.Markdown(
-        "Measure retrieval quality on a labeled query set (BEIR layout: corpus.jsonl, queries.jsonl with a "
-        "language per query, qrels.tsv). Each pipeline indexes the corpus with its model, runs every query "
-        "and is scored with ranx: nDCG@10, MRR@10, recall, MAP, broken down by language."
+        "Measure retrieval quality on a labeled query set: a BEIR folder (corpus.jsonl, queries.jsonl, "
+        "qrels/test.tsv, gzip too) or an MTEB retrieval task on disk; languages missing from the files are "
+        "detected. Each pipeline indexes the corpus with its model, runs every judged query and is scored "
+        "with ranx: nDCG@10, MRR@10, recall, MAP, broken down by language."
     )
     models = model_choices(ctx.app)
     stages = [s for s in second_stage_choices(ctx.app) if s != NO_SECOND_STAGE]
@@ -155,7 +164,7 @@ def build_evaluate_tab(ctx: UiContext) -> None:
             visible=bool(stages),
             scale=1,
         )
-    summary = gr.HTML(elem_id="eval-summary")
+    summary = gr.HTML(elem_id="eval-summary", min_height=60)  # room for the one progress bar
     table = gr.Dataframe(label="Metrics (mean over queries)", interactive=False, elem_id="eval-table")
     with gr.Row():
         # the charts carry their own titles; a label badge would cover them
@@ -183,4 +192,5 @@ def build_evaluate_tab(ctx: UiContext) -> None:
         api_name="evaluate",
         concurrency_id="evaluate",
         concurrency_limit=1,
+        show_progress_on=summary,  # one progress bar, not one over every output
     )

@@ -101,6 +101,8 @@ def index_uploads_fn(ctx: UiContext) -> Callable[..., str]:
             refused = "".join(
                 message(f"Not indexed: {file}: {reason}", "warn") for file, reason in saved.refused
             )
+            if saved.replaced:
+                refused += message(f"Replaced earlier uploads of: {', '.join(saved.replaced)}", "warn")
             if not saved.saved:
                 gr.Warning("No uploaded file could be indexed.")
                 return refused or message("No uploaded file could be indexed.", "warn")

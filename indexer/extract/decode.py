@@ -12,6 +12,8 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
@@ -53,32 +55,57 @@ _TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1b")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
+HEAD_BYTES = 4 * _SAMPLE  # what the encoding is decided from (all of it only for the UTF-8 check)
+
+
+@dataclass(frozen=True)
+class TextEncoding:
+    """How a file's bytes become text: a codec, its error handling, and a BOM to skip."""
+
+    name: str
+    errors: str = "replace"
+    skip: int = 0  # bytes of byte-order mark
+
+
 def decode_text(data: bytes, html: bool = False) -> str:
     """Decode file bytes to text; ExtractionError for empty or binary content."""
     if not data.strip():
         raise ExtractionError("empty")
+    encoding = detect_encoding(data[:HEAD_BYTES], lambda: _valid_utf8(data), html)
+    return check_text(data[encoding.skip :].decode(encoding.name, errors=encoding.errors))
+
+
+def detect_encoding(head: bytes, valid_utf8: Callable[[], bool], html: bool = False) -> TextEncoding:
+    """The encoding of a file from its first HEAD_BYTES and a check that the whole is valid UTF-8
+    (asked only when it matters, so a caller streaming a large file reads it once more at most)."""
     for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return _check_text(data[len(bom) :].decode(encoding, errors="replace"))
-    utf16 = _utf16_without_bom(data)
+        if head.startswith(bom):
+            return TextEncoding(encoding, skip=len(bom))
+    utf16 = _utf16_without_bom(head)
     if utf16:
-        return _check_text(data.decode(utf16, errors="replace"))
-    if data.startswith(_MAGIC) or _looks_binary(data[:_SAMPLE]):
+        return TextEncoding(utf16)
+    if head.startswith(_MAGIC) or _looks_binary(head[:_SAMPLE]):
         raise ExtractionError("binary content, not text")
-    try:
-        return _check_text(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        pass
-    if _mostly_utf8(data):
-        return _check_text(data.decode("utf-8", errors="replace"))
+    if valid_utf8():
+        return TextEncoding("utf-8", errors="strict")
+    if _mostly_utf8(head):
+        return TextEncoding("utf-8")
     if html:
-        declared = _declared_charset(data)
+        declared = _declared_charset(head)
         if declared:
-            return _check_text(data.decode(declared, errors="replace"))
-    guessed = _guess_encoding(data[: 4 * _SAMPLE])
+            return TextEncoding(declared)
+    guessed = _guess_encoding(head)
     if guessed is None:
         raise ExtractionError("binary content, not text (no text encoding fits)")
-    return _check_text(data.decode(guessed, errors="replace"))
+    return TextEncoding(guessed)
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        codecs.decode(data, "utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _guess_encoding(data: bytes) -> str | None:
@@ -141,7 +168,7 @@ def _declared_charset(data: bytes) -> str | None:
         return None
 
 
-def _check_text(text: str) -> str:
+def check_text(text: str) -> str:
     """Strip NULs; refuse what decoded into noise (random bytes read as UTF-16 land all over
     unassigned and private-use code points, which real text almost never uses)."""
     text = text.replace("\x00", "")

@@ -9,12 +9,14 @@ bad file never stops a run.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe, format_of, human_size
 from indexer.extract.textnorm import normalize_text
+from indexer.extract.textstream import PART_CHARS, open_text, text_parts
 from indexer.walk import Discovery, FileEntry, Skipped, discover, file_sha256
 from search.core.types import Document, Section
 from search.text.language import detect_language
@@ -29,7 +31,10 @@ __all__ = [
     "discover",
     "file_sha256",
     "load_document",
+    "load_parts",
 ]
+
+STREAMED_FORMATS = frozenset({"txt", "md", "html"})  # read part by part when larger than a part
 
 
 class UnreadableFileError(ExtractionError):
@@ -37,20 +42,86 @@ class UnreadableFileError(ExtractionError):
 
 
 def load_document(path: Path, root: Path, config: LoaderConfig, content_hash: str | None = None) -> Document:
-    """Extract one file; ``content_hash`` saves a second read when the caller already hashed it."""
+    """Extract one file whole; ``content_hash`` saves a second read when the caller already hashed it."""
+    parts = list(load_parts(path, root, config, content_hash))
+    if len(parts) == 1:
+        return parts[0]
+    document = replace(parts[0], sections=tuple(s for part in parts for s in part.sections))
+    return replace(document, language=detect_language(document.text))
+
+
+def load_parts(
+    path: Path, root: Path, config: LoaderConfig, content_hash: str | None = None
+) -> Iterator[Document]:
+    """Extract one file as Documents of bounded size, in reading order (usually just one).
+
+    A plain-text, Markdown or HTML file larger than a part (PART_CHARS bytes) arrives in parts
+    of about PART_CHARS characters (text cut at paragraph breaks, HTML between elements), all
+    with the language told from the first, so nothing downstream ever holds more than a part
+    of it. Every other format is parsed whole and arrives as one Document. Problems are
+    ExtractionErrors with a one-line reason, raised while iterating.
+    """
     path = Path(path)
     fmt = format_of(path)
     if fmt is None:
         raise ExtractionError(f"unsupported file type {path.suffix or '(no suffix)'}")
-    try:
+    source = Path(os.path.abspath(path)).as_posix()
+    base = Document(source, Path(os.path.abspath(root)).as_posix(), content_hash or "", fmt, ())
+    with _reasons(fmt, path):
         size = os.stat(path).st_size
         if size > config.size_limit(fmt):
             limit = human_size(config.size_limit(fmt))
             raise ExtractionError(f"too large: {human_size(size)} (limit for {fmt} is {limit})")
         if size == 0:
             raise ExtractionError("empty")
+        if not content_hash:
+            base = replace(base, content_hash=file_sha256(path))
+        if fmt in STREAMED_FORMATS and size > PART_CHARS:
+            yield from _streamed_parts(path, base)
+            return
         sections, title = _extract(fmt, path, config)
-        digest = content_hash or file_sha256(path)
+    sections = tuple(s for s in sections if s.text)
+    if not sections:
+        raise ExtractionError("empty")
+    document = replace(base, sections=sections, title=normalize_text(title))
+    yield replace(document, language=detect_language(document.text))
+
+
+def _streamed_parts(path: Path, base: Document) -> Iterator[Document]:
+    """A long text, Markdown or HTML file part by part (see load_parts); the language of the
+    whole is told from the first part (a million characters), before any part is handed on."""
+    if base.format == "html":
+        from indexer.extract.htmlstream import html_parts, html_title
+
+        encoding = open_text(path, html=True)
+        base = replace(base, title=html_title(path, encoding))
+        groups: Iterator[tuple[Section, ...]] = html_parts(path, encoding, PART_CHARS)
+    else:
+        from indexer.extract.office import text_sections
+
+        parts = text_parts(path, open_text(path), PART_CHARS)
+        groups = (text_sections(text, base.format) for text in parts)
+    first = True
+    for sections in groups:
+        sections = tuple(s for s in sections if s.text)
+        if not sections:
+            continue
+        if first:
+            part = replace(base, sections=sections)
+            base = replace(base, language=detect_language(part.text))
+            if not base.title:
+                base = replace(base, title=next((s.text for s in sections if s.kind == "title"), ""))
+            first = False
+        yield replace(base, sections=sections)
+    if first:
+        raise ExtractionError("empty")
+
+
+@contextmanager
+def _reasons(fmt: str, path: Path) -> Iterator[None]:
+    """Whatever a parser does with a hostile file ends as an ExtractionError with a reason."""
+    try:
+        yield
     except ExtractionError:
         raise
     except PermissionError:
@@ -65,18 +136,6 @@ def load_document(path: Path, root: Path, config: LoaderConfig, content_hash: st
         raise ExtractionError(f"{fmt} extraction ran out of memory") from None
     except Exception as exc:  # noqa: BLE001 - never let one file abort a run
         raise ExtractionError(f"{fmt} extraction failed: {describe(exc)}") from None
-    sections = tuple(s for s in sections if s.text)
-    if not sections:
-        raise ExtractionError("empty")
-    document = Document(
-        source=Path(os.path.abspath(path)).as_posix(),
-        root=Path(os.path.abspath(root)).as_posix(),
-        content_hash=digest,
-        format=fmt,
-        sections=sections,
-        title=normalize_text(title),
-    )
-    return replace(document, language=detect_language(document.text))
 
 
 def _extract(fmt: str, path: Path, config: LoaderConfig) -> tuple[tuple[Section, ...], str]:

@@ -18,15 +18,18 @@ from typing import Any
 from indexer.extract.decode import decode_text
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe
 from indexer.extract.textnorm import normalize_text, plausible_heading
-from indexer.extract.unstructured_offline import partitioner
+from indexer.extract.unstructured_offline import partitioner, release_caches
 from indexer.extract.zipguard import check_zip
 from search.core.types import Section
+from search.text.sentences import window_spans
 
 _SKIPPED_CATEGORIES = frozenset({"PageBreak", "Header", "Footer", "Image", "PageNumber"})
 _KINDS = {"Title": "title", "ListItem": "list", "Table": "table"}
 _MARKUP_TITLE_MAX_CHARS = 300
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _NO_LANGUAGE_DETECTION = [""]  # unstructured's per-element langdetect: we detect once, ourselves
+LONG_PARAGRAPH_CHARS = 100_000  # longer paragraphs are cut before unstructured sees them (13x its size)
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
 
 
 def extract_docx(path: Path, config: LoaderConfig) -> Extracted:
@@ -63,15 +66,43 @@ def html_sections(markup: str) -> tuple[Section, ...]:
 
 
 def extract_md(path: Path, config: LoaderConfig) -> Extracted:
-    text = decode_text(path.read_bytes())
-    elements = _partition("Markdown", partitioner("md"), text=text)
-    return _extracted(sections_from_elements(elements, heuristic_titles=False))
+    return _extracted(text_sections(decode_text(path.read_bytes()), "md"))
 
 
 def extract_txt(path: Path, config: LoaderConfig) -> Extracted:
-    text = decode_text(path.read_bytes())
-    elements = _partition("text", partitioner("text"), text=re.sub(r"\r\n?", "\n", text))
-    return _extracted(sections_from_elements(elements, heuristic_titles=True))
+    return _extracted(text_sections(decode_text(path.read_bytes()), "txt"))
+
+
+def text_sections(text: str, fmt: str) -> tuple[Section, ...]:
+    """Sections of plain text ("txt") or Markdown ("md"): a whole file or one part of a long one."""
+    text = cut_long_paragraphs(re.sub(r"\r\n?", "\n", text))
+    if fmt == "md":
+        return sections_from_elements(
+            _partition("Markdown", partitioner("md"), text=text), heuristic_titles=False
+        )
+    elements = _partition("text", partitioner("text"), text=text)
+    return sections_from_elements(elements, heuristic_titles=True)
+
+
+def cut_long_paragraphs(text: str, limit: int = LONG_PARAGRAPH_CHARS) -> str:
+    """Paragraphs longer than ``limit`` characters split into paragraphs of at most that size.
+
+    Nothing that long is a heading or a list item, and unstructured's classification of one
+    allocates about 13 times its size (it splits the whole text into words to count them); the
+    chunker packs the pieces back together (sections are not chunk boundaries, headings are).
+    """
+    if len(text) <= limit:
+        return text
+    pieces: list[str] = []
+    start = 0
+    for match in [*_PARAGRAPH_BREAK.finditer(text), None]:
+        end = match.start() if match else len(text)
+        if end - start > limit:
+            pieces.extend(text[a:b] for a, b in window_spans(text, start, end, limit))
+        else:
+            pieces.append(text[start:end])
+        start = match.end() if match else end
+    return "\n\n".join(pieces)
 
 
 def _partition(what: str, partition_fn: Any, **kwargs: Any) -> list[Any]:
@@ -84,6 +115,8 @@ def _partition(what: str, partition_fn: Any, **kwargs: Any) -> list[Any]:
         raise ExtractionError(f"{what} parser ran out of memory") from None
     except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not stop the run
         raise ExtractionError(f"{what} parser failed: {describe(exc)}") from None
+    finally:
+        release_caches()
 
 
 def sections_from_elements(

@@ -26,6 +26,9 @@ _HEADING_MAX_LINES = 3
 _BOLD = 16  # span flag bit (TEXT_FONT_BOLD)
 _PAGE_NUMBER = re.compile(r"^\W*(page\s*)?\d{1,4}(\s*(/|of)\s*\d{1,4})?\W*$", re.IGNORECASE)
 NO_TEXT = "no extractable text (scanned PDF? OCR is not supported)"
+# MuPDF rebuilt a damaged file (a cut download, an interrupted copy) and found neither text nor images
+# in what was left: a broken file, not a scan.
+REPAIRED_NO_TEXT = "corrupt or truncated PDF (MuPDF repaired it but no text was left)"
 
 
 @dataclass(frozen=True)
@@ -66,13 +69,16 @@ def extract_pdf(path: Path, config: LoaderConfig) -> Extracted:
             raise ExtractionError(f"too many pages: {doc.page_count} (limit {config.max_pdf_pages})")
         blocks, failed_pages = _read_blocks(doc)
         title = normalize_text(str((doc.metadata or {}).get("title") or ""))
+        broken = bool(doc.is_repaired) and not blocks and not _has_images(doc)
+    except RuntimeError as exc:  # MuPDF gives up on the page tree of a cut file ("Invalid number of pages")
+        raise ExtractionError(f"corrupt or truncated PDF ({describe(exc, 80)})") from None
     finally:
         doc.close()
         pymupdf.TOOLS.reset_mupdf_warnings()
     if not blocks:
         if failed_pages:
             raise ExtractionError(f"corrupt or truncated PDF ({failed_pages} pages could not be read)")
-        raise ExtractionError(NO_TEXT)
+        raise ExtractionError(REPAIRED_NO_TEXT if broken else NO_TEXT)
     sections = tuple(_sections(blocks))
     if not any(_has_letters(s.text) for s in sections):
         raise ExtractionError(NO_TEXT)
@@ -95,6 +101,17 @@ def _read_blocks(doc: Any) -> tuple[list[_Block], int]:
             continue
         blocks.extend(_page_blocks(page_dict, number + 1))
     return blocks, failed
+
+
+def _has_images(doc: Any, pages: int = 20) -> bool:
+    """Whether the first pages place any image: a scan, rather than pages that lost their content."""
+    for number in range(min(doc.page_count, pages)):
+        try:
+            if doc.load_page(number).get_images():
+                return True
+        except Exception:  # noqa: BLE001 - a damaged page has no usable image either
+            continue
+    return False
 
 
 def _page_blocks(page_dict: dict[str, Any], page: int) -> Iterator[_Block]:

@@ -8,6 +8,7 @@ copied under a fixed folder with their directory parts stripped.
 
 from __future__ import annotations
 
+import filecmp
 import re
 import shutil
 import unicodedata
@@ -71,16 +72,23 @@ def safe_filename(name: str) -> str:
 class SavedUploads:
     saved: tuple[str, ...]  # file names now in the uploads folder
     refused: tuple[tuple[str, str], ...]  # (file name, reason)
+    replaced: tuple[str, ...] = ()  # saved names that replaced an earlier, different upload of that name
 
 
 def save_uploads(files: Sequence[str | Path], dest: Path, max_bytes: int) -> SavedUploads:
-    """Copy uploaded temp files into ``dest`` (one flat folder), refusing oversize or unsupported files."""
+    """Copy uploaded temp files into ``dest`` (one flat folder), refusing oversize or unsupported files.
+
+    Two files of one name in the same upload (from different folders) are both kept, the second
+    as ``name (2).ext``; a file replacing an earlier upload of its name (an edited version, most
+    likely) is listed in ``replaced`` so the page can say so.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     saved: list[str] = []
     refused: list[tuple[str, str]] = []
+    replaced: list[str] = []
     for item in files:
         source = Path(item)
-        name = safe_filename(_original_name(source))
+        name = _unused_name(safe_filename(_original_name(source)), saved)
         if Path(name).suffix.lower() not in FORMATS:
             refused.append((name, f"unsupported type (supported: {', '.join(sorted(FORMATS))})"))
             continue
@@ -96,9 +104,22 @@ def save_uploads(files: Sequence[str | Path], dest: Path, max_bytes: int) -> Sav
         if not is_inside(target.resolve(), dest.resolve()):
             refused.append((name, "invalid file name"))
             continue
+        if target.is_file() and not filecmp.cmp(source, target, shallow=False):
+            replaced.append(name)
         shutil.copyfile(source, target)
         saved.append(name)
-    return SavedUploads(tuple(saved), tuple(refused))
+    return SavedUploads(tuple(saved), tuple(refused), tuple(replaced))
+
+
+def _unused_name(name: str, taken: Sequence[str]) -> str:
+    """``name``, or ``stem (2).ext``, ``stem (3).ext``... when this upload already saved one by that name."""
+    if name not in taken:
+        return name
+    path = Path(name)
+    number = 2
+    while (candidate := f"{path.stem} ({number}){path.suffix}") in taken:
+        number += 1
+    return candidate
 
 
 def _original_name(path: Path) -> str:

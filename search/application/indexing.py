@@ -9,7 +9,7 @@ from pathlib import Path
 from indexer.pipeline import IndexConfig, index_folder
 from search.application.services import Services, default_collection
 from search.core.errors import NotAFolderError
-from search.core.reports import IndexReport, ProgressFn
+from search.core.reports import IndexInterrupted, IndexReport, ProgressFn
 from search.models.embed_cache import CachedEmbedder
 from search.models.embedder import Embedder
 
@@ -39,17 +39,21 @@ def index_with_services(
     )
     embedder = services.document_embedder(spec.name)
     hits_before = _cache_hits(embedder)
-    report = index_folder(
-        folder,
-        embedder,
-        services.store,
-        name,
-        sparse=sparse,
-        config=config,
-        progress=progress,
-        cancel=cancel,
-        vectors=vectors,
-    )
+    try:
+        report = index_folder(
+            folder,
+            embedder,
+            services.store,
+            name,
+            sparse=sparse,
+            config=config,
+            progress=progress,
+            cancel=cancel,
+            vectors=vectors,
+        )
+    except IndexInterrupted as stopped:
+        reused = _cache_hits(embedder) - hits_before
+        raise IndexInterrupted(replace(stopped.report, vectors_reused=reused)) from None
     return replace(report, vectors_reused=_cache_hits(embedder) - hits_before)
 
 

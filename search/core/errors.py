@@ -70,6 +70,10 @@ class BundledModelError(ModelNotAvailableError):
     """The bundled model cannot be built (its package missing or its file not in the expected format)."""
 
 
+class UnsafeModelFileError(ModelError):
+    """A model's weights are a pickle that holds more than tensors: loading it could run code."""
+
+
 class OnnxExportError(ModelError):
     """The model's graph did not export to ONNX, or the export does not compute what torch computes."""
 

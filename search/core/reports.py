@@ -113,3 +113,15 @@ class BackendReport:
                     "not measured on this machine yet: app.py doctor measures it (about 10-30 s, once)"
                 )
         return "\n".join(lines)
+
+
+class IndexInterrupted(KeyboardInterrupt):
+    """Ctrl-C during an index run, after the run stopped cleanly; ``report`` lists what was completed.
+
+    Still a KeyboardInterrupt, so a caller that does not look for the report (an evaluation
+    indexing its corpus) stops as it would on any Ctrl-C.
+    """
+
+    def __init__(self, report: IndexReport) -> None:
+        super().__init__("interrupted")
+        self.report = report

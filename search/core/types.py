@@ -61,7 +61,9 @@ class Chunk:
     language: str  # language of this chunk (may differ from the document's)
     doc_language: str
     doc_hash: str  # Document.content_hash, to tell stale chunks from current ones
-    n_chunks: int  # chunks in the document: lets a resumed run tell a complete file from a partial one
+    # chunks in the document: lets a resumed run tell a complete file from a partial one. A long
+    # file indexed part by part records it in its last part's chunks only (0 in the others).
+    n_chunks: int
     heading: str = ""  # nearest title above the chunk, shown with results
     format: str = ""
     start: int = 0  # character span of the chunk in Document.text (overlaps with neighbours)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from search.core.errors import QuerySetError
-from search.core.types import UNDETERMINED, Hit, QuerySet
+from search.core.types import UNDETERMINED, Hit, Query, QuerySet
 from search.evaluation.report import Comparison, EvalReport, Latency
 
 Run = Mapping[str, Mapping[str, float]]  # query id -> document id -> score (higher is better)
@@ -60,6 +60,16 @@ def fold_hits(hits: Iterable[Hit], doc_id: Callable[[Hit], str] = hit_relpath) -
     return dict(sorted(best.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def judged_queries(queryset: QuerySet) -> list[Query]:
+    """Queries with at least one relevant document, in the set's order: the only ones a metric is
+    defined for (BEIR query files list every split's queries; the others are skipped and counted)."""
+    return [
+        query
+        for qid, query in queryset.queries.items()
+        if any(grade > 0 for grade in (queryset.qrels.get(qid) or {}).values())
+    ]
+
+
 def evaluate(
     queryset: QuerySet,
     runs: Mapping[str, Run],
@@ -69,6 +79,7 @@ def evaluate(
     stat_test: str = "student",
     alpha: float = 0.05,
     details: Mapping[str, Mapping[str, Any]] | None = None,
+    source: Mapping[str, str] | None = None,
 ) -> EvalReport:
     """Score every run (pipeline name -> run) on ``queryset``; compare runs pairwise.
 
@@ -129,6 +140,7 @@ def evaluate(
         alpha=alpha,
         latency={name: Latency.of(v) for name, v in (latencies_ms or {}).items() if len(v)},
         details={name: dict(d) for name, d in (details or {}).items()},
+        source=dict(source or {}),
         own_language_at_10={
             name: own_language_share(queryset, run, qrels) for name, run in clean_runs.items()
         },

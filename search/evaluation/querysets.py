@@ -1,78 +1,201 @@
-"""Labeled query sets on disk (BEIR layout).
+"""Labeled query sets on disk: BEIR folders, MTEB retrieval tasks, this project's own layout.
 
-A query set folder holds
+Recognised layouts (search.evaluation.beir, search.evaluation.mteb find the files):
 
-* ``corpus.jsonl``: ``{"_id", "title", "text", "language"}`` per document,
-* ``queries.jsonl``: ``{"_id", "text", "language"}`` per query (extra keys ignored),
-* ``qrels.tsv``: a header line, then ``query-id<TAB>corpus-id<TAB>score`` (score > 0 = relevant),
-* optionally ``queryset.json`` with a ``name`` and ``description``.
+* BEIR: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv`` (``--split``, default test);
+  any of them gzip-compressed (``.jsonl.gz``), qrels also as JSON lines or Parquet;
+* this project's: the same with one ``qrels.tsv`` at the top, plus an optional
+  ``queryset.json`` (``name``, ``description``); what ``save_queryset`` writes;
+* MTEB: a Hugging Face retrieval dataset with ``corpus``, ``queries`` and ``default``
+  (qrels) subsets as Parquet or JSON lines, per split (``--subset`` for multilingual tasks).
 
-The same layout as BEIR so a query set can be evaluated by other tools too; a
-language per query and per document is what the per-language breakdowns need.
+Records: documents ``{"_id" (or "id"), "title", "text"}``, queries ``{"_id", "text"}``;
+ids may be numbers; extra fields are ignored; an optional ``language`` (ISO 639-1) is
+kept, and where it is missing the language is detected (search.evaluation.languages).
+Qrels: ``query-id``, ``corpus-id``, ``score`` (> 0 = relevant).
+
+Everything is validated here, before any model is loaded: a set that cannot be
+evaluated (empty files, a header-only qrels, judgements of unknown ids, no relevant
+document at all) fails at once with a one-line message naming the file and line.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from search.core.errors import QuerySetError
 from search.core.types import UNDETERMINED, CorpusDoc, Query, QuerySet
+from search.evaluation.beir import beir_files
+from search.evaluation.languages import DOCUMENT_LANGUAGES, QUERY_LANGUAGES, fill_languages
+from search.evaluation.layout import DEFAULT_SPLIT, QuerySetFiles
+from search.evaluation.mteb import mteb_files
+from search.evaluation.records import id_text, read_qrels, read_records
 
 CORPUS_FILE = "corpus.jsonl"
 QUERIES_FILE = "queries.jsonl"
 QRELS_FILE = "qrels.tsv"
 INFO_FILE = "queryset.json"
 QRELS_HEADER = "query-id\tcorpus-id\tscore"
+# QuerySet.metadata keys that say where the numbers come from; the report repeats them.
+SOURCE_KEYS = ("layout", "files", "split", "subset", QUERY_LANGUAGES, DOCUMENT_LANGUAGES)
 
 
 # --------------------------------------------------------------------------------------------
-# BEIR folders
+# Reading
 # --------------------------------------------------------------------------------------------
 
 
-def load_queryset(folder: Path | str, name: str | None = None) -> QuerySet:
-    """Read a BEIR-style folder; qrels must point at known queries and documents."""
+def load_queryset(
+    folder: Path | str,
+    name: str | None = None,
+    *,
+    split: str = DEFAULT_SPLIT,
+    subset: str | None = None,
+    detect_languages: bool = True,
+) -> QuerySet:
+    """Read and validate a query set folder in any recognised layout; qrels must point at known ids.
+
+    ``split`` chooses the qrels of a BEIR or MTEB set; ``subset`` an MTEB task's subset.
+    Missing languages of judged queries and relevant documents are detected unless
+    ``detect_languages`` is off (then they stay "und").
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise QuerySetError(f"not a query set folder: {folder}")
-    missing = [f for f in (CORPUS_FILE, QUERIES_FILE, QRELS_FILE) if not (folder / f).is_file()]
-    if missing:
-        hint = ""
-        if CORPUS_FILE in missing and (folder.parent / "build.py").is_file():
-            hint = f" (generate it with: python {folder.parent / 'build.py'} --export-corpus)"
-        raise QuerySetError(f"{folder}: missing {', '.join(missing)}{hint}")
+    files = find_queryset_files(folder, split, subset)
     info = _read_info(folder / INFO_FILE)
-    corpus: dict[str, CorpusDoc] = {}
-    for where, record in _jsonl(folder / CORPUS_FILE):
-        doc_id = _required_id(record, where)
-        if doc_id in corpus:
-            raise QuerySetError(f"{where}: duplicate document id {doc_id!r}")
-        corpus[doc_id] = CorpusDoc(
-            doc_id=doc_id,
-            text=str(record.get("text") or ""),
-            title=str(record.get("title") or ""),
-            language=str(record.get("language") or UNDETERMINED),
-        )
-    queries: dict[str, Query] = {}
-    for where, record in _jsonl(folder / QUERIES_FILE):
-        qid = _required_id(record, where)
-        if qid in queries:
-            raise QuerySetError(f"{where}: duplicate query id {qid!r}")
-        text = str(record.get("text") or "").strip()
-        if not text:
-            raise QuerySetError(f"{where}: query {qid!r} has no text")
-        queries[qid] = Query(qid=qid, text=text, language=str(record.get("language") or UNDETERMINED))
-    qrels = _read_qrels(folder / QRELS_FILE, queries, corpus)
-    return QuerySet(
-        name=name or str(info.get("name") or folder.name),
-        corpus=corpus,
-        queries=queries,
-        qrels=qrels,
+    raw = _read(files)
+    metadata = {
+        "folder": folder.resolve().as_posix(),
+        "layout": files.layout,
+        "files": files.describe(),
+        **({"split": files.split} if files.split else {}),
+        **({"subset": files.subset} if files.subset else {}),
+    }
+    default_name = folder.name + (f"/{files.subset}" if files.subset else "")
+    queryset = QuerySet(
+        name=name or str(info.get("name") or default_name),
+        corpus=raw.corpus,
+        queries=raw.queries,
+        qrels=raw.qrels,
         description=str(info.get("description") or ""),
-        metadata={"folder": folder.resolve().as_posix()},
+        metadata=metadata,
     )
+    if not detect_languages:
+        return queryset
+    origins = (", ".join(map(files.label, files.queries)), ", ".join(map(files.label, files.corpus)))
+    return fill_languages(queryset, raw.unlabelled_queries, raw.unlabelled_documents, origins)
+
+
+def find_queryset_files(folder: Path, split: str = DEFAULT_SPLIT, subset: str | None = None) -> QuerySetFiles:
+    """Which files make up the query set in ``folder``; a clear error when it is none of the layouts."""
+    if subset:
+        found = mteb_files(folder, split, subset)
+        if found is None:
+            raise QuerySetError(
+                f"{folder}: --subset {subset!r} chooses a subset of an MTEB task, and this folder is not one."
+            )
+        return found
+    found = beir_files(folder, split) or mteb_files(folder, split)
+    if found is None:
+        raise QuerySetError(
+            f"{folder}: not a query set. Expected corpus.jsonl, queries.jsonl and qrels/<split>.tsv (BEIR), "
+            "or an MTEB retrieval task (corpus, queries and qrels subsets as Parquet or JSON lines)."
+        )
+    return found
+
+
+@dataclass
+class _Raw:
+    corpus: dict[str, CorpusDoc] = field(default_factory=dict)
+    queries: dict[str, Query] = field(default_factory=dict)
+    qrels: dict[str, dict[str, int]] = field(default_factory=dict)
+    unlabelled_queries: set[str] = field(default_factory=set)
+    unlabelled_documents: set[str] = field(default_factory=set)
+
+
+def _read(files: QuerySetFiles) -> _Raw:
+    raw = _Raw()
+    for path in files.corpus:
+        for where, record in read_records(path, files.label(path)):
+            doc_id = _required_id(record, where)
+            if doc_id in raw.corpus:
+                raise QuerySetError(f"{where}: duplicate document id {doc_id!r}")
+            language = _text(record.get("language"))
+            if not language:
+                raw.unlabelled_documents.add(doc_id)
+            raw.corpus[doc_id] = CorpusDoc(
+                doc_id=doc_id,
+                text=_text(record.get("text")),
+                title=_text(record.get("title")),
+                language=language or UNDETERMINED,
+            )
+    if not raw.corpus:
+        raise QuerySetError(f"{_names(files, files.corpus)}: no documents")
+    empty_queries: dict[str, str] = {}
+    for path in files.queries:
+        for where, record in read_records(path, files.label(path)):
+            qid = _required_id(record, where)
+            if qid in raw.queries:
+                raise QuerySetError(f"{where}: duplicate query id {qid!r}")
+            text = _text(record.get("text")).strip()
+            if not text:
+                empty_queries[qid] = where  # an error only if the query is judged
+            language = _text(record.get("language"))
+            if not language:
+                raw.unlabelled_queries.add(qid)
+            raw.queries[qid] = Query(qid=qid, text=text, language=language or UNDETERMINED)
+    if not raw.queries:
+        raise QuerySetError(f"{_names(files, files.queries)}: no queries")
+    judgements = 0
+    for path in files.qrels:
+        label = files.label(path)
+        for where, qid, doc_id, grade in read_qrels(path, label):
+            judgements += 1
+            try:
+                score = int(float(grade))
+            except ValueError:
+                raise QuerySetError(f"{where}: score {grade!r} is not a number") from None
+            if qid not in raw.queries:
+                raise QuerySetError(f"{where}: unknown query id {qid!r}")
+            if doc_id not in raw.corpus:
+                raise QuerySetError(f"{where}: document {doc_id!r} is not in {_names(files, files.corpus)}")
+            if score > 0:
+                raw.qrels.setdefault(qid, {})[doc_id] = score
+    qrels_names = _names(files, files.qrels)
+    if not judgements:
+        raise QuerySetError(f"{qrels_names}: no judgements (an empty file, or only a header)")
+    if not raw.qrels:
+        raise QuerySetError(f"{qrels_names}: no query has a relevant document (every score is 0 or less)")
+    for qid, where in empty_queries.items():
+        if qid in raw.qrels:
+            raise QuerySetError(f"{where}: query {qid!r} has no text")
+    return raw
+
+
+def _names(files: QuerySetFiles, paths: Iterable[Path]) -> str:
+    return ", ".join(files.label(p) for p in paths)
+
+
+def _text(value: object) -> str:
+    """A field as text: numbers as written, a missing value (None, NaN from a Parquet null) as ""."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def queryset_source(queryset: QuerySet) -> dict[str, str]:
+    """What a report should say about where a query set came from (files, split, how languages were set)."""
+    return {key: str(queryset.metadata[key]) for key in SOURCE_KEYS if queryset.metadata.get(key)}
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
 
 
 def save_queryset(qs: QuerySet, folder: Path | str) -> None:
@@ -108,53 +231,13 @@ def _read_info(path: Path) -> dict[str, object]:
     return dict(data) if isinstance(data, dict) else {}
 
 
-def _jsonl(path: Path) -> Iterator[tuple[str, Mapping[str, object]]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path.name}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise QuerySetError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise QuerySetError(f"{where}: expected a JSON object")
-            yield where, record
-
-
 def _required_id(record: Mapping[str, object], where: str) -> str:
-    value = record.get("_id")
-    if value is None or str(value) == "":
+    """``_id`` (BEIR) or ``id`` (MTEB); numbers become their text, so qrels written either way match."""
+    value = record.get("_id", record.get("id"))
+    text = id_text(value) if _text(value) else ""
+    if not text:
         raise QuerySetError(f'{where}: missing "_id"')
-    return str(value)
-
-
-def _read_qrels(
-    path: Path, queries: Mapping[str, Query], corpus: Mapping[str, CorpusDoc]
-) -> dict[str, dict[str, int]]:
-    qrels: dict[str, dict[str, int]] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        cells = line.split("\t") if "\t" in line else line.split()
-        where = f"{path.name}:{number}"
-        if len(cells) != 3:
-            raise QuerySetError(f"{where}: expected 'query-id<TAB>corpus-id<TAB>score'")
-        qid, doc_id, raw = (c.strip() for c in cells)
-        try:
-            score = int(float(raw))
-        except ValueError:
-            if number == 1:  # the header
-                continue
-            raise QuerySetError(f"{where}: score {raw!r} is not a number") from None
-        if qid not in queries:
-            raise QuerySetError(f"{where}: unknown query id {qid!r}")
-        if doc_id not in corpus:
-            raise QuerySetError(f"{where}: document {doc_id!r} is not in {CORPUS_FILE}")
-        if score > 0:
-            qrels.setdefault(qid, {})[doc_id] = score
-    return qrels
+    return text
 
 
 def _write_jsonl(path: Path, records: Iterable[Mapping[str, object]]) -> None:

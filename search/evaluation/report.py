@@ -92,6 +92,13 @@ class EvalReport:
     # pipeline -> mean share of a query's top 10 written in the query's own language: the pull a
     # multilingual collection shows (0.77 for raw e5-small vectors on XQuAD's 6-language pool)
     own_language_at_10: Mapping[str, float] = field(default_factory=dict)
+    # Where the numbers come from: files read, split, how query and document languages were set.
+    source: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def queries_skipped(self) -> int:
+        """Queries of the set without a relevant document (BEIR files list every split's queries)."""
+        return self.queries_total - self.queries_evaluated
 
     def score(self, pipeline: str, metric: str = PRIMARY_METRIC) -> float:
         return self.overall[pipeline][metric]
@@ -123,6 +130,8 @@ class EvalReport:
             },
             "latency_ms": {name: vars(lat) for name, lat in self.latency.items()},
             "details": _plain(self.details),
+            "source": dict(self.source),
+            "queries_skipped": self.queries_skipped,
             "own_language_at_10": _plain(self.own_language_at_10),
             "doc_language_definition": (
                 "queries with a relevant document in the language, judged on those documents only; "
@@ -154,6 +163,7 @@ class EvalReport:
             alpha=float(sig.get("alpha", 0.05)),
             latency={name: Latency(**lat) for name, lat in data.get("latency_ms", {}).items()},
             details=data.get("details", {}),
+            source=data.get("source", {}),
             own_language_at_10=data.get("own_language_at_10", {}),
         )
 
@@ -200,11 +210,13 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def format_report(report: EvalReport, language_metrics: Sequence[str] = (PRIMARY_METRIC,)) -> str:
     """The overall table (pipelines x metrics, with latency), significance, then per-language tables."""
+    skipped = f"; {report.queries_skipped} without judgements skipped" if report.queries_skipped > 0 else ""
     lines = [
         (
             f"Query set {report.queryset!r}: {report.queries_evaluated} queries with judgements "
-            f"(of {report.queries_total}), {report.documents} documents"
+            f"(of {report.queries_total}{skipped}), {report.documents} documents"
         ),
+        *(f"  {key}: {value}" for key, value in report.source.items()),
         "",
     ]
     with_latency = bool(report.latency)
@@ -219,6 +231,12 @@ def format_report(report: EvalReport, language_metrics: Sequence[str] = (PRIMARY
             row += [f"{lat.p50_ms:.1f}" if lat else "", f"{lat.p95_ms:.1f}" if lat else ""]
         rows.append(row)
     lines.append(text_table(headers, rows))
+    batched = [int(d["query_batch"]) for d in report.details.values() if d.get("query_batch")]
+    if with_latency and batched:
+        lines.append(
+            f"ms/query: the time of a batch of up to {max(batched)} queries (embedding, search, "
+            "second stage) per query; interactive searches take longer per query"
+        )
 
     if len(report.pipelines) > 1:
         base = report.pipelines[0]

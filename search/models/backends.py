@@ -36,7 +36,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from search.core.errors import OnnxExportError
+from search.core.errors import OnnxExportError, UnsafeModelFileError
+from search.models.scratch import private_dir, remove_stale_temporaries
 
 if TYPE_CHECKING:
     import torch
@@ -132,8 +132,7 @@ def export_onnx(model: PreTrainedModel, dest: Path) -> Path:
 
     if (dest / "model.onnx").is_file():
         return dest / "model.onnx"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    tmp = private_dir(dest.parent, dest.name)
     try:
         max_len = int(getattr(model.config, "max_position_embeddings", 512))
         batch = torch.export.Dim("batch")
@@ -199,10 +198,14 @@ def quantize_onnx_int8(source: Path) -> Path:
     dest = source.parent / "model.int8.onnx"
     if dest.is_file():
         return dest
-    with tempfile.TemporaryDirectory(prefix=".int8.", dir=source.parent) as tmp:
-        out = Path(tmp) / dest.name
+    remove_stale_temporaries(source.parent)
+    tmp = private_dir(source.parent, dest.name)
+    try:
+        out = tmp / dest.name
         quantize_dynamic(source, out, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
         os.replace(out, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
@@ -311,7 +314,9 @@ def build_runner(
         raise ValueError(f"backend {backend!r} is for CPU; on {device} use backend='torch'")
     if backend == "int8":
         return quantize_int8(load_model()), "int8"
-    path = exported_onnx(load_model, onnx_dir(cache_dir, model_folder, model_id))
+    dest = onnx_dir(cache_dir, model_folder, model_id)
+    remove_stale_temporaries(dest.parent)  # exports a killed process left half-written
+    path = exported_onnx(load_model, dest)
     if backend == "onnx-int8":
         path = quantize_onnx_int8(path)
     return OnnxEncoder(path, threads), backend
@@ -330,6 +335,8 @@ def exported_onnx(load_model: Callable[[], PreTrainedModel], dest: Path) -> Path
         )
     try:
         path = export_onnx(load_model(), dest)
+    except UnsafeModelFileError:
+        raise  # the weights themselves are refused: no backend can run them, nothing to remember
     except OnnxExportError as exc:
         _remember_failure(failed, exc)
         raise

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from search.core.errors import CollectionNotFoundError, ModelMismatchError, QueryError, StoreError
-from search.core.types import Hit
+from search.core.types import Hit, SparseVector
 from search.models.embedder import Embedder
 from search.models.language_bias import LanguageCentering
 from search.models.reranker import Reranker
 from search.retrieval.feedback import Feedback
-from search.stores.base import CollectionMeta, FusionMethod, ScoredPoint, SearchFilter, VectorStore
+from search.stores.base import (
+    CollectionMeta,
+    FusionMethod,
+    ScoredPoint,
+    SearchFilter,
+    StoreQuery,
+    VectorStore,
+)
 from search.stores.payload import decode_hit
 from search.text.query_language import QueryLanguage
 from search.text.query_language import query_language as read_query_language
@@ -133,12 +140,7 @@ class Searcher:
     ) -> SearchResult:
         """``query_language``: the user's reading of the query's language (else detected), reported back."""
         text = clean_query(query)
-        if not 1 <= k <= MAX_K:
-            raise QueryError(f"k must be between 1 and {MAX_K}.")
-        if mode not in self.modes():
-            raise QueryError(
-                f"Mode {mode!r} is not available for collection {self._collection!r}; use one of {self.modes()}."
-            )
+        self._check(k, mode)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         first_k = max(k, candidates) if reranker else k
@@ -168,6 +170,104 @@ class Searcher:
             query_language=language,
             corrected=self._correction is not None,
         )
+
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        flt: SearchFilter | None = None,
+        mode: Mode = "dense",
+        reranker: Reranker | None = None,
+        candidates: int = 50,
+        task: str | None = None,
+        fusion: FusionMethod = DEFAULT_FUSION,
+        sparse_weight: float = DEFAULT_SPARSE_WEIGHT,
+        vectors: np.ndarray | None = None,
+    ) -> list[SearchResult]:
+        """Many queries at once: one embedding call, one sparse encoding call, the store's batch search.
+
+        Result ``i`` holds the hits ``search(queries[i], ...)`` returns (scores to float32
+        precision; see VectorStore.search_batch). An evaluation runs thousands of queries:
+        embedded together they cost a fraction of one model call each, and the store plans
+        them as one batch. ``vectors``: the queries already embedded (row i for query i),
+        e.g. shared by the dense and hybrid runs of one model. Timings are the batch's, per query.
+        """
+        texts = []
+        for row, query in enumerate(queries):
+            try:
+                texts.append(clean_query(query))
+            except QueryError as exc:
+                raise QueryError(f"Query {row + 1} of {len(queries)}: {exc}") from None
+        self._check(k, mode)
+        if vectors is not None and len(vectors) != len(texts):
+            raise ValueError(f"{len(vectors)} query vectors for {len(texts)} queries")
+        if not texts:
+            return []
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        dense: Sequence[np.ndarray | None] = [None] * len(texts)
+        if mode in ("dense", "hybrid"):
+            t0 = time.perf_counter()
+            dense = list(vectors if vectors is not None else self._embedder.encode_queries(texts, task=task))
+            timings["embed"] = _ms(t0)
+        sparse: Sequence[SparseVector | None] = [None] * len(texts)
+        if mode in ("sparse", "hybrid"):
+            assert self._sparse is not None
+            t0 = time.perf_counter()
+            sparse = self._sparse.encode_queries(texts)
+            timings["sparse"] = _ms(t0)
+        searched = list(dense)
+        if self._correction is not None and mode != "sparse":
+            searched = list(self._correction.queries(np.stack([np.asarray(d) for d in dense])))
+        t0 = time.perf_counter()
+        first_k = max(k, candidates) if reranker else k
+        feedback = self._feedback if mode == "dense" else None
+        depth = max(first_k, feedback.candidates) if feedback else first_k
+        results = self._store.search_batch(
+            self._collection,
+            [
+                StoreQuery(dense=d, sparse=s, with_vectors=feedback is not None)
+                for d, s in zip(searched, sparse)
+            ],
+            depth,
+            flt,
+            fusion=fusion,
+            sparse_weight=sparse_weight,
+        )
+        timings["search"] = _ms(t0)
+        if feedback is not None:
+            t0 = time.perf_counter()
+            results = [feedback.rescore(points)[:first_k] for points in results]
+            timings["feedback"] = _ms(t0)
+        hits = [[decode_hit(point) for point in points] for points in results]
+        if reranker is not None:
+            t0 = time.perf_counter()
+            hits = [reranker.rerank(text, found, k) if found else found for text, found in zip(texts, hits)]
+            timings["rerank"] = _ms(t0)
+        timings["total"] = _ms(started)
+        per_query = {name: round(ms / len(texts), 3) for name, ms in timings.items()}
+        return [
+            SearchResult(
+                query=text,
+                hits=tuple(found[:k]),
+                collection=self._collection,
+                model=self._embedder.spec.name,
+                mode=mode,
+                reranker=reranker.name if reranker else None,
+                timings_ms=per_query,
+                query_vector=vector,
+                corrected=self._correction is not None,
+            )
+            for text, found, vector in zip(texts, hits, dense)
+        ]
+
+    def _check(self, k: int, mode: Mode) -> None:
+        if not 1 <= k <= MAX_K:
+            raise QueryError(f"k must be between 1 and {MAX_K}.")
+        if mode not in self.modes():
+            raise QueryError(
+                f"Mode {mode!r} is not available for collection {self._collection!r}; use one of {self.modes()}."
+            )
 
     def _read_language(self, text: str, given: str | None, timings: dict[str, float]) -> QueryLanguage:
         t0 = time.perf_counter()

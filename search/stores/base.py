@@ -46,6 +46,23 @@ class SearchFilter:
         return not (self.languages or self.sources or self.roots)
 
 
+@dataclass(frozen=True, eq=False)
+class StoreQuery:
+    """One query of a batch search: a dense vector, a sparse one, or both (hybrid).
+
+    Which vectors it holds decides how it is searched, exactly as the single searches do:
+    dense only = ``search_dense``, sparse only = ``search_sparse``, both = ``search_hybrid``.
+    """
+
+    dense: np.ndarray | None = None
+    sparse: SparseVector | None = None
+    with_vectors: bool = False  # return each dense-only hit's stored dense vector (query feedback)
+
+    def __post_init__(self) -> None:
+        if self.dense is None and self.sparse is None:
+            raise ValueError("a StoreQuery needs a dense vector, a sparse vector or both")
+
+
 @dataclass(frozen=True)
 class ScoredPoint:
     id: str
@@ -200,6 +217,26 @@ class VectorStore(Protocol):
         against the dense list's 1.0: Qdrant scores rank r as 1 / (1 + (r + 1) / weight)) or
         "dbsf" (distribution-based score fusion: each list's scores normalised by its
         mean +- 3 sd, then summed; Qdrant has no weights for it).
+        """
+        ...
+
+    def search_batch(
+        self,
+        name: str,
+        queries: Sequence[StoreQuery],
+        k: int,
+        flt: SearchFilter | None = None,
+        candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
+    ) -> list[list[ScoredPoint]]:
+        """Many searches in few engine calls (Qdrant's batch query); one result list per query, in order.
+
+        Result ``i`` holds the points the single search of ``queries[i]`` returns (see StoreQuery),
+        in its order, with its scores to float32 precision (a batch may be scored as one matrix
+        product); equal fused scores may come in another order, as Qdrant leaves that open even
+        between two single searches. Why: an evaluation runs thousands of queries, and one
+        request each costs more than the search.
         """
         ...
 

@@ -24,7 +24,16 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from search.core.errors import StoreError, StoreLockedError
 from search.core.types import SparseVector
-from search.stores.base import DENSE, SPARSE, CollectionMeta, FusionMethod, Point, ScoredPoint, SearchFilter
+from search.stores.base import (
+    DENSE,
+    SPARSE,
+    CollectionMeta,
+    FusionMethod,
+    Point,
+    ScoredPoint,
+    SearchFilter,
+    StoreQuery,
+)
 from search.stores.common import (
     RRF_K,
     SCROLL_PAGE,
@@ -49,6 +58,8 @@ META_KEY = "mlsearch"  # key of our CollectionMeta inside Qdrant's collection me
 REGISTRY = "_mlsearch_meta"  # fallback home of metas on servers without collection metadata
 QUANTIZATIONS = ("int8",)
 UPSERT_BATCH = 256  # points per request: ~3 MB of JSON with 1024-d vectors and chunk text, far below limits
+QUERY_BATCH = 64  # queries per batch request: 64 x 100 hits with chunk text is a few MB of JSON back
+_PAYLOAD: dict[str, Any] = {"with_payload": True, "with_vector": False}
 
 
 class ClientStore:
@@ -296,27 +307,12 @@ class ClientStore:
         flt: SearchFilter | None = None,
         with_vectors: bool = False,
     ) -> list[ScoredPoint]:
-        return self._query(
-            name,
-            query=_floats(vector),
-            using=DENSE,
-            query_filter=_search_filter(flt),
-            limit=k,
-            with_vectors=[DENSE] if with_vectors else False,
-        )
+        return self._search_one(name, StoreQuery(dense=vector, with_vectors=with_vectors), k, flt)
 
     def search_sparse(
         self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None
     ) -> list[ScoredPoint]:
-        if not vector.indices:
-            return []
-        return self._query(
-            name,
-            query=_sparse(vector),
-            using=SPARSE,
-            query_filter=_search_filter(flt),
-            limit=k,
-        )
+        return self._search_one(name, StoreQuery(sparse=vector), k, flt)
 
     def search_hybrid(
         self,
@@ -329,20 +325,60 @@ class ClientStore:
         fusion: FusionMethod = "rrf",
         sparse_weight: float = 1.0,
     ) -> list[ScoredPoint]:
-        if not sparse.indices:
-            return self.search_dense(name, vector, k, flt)
-        native = _search_filter(flt)
-        limit = max(candidates, k)
-        return self._query(
-            name,
-            prefetch=[
-                models.Prefetch(query=_floats(vector), using=DENSE, filter=native, limit=limit),
-                models.Prefetch(query=_sparse(sparse), using=SPARSE, filter=native, limit=limit),
-            ],
-            query=_fusion_query(fusion, sparse_weight),
-            query_filter=native,
-            limit=k,
+        return self._search_one(
+            name, StoreQuery(dense=vector, sparse=sparse), k, flt, candidates, fusion, sparse_weight
         )
+
+    def search_batch(
+        self,
+        name: str,
+        queries: Sequence[StoreQuery],
+        k: int,
+        flt: SearchFilter | None = None,
+        candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
+    ) -> list[list[ScoredPoint]]:
+        """``query_batch_points``, QUERY_BATCH queries per request (local mode runs them one by one)."""
+        native = _search_filter(flt)
+        results: list[list[ScoredPoint]] = [[] for _ in queries]
+        live = [
+            (row, request)
+            for row, query in enumerate(queries)
+            if (request := _request(query, k, native, candidates, fusion, sparse_weight)) is not None
+        ]
+        for part in batched(live, QUERY_BATCH):
+            with self._errors(name):
+                responses = self._client.query_batch_points(name, requests=[request for _, request in part])
+            for (row, _), response in zip(part, responses):
+                results[row] = _scored(response.points)
+        return results
+
+    def _search_one(
+        self,
+        name: str,
+        query: StoreQuery,
+        k: int,
+        flt: SearchFilter | None,
+        candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
+    ) -> list[ScoredPoint]:
+        request = _request(query, k, _search_filter(flt), candidates, fusion, sparse_weight)
+        if request is None:
+            return []
+        with self._errors(name):
+            response = self._client.query_points(
+                name,
+                query=request.query,
+                using=request.using,
+                prefetch=request.prefetch,
+                query_filter=request.filter,
+                limit=k,
+                with_payload=True,
+                with_vectors=request.with_vector or False,
+            )
+        return _scored(response.points)
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredPoint]:
         if not ids:
@@ -351,17 +387,6 @@ class ClientStore:
             records = self._client.retrieve(name, ids=list(ids), with_payload=True, with_vectors=False)
         found = (ScoredPoint(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records)
         return in_requested_order(ids, found)
-
-    def _query(self, name: str, **request: Any) -> list[ScoredPoint]:
-        request.setdefault("with_vectors", False)
-        with self._errors(name):
-            response = self._client.query_points(name, with_payload=True, **request)
-        return [
-            ScoredPoint(
-                id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), vector=_dense_of(p.vector)
-            )
-            for p in response.points
-        ]
 
     # ---- meta and errors --------------------------------------------------------------------------
 
@@ -434,6 +459,55 @@ class ClientStore:
                 id=_registry_id(name), vector=[1.0], payload={"collection": name, "meta": meta.to_json()}
             )
             self._client.upsert(REGISTRY, points=[point], wait=True)
+
+
+def _request(
+    query: StoreQuery,
+    k: int,
+    native: models.Filter | None,
+    candidates: int,
+    fusion: FusionMethod,
+    sparse_weight: float,
+) -> models.QueryRequest | None:
+    """The one translation of a query into Qdrant's query API; None when there is nothing to
+    search (a sparse query without a known term)."""
+    dense, sparse = query.dense, query.sparse
+    if sparse is not None and not sparse.indices:
+        if dense is None:
+            return None
+        sparse = None  # hybrid without a single known term: plain dense search
+    if sparse is None:
+        assert dense is not None
+        return models.QueryRequest(
+            query=_floats(dense),
+            using=DENSE,
+            filter=native,
+            limit=k,
+            with_payload=True,
+            with_vector=[DENSE] if query.with_vectors else False,
+        )
+    if dense is None:
+        return models.QueryRequest(query=_sparse(sparse), using=SPARSE, filter=native, limit=k, **_PAYLOAD)
+    limit = max(candidates, k)
+    return models.QueryRequest(
+        prefetch=[
+            models.Prefetch(query=_floats(dense), using=DENSE, filter=native, limit=limit),
+            models.Prefetch(query=_sparse(sparse), using=SPARSE, filter=native, limit=limit),
+        ],
+        query=_fusion_query(fusion, sparse_weight),
+        filter=native,
+        limit=k,
+        **_PAYLOAD,
+    )
+
+
+def _scored(points: Sequence[Any]) -> list[ScoredPoint]:
+    return [
+        ScoredPoint(
+            id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), vector=_dense_of(p.vector)
+        )
+        for p in points
+    ]
 
 
 def _search_filter(flt: SearchFilter | None) -> models.Filter | None:

@@ -6,6 +6,8 @@ Layout under ``data_dir``::
     collections/<name>/collection.json  CollectionMeta (written atomically)
     collections/<name>/shard            symlink to the live data-<id>/ (swapped atomically by optimize)
     collections/<name>/data-<id>/       one EdgeShard: WAL + segments
+    collections/<name>/optimize.pending written before the first write after an optimize, removed by
+                                        the next complete one: an interrupted build is finished later
 
 What the engine guarantees and what this wrapper adds (measured with qdrant-edge-py 0.9.0):
 
@@ -26,7 +28,10 @@ What the engine guarantees and what this wrapper adds (measured with qdrant-edge
   after an optimize are searchable at once (``prevent_unoptimized`` is off). It takes
   about 1 min per 100k 384-d points on 2 cores and holds the GIL throughout, which would
   freeze every thread of the process (UI included), so it runs in a child process on a
-  copy of the shard that is then swapped in.
+  copy of the shard that is then swapped in. The child dies with its parent (a killed
+  indexer leaves no orphan building a copy nobody will use), and ``optimize.pending``
+  survives the kill, so the next ``optimize()`` (every index run ends with one) builds
+  the index a killed run did not finish.
 * Filtered graph search without ACORN finds only about half of the true top 10 when
   a filter keeps 20 % of the points (keyword indexes add no per-value graph links
   here), so filtered searches use ACORN (see EdgeTuning).
@@ -69,6 +74,7 @@ from qdrant_edge import (
     PayloadSelector,
     Prefetch,
     Query,
+    QueryBatchRequest,
     QueryRequest,
     ScrollRequest,
     SearchParams,
@@ -79,7 +85,16 @@ from qdrant_edge import SparseVector as EdgeSparseVector
 
 from search.core.errors import StoreError, StoreLockedError
 from search.core.types import SparseVector
-from search.stores.base import DENSE, SPARSE, CollectionMeta, FusionMethod, Point, ScoredPoint, SearchFilter
+from search.stores.base import (
+    DENSE,
+    SPARSE,
+    CollectionMeta,
+    FusionMethod,
+    Point,
+    ScoredPoint,
+    SearchFilter,
+    StoreQuery,
+)
 from search.stores.common import (
     RRF_K,
     SCROLL_PAGE,
@@ -109,6 +124,8 @@ _DATA = "data-"  # shard folders; only the one the link names is live
 _LINK_TMP = ".link-"
 _STAGING = ".staging-"  # a collection being created; renamed into place when complete
 _DROPPING = ".dropping-"  # a collection renamed away before its files are removed
+QUERY_BATCH = 256  # queries per engine batch; the gate is taken per batch, so a close waits at most one
+PENDING_FILE = "optimize.pending"  # writes since the last complete optimize: the index is not built
 
 
 @dataclass(frozen=True)
@@ -187,7 +204,7 @@ class _Open:
     gate: _Gate = field(default_factory=_Gate)
     write_lock: threading.Lock = field(default_factory=threading.Lock)  # one writer at a time
     last_flush: float = field(default_factory=time.monotonic)
-    optimized: bool = False  # no writes since the last optimize() of this process
+    optimized: bool = False  # no writes since the last complete optimize (PENDING_FILE absent)
     closed: bool = False
 
 
@@ -353,7 +370,7 @@ class EdgeStore:
                 if size_kb < self._tuning.indexing_threshold_kb:  # no graph to build: merging is quick
                     handle.shard.optimize()
                     self._flush(handle)
-                    handle.optimized = True
+                    self._mark_optimized(handle, folder)
                     return
                 live = folder / os.readlink(folder / SHARD_LINK)
                 fresh = folder / f"{_DATA}{uuid.uuid4().hex[:8]}"
@@ -363,6 +380,7 @@ class EdgeStore:
                 with handle.gate.exclusive():
                     self._ensure_live(handle, name)
                     self._swap(handle, folder, old=live, new=fresh)
+                    self._mark_optimized(handle, folder)
             except BaseException:
                 shutil.rmtree(fresh, ignore_errors=True)
                 if handle.closed:  # a close or drop meanwhile explains the failure better
@@ -379,7 +397,6 @@ class EdgeStore:
         try:
             _point_link(folder, new.name)
             handle.shard = EdgeShard.load(str(folder / SHARD_LINK), config)
-            handle.optimized = True
         except BaseException:
             _point_link(folder, old.name)
             try:
@@ -390,6 +407,20 @@ class EdgeStore:
                 raise
             raise
         handle.last_flush = time.monotonic()
+
+    def _mark_optimized(self, handle: _Open, folder: Path) -> None:
+        """The index is complete: forget the pending mark (in memory and on disk)."""
+        (folder / PENDING_FILE).unlink(missing_ok=True)
+        handle.optimized = True
+
+    def _mark_pending(self, handle: _Open, name: str) -> None:
+        """Before the first write after an optimize: persist that the index needs building again,
+        so a process killed before its optimize finishes leaves the next one something to do."""
+        if handle.optimized:
+            pending = self._collections_dir / name / PENDING_FILE
+            pending.touch()
+            _fsync_dir(pending.parent)
+            handle.optimized = False
 
     def indexed_vectors(self, name: str) -> int:
         """Vectors covered by an HNSW graph: 0 until optimize() finds a segment above the threshold."""
@@ -461,33 +492,12 @@ class EdgeStore:
         flt: SearchFilter | None = None,
         with_vectors: bool = False,
     ) -> list[ScoredPoint]:
-        native = _search_filter(flt)
-        return self._query(
-            name,
-            QueryRequest(
-                limit=k,
-                query=Query.Nearest(_dense(vector), using=DENSE),
-                filter=native,
-                params=self._tuning.search_params(native is not None),
-                with_payload=True,
-                with_vector=[DENSE] if with_vectors else False,
-            ),
-        )
+        return self._search_one(name, StoreQuery(dense=vector, with_vectors=with_vectors), k, flt)
 
     def search_sparse(
         self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None
     ) -> list[ScoredPoint]:
-        if not vector.indices:
-            return []
-        return self._query(
-            name,
-            QueryRequest(
-                limit=k,
-                query=Query.Nearest(_sparse(vector), using=SPARSE),
-                filter=_search_filter(flt),
-                with_payload=True,
-            ),
-        )
+        return self._search_one(name, StoreQuery(sparse=vector), k, flt)
 
     def search_hybrid(
         self,
@@ -500,29 +510,93 @@ class EdgeStore:
         fusion: FusionMethod = "rrf",
         sparse_weight: float = 1.0,
     ) -> list[ScoredPoint]:
-        if not sparse.indices:
-            return self.search_dense(name, vector, k, flt)
+        return self._search_one(
+            name, StoreQuery(dense=vector, sparse=sparse), k, flt, candidates, fusion, sparse_weight
+        )
+
+    def search_batch(
+        self,
+        name: str,
+        queries: Sequence[StoreQuery],
+        k: int,
+        flt: SearchFilter | None = None,
+        candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
+    ) -> list[list[ScoredPoint]]:
+        """One ``EdgeShard.query_batch`` per QUERY_BATCH queries: the engine plans them together."""
         native = _search_filter(flt)
+        results: list[list[ScoredPoint]] = [[] for _ in queries]
+        live = [
+            (row, request)
+            for row, query in enumerate(queries)
+            if (request := self._request(query, k, native, candidates, fusion, sparse_weight)) is not None
+        ]
+        for part in batched(live, QUERY_BATCH):
+            with self._reading(name) as handle:  # the gate per part: a long batch never blocks a close
+                responses = handle.shard.query_batch(QueryBatchRequest([request for _, request in part]))
+            for (row, _), points in zip(part, responses):
+                results[row] = _scored(points)
+        return results
+
+    def _search_one(
+        self,
+        name: str,
+        query: StoreQuery,
+        k: int,
+        flt: SearchFilter | None,
+        candidates: int = 100,
+        fusion: FusionMethod = "rrf",
+        sparse_weight: float = 1.0,
+    ) -> list[ScoredPoint]:
+        request = self._request(query, k, _search_filter(flt), candidates, fusion, sparse_weight)
+        return [] if request is None else self._query(name, request)
+
+    def _request(
+        self,
+        query: StoreQuery,
+        k: int,
+        native: Filter | None,
+        candidates: int,
+        fusion: FusionMethod,
+        sparse_weight: float,
+    ) -> QueryRequest | None:
+        """The one translation of a query into the engine's request, shared by single and batch searches
+        (so both return the same points); None when there is nothing to search (a sparse query without terms)."""
+        dense, sparse = query.dense, query.sparse
+        if sparse is not None and not sparse.indices:
+            if dense is None:
+                return None
+            sparse = None  # hybrid without a single known term: plain dense search
+        params = self._tuning.search_params(native is not None)
+        if sparse is None:
+            assert dense is not None
+            return QueryRequest(
+                limit=k,
+                query=Query.Nearest(_dense(dense), using=DENSE),
+                filter=native,
+                params=params,
+                with_payload=True,
+                with_vector=[DENSE] if query.with_vectors else False,
+            )
+        if dense is None:
+            return QueryRequest(
+                limit=k, query=Query.Nearest(_sparse(sparse), using=SPARSE), filter=native, with_payload=True
+            )
         weights = None if sparse_weight == 1.0 else [1.0, float(sparse_weight)]
         fuse = Fusion.Dbsf() if fusion == "dbsf" else Fusion.Rrf(k=RRF_K, weights=weights)
         limit = max(candidates, k)
-        return self._query(
-            name,
-            QueryRequest(
-                limit=k,
-                prefetches=[
-                    Prefetch(
-                        limit=limit,
-                        query=Query.Nearest(_dense(vector), using=DENSE),
-                        filter=native,
-                        params=self._tuning.search_params(native is not None),
-                    ),
-                    Prefetch(limit=limit, query=Query.Nearest(_sparse(sparse), using=SPARSE), filter=native),
-                ],
-                query=fuse,  # type: ignore[arg-type]  # the stubs omit Fusion.Rrf / Fusion.Dbsf
-                filter=native,
-                with_payload=True,
-            ),
+        return QueryRequest(
+            limit=k,
+            prefetches=[
+                Prefetch(
+                    limit=limit, query=Query.Nearest(_dense(dense), using=DENSE), filter=native, params=params
+                ),
+                Prefetch(limit=limit, query=Query.Nearest(_sparse(sparse), using=SPARSE), filter=native),
+            ],
+            query=fuse,  # type: ignore[arg-type]  # the stubs omit Fusion.Rrf / Fusion.Dbsf
+            filter=native,
+            with_payload=True,
         )
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredPoint]:
@@ -536,12 +610,7 @@ class EdgeStore:
     def _query(self, name: str, request: QueryRequest) -> list[ScoredPoint]:
         with self._reading(name) as handle:
             points = handle.shard.query(request)
-        return [
-            ScoredPoint(
-                id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), vector=_dense_of(p.vector)
-            )
-            for p in points
-        ]
+        return _scored(points)
 
     # ---- handles ----------------------------------------------------------------------------------
 
@@ -559,7 +628,7 @@ class EdgeStore:
         handle = self._handle(name)
         with handle.write_lock, handle.gate.shared():
             self._ensure_live(handle, name)
-            handle.optimized = False
+            self._mark_pending(handle, name)
             yield handle
 
     def _ensure_live(self, handle: _Open, name: str) -> None:
@@ -600,7 +669,7 @@ class EdgeStore:
         for key in INDEXED_FIELDS:  # collections from older versions may lack newer indexes
             if key not in indexed:
                 shard.update(UpdateOperation.create_field_index(key.value, PayloadSchemaType.Keyword))
-        return _Open(meta=meta, shard=shard)
+        return _Open(meta=meta, shard=shard, optimized=not (folder / PENDING_FILE).exists())
 
     def _build(self, name: str, meta: CollectionMeta, target: Path) -> None:
         """Create in a staging folder and rename into place, so a crash never leaves half a collection."""
@@ -654,8 +723,18 @@ class EdgeStore:
 
 
 # Only qdrant_edge is imported, so the child starts fast and needs nothing from this package.
+# It asks the kernel to kill it when its parent dies (Linux prctl PR_SET_PDEATHSIG), then checks
+# that the parent did not die before that took effect: optimize holds the GIL, so a thread
+# watching the parent could not run.
 _OPTIMIZE_SCRIPT = """
-import sys
+import ctypes, os, signal, sys
+PR_SET_PDEATHSIG = 1
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+except (AttributeError, OSError):
+    pass  # not Linux: an orphan finishes its copy, which the next open removes
+if os.getppid() != int(sys.argv[2]):
+    sys.exit("the indexer that started this optimize has gone")
 from qdrant_edge import EdgeShard
 shard = EdgeShard.load(sys.argv[1])  # with the config persisted beside it: this store's tuning
 shard.optimize()
@@ -665,7 +744,10 @@ shard.close()
 
 def _optimize_in_child(path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", _OPTIMIZE_SCRIPT, str(path)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", _OPTIMIZE_SCRIPT, str(path), str(os.getpid())],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
@@ -681,6 +763,11 @@ def _point_link(folder: Path, target: str) -> None:
     tmp = folder / f"{_LINK_TMP}{uuid.uuid4().hex[:8]}"
     os.symlink(target, tmp)
     os.replace(tmp, folder / SHARD_LINK)
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` survive a power cut."""
     dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -733,6 +820,15 @@ def _edge_filter(conditions: Conditions) -> Filter:
         return [FieldCondition(key=key, match=MatchAny(list(values))) for key, values in pairs] or None
 
     return Filter(must=matches(conditions.must), must_not=matches(conditions.must_not))
+
+
+def _scored(points: Sequence[Any]) -> list[ScoredPoint]:
+    return [
+        ScoredPoint(
+            id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), vector=_dense_of(p.vector)
+        )
+        for p in points
+    ]
 
 
 def _dense(vector: np.ndarray) -> Any:

@@ -25,7 +25,9 @@ class Field(StrEnum):
     LANGUAGE = "language"  # of the chunk
     DOC_LANGUAGE = "doc_language"
     DOC_HASH = "doc_hash"  # sha256 of the file's bytes: tells stale chunks from current ones
-    N_CHUNKS = "n_chunks"  # chunks of the file: tells a complete file from a partial one
+    N_CHUNKS = (
+        "n_chunks"  # chunks of the file (the largest recorded): tells a complete file from a partial one
+    )
     HEADING = "heading"
     FORMAT = "format"
 

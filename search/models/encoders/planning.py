@@ -59,7 +59,10 @@ class ModelFiles:
         import torch
         from transformers import AutoModel
 
-        model = AutoModel.from_pretrained(self.folder, local_files_only=True, dtype=torch.float32)
+        from search.models.encoders.weights import refusing_unsafe_pickles
+
+        with refusing_unsafe_pickles(self.folder):
+            model = AutoModel.from_pretrained(self.folder, local_files_only=True, dtype=torch.float32)
         return model.to(self.device).eval()
 
     def build(self, backend: str, load_model: Callable[[], PreTrainedModel] | None = None) -> Any:

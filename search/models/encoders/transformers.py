@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search.models.backends import BACKENDS, Backend
+from search.models.encoders.weights import refusing_unsafe_pickles
 from search.models.specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -137,7 +138,8 @@ def _read_dense(folder: Path, device: str) -> DenseLayer:
 
         state = load_file(str(folder / "model.safetensors"))
     else:
-        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        with refusing_unsafe_pickles(folder):
+            state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
     bias = state.get("linear.bias")
     return DenseLayer(
         weight=state["linear.weight"].float().to(device),

@@ -1,0 +1,75 @@
+"""Temporary folders beside the model cache, and the removal of those a dead process left behind.
+
+Converting the bundled model or exporting a model to ONNX writes a private
+temporary folder next to its destination and renames it into place. A process
+killed meanwhile (Ctrl-C during the first launch, kill -9, a power cut) leaves
+that folder behind, up to ~450 MB each time. Every temporary's name carries its
+writer's pid, so a later start removes exactly those whose writer is gone and
+never one another process is still writing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+# .<destination name>.<pid>-<random><suffix>, as private_dir makes them
+_OURS = re.compile(r"^\..+\.(\d+)-[^.]+\.(tmp|old)$")
+# what versions before pids were recorded left: .<destination name>.<random>.tmp|.old, .int8.<random>
+_LEGACY = re.compile(r"^\..+\.[^.]+\.(tmp|old)$|^\.int8\.[^.]+$")
+LEGACY_AGE_S = 3600.0  # no pid to check: old enough that no conversion or export can still be running
+
+
+def private_dir(parent: Path, name: str, suffix: str = ".tmp") -> Path:
+    """A new private folder in ``parent`` for writing ``name``, recognisable as ours and as this pid's."""
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}-", suffix=suffix, dir=parent))
+
+
+def remove_stale_temporaries(parent: Path, *, now: float | None = None) -> list[Path]:
+    """Remove temporaries in ``parent`` whose writer has died; returns what was removed."""
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    for entry in entries:
+        if not entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+            continue
+        ours = _OURS.match(entry.name)
+        if ours is not None:
+            stale = not _alive(int(ours.group(1)))
+        elif _LEGACY.match(entry.name):
+            stale = _age(entry, now) > LEGACY_AGE_S
+        else:
+            continue
+        if stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of this process may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    except OverflowError:
+        return False
+    return True
+
+
+def _age(path: Path, now: float) -> float:
+    try:
+        return now - path.stat().st_mtime
+    except OSError:
+        return 0.0
