@@ -153,7 +153,7 @@ def _pdf(lines: list[str], pages: int = 1, password: str | None = None) -> bytes
         page = doc.new_page()
         page.insert_text((72, 72), "\n".join(lines), fontsize=11)
     kwargs = (
-        {"encryption": pymupdf.PDF_ENCRYPT_AES_256, "user_pw": password, "owner_pw": password}
+        {"encryption": pymupdf.PDF_ENCRYPT_AES_256, "user_pw": password, "owner_pw": password}  # type: ignore[attr-defined]
         if password
         else {}
     )

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import random
+from collections.abc import Sequence
 
 import pytest
 
@@ -52,7 +53,7 @@ WORSE = {
 }
 
 
-def _dcg(gains: list[float]) -> float:
+def _dcg(gains: Sequence[float]) -> float:
     return sum(g / math.log2(i + 2) for i, g in enumerate(gains))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -10,13 +10,12 @@ import pytest
 from indexer.pipeline import index_folder
 from search.core.types import Hit
 from search.models.encoders.transformers import TransformersEmbedder
-from search.models.loading import load_embedder
 from search.models.reranker import order_by_scores
 from search.retrieval.searcher import Searcher
 from search.stores.base import FUSION_METHODS, SearchFilter, VectorStore
 from search.stores.client import ClientStore
 from search.text.bm25 import SubwordBM25Encoder
-from tests.tiny_models import save_tiny_encoder
+from tests.tiny_models import load_transformers, save_tiny_encoder
 
 DOCS = {
     "cats.txt": "the cat read a book in the house",
@@ -32,7 +31,7 @@ DOCS = {
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> TransformersEmbedder:
     folder = tmp_path_factory.mktemp("tiny-e5")
     save_tiny_encoder(folder)
-    return load_embedder(str(folder), backend="torch")
+    return load_transformers(str(folder), backend="torch")
 
 
 @pytest.fixture(params=["edge", "client"])
@@ -90,7 +89,7 @@ class ReverseReranker:
 
     name = "reverse"
 
-    def rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]:
+    def rerank(self, query: str, hits: Sequence[Hit], k: int) -> list[Hit]:
         return order_by_scores(hits, [float(i) for i in range(len(hits))], k)
 
 

@@ -144,7 +144,7 @@ def test_encrypted_pdf(tmp_path: Path) -> None:
     path = _text_pdf(
         tmp_path / "secret.pdf",
         [[(ENGLISH, "helv", 11)]],
-        encryption=pymupdf.PDF_ENCRYPT_AES_256,
+        encryption=pymupdf.PDF_ENCRYPT_AES_256,  # type: ignore[attr-defined]
         user_pw="user",
         owner_pw="owner",
     )
@@ -157,7 +157,7 @@ def test_pdf_with_only_an_owner_password_is_readable(tmp_path: Path) -> None:
     path = _text_pdf(
         tmp_path / "owner.pdf",
         [[(ENGLISH, "helv", 11)]],
-        encryption=pymupdf.PDF_ENCRYPT_AES_256,
+        encryption=pymupdf.PDF_ENCRYPT_AES_256,  # type: ignore[attr-defined]
         owner_pw="owner",
     )
     assert load(path).language == "en"
@@ -199,7 +199,7 @@ def test_scanned_pdf_without_text(tmp_path: Path) -> None:
     pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 32, 32), False)
     doc = pymupdf.open()
     doc.new_page().insert_image(pymupdf.Rect(72, 72, 400, 400), pixmap=pixmap)
-    doc.save(tmp_path / "scan.pdf")
+    doc.save(str(tmp_path / "scan.pdf"))
     with pytest.raises(ExtractionError) as err:
         load(tmp_path / "scan.pdf")
     assert str(err.value) == NO_TEXT == "no extractable text (scanned PDF? OCR is not supported)"
@@ -232,7 +232,7 @@ def test_docx_titles_paragraphs_lists_tables(tmp_path: Path) -> None:
     d.add_heading("Arabisch", level=1)
     d.add_paragraph(ARABIC)
     d.add_paragraph("Ligatur: ﬁnden und Breite: ＡＢＣ１２３")  # NFKC folds both
-    d.save(tmp_path / "bienen.docx")
+    d.save(str(tmp_path / "bienen.docx"))
 
     doc = load(tmp_path / "bienen.docx")
     assert doc.format == "docx"
@@ -269,7 +269,7 @@ def test_pptx_slides_are_pages_and_only_slide_titles_are_titles(tmp_path: Path) 
     for (r, c), text in {(0, 0): "Année", (0, 1): "Blanchi", (1, 0): "2016", (1, 1): "30 %"}.items():
         table.cell(r, c).text = text
     third.notes_slide.notes_text_frame.text = FRENCH
-    prs.save(tmp_path / "coraux.pptx")
+    prs.save(str(tmp_path / "coraux.pptx"))
 
     doc = load(tmp_path / "coraux.pptx")
     assert doc.format == "pptx"
@@ -524,7 +524,7 @@ def test_unstructured_runs_offline_without_the_callers_environment(tmp_path: Pat
     d = docx.Document()
     d.add_heading("Title", 1)
     d.add_paragraph(ENGLISH)
-    d.save(tmp_path / "a.docx")
+    d.save(str(tmp_path / "a.docx"))
     (tmp_path / "a.txt").write_text("A heading\n\n" + ENGLISH)
     (tmp_path / "a.html").write_text(f"<h1>T</h1><p>{ENGLISH}</p>")
     (tmp_path / "a.md").write_text(f"# T\n\n{ENGLISH}")

@@ -21,11 +21,10 @@ from search.core.errors import OnnxExportError
 from search.models import backends as embed_backends
 from search.models.backends import BACKENDS, onnx_dir, verify_export
 from search.models.encoders import planning
-from search.models.loading import load_embedder
 from search.models.planner import Plan, save_plan
 from search.models.specs import ModelSpec
 from tests.fake_timing import fake_timing, native_bf16_cpu
-from tests.tiny_models import save_tiny_decoder, save_tiny_encoder
+from tests.tiny_models import load_transformers, save_tiny_decoder, save_tiny_encoder
 
 TEXTS = ["hello world", "the cat is red today and the dog is blue", "x", "der Hund und die Katze ist"]
 
@@ -38,8 +37,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> ModelSpec:
 def test_models_backend_int8_close_to_torch(
     tiny: ModelSpec, tmp_path: Path, no_network: list[object]
 ) -> None:
-    reference = load_embedder(tiny, cache_dir=tmp_path, backend="torch").encode_documents(TEXTS)
-    int8 = load_embedder(tiny, cache_dir=tmp_path, backend="int8").encode_documents(TEXTS)
+    reference = load_transformers(tiny, cache_dir=tmp_path, backend="torch").encode_documents(TEXTS)
+    int8 = load_transformers(tiny, cache_dir=tmp_path, backend="int8").encode_documents(TEXTS)
     assert int8.dtype == np.float32 and int8.shape == reference.shape
     np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
     assert (int8 * reference).sum(axis=1).min() > 0.98
@@ -49,8 +48,8 @@ def test_models_backend_int8_close_to_torch(
 def test_models_backend_bf16_close_to_torch(
     tiny: ModelSpec, tmp_path: Path, backend: str, no_network: list[object]
 ) -> None:
-    reference = load_embedder(tiny, cache_dir=tmp_path, backend="torch")
-    bf16 = load_embedder(tiny, cache_dir=tmp_path, backend=backend)  # type: ignore[arg-type]
+    reference = load_transformers(tiny, cache_dir=tmp_path, backend="torch")
+    bf16 = load_transformers(tiny, cache_dir=tmp_path, backend=backend)  # type: ignore[arg-type]
     assert bf16.backend == backend  # type: ignore[attr-defined]
     docs, queries = bf16.encode_documents(TEXTS), bf16.encode_queries(TEXTS)
     assert docs.dtype == np.float32  # cast back before pooling
@@ -71,8 +70,8 @@ def test_models_backend_onnx_matches_torch_and_is_exported_once(
     tiny: ModelSpec, onnx_cache: Path, no_network: list[object]
 ) -> None:
     tmp_path = onnx_cache
-    torch_path = load_embedder(tiny, cache_dir=tmp_path, backend="torch")
-    onnx = load_embedder(tiny, cache_dir=tmp_path, backend="onnx")
+    torch_path = load_transformers(tiny, cache_dir=tmp_path, backend="torch")
+    onnx = load_transformers(tiny, cache_dir=tmp_path, backend="onnx")
     assert (torch_path.backend, onnx.backend) == ("torch", "onnx")
     onnx._batch_size = 2  # several batches with different shapes through one graph
     np.testing.assert_allclose(onnx.encode_documents(TEXTS), torch_path.encode_documents(TEXTS), atol=1e-5)
@@ -82,7 +81,7 @@ def test_models_backend_onnx_matches_torch_and_is_exported_once(
     exports = list((tmp_path / "onnx").iterdir())
     assert len(exports) == 1 and (exports[0] / "model.onnx").is_file()
     mtime = (exports[0] / "model.onnx").stat().st_mtime
-    load_embedder(tiny, cache_dir=tmp_path, backend="onnx")  # reuses the export
+    load_transformers(tiny, cache_dir=tmp_path, backend="onnx")  # reuses the export
     assert (exports[0] / "model.onnx").stat().st_mtime == mtime
     assert exports[0] == onnx_dir(tmp_path, Path(tiny.source), f"{tiny.name}-{tiny.revision}")
 
@@ -91,8 +90,8 @@ def test_models_backend_onnx_int8_close_to_torch(
     tiny: ModelSpec, onnx_cache: Path, no_network: list[object]
 ) -> None:
     tmp_path = onnx_cache
-    reference = load_embedder(tiny, cache_dir=tmp_path, backend="torch").encode_documents(TEXTS)
-    int8 = load_embedder(tiny, cache_dir=tmp_path, backend="onnx-int8").encode_documents(TEXTS)
+    reference = load_transformers(tiny, cache_dir=tmp_path, backend="torch").encode_documents(TEXTS)
+    int8 = load_transformers(tiny, cache_dir=tmp_path, backend="onnx-int8").encode_documents(TEXTS)
     np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
     assert (int8 * reference).sum(axis=1).min() > 0.98
     (export,) = (tmp_path / "onnx").iterdir()
@@ -115,7 +114,7 @@ def test_models_backend_stale_exports_are_removed(tmp_path: Path) -> None:
 
 def test_models_backend_unknown_is_refused(tiny: ModelSpec, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown backend"):
-        load_embedder(tiny, cache_dir=tmp_path, backend="tensorrt")  # type: ignore[arg-type]
+        load_transformers(tiny, cache_dir=tmp_path, backend="tensorrt")  # type: ignore[arg-type]
     assert BACKENDS == ("auto", "torch", "bf16", "bf16-autocast", "onnx", "int8", "onnx-int8")
 
 
@@ -125,13 +124,13 @@ def test_models_backend_auto_measures_once_and_follows_the_plan_per_workload(
     """bf16 runs passages fastest, ONNX single queries (as measured on the issue's CPU)."""
     native_bf16_cpu(monkeypatch)
     plans = fake_timing(monkeypatch, docs={"torch": 1.0, "onnx": 0.8, "bf16": 0.3}, queries={"onnx": 0.005})
-    auto = load_embedder(tiny, cache_dir=onnx_cache, planning="now")
+    auto = load_transformers(tiny, cache_dir=onnx_cache, planning="now")
     assert auto.backends == ("bf16", "onnx") and auto.backend == "bf16/onnx"  # type: ignore[attr-defined]
     (plan,) = plans
-    assert auto.plan.measurements == plan.measurements and auto.plan.key  # type: ignore[attr-defined]
-    assert plan.measured and auto.plan.key_parts["model"] == "tiny-e5-tiny-1"  # type: ignore[attr-defined]
+    assert auto.plan.measurements == plan.measurements and auto.plan.key  # type: ignore[union-attr]
+    assert plan.measured and auto.plan.key_parts["model"] == "tiny-e5-tiny-1"  # type: ignore[union-attr]
     assert {m.backend for m in plan.measurements} == {"torch", "onnx", "bf16"}
-    reference = load_embedder(tiny, cache_dir=onnx_cache, backend="torch")
+    reference = load_transformers(tiny, cache_dir=onnx_cache, backend="torch")
     assert (auto.encode_documents(TEXTS) * reference.encode_documents(TEXTS)).sum(axis=1).min() > 0.999
     np.testing.assert_allclose(auto.encode_queries(TEXTS), reference.encode_queries(TEXTS), atol=1e-5)
     (record,) = (onnx_cache / "onnx").glob("*/export.json")
@@ -139,10 +138,10 @@ def test_models_backend_auto_measures_once_and_follows_the_plan_per_workload(
     (saved,) = (onnx_cache / "plans").glob("*.json")
     assert json.loads(saved.read_text())["documents"] == "bf16"
 
-    again = load_embedder(tiny, cache_dir=onnx_cache, planning="now")
+    again = load_transformers(tiny, cache_dir=onnx_cache, planning="now")
     assert again.backends == ("bf16", "onnx") and len(plans) == 1  # type: ignore[attr-defined]
-    replanned = load_embedder(tiny, cache_dir=onnx_cache, planning="replan")
-    assert len(plans) == 2 and replanned.plan.created == plans[1].created  # type: ignore[attr-defined]
+    replanned = load_transformers(tiny, cache_dir=onnx_cache, planning="replan")
+    assert len(plans) == 2 and replanned.plan.created == plans[1].created  # type: ignore[union-attr]
     shutil.rmtree(onnx_cache / "plans")
 
 
@@ -151,11 +150,11 @@ def test_models_backend_auto_later_runs_the_provisional_choice_without_timing(
 ) -> None:
     plans = fake_timing(monkeypatch, docs={}, queries={})
     native_bf16_cpu(monkeypatch, native=True)
-    auto = load_embedder(tiny, cache_dir=tmp_path)  # planning="later" is the library default
-    assert auto.backends == ("bf16", "bf16") and not auto.plan.measured  # type: ignore[attr-defined]
-    assert "provisional" in auto.plan.reason  # type: ignore[attr-defined]
+    auto = load_transformers(tiny, cache_dir=tmp_path)  # planning="later" is the library default
+    assert auto.backends == ("bf16", "bf16") and not auto.plan.measured  # type: ignore[union-attr]
+    assert "provisional" in auto.plan.reason  # type: ignore[union-attr]
     native_bf16_cpu(monkeypatch, native=False)
-    assert load_embedder(tiny, cache_dir=tmp_path).backends == ("torch", "torch")  # type: ignore[attr-defined]
+    assert load_transformers(tiny, cache_dir=tmp_path).backends == ("torch", "torch")  # type: ignore[attr-defined]
     assert plans == [] and not (tmp_path / "plans").exists() and not (tmp_path / "onnx").exists()
     assert planning.plan_missing(tiny, cache_dir=tmp_path, device="cpu")
 
@@ -171,7 +170,7 @@ def test_models_backend_runners_are_built_on_first_use(
         return real(self, backend, load_model)  # type: ignore[arg-type]
 
     monkeypatch.setattr(planning.ModelFiles, "build", counting)
-    embedder = load_embedder(tiny, cache_dir=tmp_path, backend="torch")
+    embedder = load_transformers(tiny, cache_dir=tmp_path, backend="torch")
     assert built == []  # loading reads the tokenizer and config only
     embedder.encode_queries(["hello"])
     embedder.with_spec(tiny).encode_documents(TEXTS)  # a view shares the built runner  # type: ignore[attr-defined]
@@ -181,7 +180,7 @@ def test_models_backend_runners_are_built_on_first_use(
 def test_models_backend_a_wrong_graph_is_refused(tiny: ModelSpec, onnx_cache: Path, tmp_path: Path) -> None:
     from transformers import AutoModel
 
-    load_embedder(tiny, cache_dir=onnx_cache, backend="onnx")
+    load_transformers(tiny, cache_dir=onnx_cache, backend="onnx")
     (graph,) = (onnx_cache / "onnx").glob("*/model.onnx")
     other = save_tiny_encoder(tmp_path / "other", seed=1)  # same shapes, other weights
     with pytest.raises(OnnxExportError, match="differs from the torch model"):
@@ -194,8 +193,8 @@ def test_models_backend_onnx_keeps_left_padding_and_last_token_pooling(
     """A Qwen3-style decoder through the exported graph: same vectors alone and in a padded batch."""
     pytest.importorskip("onnxscript", reason="torch.onnx's exporter needs onnxscript")
     decoder = save_tiny_decoder(tmp_path / "qwen")
-    onnx = load_embedder(decoder, cache_dir=tmp_path, backend="onnx")
-    reference = load_embedder(decoder, cache_dir=tmp_path, backend="torch")
+    onnx = load_transformers(decoder, cache_dir=tmp_path, backend="onnx")
+    reference = load_transformers(decoder, cache_dir=tmp_path, backend="torch")
     batch = onnx.encode_queries(TEXTS)
     np.testing.assert_allclose(batch, reference.encode_queries(TEXTS), atol=1e-5)
     np.testing.assert_allclose(onnx.encode_queries(TEXTS[1:2])[0], batch[1], atol=1e-5)
@@ -214,21 +213,21 @@ def test_models_backend_auto_plans_without_onnx_when_the_export_fails_and_rememb
         raise OnnxExportError("unsupported operator")
 
     monkeypatch.setattr(embed_backends, "export_onnx", failing_export)
-    first = load_embedder(tiny, cache_dir=tmp_path, planning="now")
+    first = load_transformers(tiny, cache_dir=tmp_path, planning="now")
     assert first.backend == "torch"  # type: ignore[attr-defined]
     onnx = plans[0].measurement("onnx")
     assert onnx is not None and onnx.error is not None and "unsupported operator" in onnx.error
-    second = load_embedder(tiny, cache_dir=tmp_path, planning="replan")
+    second = load_transformers(tiny, cache_dir=tmp_path, planning="replan")
     assert second.backend == "torch" and len(plans) == 2  # type: ignore[attr-defined]
     assert len(calls) == 1  # the failure is remembered next to the export folder
     with pytest.raises(OnnxExportError, match="failed before"):
-        load_embedder(tiny, cache_dir=tmp_path, backend="onnx").encode_queries(["x"])
+        load_transformers(tiny, cache_dir=tmp_path, backend="onnx").encode_queries(["x"])
     np.testing.assert_allclose(first.encode_documents(TEXTS), second.encode_documents(TEXTS), atol=1e-6)
 
 
 def test_models_backend_onnx_queries_import_no_torch(tiny: ModelSpec, onnx_cache: Path) -> None:
     """A cold search whose plan runs queries on ONNX Runtime must not pay for importing torch."""
-    load_embedder(tiny, cache_dir=onnx_cache, backend="onnx").encode_queries(["x"])  # the export, cached
+    load_transformers(tiny, cache_dir=onnx_cache, backend="onnx").encode_queries(["x"])  # the export, cached
     path, key, parts = planning.ModelFiles(
         Path(tiny.source), planning.model_id(tiny), onnx_cache, "cpu"
     ).plan_file()
@@ -257,7 +256,7 @@ def test_models_backend_auto_is_torch_off_the_cpu(tmp_path: Path) -> None:
     loaded = []
     _, name = embed_backends.build_runner(
         "auto",
-        lambda: loaded.append(1) or "torch-model",  # type: ignore[arg-type, func-returns-value]
+        lambda: loaded.append(1) or "torch-model",  # type: ignore[arg-type, func-returns-value, return-value]
         model_folder=tmp_path,
         model_id="m",
         cache_dir=tmp_path,

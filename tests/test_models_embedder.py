@@ -12,9 +12,8 @@ import torch
 
 from search.models.embedder import Embedder
 from search.models.encoders.transformers import TransformersEmbedder, pad_batch, pool, pool_numpy, read_head
-from search.models.loading import load_embedder
 from search.models.specs import WEB_SEARCH_TASK, ModelSpec
-from tests.tiny_models import save_tiny_decoder, save_tiny_dense_encoder, save_tiny_encoder
+from tests.tiny_models import load_transformers, save_tiny_decoder, save_tiny_dense_encoder, save_tiny_encoder
 
 TEXTS = [
     "hello world",
@@ -77,7 +76,7 @@ def dense(tiny_dir: Path) -> ModelSpec:
 
 
 def spied(spec: ModelSpec, **kwargs: object) -> tuple[TransformersEmbedder, TokenizerSpy]:
-    embedder = load_embedder(spec, **kwargs, backend="torch")  # type: ignore[arg-type]
+    embedder = load_transformers(spec, **kwargs, backend="torch")  # type: ignore[arg-type]
     spy = TokenizerSpy(embedder._tokenizer)
     embedder._tokenizer = spy  # type: ignore[assignment]
     return embedder, spy
@@ -125,7 +124,7 @@ def test_models_no_prompt_model_treats_both_sides_alike(
 
 
 def test_models_prompts_change_the_vectors(e5_style: ModelSpec, no_network: list[object]) -> None:
-    embedder = load_embedder(e5_style, backend="torch")
+    embedder = load_transformers(e5_style, backend="torch")
     queries, documents = embedder.encode_queries(TEXTS), embedder.encode_documents(TEXTS)
     assert np.all(np.abs(queries - documents).max(axis=1) > 1e-3)
 
@@ -134,7 +133,7 @@ def test_models_prompts_change_the_vectors(e5_style: ModelSpec, no_network: list
 
 
 def test_models_last_token_pooling_with_left_padding(decoder: ModelSpec, no_network: list[object]) -> None:
-    embedder = load_embedder(decoder, backend="torch")
+    embedder = load_transformers(decoder, backend="torch")
     alone = np.stack([embedder.encode_documents([t])[0] for t in TEXTS])
     batch = embedder.encode_documents(TEXTS)
     np.testing.assert_allclose(batch, alone, atol=2e-5)
@@ -143,7 +142,7 @@ def test_models_last_token_pooling_with_left_padding(decoder: ModelSpec, no_netw
 
 
 def test_models_mean_pooling_with_right_padding(e5_style: ModelSpec, no_network: list[object]) -> None:
-    embedder = load_embedder(e5_style, backend="torch")
+    embedder = load_transformers(e5_style, backend="torch")
     alone = np.stack([embedder.encode_documents([t])[0] for t in TEXTS])
     np.testing.assert_allclose(embedder.encode_documents(TEXTS), alone, atol=2e-5)
 
@@ -172,7 +171,7 @@ def test_models_pooling_is_correct_for_either_padding_side() -> None:
 @pytest.mark.parametrize("style", ["e5_style", "decoder", "dense"])
 def test_models_outputs_normalised_float32_in_input_order(style: str, request: pytest.FixtureRequest) -> None:
     spec: ModelSpec = request.getfixturevalue(style)
-    embedder = load_embedder(spec, backend="torch")
+    embedder = load_transformers(spec, backend="torch")
     embedder._batch_size = 2  # several length-sorted batches
     shuffled = [TEXTS[i] for i in (3, 0, 4, 2, 1)]
     out = embedder.encode_documents(shuffled)
@@ -184,7 +183,7 @@ def test_models_outputs_normalised_float32_in_input_order(style: str, request: p
 
 
 def test_models_is_an_embedder(e5_style: ModelSpec) -> None:
-    assert isinstance(load_embedder(e5_style, backend="torch"), Embedder)
+    assert isinstance(load_transformers(e5_style, backend="torch"), Embedder)
 
 
 # sentence-transformers packaging (LaBSE: CLS -> Dense(tanh) -> Normalize) ------------------
@@ -193,7 +192,7 @@ def test_models_is_an_embedder(e5_style: ModelSpec) -> None:
 def test_models_dense_head_applied_as_packaged(dense: ModelSpec, no_network: list[object]) -> None:
     from transformers import AutoModel
 
-    embedder = load_embedder(dense, backend="torch")
+    embedder = load_transformers(dense, backend="torch")
     ours = embedder.encode_documents(TEXTS)
 
     folder = Path(dense.source)
@@ -215,7 +214,7 @@ def test_models_dense_head_matches_sentence_transformers(dense: ModelSpec, no_ne
     reference = SentenceTransformer(dense.source, device="cpu", local_files_only=True)
     expected = reference.encode(TEXTS, convert_to_numpy=True)
     np.testing.assert_allclose(
-        load_embedder(dense, backend="torch").encode_documents(TEXTS), expected, atol=1e-5
+        load_transformers(dense, backend="torch").encode_documents(TEXTS), expected, atol=1e-5
     )
 
 
@@ -223,14 +222,14 @@ def test_models_packaged_pooling_must_agree_with_spec(dense: ModelSpec) -> None:
     from dataclasses import replace
 
     with pytest.raises(ValueError, match="packaged pooling is 'cls'"):
-        load_embedder(replace(dense, pooling="mean"), backend="torch")
+        load_transformers(replace(dense, pooling="mean"), backend="torch")
 
 
 # token budget, truncation, threads ----------------------------------------------------------
 
 
 def test_models_count_tokens_and_document_overhead(e5_style: ModelSpec) -> None:
-    embedder = load_embedder(e5_style, backend="torch")
+    embedder = load_transformers(e5_style, backend="torch")
     assert embedder.count_tokens(["hello world", "hello world hello world", ""]) == [2, 4, 0]
     # "passage:" is two pieces (passage + ':') and <s> </s> two more
     assert embedder.document_overhead() == 4
@@ -239,17 +238,17 @@ def test_models_count_tokens_and_document_overhead(e5_style: ModelSpec) -> None:
 
 
 def test_models_max_tokens_caps_input_and_keeps_specials(e5_style: ModelSpec) -> None:
-    embedder = load_embedder(e5_style, max_tokens=10, backend="torch")
+    embedder = load_transformers(e5_style, max_tokens=10, backend="torch")
     assert embedder.max_tokens == 10
     long_text = " ".join(["hello world"] * 50)
     ids = embedder.tokenize([long_text])[0]
     assert len(ids) == 10 and ids[0] == 0 and ids[-1] == 2
-    assert load_embedder(e5_style, max_tokens=10_000, backend="torch").max_tokens == e5_style.max_tokens
+    assert load_transformers(e5_style, max_tokens=10_000, backend="torch").max_tokens == e5_style.max_tokens
     assert embedder.count_tokens([long_text]) == [100]  # counting is never truncated
 
 
 def test_models_concurrent_calls_match_sequential(e5_style: ModelSpec) -> None:
-    embedder = load_embedder(e5_style, backend="torch")
+    embedder = load_transformers(e5_style, backend="torch")
     expected = embedder.encode_documents(TEXTS * 4)
     results: list[np.ndarray] = []
     errors: list[BaseException] = []

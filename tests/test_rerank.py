@@ -101,6 +101,7 @@ def test_cross_encoder_scores_are_the_models_logits(cross_folder: Path, no_netwo
 
 def test_rerank_orders_by_score_and_respects_k(cross_folder: Path, no_network: list[object]) -> None:
     reranker = load_reranker(str(cross_folder))
+    assert isinstance(reranker, SequenceClassificationReranker)
     hits = hits_for(PASSAGES)
     scores = reranker.score(QUERY, PASSAGES)
     top = reranker.rerank(QUERY, hits, k=3)

@@ -234,7 +234,7 @@ def test_docx_and_pptx_use_real_structure() -> None:
     for src in SOURCES:
         path = DOCUMENTS / src.path
         if src.format == "docx":
-            styles = [p.style.name for p in docx.Document(str(path)).paragraphs]
+            styles = [p.style.name if p.style else None for p in docx.Document(str(path)).paragraphs]
             assert styles[0] == "Title" and "Heading 1" in styles, src.path
             assert docx.Document(str(path)).core_properties.title == src.title
         elif src.format == "pptx":

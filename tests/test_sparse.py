@@ -7,17 +7,16 @@ from pathlib import Path
 import pytest
 
 from search.models.encoders.transformers import TransformersEmbedder
-from search.models.loading import load_embedder
 from search.text.bm25 import BM25Params, SubwordBM25Encoder
 from search.text.sparse import SparseEncoder
-from tests.tiny_models import save_tiny_encoder
+from tests.tiny_models import load_transformers, save_tiny_encoder
 
 
 @pytest.fixture(scope="module")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> TransformersEmbedder:
     folder = tmp_path_factory.mktemp("tiny-e5")
     save_tiny_encoder(folder)
-    return load_embedder(str(folder), backend="torch")
+    return load_transformers(str(folder), backend="torch")
 
 
 @pytest.fixture(scope="module")

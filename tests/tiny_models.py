@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
@@ -21,6 +21,8 @@ from search.models.specs import SPEC_FILENAME, ModelSpec
 
 if TYPE_CHECKING:
     from transformers import BertConfig
+
+    from search.models.encoders.transformers import TransformersEmbedder
 
 METASPACE = "\u2581"
 XLMR_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # ids 0..3 as in XLM-R
@@ -287,3 +289,13 @@ def save_tiny_cross_encoder(folder: Path, *, hidden: int = 32, seed: int = 0) ->
         128,
     )
     return folder
+
+
+def load_transformers(model: str | ModelSpec, **kwargs: Any) -> TransformersEmbedder:
+    """load_embedder for tests that look inside a transformer embedder (tokenizer, batch size, backend)."""
+    from search.models.encoders.transformers import TransformersEmbedder
+    from search.models.loading import load_embedder
+
+    embedder = load_embedder(model, **kwargs)
+    assert isinstance(embedder, TransformersEmbedder)
+    return embedder

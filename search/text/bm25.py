@@ -59,7 +59,7 @@ class SubwordBM25Encoder:
         self._special = frozenset(tokenizer.tokenize([""])[0])
 
     @classmethod
-    def for_embedder(cls, embedder: SubwordTokenizer, params: BM25Params | None = None) -> SubwordBM25Encoder:
+    def for_embedder(cls, embedder: object, params: BM25Params | None = None) -> SubwordBM25Encoder:
         """The encoder paired with an embedder; the embedder must expose ``tokenize`` and ``spec``."""
         if not isinstance(embedder, SubwordTokenizer):
             raise TypeError(
