@@ -190,6 +190,30 @@ def test_feedback_pulls_up_the_leaders_translation_and_keeps_the_leader() -> Non
         Feedback.parse("unknown-v9:w=1")
 
 
+def test_feedback_leaves_candidates_of_one_language_alone() -> None:
+    """The vote pulls up translations; within one language it would only blur the ranking."""
+    leader, translation, unrelated = unit(1, 0.1, 0), unit(0.9, 0.15, 0.4), unit(0.2, 1, 0)
+
+    def points(*languages: str) -> list[ScoredPoint]:
+        ids = ("leader", "unrelated", "translation")
+        scores, vectors = (0.80, 0.62, 0.60), (leader, unrelated, translation)
+        return [
+            ScoredPoint(i, s, {"language": lang}, v) for i, s, lang, v in zip(ids, scores, languages, vectors)
+        ]
+
+    feedback = Feedback(weight=0.4, top=5, temperature=0.01)
+    assert [p.id for p in feedback.rescore(points("de", "de", "de"))] == [
+        "leader",
+        "unrelated",
+        "translation",
+    ]
+    assert [p.id for p in feedback.rescore(points("de", "de", "fr"))] == [
+        "leader",
+        "translation",
+        "unrelated",
+    ]
+
+
 def test_query_language_is_read_by_fasttext_and_can_be_given() -> None:
     cases = {
         "كيف تتشكل البراكين؟": "ar",

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from search.stores.base import ScoredPoint
+from search.stores.payload import Field
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,16 @@ class Feedback:
         )
 
     def rescore(self, points: Sequence[ScoredPoint]) -> list[ScoredPoint]:
-        """The candidates re-scored and re-ordered; points without a vector keep their score."""
+        """The candidates re-scored and re-ordered; points without a vector keep their score.
+
+        Candidates that are all in one language are left as they are: the vote exists to pull
+        up translations, and within one language it only blurs the ranking (same-language
+        XQuAD, 12 languages: 95.20 raw, 94.61 with the vote on every query).
+        """
         if len(points) < 2 or any(p.vector is None for p in points):
+            return list(points)
+        languages = {p.payload.get(Field.LANGUAGE) for p in points}
+        if len(languages) == 1 and None not in languages:
             return list(points)
         scores = np.array([p.score for p in points], dtype=np.float64)
         vectors = np.stack([np.asarray(p.vector, dtype=np.float32) for p in points])
