@@ -136,8 +136,8 @@ def main() -> None:
                         task,
                         "corrected" if corrected else "raw (before)",
                         mean("ndcg@10"),
-                        mean("hit_rate@1") / 100,
-                        mean("recall@1") / 100,
+                        mean("hit_rate@1"),
+                        mean("recall@1"),
                         mean("map@20"),
                         100 * statistics.fmean(r.own_language_at_10[r.pipelines[0]] for r in reports),
                         seconds[corrected],
@@ -146,7 +146,8 @@ def main() -> None:
     print(f"Language-bias correction, model {args.model}{' (quick subsets)' if args.quick else ''}")
     print(
         format_table(
-            ["task", "vectors", "nDCG@10", "hit@1", "recall@1", "mAP@20", "own-language % top 10", "s"], rows
+            ["task", "vectors", "nDCG@10", "hit@1 %", "recall@1 %", "mAP@20", "own-language % top 10", "s"],
+            rows,
         )
     )
 
