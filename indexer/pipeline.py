@@ -37,7 +37,7 @@ from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import IndexInterrupted, IndexProgress, IndexReport, ProgressFn, SkippedFile
 from search.core.types import Chunk, Document, relative_source
-from search.models.embedder import Embedder
+from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.language_bias import LanguageCentering
 from search.stores.base import CollectionMeta, Point, VectorStore
 from search.stores.payload import FILE_STATE_FIELDS, StoredChunkState, encode_chunk
@@ -60,6 +60,7 @@ class IndexConfig:
     queue_files: int = 8  # documents buffered between extraction and embedding
     loader: LoaderConfig = field(default_factory=LoaderConfig)
     optimize: bool = True  # build the ANN index after the run
+    reuse_token_ids: bool = True  # the model gets the chunker's ids (off: it tokenises the text, as before)
 
     def with_max_file_mb(self, mb: float) -> IndexConfig:
         """Raise or lower the size cap on text files (the only formats read whole into memory)."""
@@ -258,7 +259,9 @@ def index_documents(
                 if stop.is_set() or run.cancel.is_set():
                     break
                 t0 = time.perf_counter()
-                chunks = chunk_document(doc, embedder, budget, config.overlap_tokens)
+                chunks = chunk_document(
+                    doc, embedder, budget, config.overlap_tokens, detector=config.loader.language_detector
+                )
                 run.timer.add("chunk", time.perf_counter() - t0)
                 parsed = _Parsed(doc.source, doc.content_hash, tuple(chunks))
                 _put(out, parsed if chunks else replace(parsed, error="no text to index"), stop)
@@ -515,7 +518,13 @@ def _produce_file(
             break
         t0 = time.perf_counter()
         chunks = chunk_document(
-            part, embedder, budget, config.overlap_tokens, first_position=position, n_chunks=0
+            part,
+            embedder,
+            budget,
+            config.overlap_tokens,
+            first_position=position,
+            n_chunks=0,
+            detector=config.loader.language_detector,
         )
         timer.add("chunk", time.perf_counter() - t0)
         position += len(chunks)
@@ -592,6 +601,7 @@ class _Writer:
         correction: LanguageCentering | None = None,
     ) -> None:
         self._embedder = embedder
+        self._reuse_ids = config.reuse_token_ids
         self._correction = correction
         self._on_write = on_write  # called after each batch with the sources it finished
         self._store = store
@@ -665,7 +675,7 @@ class _Writer:
     def _write(self, batch: Sequence[Chunk]) -> None:
         texts = [chunk.text for chunk in batch]
         t0 = time.perf_counter()
-        vectors = self._embedder.encode_documents(texts)
+        vectors = self._embed(batch, texts)
         if self._correction is not None:  # after the embedding cache: it keeps the model's own vectors
             vectors = self._correction.documents(vectors, [chunk.language for chunk in batch])
         self._timer.add("embed", time.perf_counter() - t0)
@@ -690,6 +700,14 @@ class _Writer:
         self._timer.add("write", time.perf_counter() - t0)
         if self._on_write is not None:
             self._on_write(finished)
+
+    def _embed(self, batch: Sequence[Chunk], texts: list[str]) -> Any:
+        """The chunker's token ids go to the model when it takes them: one tokenisation less per chunk."""
+        embedder = self._embedder
+        ids = [chunk.token_ids for chunk in batch]
+        if self._reuse_ids and isinstance(embedder, TokenizedDocuments) and all(i is not None for i in ids):
+            return embedder.encode_documents_tokenized(texts, [i or () for i in ids])
+        return embedder.encode_documents(texts)
 
 
 def _length(chunk: Chunk) -> int:
