@@ -36,7 +36,7 @@ from indexer.extract.loaders import (
 from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import IndexInterrupted, IndexProgress, IndexReport, ProgressFn, SkippedFile
-from search.core.types import Chunk, Document, relative_source
+from search.core.types import Chunk, Document, SparseVector, relative_source
 from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.language_bias import LanguageCentering
 from search.stores.base import CollectionMeta, Point, VectorStore
@@ -89,6 +89,7 @@ class _Parsed:
     keep: bool = False  # the file is there but could not be read now: keep its indexed chunks
     unchanged: bool = False  # indexed before with this content: nothing to do
     last: bool = True  # the file's last (usually only) part: its chunks complete the file
+    sparse: tuple[SparseVector, ...] = ()  # the chunks' BM25 vectors, when the run writes them
 
 
 @dataclass
@@ -214,8 +215,10 @@ def index_folder(
             SkippedFile(relative_source(Path(skipped.path).as_posix(), run.root), run.shown(skipped.reason))
         )
 
+    chunker = _Chunker(embedder, config, run.timer, sparse)
+
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
-        _produce(found, root_path, state, embedder, config, run.timer, out, stop, run.cancel)
+        _produce(found, root_path, state, chunker, config, run.timer, out, stop, run.cancel)
 
     return run.execute(
         produce,
@@ -251,19 +254,15 @@ def index_documents(
     root = roots.pop() if len(roots) == 1 else ""
     run = _Run(embedder, store, collection, sparse, config, root, progress, cancel, vectors)
     run.display.update({doc.source: doc.relpath for doc in docs})
-    budget = chunk_budget(embedder, config)
+    chunker = _Chunker(embedder, config, run.timer, sparse)
 
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
         try:
             for doc in docs:
                 if stop.is_set() or run.cancel.is_set():
                     break
-                t0 = time.perf_counter()
-                chunks = chunk_document(
-                    doc, embedder, budget, config.overlap_tokens, detector=config.loader.language_detector
-                )
-                run.timer.add("chunk", time.perf_counter() - t0)
-                parsed = _Parsed(doc.source, doc.content_hash, tuple(chunks))
+                chunks, sparse_vectors = chunker(doc)
+                parsed = _Parsed(doc.source, doc.content_hash, chunks, sparse=sparse_vectors)
                 _put(out, parsed if chunks else replace(parsed, error="no text to index"), stop)
         except BaseException as exc:  # noqa: BLE001 - a bug: surface it in the caller's thread
             _put(out, exc, stop, force=True)
@@ -435,11 +434,50 @@ def chunk_budget(embedder: Embedder, config: IndexConfig) -> int:
     return budget
 
 
+class _Chunker:
+    """A document's chunks and their BM25 vectors: the producer's share of the work.
+
+    BM25 tokenises the lower-cased text (its ids differ from the model's), so it cannot
+    reuse the chunker's ids; it runs here, beside the model, instead of between two
+    forward passes on the model's thread.
+    """
+
+    def __init__(
+        self, embedder: Embedder, config: IndexConfig, timer: _Timer, sparse: SparseEncoder | None
+    ) -> None:
+        self._embedder = embedder
+        self._config = config
+        self._timer = timer
+        self._sparse = sparse
+        self._budget = chunk_budget(embedder, config)
+
+    def __call__(
+        self, doc: Document, first_position: int = 0, n_chunks: int | None = None
+    ) -> tuple[tuple[Chunk, ...], tuple[SparseVector, ...]]:
+        t0 = time.perf_counter()
+        chunks = chunk_document(
+            doc,
+            self._embedder,
+            self._budget,
+            self._config.overlap_tokens,
+            first_position=first_position,
+            n_chunks=n_chunks,
+            detector=self._config.loader.language_detector,
+        )
+        self._timer.add("chunk", time.perf_counter() - t0)
+        if self._sparse is None or not chunks:
+            return tuple(chunks), ()
+        t0 = time.perf_counter()
+        sparse = tuple(self._sparse.encode_documents([chunk.text for chunk in chunks]))
+        self._timer.add("sparse", time.perf_counter() - t0)
+        return tuple(chunks), sparse
+
+
 def _produce(
     found: Discovery,
     root: Path,
     state: Mapping[str, _FileState],
-    embedder: Embedder,
+    chunker: _Chunker,
     config: IndexConfig,
     timer: _Timer,
     out: queue.Queue[_Parsed | BaseException | None],
@@ -447,7 +485,6 @@ def _produce(
     cancel: threading.Event,
 ) -> None:
     """Hash, skip unchanged, extract and chunk; runs beside the embedding loop."""
-    budget = chunk_budget(embedder, config)
     real_root = os.path.realpath(root)
     try:
         for entry in found.files:
@@ -473,9 +510,7 @@ def _produce(
             if known is not None and known.complete(content_hash):
                 _put(out, _Parsed(source, content_hash, unchanged=True), stop)
                 continue
-            _produce_file(
-                Path(entry.path), root, content_hash, embedder, budget, config, timer, out, stop, cancel
-            )
+            _produce_file(Path(entry.path), root, content_hash, chunker, config, timer, out, stop, cancel)
     except BaseException as exc:  # noqa: BLE001 - a bug, not a bad file: surface it in the caller's thread
         _put(out, exc, stop, force=True)
     finally:
@@ -486,8 +521,7 @@ def _produce_file(
     path: Path,
     root: Path,
     content_hash: str,
-    embedder: Embedder,
-    budget: int,
+    chunker: _Chunker,
     config: IndexConfig,
     timer: _Timer,
     out: queue.Queue[_Parsed | BaseException | None],
@@ -516,22 +550,12 @@ def _produce_file(
         timer.add("extract", time.perf_counter() - t0)
         if part is None:
             break
-        t0 = time.perf_counter()
-        chunks = chunk_document(
-            part,
-            embedder,
-            budget,
-            config.overlap_tokens,
-            first_position=position,
-            n_chunks=0,
-            detector=config.loader.language_detector,
-        )
-        timer.add("chunk", time.perf_counter() - t0)
+        chunks, sparse = chunker(part, first_position=position, n_chunks=0)
         position += len(chunks)
         if chunks:
             if held is not None:
                 _put(out, held, stop)
-            held = _Parsed(source, content_hash, tuple(chunks), last=False)
+            held = _Parsed(source, content_hash, chunks, last=False, sparse=sparse)
     else:
         return  # cancelled, or the consumer has gone: the file stays unfinished
     if held is None:
@@ -611,6 +635,7 @@ class _Writer:
         self._pool_size = self._batch_size * max(1, config.sort_batches)
         self._timer = timer
         self._pending: list[Chunk] = []
+        self._sparse_of: dict[str, SparseVector] = {}  # chunk id -> BM25 vector the producer made
         self._remaining: dict[str, int] = {}  # source -> chunks not yet written
         self._open: set[str] = set()  # sources whose last part has not arrived yet
         self._started: set[str] = set()  # sources with chunks written by this run
@@ -628,11 +653,15 @@ class _Writer:
         else:
             self._open.add(parsed.source)
         self._pending.extend(parsed.chunks)
+        self._sparse_of.update(zip((chunk.id for chunk in parsed.chunks), parsed.sparse))
         while len(self._pending) >= self._pool_size:
             self._write(self._take_matched())
 
     def discard(self, source: str) -> bool:
         """Forget a file that failed part-way; True when some of its chunks were already written."""
+        for chunk in self._pending:
+            if chunk.source == source:
+                self._sparse_of.pop(chunk.id, None)
         self._pending = [chunk for chunk in self._pending if chunk.source != source]
         self._remaining.pop(source, None)
         self._hashes.pop(source, None)
@@ -681,9 +710,13 @@ class _Writer:
         self._timer.add("embed", time.perf_counter() - t0)
         sparse_vectors: Sequence[Any] = [None] * len(batch)
         if self._sparse is not None:
-            t0 = time.perf_counter()
-            sparse_vectors = self._sparse.encode_documents(texts)
-            self._timer.add("sparse", time.perf_counter() - t0)
+            made = [self._sparse_of.pop(chunk.id, None) for chunk in batch]
+            if all(vector is not None for vector in made):
+                sparse_vectors = made
+            else:  # chunks from a producer without the encoder
+                t0 = time.perf_counter()
+                sparse_vectors = self._sparse.encode_documents(texts)
+                self._timer.add("sparse", time.perf_counter() - t0)
         points = [
             Point(id=chunk.id, vector=vector, payload=encode_chunk(chunk), sparse=sv)
             for chunk, vector, sv in zip(batch, vectors, sparse_vectors)

@@ -7,6 +7,7 @@ without any prompt. A prompt the ids cannot be framed with falls back to tokenis
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -16,13 +17,14 @@ import pytest
 
 from indexer.chunking import chunk_document
 from indexer.pipeline import IndexConfig, index_documents
-from search.core.types import Document, Section
+from search.core.types import Document, Section, SparseVector
 from search.models.embed_cache import CachedEmbedder, EmbeddingCache
 from search.models.embedder import TokenizedDocuments
 from search.models.encoders.transformers import TransformersEmbedder
 from search.models.specs import ModelSpec
 from search.stores.edge import EdgeStore
 from search.stores.payload import Field
+from search.text.bm25 import SubwordBM25Encoder
 from tests.tiny_models import load_transformers, save_tiny_decoder, save_tiny_encoder, write_spec
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -155,3 +157,34 @@ def test_index_with_and_without_reuse_stores_the_same(models: dict[str, ModelSpe
     assert recorders[True].vectors.keys() == recorders[False].vectors.keys()
     for text, vector in recorders[True].vectors.items():
         np.testing.assert_allclose(vector, recorders[False].vectors[text], atol=1e-6)
+
+
+class _ThreadRecordingBM25(SubwordBM25Encoder):
+    """Records the thread each batch of documents was encoded on."""
+
+    threads: list[str]
+
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseVector]:
+        self.threads.append(threading.current_thread().name)
+        return super().encode_documents(texts)
+
+
+def test_bm25_vectors_are_made_beside_the_model_and_stored(
+    models: dict[str, ModelSpec], tmp_path: Path
+) -> None:
+    embedder = load_transformers(models["e5"], backend="torch")
+    sparse = _ThreadRecordingBM25(embedder, "tiny-e5")
+    sparse.threads = []
+    store = EdgeStore(tmp_path / "store")
+    try:
+        config = IndexConfig(chunk_tokens=40, overlap_tokens=4, batch_size=4)
+        docs = [replace(document(), source=f"/docs/{i}.txt") for i in range(2)]
+        report = index_documents(docs, embedder, store, "c", sparse=sparse, config=config)
+        assert report.chunks_written > 4
+        assert sparse.threads and set(sparse.threads) == {
+            "index-extract"
+        }  # the producer, not the model's loop
+        (hit, *_) = store.search_sparse("c", sparse.encode_queries(["lovely cat"])[0], 3)
+        assert "cat" in str(hit.payload["text"])
+    finally:
+        store.close()
