@@ -28,8 +28,10 @@ less disturbed than wall time by other load on the machine.
 ``--backends`` indexes the same folder with several configurations in one run,
 alternating round by round: a backend name (``auto`` is the measured plan) and,
 with ``:before``, the pipeline as it was before issue 15 (langdetect for documents
-and chunks, the model tokenising each chunk again). The first configuration is
-the reference of the "vs first" column.
+and chunks, the model tokenising each chunk again, the producer at the model's
+priority); ``:nice=N`` sets how much the producer
+thread yields to the model (IndexConfig.producer_nice). The first configuration
+is the reference of the "vs first" column.
 """
 
 from __future__ import annotations
@@ -170,9 +172,13 @@ class Setup:
 
 
 def before_issue_15(config: IndexConfig) -> IndexConfig:
-    """The pipeline as it ran before issue 15: langdetect everywhere, the model tokenising again."""
+    """The pipeline as it ran before issue 15: langdetect everywhere, the model tokenising again,
+    the producer at the model's priority (BM25 still runs in the producer, script counts by table)."""
     return replace(
-        config, reuse_token_ids=False, loader=replace(config.loader, language_detector="langdetect")
+        config,
+        reuse_token_ids=False,
+        producer_nice=0,
+        loader=replace(config.loader, language_detector="langdetect"),
     )
 
 
@@ -263,7 +269,8 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
         "--backends",
         default="auto",
         help="comma-separated backends to compare (auto, torch, bf16, onnx ...); NAME:before runs the "
-        "pipeline as before issue 15 (default: auto, the app's default)",
+        "pipeline as before issue 15, NAME:nice=N with the producer thread's nice raised by N "
+        "(default: auto, the app's default)",
     )
     args = parser.parse_args(argv)
 
@@ -274,14 +281,20 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
         from search.models.specs import DEFAULT_MODEL
 
         for item in args.backends.split(","):
-            name, _, variant = item.strip().partition(":")
-            if variant not in ("", "before"):
-                parser.error(f"unknown pipeline variant {variant!r} in {item!r} (only :before)")
+            name, *variants = item.strip().split(":")
+            setup_config = config
+            for variant in variants:
+                if variant == "before":
+                    setup_config = before_issue_15(setup_config)
+                elif variant.startswith("nice=") and variant[5:].isdigit():
+                    setup_config = replace(setup_config, producer_nice=int(variant[5:]))
+                else:
+                    parser.error(f"unknown pipeline variant {variant!r} in {item!r} (:before, :nice=N)")
             if name not in BACKENDS:
                 parser.error(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
             backend = cast(Backend, name)
             loaded = load_embedder(DEFAULT_MODEL, device=args.device, backend=backend, planning="now")
-            setups.append(Setup(item.strip(), loaded, before_issue_15(config) if variant else config))
+            setups.append(Setup(item.strip(), loaded, setup_config))
     else:
         setups.append(Setup("", embedder, config))
     with tempfile.TemporaryDirectory(prefix="index-throughput-") as tmp:

@@ -12,6 +12,7 @@ waits for PDF parsing, and the model gets batches of chunks of similar length
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -61,6 +62,9 @@ class IndexConfig:
     loader: LoaderConfig = field(default_factory=LoaderConfig)
     optimize: bool = True  # build the ANN index after the run
     reuse_token_ids: bool = True  # the model gets the chunker's ids (off: it tokenises the text, as before)
+    # Added to the producer thread's nice value (Linux schedules threads separately): on two cores the model's
+    # threads get the CPU first, and the producer still has it all whenever the model waits for work.
+    producer_nice: int = 10
 
     def with_max_file_mb(self, mb: float) -> IndexConfig:
         """Raise or lower the size cap on text files (the only formats read whole into memory)."""
@@ -360,7 +364,12 @@ class _Run:
         state = state or {}
         parsed: queue.Queue[_Parsed | BaseException | None] = queue.Queue(maxsize=self.config.queue_files)
         stop = threading.Event()  # ours: tells the producer the consumer has gone away
-        producer = threading.Thread(target=produce, args=(parsed, stop), name="index-extract", daemon=True)
+        producer = threading.Thread(
+            target=_yielding(produce, self.config.producer_nice),
+            args=(parsed, stop),
+            name="index-extract",
+            daemon=True,
+        )
         producer.start()
         indexed: list[str] = []
         unchanged = 0
@@ -563,6 +572,29 @@ def _produce_file(
         return
     final = tuple(replace(chunk, n_chunks=position) for chunk in held.chunks)
     _put(out, replace(held, chunks=final, last=True), stop)
+
+
+def _yielding(
+    produce: Callable[[queue.Queue[_Parsed | BaseException | None], threading.Event], None], nice: int
+) -> Callable[[queue.Queue[_Parsed | BaseException | None], threading.Event], None]:
+    """``produce`` run at a lower priority than the model: extraction must not slow the forward pass.
+
+    A CPU-bound model runs one thread per core; a producer taking one of them makes the whole
+    parallel forward wait for the preempted thread. Lowered, it runs in the model's gaps and
+    whenever the model is waiting for chunks. Only this thread is affected (Linux keeps nice
+    values per thread); where that is not possible, it runs at normal priority.
+    """
+
+    def run(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
+        if nice > 0 and hasattr(os, "setpriority"):
+            thread = threading.get_native_id()
+            with contextlib.suppress(OSError):
+                os.setpriority(
+                    os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice)
+                )
+        produce(out, stop)
+
+    return run
 
 
 def _next_parsed(
