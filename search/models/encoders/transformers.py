@@ -287,6 +287,7 @@ class TransformersEmbedder:
         """
         from search.core.paths import default_cache_dir
         from search.models.encoders.planning import ModelFiles, model_id, runners_for
+        from search.models.scratch import remove_stale_temporaries
 
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -306,6 +307,9 @@ class TransformersEmbedder:
         pad_id = config.get("pad_token_id")
         pad_id = int(pad_id) if isinstance(pad_id, int) else 0
         files = ModelFiles(folder, model_id(spec), cache_dir or default_cache_dir(), device)
+        # Exports a killed process left half-written go on start, as they did when runners were built
+        # at load (a runner is now built on first use; a search on torch may never build one).
+        remove_stale_temporaries(files.cache_dir / "onnx")
 
         def view(runner: Runner) -> TransformersEmbedder:
             return cls(
