@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search.models.backends import BACKENDS, Backend
-from search.models.encoders.weights import refusing_unsafe_pickles
+from search.models.encoders.weights import check_pickled_weights, refusing_unsafe_pickles
 from search.models.specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -310,6 +310,7 @@ class TransformersEmbedder:
         # Exports a killed process left half-written go on start, as they did when runners were built
         # at load (a runner is now built on first use; a search on torch may never build one).
         remove_stale_temporaries(files.cache_dir / "onnx")
+        check_pickled_weights(folder)
 
         def view(runner: Runner) -> TransformersEmbedder:
             return cls(

@@ -30,3 +30,22 @@ def refusing_unsafe_pickles(folder: Path) -> Iterator[None]:
                 "loading it could run code; refused. Use a copy of the model saved as safetensors "
                 "(model.safetensors), e.g. from the model's publisher."
             ) from None
+
+
+def check_pickled_weights(folder: Path) -> None:
+    """Refuse a code-carrying ``pytorch_model*.bin`` when the model is loaded, not at its first use.
+
+    Backends are built on first use (a search on ONNX Runtime never loads the torch weights), so
+    without this a bad pickle would surface in the middle of a search or an index run. Only folders
+    without safetensors pay for it; tensors go to the meta device, so nothing is materialised.
+    """
+    if any(folder.glob("*.safetensors")):
+        return
+    pickles = sorted(folder.glob("pytorch_model*.bin"))
+    if not pickles:
+        return
+    import torch
+
+    with refusing_unsafe_pickles(folder):
+        for path in pickles:
+            torch.load(path, map_location="meta", weights_only=True)
