@@ -82,3 +82,9 @@ def test_a_chunk_in_another_language_than_its_document_gets_its_own(detector: La
     chunks = chunk_document(doc, embedder, budget, 0, detector=detector)
     assert [c.language for c in chunks] == ["de", "en", "de"]
     assert {c.doc_language for c in chunks} == {"de"}
+
+
+def test_the_latin_candidates_are_langdetects_languages() -> None:
+    from search.text.language import LANGDETECT_LANGUAGES, _factory, _iso
+
+    assert frozenset(_iso(lang) for lang in _factory().get_lang_list()) == LANGDETECT_LANGUAGES

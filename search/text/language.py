@@ -315,8 +315,71 @@ def _iso(langdetect_code: str) -> str:
 def _candidates(script: str) -> frozenset[str] | None:
     """ISO codes that can be written in ``script``; None when langdetect should consider all."""
     if script == "Latin":
-        return frozenset(_iso(lang) for lang in _factory().get_lang_list()) - _NOT_LATIN_SCRIPT
+        return _LATIN_CANDIDATES
     return _NON_LATIN.get(script)
+
+
+# langdetect 1.0.9's profiles (pinned; tests/test_language_detectors.py checks the list), as ISO codes:
+# fastText's answers are kept to these too, without loading langdetect's profiles to know them.
+LANGDETECT_LANGUAGES = frozenset(
+    [
+        "af",
+        "ar",
+        "bg",
+        "bn",
+        "ca",
+        "cs",
+        "cy",
+        "da",
+        "de",
+        "el",
+        "en",
+        "es",
+        "et",
+        "fa",
+        "fi",
+        "fr",
+        "gu",
+        "he",
+        "hi",
+        "hr",
+        "hu",
+        "id",
+        "it",
+        "ja",
+        "kn",
+        "ko",
+        "lt",
+        "lv",
+        "mk",
+        "ml",
+        "mr",
+        "ne",
+        "nl",
+        "no",
+        "pa",
+        "pl",
+        "pt",
+        "ro",
+        "ru",
+        "sk",
+        "sl",
+        "so",
+        "sq",
+        "sv",
+        "sw",
+        "ta",
+        "te",
+        "th",
+        "tl",
+        "tr",
+        "uk",
+        "ur",
+        "vi",
+        "zh",
+    ]
+)
+_LATIN_CANDIDATES = LANGDETECT_LANGUAGES - _NOT_LATIN_SCRIPT
 
 
 def _factory() -> DetectorFactory:
