@@ -30,13 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.common import REPO, format_table
+from search.application.services import default_collection
+from search.models.specs import DEFAULT_MODEL
 
 QUERY = "Warum sterben Bienenvölker im Winter?"
+COLLECTION = default_collection(DEFAULT_MODEL)  # the first launch indexes the sample into it
 # log lines worth a row: (label, text the line contains)
 STEPS = (
     ("server answering", "Running on local URL"),
     ("first launch: indexing starts", "first launch: indexing"),
-    ("model ready", "model ready"),
+    ("model ready", "first launch: model ready"),
+    ("relaunch: model ready for searching", "model ready for searching"),
     ("sample indexed", "sample documents indexed"),
     ("plan measuring starts", "measuring which backend"),
     ("backend plan saved", "backend plan saved"),
@@ -86,7 +90,9 @@ def launch(repo: Path, data: Path, cache: Path, label: str, wait_plan: float, ti
                 raise SystemExit(f"{label}: the app exited:\n" + "\n".join(t for _, t in result.log[-30:]))
             try:
                 client = client or Client(url, verbose=False)
-                _, _, data = client.predict(QUERY, None, [], 5, "dense", "none", "off", api_name="/search")
+                _, _, data = client.predict(
+                    QUERY, COLLECTION, [], 5, "dense", "none", "off", api_name="/search"
+                )
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.25)
                 continue

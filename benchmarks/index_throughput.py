@@ -23,6 +23,15 @@ less disturbed than wall time by other load on the machine.
     python -m benchmarks.index_throughput --files 60        # quicker
     python -m benchmarks.index_throughput --sample          # sample_corpora/documents (issue 3's split)
     python -m benchmarks.index_throughput --folder DIR      # any folder
+    python -m benchmarks.index_throughput --backends auto,onnx:before   # new default vs the old one
+
+``--backends`` indexes the same folder with several configurations in one run,
+alternating round by round: a backend name (``auto`` is the measured plan) and,
+with ``:before``, the pipeline as it was before issue 15 (langdetect for documents
+and chunks, the model tokenising each chunk again, the producer at the model's
+priority); ``:nice=N`` sets how much the producer
+thread yields to the model (IndexConfig.producer_nice). The first configuration
+is the reference of the "vs first" column.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 from benchmarks.common import REPO, format_table
 from benchmarks.gen_corpus import generate
@@ -43,13 +53,14 @@ from indexer.chunking import chunk_document
 from indexer.extract.loaders import ExtractionError, discover, load_document
 from indexer.pipeline import IndexConfig, chunk_budget, index_folder
 from search.core.reports import IndexReport
+from search.models.backends import BACKENDS, Backend
 from search.models.embedder import Embedder
 from search.stores.base import VectorStore
 from search.stores.edge import EdgeStore
 from search.text.bm25 import SubwordBM25Encoder, SubwordTokenizer
 
 COLLECTION = "bench"
-TARGET_RATIO = 0.9
+TARGET_RATIO = 0.95
 TARGET_OVERHEAD = 0.10
 # Stages in the order a chunk meets them; the pipeline may report others too (sparse, ...).
 STAGES = ("discover", "hash", "extract", "chunk", "embed", "sparse", "write", "optimize")
@@ -151,21 +162,66 @@ def summary_rows(runs: Sequence[Run]) -> list[list[object]]:
     ]
 
 
+@dataclass(frozen=True)
+class Setup:
+    """One configuration to index with: its label, embedder and pipeline settings."""
+
+    label: str
+    embedder: Embedder
+    config: IndexConfig
+
+
+def before_issue_15(config: IndexConfig) -> IndexConfig:
+    """The pipeline as it ran before issue 15: langdetect everywhere, the model tokenising again,
+    the producer at the model's priority (BM25 still runs in the producer, script counts by table)."""
+    return replace(
+        config,
+        reuse_token_ids=False,
+        producer_nice=0,
+        loader=replace(config.loader, language_detector="langdetect"),
+    )
+
+
 def run_benchmark(
     folder: Path, embedder: Embedder, config: IndexConfig, rounds: int, workdir: Path
 ) -> list[Run]:
-    embedder.encode_documents(["warm-up: first calls allocate and pick kernels"] * 8)
-    seconds, formats = warm_up_parsers(folder, embedder, config)
-    print(f"  parsers loaded for {', '.join(formats)} in {seconds:.1f} s (once per process, not timed below)")
-    runs = []
-    for round_ in range(rounds):
-        runs.append(one_run(folder, embedder, config, workdir / f"store-{round_}"))
+    return run_setups(folder, [Setup("", embedder, config)], rounds, workdir)[0]
+
+
+def run_setups(folder: Path, setups: Sequence[Setup], rounds: int, workdir: Path) -> list[list[Run]]:
+    """Every setup once per round, in turn, so load on the machine hits them alike."""
+    for setup in setups:
+        setup.embedder.encode_documents(["warm-up: first calls allocate and pick kernels"] * 8)
+        seconds, formats = warm_up_parsers(folder, setup.embedder, setup.config)
         print(
-            f"  round {round_ + 1}: {runs[-1].chunks} chunks, pipeline {runs[-1].pipeline.seconds:.1f} s, "
-            f"raw {runs[-1].raw.seconds:.1f} s",
-            flush=True,
+            f"  parsers loaded for {', '.join(formats)} in {seconds:.1f} s (once per process, not timed below)"
         )
+    runs: list[list[Run]] = [[] for _ in setups]
+    for round_ in range(rounds):
+        for i, setup in enumerate(setups):
+            run = one_run(folder, setup.embedder, setup.config, workdir / f"store-{round_}-{i}")
+            runs[i].append(run)
+            print(
+                f"  round {round_ + 1}{' ' + setup.label if setup.label else ''}: {run.chunks} chunks, "
+                f"pipeline {run.pipeline.seconds:.1f} s, raw {run.raw.seconds:.1f} s, "
+                f"load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
     return runs
+
+
+def comparison_rows(setups: Sequence[Setup], runs: Sequence[Sequence[Run]]) -> list[list[object]]:
+    """Per setup: pipeline and raw chunks/s (medians), pipeline/raw, and pipeline vs the first setup's."""
+    rows: list[list[object]] = []
+    first = 0.0
+    for setup, these in zip(setups, runs):
+        pipeline = statistics.median(r.chunks / r.pipeline.seconds for r in these)
+        raw = statistics.median(r.chunks / r.raw.seconds for r in these)
+        first = first or pipeline
+        backend = getattr(setup.embedder, "backend", "-")
+        ratio = statistics.median(r.ratio for r in these)
+        rows.append([setup.label, backend, these[0].chunks, pipeline, raw, ratio, pipeline / first])
+    return rows
 
 
 def print_results(runs: Sequence[Run], label: str, batch_size: int) -> None:
@@ -209,14 +265,38 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
         "--batch-size", type=int, default=IndexConfig().batch_size, help="IndexConfig.batch_size"
     )
     parser.add_argument("--device", help="cpu, cuda ... (default: CUDA when available)")
+    parser.add_argument(
+        "--backends",
+        default="auto",
+        help="comma-separated backends to compare (auto, torch, bf16, onnx ...); NAME:before runs the "
+        "pipeline as before issue 15, NAME:nice=N with the producer thread's nice raised by N "
+        "(default: auto, the app's default)",
+    )
     args = parser.parse_args(argv)
 
     config = replace(IndexConfig(), batch_size=args.batch_size)
+    setups: list[Setup] = []
     if embedder is None:
         from search.models.loading import load_embedder
         from search.models.specs import DEFAULT_MODEL
 
-        embedder = load_embedder(DEFAULT_MODEL, device=args.device)
+        for item in args.backends.split(","):
+            name, *variants = item.strip().split(":")
+            setup_config = config
+            for variant in variants:
+                if variant == "before":
+                    setup_config = before_issue_15(setup_config)
+                elif variant.startswith("nice=") and variant[5:].isdigit():
+                    setup_config = replace(setup_config, producer_nice=int(variant[5:]))
+                else:
+                    parser.error(f"unknown pipeline variant {variant!r} in {item!r} (:before, :nice=N)")
+            if name not in BACKENDS:
+                parser.error(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+            backend = cast(Backend, name)
+            loaded = load_embedder(DEFAULT_MODEL, device=args.device, backend=backend, planning="now")
+            setups.append(Setup(item.strip(), loaded, setup_config))
+    else:
+        setups.append(Setup("", embedder, config))
     with tempfile.TemporaryDirectory(prefix="index-throughput-") as tmp:
         workdir = Path(tmp)
         if args.folder or args.sample:
@@ -227,10 +307,23 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
             corpus = generate(workdir / "corpus", args.files, seed=args.seed)
             folder = corpus.root
             label = f"generated folder ({corpus.summary()}; built in {time.perf_counter() - started:.0f} s)"
-        print(f"indexing {folder} with {embedder.spec.name}", flush=True)
-        runs = run_benchmark(folder, embedder, config, args.rounds, workdir)
-    print_results(runs, label, config.batch_size)
-    return runs
+        print(f"indexing {folder} with {setups[0].embedder.spec.name}", flush=True)
+        all_runs = run_setups(folder, setups, args.rounds, workdir)
+    for setup, runs in zip(setups, all_runs):
+        print_results(runs, f"{setup.label or 'pipeline'} on {label}", config.batch_size)
+    if len(setups) > 1:
+        print()
+        headers = [
+            "setup",
+            "backend",
+            "chunks",
+            "pipeline chunks/s",
+            "raw chunks/s",
+            "pipeline/raw",
+            "vs first",
+        ]
+        print(format_table(headers, comparison_rows(setups, all_runs)))
+    return all_runs[0]
 
 
 if __name__ == "__main__":

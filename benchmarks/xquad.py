@@ -40,6 +40,7 @@ from search.evaluation.metrics import Run, evaluate
 from search.evaluation.report import EvalReport
 from search.evaluation.xquad import XQUAD_LANGUAGES, xquad_cross_lingual, xquad_same_language
 from search.models.embedder import Embedder
+from search.models.encoders.planning import Planning
 from search.models.loading import load_embedder
 from search.models.registry import ModelRegistry
 from search.models.specs import DEFAULT_MODEL
@@ -203,6 +204,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--limit", type=int, help="first N paragraphs per language (quick runs; not comparable to MTEB)"
     )
     parser.add_argument("--no-cross", action="store_true", help="same-language table only")
+    parser.add_argument(
+        "--backends",
+        default="auto",
+        help="comma-separated backends compared in one run, e.g. torch,auto (the first is the reference; "
+        "the cross-lingual table uses the first)",
+    )
     args = parser.parse_args(argv)
 
     registry = ModelRegistry()
@@ -213,8 +220,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     published = table.get(reference_name(spec.name)) or table.get(reference_name(spec.source)) or {}
 
     started = time.perf_counter()
-    cache = VectorCache(load_embedder(spec, registry=registry))
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    planning: Planning = "now" if len(backends) > 1 else "later"  # one backend: as the app starts
+    caches = {
+        backend: VectorCache(load_embedder(spec, registry=registry, backend=backend, planning=planning))  # type: ignore[arg-type]
+        for backend in backends
+    }
+    cache = caches[backends[0]]
     factories = {spec.name: dense_factory(cache)}
+    if len(backends) > 1:
+        compare_backends(langs, spec.name, caches, args.limit)
     same = same_language_reports(langs, factories, limit=args.limit)
     text, ours, gaps = same_language_table(same, spec.name, published)
     limited = f", first {args.limit} paragraphs per language (NOT comparable to MTEB)" if args.limit else ""
@@ -249,6 +264,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"\n{cache.encoded} texts embedded in {cache.seconds:.0f}s; total {time.perf_counter() - started:.0f}s"
     )
+
+
+def compare_backends(
+    langs: Sequence[str], model: str, caches: Mapping[str, VectorCache], limit: int | None
+) -> None:
+    """Same-language nDCG@10 per backend in one run, and each one's difference to the first."""
+    factories = {backend: dense_factory(cache) for backend, cache in caches.items()}
+    same = same_language_reports(langs, factories, limit=limit)
+    names = list(caches)
+    rows: list[list[object]] = []
+    for lang, report in same.items():
+        rows.append([lang, *(report.overall[name]["ndcg@10"] * 100 for name in names)])
+    means = [statistics.fmean(float(row[i + 1]) for row in rows) for i in range(len(names))]  # type: ignore[arg-type]
+    rows.append(["mean", *means])
+    labels = [f"{name} ({getattr(caches[name].embedder, 'backend', name)})" for name in names]
+    print(f"XQuAD same-language nDCG@10 x100 by backend, {model}")
+    print(format_table(["lang", *labels], rows))
+    for name, mean in zip(names[1:], means[1:]):
+        print(f"{name} vs {names[0]}: {mean - means[0]:+.2f} points (bar: within 0.5)")
+    print()
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from search.core.types import SECTION_SEPARATOR, UNDETERMINED, Chunk, Document
-from search.models.embedder import TokenCounter
-from search.text.language import detect_language
+from search.models.embedder import TokenCounter, TokenizedDocuments
+from search.text.language import DEFAULT_DETECTOR, LanguageDetector, detect_language
 from search.text.sentences import Span, cluster_boundary, sentence_spans, trim_span, window_spans, word_spans
 
 NAMESPACE = uuid.UUID("43e9c743-c815-5e13-86e8-de7d9d89b12d")  # uuid5(URL, ".../chunk-id"); never change it
@@ -68,31 +68,55 @@ class _Unit:
 
 
 class _Counts:
-    """Token counts of spans of one text, fetched in bounded batches and never twice."""
+    """Token counts of spans of one text, fetched in bounded batches and never twice.
 
-    def __init__(self, counter: TokenCounter, text: str) -> None:
+    With a counter that gives ids (``TokenizedDocuments``), the ids of every span a chunk may
+    be made of are kept too, so the model gets each chunk's ids without tokenising it again.
+    Scratch counts (the words of one over-long sentence) keep ids only for the windows
+    _settle verifies, so a 10 MB line never holds ids for its ten million words.
+    """
+
+    def __init__(self, counter: TokenCounter, text: str, keep_ids: bool = True) -> None:
         self._counter = counter
         self._text = text
         self._known: dict[Span, int] = {}
+        self._tokenized = counter if isinstance(counter, TokenizedDocuments) else None
+        self._keep_ids = keep_ids and self._tokenized is not None
+        self._ids: dict[Span, list[int]] = {}
 
-    def fetch(self, spans: Iterable[Span]) -> None:
-        missing = list(dict.fromkeys(s for s in spans if s not in self._known))
+    def fetch(self, spans: Iterable[Span], with_ids: bool = False) -> None:
+        want_ids = (with_ids or self._keep_ids) and self._tokenized is not None
+        missing = list(
+            dict.fromkeys(s for s in spans if s not in self._known or (want_ids and s not in self._ids))
+        )
         for batch in _batches(missing):
-            counts = self._counter.count_tokens([self._text[a:b] for a, b in batch])
-            self._known.update(zip(batch, (int(c) for c in counts)))
+            texts = [self._text[a:b] for a, b in batch]
+            if want_ids and self._tokenized is not None:
+                ids = self._tokenized.token_ids(texts)
+                self._ids.update(zip(batch, ids))
+                self._known.update(zip(batch, (len(i) for i in ids)))
+            else:
+                counts = self._counter.count_tokens(texts)
+                self._known.update(zip(batch, (int(c) for c in counts)))
 
     def scratch(self) -> _Counts:
         """Counts for short-lived spans (the words of one over-long sentence), dropped with it."""
-        return _Counts(self._counter, self._text)
+        return _Counts(self._counter, self._text, keep_ids=False)
 
     def adopt(self, other: _Counts, span: Span) -> None:
         self._known[span] = other[span]
+        if span in other._ids:
+            self._ids[span] = other._ids[span]
 
     def subset(self, spans: Iterable[Span]) -> _Counts:
         """A scratch copy keeping only ``spans`` (the words of a window still open)."""
         kept = self.scratch()
         kept._known = {span: self._known[span] for span in spans if span in self._known}
         return kept
+
+    def ids(self, span: Span) -> tuple[int, ...] | None:
+        found = self._ids.get(span)
+        return None if found is None else tuple(found)
 
     def __getitem__(self, span: Span) -> int:
         return self._known[span]
@@ -120,12 +144,15 @@ def chunk_document(
     *,
     first_position: int = 0,
     n_chunks: int | None = None,
+    detector: LanguageDetector = DEFAULT_DETECTOR,
 ) -> list[Chunk]:
     """Chunks of ``doc`` whose bare text costs at most ``max_tokens`` tokens each.
 
     ``overlap_tokens`` is capped at half the budget, so every chunk is at least half new text.
     For one part of a longer file, ``first_position`` continues the numbering of the parts before
     it and ``n_chunks`` is what the chunks record as the file's total (default: this document's).
+    ``detector`` tells each chunk's language (search.text.language). When ``counter`` gives token
+    ids, each chunk carries its own (``Chunk.token_ids``) for the model.
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be positive, got {max_tokens}")
@@ -134,7 +161,7 @@ def chunk_document(
     counts = _Counts(counter, text)
     units = _fit(_sentence_units(doc, text), counts, max_tokens, text)
     groups = _settle(_pack(units, counts, max_tokens, overlap), counts, max_tokens)
-    return _chunks(doc, text, groups, counts, first_position, n_chunks)
+    return _chunks(doc, text, groups, counts, first_position, n_chunks, detector)
 
 
 def _sentence_units(doc: Document, text: str) -> list[_Unit]:
@@ -346,7 +373,7 @@ def _settle(groups: list[list[_Unit]], counts: _Counts, max_tokens: int) -> list
     """Count every group's real text (one batch per round) and halve those over budget."""
     pending = groups
     while True:
-        counts.fetch((g[0].start, g[-1].end) for g in pending)
+        counts.fetch(((g[0].start, g[-1].end) for g in pending), with_ids=True)
         over = [g for g in pending if len(g) > 1 and counts[g[0].start, g[-1].end] > max_tokens]
         if not over:
             return groups
@@ -372,6 +399,7 @@ def _chunks(
     counts: _Counts,
     first_position: int = 0,
     n_chunks: int | None = None,
+    detector: LanguageDetector = DEFAULT_DETECTOR,
 ) -> list[Chunk]:
     headings = _headings(doc)
     n = len(groups) if n_chunks is None else n_chunks
@@ -388,7 +416,7 @@ def _chunks(
                 position=position,
                 text=chunk_text,
                 page=doc.sections[group[0].section].page,
-                language=_chunk_language(chunk_text, doc.language),
+                language=_chunk_language(chunk_text, doc.language, detector),
                 doc_language=doc.language,
                 doc_hash=doc.content_hash,
                 n_chunks=n,
@@ -397,6 +425,7 @@ def _chunks(
                 start=start,
                 end=end,
                 tokens=counts[start, end],  # _settle counted every final group; the indexer batches by it
+                token_ids=counts.ids((start, end)),
             )
         )
     return chunks
@@ -413,6 +442,14 @@ def _headings(doc: Document) -> list[str]:
     return out
 
 
-def _chunk_language(text: str, doc_language: str) -> str:
-    language = detect_language(text[:CHUNK_LANGUAGE_SAMPLE], min_letters=CHUNK_LANGUAGE_MIN_LETTERS)
+def _chunk_language(text: str, doc_language: str, detector: LanguageDetector = DEFAULT_DETECTOR) -> str:
+    """Each chunk's own language (a German document may quote English), the document's when unsure.
+
+    Told for every chunk rather than inherited: the language correction (search/models/
+    language_bias.py) picks its per-language mean by it, and with fastText it costs about
+    0.2 ms a chunk (langdetect: 2.7 ms).
+    """
+    language = detect_language(
+        text[:CHUNK_LANGUAGE_SAMPLE], min_letters=CHUNK_LANGUAGE_MIN_LETTERS, detector=detector
+    )
     return doc_language if language == UNDETERMINED else language

@@ -12,6 +12,7 @@ waits for PDF parsing, and the model gets batches of chunks of similar length
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -36,8 +37,8 @@ from indexer.extract.loaders import (
 from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import IndexInterrupted, IndexProgress, IndexReport, ProgressFn, SkippedFile
-from search.core.types import Chunk, Document, relative_source
-from search.models.embedder import Embedder
+from search.core.types import Chunk, Document, SparseVector, relative_source
+from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.language_bias import LanguageCentering
 from search.stores.base import CollectionMeta, Point, VectorStore
 from search.stores.payload import FILE_STATE_FIELDS, StoredChunkState, encode_chunk
@@ -60,6 +61,10 @@ class IndexConfig:
     queue_files: int = 8  # documents buffered between extraction and embedding
     loader: LoaderConfig = field(default_factory=LoaderConfig)
     optimize: bool = True  # build the ANN index after the run
+    reuse_token_ids: bool = True  # the model gets the chunker's ids (off: it tokenises the text, as before)
+    # Added to the producer thread's nice value (Linux schedules threads separately): on two cores the model's
+    # threads get the CPU first, and the producer still has it all whenever the model waits for work.
+    producer_nice: int = 10
 
     def with_max_file_mb(self, mb: float) -> IndexConfig:
         """Raise or lower the size cap on text files (the only formats read whole into memory)."""
@@ -88,6 +93,7 @@ class _Parsed:
     keep: bool = False  # the file is there but could not be read now: keep its indexed chunks
     unchanged: bool = False  # indexed before with this content: nothing to do
     last: bool = True  # the file's last (usually only) part: its chunks complete the file
+    sparse: tuple[SparseVector, ...] = ()  # the chunks' BM25 vectors, when the run writes them
 
 
 @dataclass
@@ -213,8 +219,10 @@ def index_folder(
             SkippedFile(relative_source(Path(skipped.path).as_posix(), run.root), run.shown(skipped.reason))
         )
 
+    chunker = _Chunker(embedder, config, run.timer, sparse)
+
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
-        _produce(found, root_path, state, embedder, config, run.timer, out, stop, run.cancel)
+        _produce(found, root_path, state, chunker, config, run.timer, out, stop, run.cancel)
 
     return run.execute(
         produce,
@@ -250,17 +258,15 @@ def index_documents(
     root = roots.pop() if len(roots) == 1 else ""
     run = _Run(embedder, store, collection, sparse, config, root, progress, cancel, vectors)
     run.display.update({doc.source: doc.relpath for doc in docs})
-    budget = chunk_budget(embedder, config)
+    chunker = _Chunker(embedder, config, run.timer, sparse)
 
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
         try:
             for doc in docs:
                 if stop.is_set() or run.cancel.is_set():
                     break
-                t0 = time.perf_counter()
-                chunks = chunk_document(doc, embedder, budget, config.overlap_tokens)
-                run.timer.add("chunk", time.perf_counter() - t0)
-                parsed = _Parsed(doc.source, doc.content_hash, tuple(chunks))
+                chunks, sparse_vectors = chunker(doc)
+                parsed = _Parsed(doc.source, doc.content_hash, chunks, sparse=sparse_vectors)
                 _put(out, parsed if chunks else replace(parsed, error="no text to index"), stop)
         except BaseException as exc:  # noqa: BLE001 - a bug: surface it in the caller's thread
             _put(out, exc, stop, force=True)
@@ -358,7 +364,12 @@ class _Run:
         state = state or {}
         parsed: queue.Queue[_Parsed | BaseException | None] = queue.Queue(maxsize=self.config.queue_files)
         stop = threading.Event()  # ours: tells the producer the consumer has gone away
-        producer = threading.Thread(target=produce, args=(parsed, stop), name="index-extract", daemon=True)
+        producer = threading.Thread(
+            target=_yielding(produce, self.config.producer_nice),
+            args=(parsed, stop),
+            name="index-extract",
+            daemon=True,
+        )
         producer.start()
         indexed: list[str] = []
         unchanged = 0
@@ -432,11 +443,50 @@ def chunk_budget(embedder: Embedder, config: IndexConfig) -> int:
     return budget
 
 
+class _Chunker:
+    """A document's chunks and their BM25 vectors: the producer's share of the work.
+
+    BM25 tokenises the lower-cased text (its ids differ from the model's), so it cannot
+    reuse the chunker's ids; it runs here, beside the model, instead of between two
+    forward passes on the model's thread.
+    """
+
+    def __init__(
+        self, embedder: Embedder, config: IndexConfig, timer: _Timer, sparse: SparseEncoder | None
+    ) -> None:
+        self._embedder = embedder
+        self._config = config
+        self._timer = timer
+        self._sparse = sparse
+        self._budget = chunk_budget(embedder, config)
+
+    def __call__(
+        self, doc: Document, first_position: int = 0, n_chunks: int | None = None
+    ) -> tuple[tuple[Chunk, ...], tuple[SparseVector, ...]]:
+        t0 = time.perf_counter()
+        chunks = chunk_document(
+            doc,
+            self._embedder,
+            self._budget,
+            self._config.overlap_tokens,
+            first_position=first_position,
+            n_chunks=n_chunks,
+            detector=self._config.loader.language_detector,
+        )
+        self._timer.add("chunk", time.perf_counter() - t0)
+        if self._sparse is None or not chunks:
+            return tuple(chunks), ()
+        t0 = time.perf_counter()
+        sparse = tuple(self._sparse.encode_documents([chunk.text for chunk in chunks]))
+        self._timer.add("sparse", time.perf_counter() - t0)
+        return tuple(chunks), sparse
+
+
 def _produce(
     found: Discovery,
     root: Path,
     state: Mapping[str, _FileState],
-    embedder: Embedder,
+    chunker: _Chunker,
     config: IndexConfig,
     timer: _Timer,
     out: queue.Queue[_Parsed | BaseException | None],
@@ -444,7 +494,6 @@ def _produce(
     cancel: threading.Event,
 ) -> None:
     """Hash, skip unchanged, extract and chunk; runs beside the embedding loop."""
-    budget = chunk_budget(embedder, config)
     real_root = os.path.realpath(root)
     try:
         for entry in found.files:
@@ -470,9 +519,7 @@ def _produce(
             if known is not None and known.complete(content_hash):
                 _put(out, _Parsed(source, content_hash, unchanged=True), stop)
                 continue
-            _produce_file(
-                Path(entry.path), root, content_hash, embedder, budget, config, timer, out, stop, cancel
-            )
+            _produce_file(Path(entry.path), root, content_hash, chunker, config, timer, out, stop, cancel)
     except BaseException as exc:  # noqa: BLE001 - a bug, not a bad file: surface it in the caller's thread
         _put(out, exc, stop, force=True)
     finally:
@@ -483,8 +530,7 @@ def _produce_file(
     path: Path,
     root: Path,
     content_hash: str,
-    embedder: Embedder,
-    budget: int,
+    chunker: _Chunker,
     config: IndexConfig,
     timer: _Timer,
     out: queue.Queue[_Parsed | BaseException | None],
@@ -513,16 +559,12 @@ def _produce_file(
         timer.add("extract", time.perf_counter() - t0)
         if part is None:
             break
-        t0 = time.perf_counter()
-        chunks = chunk_document(
-            part, embedder, budget, config.overlap_tokens, first_position=position, n_chunks=0
-        )
-        timer.add("chunk", time.perf_counter() - t0)
+        chunks, sparse = chunker(part, first_position=position, n_chunks=0)
         position += len(chunks)
         if chunks:
             if held is not None:
                 _put(out, held, stop)
-            held = _Parsed(source, content_hash, tuple(chunks), last=False)
+            held = _Parsed(source, content_hash, chunks, last=False, sparse=sparse)
     else:
         return  # cancelled, or the consumer has gone: the file stays unfinished
     if held is None:
@@ -530,6 +572,29 @@ def _produce_file(
         return
     final = tuple(replace(chunk, n_chunks=position) for chunk in held.chunks)
     _put(out, replace(held, chunks=final, last=True), stop)
+
+
+def _yielding(
+    produce: Callable[[queue.Queue[_Parsed | BaseException | None], threading.Event], None], nice: int
+) -> Callable[[queue.Queue[_Parsed | BaseException | None], threading.Event], None]:
+    """``produce`` run at a lower priority than the model: extraction must not slow the forward pass.
+
+    A CPU-bound model runs one thread per core; a producer taking one of them makes the whole
+    parallel forward wait for the preempted thread. Lowered, it runs in the model's gaps and
+    whenever the model is waiting for chunks. Only this thread is affected (Linux keeps nice
+    values per thread); where that is not possible, it runs at normal priority.
+    """
+
+    def run(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
+        if nice > 0 and hasattr(os, "setpriority"):
+            thread = threading.get_native_id()
+            with contextlib.suppress(OSError):
+                os.setpriority(
+                    os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice)
+                )
+        produce(out, stop)
+
+    return run
 
 
 def _next_parsed(
@@ -592,6 +657,7 @@ class _Writer:
         correction: LanguageCentering | None = None,
     ) -> None:
         self._embedder = embedder
+        self._reuse_ids = config.reuse_token_ids
         self._correction = correction
         self._on_write = on_write  # called after each batch with the sources it finished
         self._store = store
@@ -601,6 +667,7 @@ class _Writer:
         self._pool_size = self._batch_size * max(1, config.sort_batches)
         self._timer = timer
         self._pending: list[Chunk] = []
+        self._sparse_of: dict[str, SparseVector] = {}  # chunk id -> BM25 vector the producer made
         self._remaining: dict[str, int] = {}  # source -> chunks not yet written
         self._open: set[str] = set()  # sources whose last part has not arrived yet
         self._started: set[str] = set()  # sources with chunks written by this run
@@ -618,11 +685,15 @@ class _Writer:
         else:
             self._open.add(parsed.source)
         self._pending.extend(parsed.chunks)
+        self._sparse_of.update(zip((chunk.id for chunk in parsed.chunks), parsed.sparse))
         while len(self._pending) >= self._pool_size:
             self._write(self._take_matched())
 
     def discard(self, source: str) -> bool:
         """Forget a file that failed part-way; True when some of its chunks were already written."""
+        for chunk in self._pending:
+            if chunk.source == source:
+                self._sparse_of.pop(chunk.id, None)
         self._pending = [chunk for chunk in self._pending if chunk.source != source]
         self._remaining.pop(source, None)
         self._hashes.pop(source, None)
@@ -665,15 +736,19 @@ class _Writer:
     def _write(self, batch: Sequence[Chunk]) -> None:
         texts = [chunk.text for chunk in batch]
         t0 = time.perf_counter()
-        vectors = self._embedder.encode_documents(texts)
+        vectors = self._embed(batch, texts)
         if self._correction is not None:  # after the embedding cache: it keeps the model's own vectors
             vectors = self._correction.documents(vectors, [chunk.language for chunk in batch])
         self._timer.add("embed", time.perf_counter() - t0)
         sparse_vectors: Sequence[Any] = [None] * len(batch)
         if self._sparse is not None:
-            t0 = time.perf_counter()
-            sparse_vectors = self._sparse.encode_documents(texts)
-            self._timer.add("sparse", time.perf_counter() - t0)
+            made = [self._sparse_of.pop(chunk.id, None) for chunk in batch]
+            if all(vector is not None for vector in made):
+                sparse_vectors = made
+            else:  # chunks from a producer without the encoder
+                t0 = time.perf_counter()
+                sparse_vectors = self._sparse.encode_documents(texts)
+                self._timer.add("sparse", time.perf_counter() - t0)
         points = [
             Point(id=chunk.id, vector=vector, payload=encode_chunk(chunk), sparse=sv)
             for chunk, vector, sv in zip(batch, vectors, sparse_vectors)
@@ -690,6 +765,14 @@ class _Writer:
         self._timer.add("write", time.perf_counter() - t0)
         if self._on_write is not None:
             self._on_write(finished)
+
+    def _embed(self, batch: Sequence[Chunk], texts: list[str]) -> Any:
+        """The chunker's token ids go to the model when it takes them: one tokenisation less per chunk."""
+        embedder = self._embedder
+        ids = [chunk.token_ids for chunk in batch]
+        if self._reuse_ids and isinstance(embedder, TokenizedDocuments) and all(i is not None for i in ids):
+            return embedder.encode_documents_tokenized(texts, [i or () for i in ids])
+        return embedder.encode_documents(texts)
 
 
 def _length(chunk: Chunk) -> int:

@@ -134,3 +134,18 @@ def test_query_set_folder_must_be_allowed(app, tmp_path: Path) -> None:  # type:
     for raw in ("/etc", str(sample / ".." / ".."), "x\x00y"):
         with pytest.raises(NotAllowedError):
             allowed_queryset_folder(ctx, raw)
+
+
+def test_a_relaunch_builds_the_query_backend_before_the_first_search(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sample = tmp_path / "sample"
+    write_documents(sample / "documents")
+    lock = threading.Lock()
+    first = SampleBootstrap(app, sample, lock)
+    first.start()
+    assert first.wait(60).state == "done"
+    warmed = threading.Event()
+    app.warm_up = lambda model=None: warmed.set()  # the relaunch's background step
+    again = SampleBootstrap(app, sample, lock)
+    again.start()
+    assert again.status().state == "skipped"
+    assert warmed.wait(30)

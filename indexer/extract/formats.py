@@ -10,6 +10,7 @@ from pathlib import Path
 
 from search.core.errors import AppError
 from search.core.types import Section
+from search.text.language import DEFAULT_DETECTOR, LanguageDetector
 
 MB = 1024 * 1024
 
@@ -56,6 +57,7 @@ class LoaderConfig:
     max_zip_ratio: float = 100.0  # uncompressed / compressed; office XML is typically 3-15x
     max_zip_members: int = 20_000
     max_pdf_pages: int = 20_000
+    language_detector: LanguageDetector = DEFAULT_DETECTOR  # tells documents' and chunks' languages
 
     def size_limit(self, fmt: str) -> int:
         return self.max_text_bytes if fmt in TEXT_FORMATS else self.max_binary_bytes

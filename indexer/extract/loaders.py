@@ -47,7 +47,7 @@ def load_document(path: Path, root: Path, config: LoaderConfig, content_hash: st
     if len(parts) == 1:
         return parts[0]
     document = replace(parts[0], sections=tuple(s for part in parts for s in part.sections))
-    return replace(document, language=detect_language(document.text))
+    return replace(document, language=detect_language(document.text, detector=config.language_detector))
 
 
 def load_parts(
@@ -77,17 +77,17 @@ def load_parts(
         if not content_hash:
             base = replace(base, content_hash=file_sha256(path))
         if fmt in STREAMED_FORMATS and size > PART_CHARS:
-            yield from _streamed_parts(path, base)
+            yield from _streamed_parts(path, base, config)
             return
         sections, title = _extract(fmt, path, config)
     sections = tuple(s for s in sections if s.text)
     if not sections:
         raise ExtractionError("empty")
     document = replace(base, sections=sections, title=normalize_text(title))
-    yield replace(document, language=detect_language(document.text))
+    yield replace(document, language=detect_language(document.text, detector=config.language_detector))
 
 
-def _streamed_parts(path: Path, base: Document) -> Iterator[Document]:
+def _streamed_parts(path: Path, base: Document, config: LoaderConfig) -> Iterator[Document]:
     """A long text, Markdown or HTML file part by part (see load_parts); the language of the
     whole is told from the first part (a million characters), before any part is handed on."""
     if base.format == "html":
@@ -108,7 +108,7 @@ def _streamed_parts(path: Path, base: Document) -> Iterator[Document]:
             continue
         if first:
             part = replace(base, sections=sections)
-            base = replace(base, language=detect_language(part.text))
+            base = replace(base, language=detect_language(part.text, detector=config.language_detector))
             if not base.title:
                 base = replace(base, title=next((s.text for s in sections if s.kind == "title"), ""))
             first = False

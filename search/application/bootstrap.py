@@ -70,7 +70,7 @@ class SampleBootstrap:
                 self._status = BootstrapStatus(
                     "skipped", message="A collection for the default model exists."
                 )
-                self._plan_backends()
+                threading.Thread(target=self._warm_then_plan, name="ui-warm-up", daemon=True).start()
                 return
             self._status = BootstrapStatus(
                 "running", message=f"Indexing the sample documents in {self._folder} …"
@@ -112,9 +112,22 @@ class SampleBootstrap:
         except Exception as exc:  # noqa: BLE001 - measuring is an optimisation; the app runs without it
             log.warning("could not start measuring the backends: %s", exc)
 
+    def _warm_then_plan(self) -> None:
+        """A relaunch: the query backend is built now, so the first search does not wait for it."""
+        started = time.perf_counter()
+        try:
+            self._app.warm_up()
+            log.info("model ready for searching in %.1f s", time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - an optimisation; the first search loads the model itself
+            log.warning("could not load the model ahead of the first search: %s", exc)
+        self._plan_backends()
+
     def _run(self) -> None:
         try:
             self._index_and_report()
+            self._app.warm_up()  # the queries' backend, when it is not the passages'
+        except Exception as exc:  # noqa: BLE001 - the status already says what failed
+            log.debug("warm-up after first-launch indexing failed: %s", exc)
         finally:
             self._plan_backends()
 

@@ -128,6 +128,13 @@ class SearchApp:
         backends = getattr(self.services.embedder(model), "backends", ("torch", "torch"))
         return str(backends[0]), str(backends[1])
 
+    def warm_up(self, model: str | None = None) -> None:
+        """Build what the first search needs (the query backend) before anyone searches.
+
+        Backends are built on first use; without this the first search of a relaunch would
+        wait for the model to load (seconds on two cores)."""
+        self.services.embedder(model).encode_queries(["warm-up"])
+
     def backend_report(self, model: str | None = None) -> BackendReport:
         """Which backend runs passages and queries of ``model`` here, and the measured figures behind it."""
         return backend_report(self.services, model)

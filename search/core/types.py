@@ -69,6 +69,9 @@ class Chunk:
     start: int = 0  # character span of the chunk in Document.text (overlaps with neighbours)
     end: int = 0
     tokens: int = 0  # model tokens of ``text`` as the chunker counted them (no prompt); 0 = not counted
+    # The ids behind ``tokens`` when the model's tokenizer gave them: the model reuses them instead of
+    # tokenising the text again. Not stored, not compared.
+    token_ids: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from search.models.embedder import Embedder
+from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.specs import ModelSpec
 
 CACHE_FILENAME = "embeddings.sqlite3"
@@ -165,6 +165,19 @@ class CachedEmbedder:
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.spec.document_prompt, self._inner.encode_documents)
+
+    def encode_documents_tokenized(self, texts: Sequence[str], ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """``encode_documents`` where the misses reach the model as the chunker's ids (when the inner
+        embedder takes ids; else as text)."""
+        inner = self._inner
+        if not isinstance(inner, TokenizedDocuments):
+            return self.encode_documents(texts)
+        ids_of = dict(zip(texts, ids))
+
+        def embed(miss: list[str]) -> np.ndarray:
+            return inner.encode_documents_tokenized(miss, [ids_of[text] for text in miss])
+
+        return self._encode(texts, self.spec.document_prompt, embed)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._inner.count_tokens(texts)

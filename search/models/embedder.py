@@ -43,3 +43,21 @@ class Embedder(TokenCounter, Protocol):
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages with the model's document prompt."""
         ...
+
+
+@runtime_checkable
+class TokenizedDocuments(Protocol):
+    """An embedder that takes the chunker's token ids instead of tokenising the text again.
+
+    The indexer counts every chunk's tokens with the model's tokenizer; keeping those
+    ids saves a second tokenisation for the model (the BM25 encoder lower-cases, so its
+    ids differ and it tokenises its own text).
+    """
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Ids of each bare text, without prompt or special tokens (``count_tokens`` are their lengths)."""
+        ...
+
+    def encode_documents_tokenized(self, texts: Sequence[str], ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """``encode_documents(texts)``, given ``token_ids(texts)``: the same vectors, one tokenisation less."""
+        ...

@@ -260,6 +260,8 @@ class TransformersEmbedder:
         self._batch_size = batch_size
         self._pad_id = pad_id
         self._plan = plan
+        self._framing: _DocumentFraming | None = None
+        self._framing_checked = False
 
     @classmethod
     def from_folder(
@@ -285,6 +287,7 @@ class TransformersEmbedder:
         """
         from search.core.paths import default_cache_dir
         from search.models.encoders.planning import ModelFiles, model_id, runners_for
+        from search.models.scratch import remove_stale_temporaries
 
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -303,8 +306,11 @@ class TransformersEmbedder:
         # Any valid id works: padded positions are masked out of attention and pooling.
         pad_id = config.get("pad_token_id")
         pad_id = int(pad_id) if isinstance(pad_id, int) else 0
-        check_pickled_weights(folder)
         files = ModelFiles(folder, model_id(spec), cache_dir or default_cache_dir(), device)
+        # Exports a killed process left half-written go on start, as they did when runners were built
+        # at load (a runner is now built on first use; a search on torch may never build one).
+        remove_stale_temporaries(files.cache_dir / "onnx")
+        check_pickled_weights(folder)
 
         def view(runner: Runner) -> TransformersEmbedder:
             return cls(
@@ -399,6 +405,24 @@ class TransformersEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def encode_documents_tokenized(self, texts: Sequence[str], ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Passages from the chunker's ids: [specials] + prompt + ids + [specials], truncated as
+        ``tokenize`` does. Used only when that equals tokenising prompt + text for this model
+        (checked once on probe texts, see _DocumentFraming); otherwise the texts are tokenised."""
+        framing = self._document_framing()
+        if framing is None:
+            return self.encode_documents(texts)
+        return self.encode_ids([framing.wrap(bare) for bare in ids], self._documents)
+
+    def _document_framing(self) -> _DocumentFraming | None:
+        if not self._framing_checked:  # two threads may both probe: same answer
+            self._framing = _DocumentFraming.probe(self, self._spec.document_prompt)
+            self._framing_checked = True
+        return self._framing
+
     def document_overhead(self) -> int:
         # A probe word keeps the prompt's trailing space attached as it is in real use.
         probe = "a"
@@ -459,6 +483,63 @@ class TransformersEmbedder:
             if self._head.normalize:
                 vectors = torch.nn.functional.normalize(vectors, p=2, dim=-1)
             return vectors.float().cpu().numpy()
+
+
+# Texts the framing is checked on: scripts with and without spaces, leading punctuation and digits,
+# accents that normalisers change, a text over the model's budget (truncation).
+FRAMING_PROBES = (
+    "Hello world.",
+    "Die Bienenvölker sterben im Winter, weil die Varroamilbe sie schwächt.",
+    "¿Por qué? «Ça va», dit-il — 42 % des cas.",
+    "東京都千代田区の国立国会図書館は日本最大の図書館である。",
+    "我们在北京学习中文，这里的老师都很好。",
+    "Москва — столица России.",
+    "مرحبا بالعالم، هذه جملة عربية.",
+    "नमस्ते दुनिया, यह एक वाक्य है।",
+    "x",
+    "word " * 600,
+)
+
+
+@dataclass(frozen=True)
+class _DocumentFraming:
+    """How a passage's model input is built from its bare ids: head + prompt + ids[:budget] + tail."""
+
+    head: tuple[int, ...]  # special tokens before the text (e.g. <s>, [CLS])
+    prompt: tuple[int, ...]
+    tail: tuple[int, ...]  # special tokens after it (e.g. </s>, [SEP], <|endoftext|>)
+    budget: int  # most text ids that fit
+
+    def wrap(self, bare: Sequence[int]) -> list[int]:
+        return [*self.head, *self.prompt, *bare[: self.budget], *self.tail]
+
+    @classmethod
+    def probe(cls, embedder: TransformersEmbedder, prompt: str) -> _DocumentFraming | None:
+        """The framing when it reproduces ``tokenize(prompt + text)`` on every probe, else None.
+
+        A prompt ending in a space is tokenised without it: sentencepiece and WordPiece
+        attach the space to the next word, which the bare text's ids already begin with.
+        """
+        tokenizer = embedder._tokenizer
+        bare_probe = tokenizer.encode("a", add_special_tokens=False).ids
+        full_probe = tokenizer.encode("a", add_special_tokens=True).ids
+        for start in range(len(full_probe) - len(bare_probe) + 1):
+            if full_probe[start : start + len(bare_probe)] == bare_probe:
+                break
+        else:
+            return None
+        head = tuple(full_probe[:start])
+        tail = tuple(full_probe[start + len(bare_probe) :])
+        prompt_ids = (
+            tuple(tokenizer.encode(prompt.rstrip(), add_special_tokens=False).ids) if prompt.strip() else ()
+        )
+        budget = embedder.max_tokens - len(head) - len(tail) - len(prompt_ids)
+        if budget < 1:
+            return None
+        framing = cls(head, prompt_ids, tail, budget)
+        expected = embedder.tokenize([prompt + text for text in FRAMING_PROBES])
+        built = [framing.wrap(ids) for ids in embedder.token_ids(FRAMING_PROBES)]
+        return framing if built == expected else None
 
 
 def pad_arrays(batch: Sequence[Sequence[int]], pad_id: int, side: str) -> tuple[np.ndarray, np.ndarray]:

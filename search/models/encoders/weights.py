@@ -33,19 +33,19 @@ def refusing_unsafe_pickles(folder: Path) -> Iterator[None]:
 
 
 def check_pickled_weights(folder: Path) -> None:
-    """Refuse a code-carrying ``pytorch_model.bin`` when the model is loaded, not at its first use.
+    """Refuse a code-carrying ``pytorch_model*.bin`` when the model is loaded, not at its first use.
 
-    Why: the model itself is built lazily (a search on ONNX Runtime never loads torch
-    weights), so without this check a bad folder would fail half-way through an index run.
-    Folders with safetensors weights cost nothing here.
+    Backends are built on first use (a search on ONNX Runtime never loads the torch weights), so
+    without this a bad pickle would surface in the middle of a search or an index run. Only folders
+    without safetensors pay for it; tensors go to the meta device, so nothing is materialised.
     """
-    weights = folder / "pytorch_model.bin"
-    if (folder / "model.safetensors").is_file() or not weights.is_file():
+    if any(folder.glob("*.safetensors")):
+        return
+    pickles = sorted(folder.glob("pytorch_model*.bin"))
+    if not pickles:
         return
     import torch
 
     with refusing_unsafe_pickles(folder):
-        try:  # memory-mapped: the tensors are not read, only the pickle that names them
-            torch.load(weights, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # a legacy (non-zip) file cannot be mapped
-            torch.load(weights, map_location="cpu", weights_only=True)
+        for path in pickles:
+            torch.load(path, map_location="meta", weights_only=True)
