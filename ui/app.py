@@ -29,6 +29,20 @@ THEME = gr.themes.Soft(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Noto Sans", "sans-serif"],
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
 )
+# Queries come in any script: every text box takes its direction from what is typed (dir=auto),
+# as the result cards do. Gradio has no option for it, so the page sets it on each box it adds.
+DIR_AUTO_HEAD = """<script>
+(() => {
+  const mark = (root) => root.querySelectorAll(
+    'textarea:not([dir]), input[type=text]:not([dir]), input:not([type]):not([dir])'
+  ).forEach((box) => box.setAttribute('dir', 'auto'));
+  const start = () => {
+    mark(document);
+    new MutationObserver(() => mark(document)).observe(document.body, {childList: true, subtree: true});
+  };
+  if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
+})();
+</script>"""
 DEFAULT_CONCURRENCY = 2  # searches at once; the model is the bottleneck on a small CPU
 MAX_QUEUE = 64  # waiting requests beyond this are refused rather than piling up
 
@@ -64,7 +78,12 @@ def _bootstrap_status(ctx: UiContext) -> tuple[str, bool]:
     if status.state in ("idle", "skipped"):
         return "", status.state == "idle"
     if status.state == "running":
-        return progress_html(status.message, status.files_done, status.files_total), True
+        return (
+            progress_html(
+                status.message, status.files_done, status.files_total, status.step_label, status.step_seconds
+            ),
+            True,
+        )
     kind = "err" if status.state == "failed" else "info"
     return message(status.message, kind), False
 
@@ -118,6 +137,7 @@ def launch_options(app: SearchApp, ctx: UiContext | None = None) -> dict[str, An
         "pwa": False,
         "theme": THEME,
         "css": CSS,
+        "head": DIR_AUTO_HEAD,
         "footer_links": ["api", "settings"],
         "show_error": False,
         "enable_monitoring": False,
@@ -130,7 +150,7 @@ def serve(demo: gr.Blocks, app: SearchApp, port: int | None = None, block: bool 
     if ctx is not None:
         ctx.outputs_dir.mkdir(parents=True, exist_ok=True)
         if ctx.bootstrap is not None:
-            ctx.bootstrap.start()
+            ctx.bootstrap.start(terminal=block)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=MAX_QUEUE)
     _, url, _ = demo.launch(
         server_port=port if port is not None else app.settings.port,

@@ -96,11 +96,33 @@ def page_label(page: int | None) -> str:
     return f"p. {page}" if page else ""
 
 
+HEADING_LINES = 6  # a chunk opens with its run of headings (a title, then a section's) at most this long
+
+
+def repeats_heading(text: str, heading: str) -> bool:
+    """Whether the passage already shows its heading in its opening lines.
+
+    The heading is context for passages below it. A chunk that starts at a heading
+    quotes it, either first or after the document title above it ("Title\nSection\n...").
+    """
+    wanted = " ".join(heading.split())
+    if not wanted:
+        return True
+    opening = text.lstrip()
+    if " ".join(opening[: len(heading) + 8].split()).startswith(wanted):
+        return True
+    return any(
+        " ".join(line.split()) == wanted for line in opening.split("\n", HEADING_LINES)[:HEADING_LINES]
+    )
+
+
 def hit_card(rank: int, hit: Hit, highlight: Highlight | None) -> str:
     page = page_label(hit.page)
-    # the heading is context for passages below it; a passage that starts with it needs no repeat
-    show_heading = hit.heading and not hit.text.lstrip().startswith(hit.heading.strip())
-    heading = f'<div class="mls-heading" dir="auto">{esc(hit.heading)}</div>' if show_heading else ""
+    heading = (
+        f'<div class="mls-heading" dir="auto">{esc(hit.heading)}</div>'
+        if hit.heading and not repeats_heading(hit.text, hit.heading)
+        else ""
+    )
     truncated = len(hit.text) > SNIPPET_CHARS
     full = (
         f'<details><summary class="mls-small">Full passage ({len(hit.text)} characters)</summary>'
@@ -254,16 +276,16 @@ def index_report_html(report: IndexReport) -> str:
     return f"<div>{head}{lang_table}{skipped}{indexed}</div>"
 
 
-def progress_html(label: str, done: int, total: int) -> str:
-    """A progress bar; indeterminate until the total is known (model loading, folder scan)."""
+def progress_html(label: str, done: int, total: int, step: str = "", seconds: float = 0.0) -> str:
+    """A progress bar with the step it belongs to; indeterminate (with the time spent) until a total is known."""
     if total <= 0:
-        bar, counts = (
-            '<progress style="width:100%"></progress>',
-            "loading the model and scanning the folder …",
-        )
+        bar = '<progress style="width:100%"></progress>'
+        counts = f"{seconds:.0f} s" if seconds >= 1 else ""
     else:
         bar = f'<progress value="{min(done, total)}" max="{total}" style="width:100%"></progress>'
         counts = f"{done} / {total} files"
+    head = f"<div><b>{esc(step[:1].upper() + step[1:])}</b></div>" if step else ""
     return (
-        f'<div class="mls-msg"><div>{esc(label)}</div>{bar}<div class="mls-small">{esc(counts)}</div></div>'
+        f'<div class="mls-msg" id="first-launch-progress">{head}<div>{esc(label)}</div>{bar}'
+        f'<div class="mls-small">{esc(counts)}</div></div>'
     )

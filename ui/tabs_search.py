@@ -77,6 +77,29 @@ def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
     )
 
 
+def still_indexing(ctx: UiContext, collection: str | None) -> str | None:
+    """The answer to a search while the first launch is still building the collection it asks for.
+
+    Without it the search would say "No collection yet: index a folder…", which contradicts the
+    banner saying the sample documents are being indexed.
+    """
+    bootstrap = ctx.bootstrap
+    status = bootstrap.status() if bootstrap is not None else None
+    if bootstrap is None or status is None or status.state != "running":
+        return None
+    if ctx.app.catalog.get(collection or bootstrap.collection) is not None:
+        return None  # another collection, or this one already searchable: results (perhaps partial)
+    where = f" ({status.step_label})" if status.step_label else ""
+    return (
+        f"The sample documents are still being indexed{where}. "
+        "Search again in a moment: the banner above says when they are ready."
+    )
+
+
+def _not_ready(text: str) -> Rendered:
+    return message(text, "info"), "", {"error": text}
+
+
 def _failure(exc: Exception) -> Rendered:
     text = user_message(exc)
     gr.Warning(text)
@@ -94,6 +117,9 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
         highlight: str,
     ) -> Rendered:
         """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON."""
+        waiting = still_indexing(ctx, collection)
+        if waiting is not None:
+            return _not_ready(waiting)
         try:
             request = make_request(query, collection, languages, k, mode, second_stage, highlight)
             return render_outcome(ctx, ctx.app.search(request))
@@ -116,6 +142,9 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         highlight: str,
     ) -> tuple[str, str, dict[str, Any], SearchOutcome | None]:
         first = "lexical" if highlight == "semantic" else highlight
+        waiting = still_indexing(ctx, collection)
+        if waiting is not None:
+            return (*_not_ready(waiting), None)
         try:
             request = make_request(query, collection, languages, k, mode, second_stage, first)
             outcome = ctx.app.search(request)
@@ -187,7 +216,8 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             value=initial,
             label="Collection (model)",
             allow_custom_value=True,
-            scale=3,
+            scale=4,
+            min_width=320,
             elem_id="search-collection",
         )
         languages = gr.Dropdown(
@@ -199,7 +229,7 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             scale=3,
             elem_id="search-languages",
         )
-        k = gr.Slider(1, MAX_UI_K, value=10, step=1, label="Results (top-k)", scale=2)
+        k = gr.Slider(1, MAX_UI_K, value=10, step=1, label="Results (top-k)", scale=1, min_width=160)
     with gr.Row():
         # All modes for API clients (the searcher refuses one a collection lacks); pages narrow it per collection.
         mode = gr.Radio(

@@ -28,6 +28,7 @@ from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressC
 from search.application.indexing import index_with_services
 from search.application.searching import SearchOutcome, SearchRequest, make_request
 from search.application.services import Services, default_collection
+from search.application.sources import displayed_files, match_sources
 from search.core.errors import QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, ProgressFn
 from search.core.settings import Settings
@@ -152,6 +153,13 @@ class SearchApp:
                 f"No collection {request.collection[:80]!r} on this server (collections: {known}). Pick one of "
                 f"them, or index a folder into it first: python app.py index DIR --collection {request.collection[:80]}"
             )
+        warnings: tuple[str, ...] = ()
+        if request.sources:
+            match = match_sources(request.sources, displayed_files(self.services.store, request.collection))
+            warning = match.warning(request.collection)
+            warnings = (warning,) if warning else ()
+            # unmatched filters stay in: they match nothing, as asked (dropping them would widen the search)
+            request = replace(request, sources=match.sources + match.unmatched)
         searcher = self.searcher(request.collection)
         if request.model is not None:
             searcher.meta.check(self.services.spec(request.model), request.collection)
@@ -168,7 +176,7 @@ class SearchApp:
         timings = dict(result.timings_ms)
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings)
+        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings)
         return self.highlight(plain, request.highlight)
 
     def highlight(self, outcome: SearchOutcome, kind: str) -> SearchOutcome:
@@ -189,7 +197,9 @@ class SearchApp:
             timings["highlight"] = round((time.perf_counter() - t0) * 1000, 2)
             total += timings["highlight"]
         timings["total"] = round(total, 2)
-        return SearchOutcome(replace(outcome.request, highlight=kind), result, highlights, timings)
+        return SearchOutcome(
+            replace(outcome.request, highlight=kind), result, highlights, timings, outcome.warnings
+        )
 
     def compare(self, query: str, k: int, choices: Sequence[PipelineChoice]) -> list[ComparedSide]:
         """One query through each pipeline; a side that fails carries its message instead of results."""

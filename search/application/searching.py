@@ -30,7 +30,7 @@ class SearchRequest:
     mode: str = "dense"
     second_stage: str | None = None
     highlight: str = "semantic"
-    sources: tuple[str, ...] = ()  # only chunks of these files (absolute paths)
+    sources: tuple[str, ...] = ()  # only chunks of these files (as displayed, or absolute paths)
     model: str | None = None  # when given, must be the collection's model (checked)
     query_language: str | None = None  # the user's reading of the query's language (else detected)
 
@@ -46,6 +46,7 @@ class SearchOutcome:
     result: SearchResult
     highlights: tuple[Highlight | None, ...]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # one line each, e.g. a source filter that names no indexed file
 
 
 def make_request(
