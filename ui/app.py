@@ -126,7 +126,8 @@ def build_app(app: SearchApp, sample_folder: Path | None = None) -> gr.Blocks:
 def launch_options(app: SearchApp, ctx: UiContext | None = None) -> dict[str, Any]:
     """Safety settings for ``Blocks.launch``: localhost by default, no share link, size-limited uploads."""
     settings = app.settings
-    allowed = [str(ctx.outputs_dir)] if ctx is not None else []
+    # Result cards link to indexed files below these folders; Gradio resolves symlinks before the check.
+    allowed = [str(ctx.outputs_dir), *map(str, ctx.open_roots)] if ctx is not None else []
     return {
         "server_name": settings.host,
         "share": False,

@@ -28,6 +28,8 @@ CSS = """
   font-weight: 600; background: var(--color-accent-soft); color: var(--color-accent); text-transform: uppercase; }
 .mls-source { font-weight: 600; word-break: break-all; }
 .mls-page { color: var(--body-text-color-subdued); }
+.mls-open { margin-left: auto; font-size: 0.85em; }
+textarea, input[type=text] { unicode-bidi: plaintext; }
 .mls-heading { margin-top: 4px; font-style: italic; color: var(--body-text-color-subdued); }
 .mls-snippet { margin-top: 6px; white-space: pre-line; line-height: 1.5; }
 .mls-snippet mark, .mls-full mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; }
@@ -116,7 +118,7 @@ def repeats_heading(text: str, heading: str) -> bool:
     )
 
 
-def hit_card(rank: int, hit: Hit, highlight: Highlight | None) -> str:
+def hit_card(rank: int, hit: Hit, highlight: Highlight | None, link: str | None = None) -> str:
     page = page_label(hit.page)
     heading = (
         f'<div class="mls-heading" dir="auto">{esc(hit.heading)}</div>'
@@ -138,6 +140,12 @@ def hit_card(rank: int, hit: Hit, highlight: Highlight | None) -> str:
         f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
         f'<span class="mls-source">{esc(hit.relpath)}</span>'
         + (f'<span class="mls-page">{esc(page)}</span>' if page else "")
+        + (
+            f'<a class="mls-open" href="{esc(link)}" target="_blank" rel="noopener noreferrer" '
+            f'title="open the source document">open ↗</a>'
+            if link
+            else ""
+        )
         + "</div>"
         + heading
         + f'<div class="mls-snippet" dir="auto">{snippet_html(hit.text, highlight)}</div>'
@@ -146,14 +154,22 @@ def hit_card(rank: int, hit: Hit, highlight: Highlight | None) -> str:
     )
 
 
-def result_cards(hits: Sequence[Hit], highlights: Sequence[Highlight | None], kind: str = "off") -> str:
+def result_cards(
+    hits: Sequence[Hit],
+    highlights: Sequence[Highlight | None],
+    kind: str = "off",
+    links: Sequence[str | None] = (),
+) -> str:
     """Cards in rank order; ``kind`` (how sentences were picked) is kept as a data attribute."""
     if not hits:
         return message(
             "No results. Try another query, fewer language filters, or another collection.", "warn"
         )
     marks = list(highlights) + [None] * (len(hits) - len(highlights))
-    cards = "".join(hit_card(rank, hit, mark) for rank, (hit, mark) in enumerate(zip(hits, marks), 1))
+    hrefs = list(links) + [None] * (len(hits) - len(links))
+    cards = "".join(
+        hit_card(rank, hit, mark, href) for rank, (hit, mark, href) in enumerate(zip(hits, marks, hrefs), 1)
+    )
     return f'<div class="mls-results" data-highlight="{esc(kind)}">{cards}</div>'
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from search.application.access import source_link
 from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
 from ui.choices import (
     NO_SECOND_STAGE,
@@ -70,8 +71,9 @@ def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
         + (f" + {result.reranker}" if result.reranker else "")
         + f") · {timings_text(outcome.timings_ms)}"
     )
+    links = [source_link(hit.source, ctx.open_roots) for hit in result.hits]
     return (
-        result_cards(result.hits, outcome.highlights, outcome.request.highlight),
+        result_cards(result.hits, outcome.highlights, outcome.request.highlight, links),
         summary,
         outcome_json(outcome),
     )
