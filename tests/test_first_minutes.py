@@ -176,3 +176,24 @@ def test_the_server_serves_indexed_files_and_refuses_others(tmp_path: Path) -> N
             assert refused.value.code in (403, 404), path
     finally:
         running.close()
+
+
+def test_dense_hits_carry_a_relevance_cue_and_scores_explain_themselves(tmp_path: Path) -> None:
+    docs = write_documents(tmp_path / "docs")
+    app = make_app(tmp_path)
+    try:
+        app.index_folder(docs)
+        collection = app.collection_for(None)
+        dense = app.search(make_request("varroa mite winter", collection, None, 5, "dense", None, "off"))
+        assert len(dense.cues) == len(dense.result.hits) and set(dense.cues) <= {"strong", "weak", "none"}
+        sparse = app.search(make_request("varroa mite winter", collection, None, 5, "sparse", None, "off"))
+        assert sparse.cues == ()  # BM25 is not on a closeness scale: no cue rather than a wrong one
+        floor = app.noise_floor(collection)
+        assert floor is app.noise_floor(collection)  # measured once per collection size
+    finally:
+        app.close()
+    hit = Hit("c", 0.8123, "text", "/d/a.txt", None, "en", root="/d")
+    card = hit_card(1, hit, None, cue="none", mode="dense")
+    assert "no clear match" in card and "cosine similarity" in card
+    assert "BM25" in hit_card(1, hit, None, mode="sparse")
+    assert "reciprocal-rank fusion" in hit_card(1, hit, None, mode="hybrid")

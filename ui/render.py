@@ -28,6 +28,10 @@ CSS = """
   font-weight: 600; background: var(--color-accent-soft); color: var(--color-accent); text-transform: uppercase; }
 .mls-source { font-weight: 600; word-break: break-all; }
 .mls-page { color: var(--body-text-color-subdued); }
+.mls-cue { font-size: 0.8em; padding: 1px 8px; border-radius: 999px; border: 1px solid currentColor; }
+.mls-cue-strong { color: #15803d; }
+.mls-cue-weak { color: #b45309; }
+.mls-cue-none { color: var(--body-text-color-subdued); }
 .mls-open { margin-left: auto; font-size: 0.85em; }
 textarea, input[type=text] { unicode-bidi: plaintext; }
 .mls-heading { margin-top: 4px; font-style: italic; color: var(--body-text-color-subdued); }
@@ -118,7 +122,32 @@ def repeats_heading(text: str, heading: str) -> bool:
     )
 
 
-def hit_card(rank: int, hit: Hit, highlight: Highlight | None, link: str | None = None) -> str:
+CUE_LABELS = {"strong": "strong match", "weak": "weak match", "none": "no clear match"}
+CUE_HELP = (
+    "how this passage compares with what meaningless queries reach in this collection "
+    "(measured on the sample query set: see search/retrieval/relevance.py)"
+)
+
+
+def score_help(mode: str) -> str:
+    return {
+        "dense": "Score: cosine similarity of the query's and the passage's embeddings, after the "
+        "collection's language correction; higher is closer in meaning, comparable within one search",
+        "sparse": "Score: BM25 over the model's subword tokens; grows with shared rare words, has no upper "
+        "bound, comparable within one search only",
+        "hybrid": "Score: reciprocal-rank fusion of the dense and sparse lists (sums of 1/(60 + rank)); "
+        "it encodes ranks, not closeness",
+    }.get(mode, "Score: the second stage's relevance score; comparable within one search")
+
+
+def hit_card(
+    rank: int,
+    hit: Hit,
+    highlight: Highlight | None,
+    link: str | None = None,
+    cue: str | None = None,
+    mode: str = "dense",
+) -> str:
     page = page_label(hit.page)
     heading = (
         f'<div class="mls-heading" dir="auto">{esc(hit.heading)}</div>'
@@ -136,8 +165,13 @@ def hit_card(rank: int, hit: Hit, highlight: Highlight | None, link: str | None 
         '<div class="mls-card">'
         '<div class="mls-head">'
         f'<span class="mls-rank">#{rank}</span>'
-        f'<span class="mls-score" title="score">{hit.score:.3f}</span>'
-        f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
+        f'<span class="mls-score" title="{esc(score_help(mode))}">{hit.score:.3f}</span>'
+        + (
+            f'<span class="mls-cue mls-cue-{esc(cue)}" title="{esc(CUE_HELP)}">{esc(CUE_LABELS[cue])}</span>'
+            if cue in CUE_LABELS
+            else ""
+        )
+        + f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
         f'<span class="mls-source">{esc(hit.relpath)}</span>'
         + (f'<span class="mls-page">{esc(page)}</span>' if page else "")
         + (
@@ -159,6 +193,8 @@ def result_cards(
     highlights: Sequence[Highlight | None],
     kind: str = "off",
     links: Sequence[str | None] = (),
+    cues: Sequence[str] = (),
+    mode: str = "dense",
 ) -> str:
     """Cards in rank order; ``kind`` (how sentences were picked) is kept as a data attribute."""
     if not hits:
@@ -167,8 +203,10 @@ def result_cards(
         )
     marks = list(highlights) + [None] * (len(hits) - len(highlights))
     hrefs = list(links) + [None] * (len(hits) - len(links))
+    labels: list[str | None] = [*cues] + [None] * (len(hits) - len(cues))
     cards = "".join(
-        hit_card(rank, hit, mark, href) for rank, (hit, mark, href) in enumerate(zip(hits, marks, hrefs), 1)
+        hit_card(rank, hit, mark, href, cue, mode)
+        for rank, (hit, mark, href, cue) in enumerate(zip(hits, marks, hrefs, labels), 1)
     )
     return f'<div class="mls-results" data-highlight="{esc(kind)}">{cards}</div>'
 

@@ -49,6 +49,7 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
             {
                 "rank": rank,
                 "score": round(hit.score, 5),
+                "relevance": outcome.cues[rank - 1] if rank <= len(outcome.cues) else None,
                 "source": hit.relpath,
                 "page": hit.page,
                 "language": hit.language,
@@ -73,7 +74,14 @@ def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
     )
     links = [source_link(hit.source, ctx.open_roots) for hit in result.hits]
     return (
-        result_cards(result.hits, outcome.highlights, outcome.request.highlight, links),
+        result_cards(
+            result.hits,
+            outcome.highlights,
+            outcome.request.highlight,
+            links,
+            outcome.cues,
+            result.mode if not result.reranker else "rerank",
+        ),
         summary,
         outcome_json(outcome),
     )

@@ -36,7 +36,8 @@ from search.core.types import QuerySet
 from search.evaluation.report import EvalReport
 from search.models.reranker import Reranker
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
-from search.retrieval.searcher import Searcher
+from search.retrieval.relevance import PROBES, Cue, NoiseFloor
+from search.retrieval.searcher import Searcher, SearchResult
 from search.stores.base import SearchFilter
 
 
@@ -75,6 +76,7 @@ class SearchApp:
         self._lock = threading.Lock()
         self._second_stages: list[str] | None = None
         self._background_plan: BackgroundPlan | None = None
+        self._floors: dict[tuple[str, int], NoiseFloor] = {}
 
     @classmethod
     def build(cls, settings: Settings, *, any_reranker: bool = False) -> SearchApp:
@@ -176,7 +178,8 @@ class SearchApp:
         timings = dict(result.timings_ms)
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings)
+        cues = self._cues(result)
+        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues)
         return self.highlight(plain, request.highlight)
 
     def highlight(self, outcome: SearchOutcome, kind: str) -> SearchOutcome:
@@ -197,8 +200,11 @@ class SearchApp:
             timings["highlight"] = round((time.perf_counter() - t0) * 1000, 2)
             total += timings["highlight"]
         timings["total"] = round(total, 2)
-        return SearchOutcome(
-            replace(outcome.request, highlight=kind), result, highlights, timings, outcome.warnings
+        return replace(
+            outcome,
+            request=replace(outcome.request, highlight=kind),
+            highlights=highlights,
+            timings_ms=timings,
         )
 
     def compare(self, query: str, k: int, choices: Sequence[PipelineChoice]) -> list[ComparedSide]:
@@ -216,6 +222,29 @@ class SearchApp:
                     raise
                 sides.append(ComparedSide(choice, error=message))
         return sides
+
+    def noise_floor(self, collection: str) -> NoiseFloor:
+        """The best dense scores meaningless queries reach in ``collection`` (measured once per size)."""
+        info = self.catalog.require(collection)
+        key = (collection, info.chunks)
+        with self._lock:
+            floor = self._floors.get(key)
+        if floor is None:
+            searcher = self.searcher(collection)
+            vectors = searcher.embedder.encode_queries(list(PROBES))
+            results = searcher.search_batch(PROBES, k=1, mode="dense", vectors=vectors)
+            floor = NoiseFloor.measure([r.hits[0].score for r in results if r.hits], vectors)
+            with self._lock:
+                self._floors[key] = floor
+        return floor
+
+    def _cues(self, result: SearchResult) -> tuple[Cue, ...]:
+        """Strong / weak / no clear match per hit, for dense scores (the only ones on a closeness scale)."""
+        if result.mode != "dense" or result.reranker or not result.hits:
+            return ()
+        floor = self.noise_floor(result.collection)
+        likeness = floor.likeness(result.query_vector)
+        return tuple(floor.cue(hit.score, likeness) for hit in result.hits)
 
     def searcher(self, collection: str) -> Searcher:
         """The collection's searcher, its description confirmed with one store call."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from search.core.errors import QueryError
 from search.retrieval.highlight import Highlight
+from search.retrieval.relevance import Cue
 from search.retrieval.searcher import MAX_K, MODES, SearchResult
 
 HIGHLIGHTS = ("semantic", "lexical", "off")
@@ -47,6 +48,7 @@ class SearchOutcome:
     highlights: tuple[Highlight | None, ...]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # one line each, e.g. a source filter that names no indexed file
+    cues: tuple[Cue, ...] = ()  # per hit, "strong" / "weak" / "none" (dense only; empty otherwise)
 
 
 def make_request(
