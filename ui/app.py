@@ -146,19 +146,28 @@ def launch_options(app: SearchApp, ctx: UiContext | None = None) -> dict[str, An
 
 
 def serve(demo: gr.Blocks, app: SearchApp, port: int | None = None, block: bool = True) -> str:
-    """Start the sample bootstrap (if any) and the server; returns the local URL when not blocking."""
+    """Start the server, then the sample bootstrap (if any); returns the local URL when not blocking.
+
+    Gradio's own start-up lines are left out (``quiet``): one of them suggests ``share=True``, which
+    this app turns off on purpose. The address is printed here instead, before the first-launch
+    steps draw their progress below it.
+    """
     ctx: UiContext | None = getattr(demo, "ui_context", None)
     if ctx is not None:
         ctx.outputs_dir.mkdir(parents=True, exist_ok=True)
-        if ctx.bootstrap is not None:
-            ctx.bootstrap.start(terminal=block)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=MAX_QUEUE)
     _, url, _ = demo.launch(
         server_port=port if port is not None else app.settings.port,
-        prevent_thread_lock=not block,
-        quiet=not block,
+        prevent_thread_lock=True,
+        quiet=True,
         **launch_options(app, ctx),
     )
+    if block:
+        print(f"Multilingual search is running on {url} (Ctrl-C to stop)", flush=True)
+    if ctx is not None and ctx.bootstrap is not None:
+        ctx.bootstrap.start(terminal=block)
+    if block:
+        demo.block_thread()
     return url
 
 
