@@ -16,7 +16,7 @@ from search.application.bootstrap import SampleBootstrap
 from search.application.searching import make_request
 from search.application.sources import match_sources
 from search.core.types import Hit
-from tests.ui_harness import DOCUMENTS, make_app, start_app, write_documents
+from tests.ui_harness import DOCUMENTS, FAKE_MODEL, make_app, start_app, write_documents
 from ui.context import make_context
 from ui.render import hit_card, progress_html, repeats_heading
 from ui.tabs_search import still_indexing
@@ -197,3 +197,20 @@ def test_dense_hits_carry_a_relevance_cue_and_scores_explain_themselves(tmp_path
     assert "no clear match" in card and "cosine similarity" in card
     assert "BM25" in hit_card(1, hit, None, mode="sparse")
     assert "reciprocal-rank fusion" in hit_card(1, hit, None, mode="hybrid")
+
+
+def test_query_language_shown_and_overridable_through_the_api(tmp_path: Path) -> None:
+    from gradio_client import Client
+
+    running = start_app(tmp_path / "app", index_models=(FAKE_MODEL,))
+    try:
+        client = Client(running.url, verbose=False)
+        args = ("Wildbienen bestäuben Obstbäume", f"docs-{FAKE_MODEL}", [], 3, "dense", "none", "off")
+        _, summary, data = client.predict(*args, api_name="/search")
+        assert data["query_language"] == "de" and not data["query_language_given"]
+        assert "query language: **de (detected" in summary
+        _, summary, data = client.predict(*args, "nl", api_name="/search")
+        assert data["query_language"] == "nl" and data["query_language_given"]
+        assert "nl (as you set it)" in summary
+    finally:
+        running.close()

@@ -11,6 +11,7 @@ import gradio as gr
 from search.application.access import source_link
 from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
 from ui.choices import (
+    AUTO_LANGUAGE,
     NO_SECOND_STAGE,
     all_modes,
     collection_choices,
@@ -18,6 +19,7 @@ from ui.choices import (
     example_queries,
     language_choices,
     mode_choices,
+    query_language_choices,
     second_stage_choices,
 )
 from ui.context import UiContext
@@ -45,6 +47,8 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
         "second_stage": result.reranker,
         "highlight": outcome.request.highlight,
         "timings_ms": dict(outcome.timings_ms),
+        "query_language": result.query_language.code if result.query_language else None,
+        "query_language_given": bool(result.query_language and result.query_language.given),
         "hits": [
             {
                 "rank": rank,
@@ -67,10 +71,12 @@ Rendered = tuple[str, str, dict[str, Any]]  # result cards (HTML), summary (Mark
 
 def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
     result = outcome.result
+    language = result.query_language.label if result.query_language else "undetermined"
     summary = _indexing_note(ctx) + (
         f"{len(result.hits)} results from **{result.collection}** ({result.model}, {result.mode}"
         + (f" + {result.reranker}" if result.reranker else "")
-        + f") · {timings_text(outcome.timings_ms)}"
+        + f") · query language: **{language}** · {timings_text(outcome.timings_ms)}"
+        + "".join(f"\n\n⚠ {warning}" for warning in outcome.warnings)
     )
     links = [source_link(hit.source, ctx.open_roots) for hit in result.hits]
     return (
@@ -125,13 +131,19 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
         mode: str,
         second_stage: str | None,
         highlight: str,
+        query_language: str | None = AUTO_LANGUAGE,
     ) -> Rendered:
-        """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON."""
+        """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON.
+
+        ``query_language``: "auto" to detect it (the summary and JSON say what was detected), or an ISO code.
+        """
         waiting = still_indexing(ctx, collection)
         if waiting is not None:
             return _not_ready(waiting)
         try:
-            request = make_request(query, collection, languages, k, mode, second_stage, highlight)
+            request = make_request(
+                query, collection, languages, k, mode, second_stage, highlight, query_language=query_language
+            )
             return render_outcome(ctx, ctx.app.search(request))
         except Exception as exc:  # noqa: BLE001 - refused paths and failures become messages
             return _failure(exc)
@@ -150,13 +162,16 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         mode: str,
         second_stage: str | None,
         highlight: str,
+        query_language: str | None = AUTO_LANGUAGE,
     ) -> tuple[str, str, dict[str, Any], SearchOutcome | None]:
         first = "lexical" if highlight == "semantic" else highlight
         waiting = still_indexing(ctx, collection)
         if waiting is not None:
             return (*_not_ready(waiting), None)
         try:
-            request = make_request(query, collection, languages, k, mode, second_stage, first)
+            request = make_request(
+                query, collection, languages, k, mode, second_stage, first, query_language=query_language
+            )
             outcome = ctx.app.search(request)
         except Exception as exc:  # noqa: BLE001
             return (*_failure(exc), None)
@@ -263,6 +278,14 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             label="Highlight",
             info="semantic: the model picks the sentence (works across languages); lexical: shared words",
         )
+        query_language = gr.Dropdown(
+            query_language_choices(),
+            value=AUTO_LANGUAGE,
+            label="Query language",
+            info="auto: detected (shown with the results); set it when a short query is misread",
+            allow_custom_value=True,
+            elem_id="search-query-language",
+        )
     examples = example_queries(ctx.queryset_folder)
     if examples:
         gr.Examples(
@@ -274,7 +297,7 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
         raw = gr.JSON()
 
     pending = gr.State(None)
-    inputs = [query, collection, languages, k, mode, second_stage, highlight]
+    inputs = [query, collection, languages, k, mode, second_stage, highlight, query_language]
     outputs = [results, summary, raw]
     # The page searches in two steps (results at once, then the model's highlight); API clients get
     # both in one call through this endpoint, which has no button of its own.
