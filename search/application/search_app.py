@@ -14,31 +14,37 @@ the query itself.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from indexer.pipeline import IndexConfig
-from search.application.access import SavedUploads, resolve_allowed_folder, save_uploads
-from search.application.backend_plans import BackgroundPlan, backend_report
 from search.application.catalog import Catalog, CollectionInfo
-from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressCallback, evaluate_pipelines
-from search.application.indexing import index_with_services
+from search.application.noise_floors import floor_key, read_floor, write_floor
 from search.application.searching import SearchOutcome, SearchRequest, make_request
 from search.application.services import Services, default_collection
 from search.application.sources import displayed_files, match_sources
 from search.core.errors import QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, ProgressFn
 from search.core.settings import Settings
-from search.core.types import QuerySet
-from search.evaluation.report import EvalReport
 from search.models.reranker import Reranker
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
 from search.retrieval.relevance import PROBES, Cue, NoiseFloor
 from search.retrieval.searcher import Searcher, SearchResult
 from search.stores.base import SearchFilter
+
+log = logging.getLogger("search")
+
+if TYPE_CHECKING:  # imported where used: a cold `app.py search` needs none of them (issue 18)
+    from indexer.pipeline import IndexConfig
+    from search.application.access import SavedUploads
+    from search.application.backend_plans import BackgroundPlan
+    from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressCallback
+    from search.core.types import QuerySet
+    from search.evaluation.report import EvalReport
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class SearchApp:
         self._lock = threading.Lock()
         self._second_stages: list[str] | None = None
         self._background_plan: BackgroundPlan | None = None
-        self._floors: dict[tuple[str, int], NoiseFloor] = {}
+        self._floors: dict[tuple[str, str], NoiseFloor] = {}
 
     @classmethod
     def build(cls, settings: Settings, *, any_reranker: bool = False) -> SearchApp:
@@ -133,6 +139,8 @@ class SearchApp:
 
     def backend_report(self, model: str | None = None) -> BackendReport:
         """Which backend runs passages and queries of ``model`` here, and the measured figures behind it."""
+        from search.application.backend_plans import backend_report
+
         return backend_report(self.services, model)
 
     def plan_backends_in_background(self, model: str | None = None) -> bool:
@@ -141,6 +149,8 @@ class SearchApp:
         with self._lock:
             if self._background_plan is not None:
                 return False
+            from search.application.backend_plans import BackgroundPlan
+
             self._background_plan = BackgroundPlan(self.services, model)
         return self._background_plan.start()
 
@@ -226,16 +236,19 @@ class SearchApp:
     def noise_floor(self, collection: str) -> NoiseFloor:
         """The best dense scores meaningless queries reach in ``collection`` (measured once per size)."""
         info = self.catalog.require(collection)
-        key = (collection, info.chunks)
+        key = floor_key(info.meta, info.chunks)
         with self._lock:
-            floor = self._floors.get(key)
+            floor = self._floors.get((collection, key))
+        if floor is None:
+            floor = read_floor(self.settings.data_dir, collection, key)
         if floor is None:
             searcher = self.searcher(collection)
             vectors = searcher.embedder.encode_queries(list(PROBES))
             results = searcher.search_batch(PROBES, k=1, mode="dense", vectors=vectors)
             floor = NoiseFloor.measure([r.hits[0].score for r in results if r.hits], vectors)
-            with self._lock:
-                self._floors[key] = floor
+            write_floor(self.settings.data_dir, collection, key, floor)
+        with self._lock:
+            self._floors[(collection, key)] = floor
         return floor
 
     def _cues(self, result: SearchResult) -> tuple[Cue, ...]:
@@ -301,9 +314,22 @@ class SearchApp:
     ) -> IndexReport:
         """Index ``folder`` (incremental); an existing collection keeps the model it was built with."""
         try:
-            return index_with_services(self.services, folder, model, collection, config, progress, cancel)
+            from search.application.indexing import index_with_services
+
+            report = index_with_services(self.services, folder, model, collection, config, progress, cancel)
         finally:
             self.catalog.invalidate()
+        self._measure_floor(report.collection)
+        return report
+
+    def _measure_floor(self, collection: str) -> None:
+        """Measure the new noise floor now, so no search (nor a cold CLI process) waits for it."""
+        try:
+            self.noise_floor(collection)
+        except Exception as exc:  # noqa: BLE001 - the cue is a hint; the first search measures it again
+            log.warning(
+                "could not measure the relevance floor of %s: %s", collection, user_message(exc) or exc
+            )
 
     def index_allowed_folder(
         self,
@@ -314,6 +340,8 @@ class SearchApp:
         cancel: threading.Event | None = None,
     ) -> IndexReport:
         """Index a folder a browser user typed: only inside the allowed roots."""
+        from search.application.access import resolve_allowed_folder
+
         folder = resolve_allowed_folder(raw_folder, self.settings.allowed_roots)
         return self.index_folder(folder, model, collection, progress=progress, cancel=cancel)
 
@@ -327,6 +355,8 @@ class SearchApp:
         cancel: threading.Event | None = None,
     ) -> tuple[SavedUploads, IndexReport | None]:
         """Copy uploads (typed and size-checked) into ``uploads_dir`` and index that folder."""
+        from search.application.access import save_uploads
+
         saved = save_uploads(files, uploads_dir, int(self.settings.max_upload_mb) * 1024 * 1024)
         if not saved.saved:
             return saved, None
@@ -343,6 +373,8 @@ class SearchApp:
         **options: object,
     ) -> EvalReport:
         """Every pipeline on the query set: indexes the corpus per model (in ``workspace``), scores the runs."""
+        from search.application.evaluating import evaluate_pipelines
+
         return evaluate_pipelines(
             self.services,
             queryset,
