@@ -30,15 +30,18 @@ THEME = gr.themes.Soft(
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
 )
 # Queries come in any script: every text box takes its direction from what is typed (dir=auto),
-# as the result cards do. Gradio has no option for it, so the page sets it on each box it adds.
+# as the result cards do. Gradio only offers a fixed ltr/rtl, so the page sets it on each box it adds.
 DIR_AUTO_HEAD = """<script>
 (() => {
-  const mark = (root) => root.querySelectorAll(
-    'textarea:not([dir]), input[type=text]:not([dir]), input:not([type]):not([dir])'
-  ).forEach((box) => box.setAttribute('dir', 'auto'));
+  const boxes = 'textarea, input[type=text], input:not([type])';
+  const mark = () => document.querySelectorAll(boxes).forEach((box) => {
+    if (box.getAttribute('dir') !== 'auto') box.setAttribute('dir', 'auto');
+  });
   const start = () => {
-    mark(document);
-    new MutationObserver(() => mark(document)).observe(document.body, {childList: true, subtree: true});
+    mark();
+    new MutationObserver(mark).observe(document.body, {
+      childList: true, subtree: true, attributes: true, attributeFilter: ['dir'],
+    });
   };
   if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
 })();

@@ -36,7 +36,7 @@ THIRD_PARTY_WARNINGS: tuple[tuple[str, type[Warning], str], ...] = (
     # the ONNX exporter naming dynamic axes that share one constraint (batch, sequence): harmless
     (r"# The axis name: .* will not be used", UserWarning, r"torch\.onnx"),
     # pandas 3 deprecation inside gradio's queue statistics
-    (r"The copy keyword is deprecated", Warning, r"gradio"),
+    (r"The copy keyword is deprecated|'future.no_silent_downcasting' is deprecated", Warning, r"gradio"),
     # numba (ranx's metrics) compiling on first use
     (r"", Warning, r"numba(\.|$)"),
 )
