@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, required=True)
     parser.add_argument("--collection")
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--mode", default="dense", choices=("dense", "sparse", "hybrid"))
     args = parser.parse_args()
 
     queries = [
@@ -73,18 +74,21 @@ def main() -> None:
         likeness: list[float] = []
         cues: list[tuple[str, bool]] = []
         for query in queries:
-            request = make_request(query["text"], collection, None, args.k, "dense", None, "off")
+            request = make_request(query["text"], collection, None, args.k, args.mode, None, "off")
             outcome = app.search(request)
             likeness.append(floor.likeness(outcome.result.query_vector))
             for rank, hit in enumerate(outcome.result.hits):
-                relevant = qrels[query["_id"]].get(hit.relpath, 0) >= 1
-                margins.append((floor.margin(hit.score), hit.score, relevant))
-                cues.append((outcome.cues[rank], relevant))
+                judged = qrels[query["_id"]].get(hit.relpath, 0) >= 1
+                margins.append((floor.margin(hit.score), hit.score, judged))
+                cues.append((outcome.cues[rank], judged))
                 if rank == 0:
                     top1_cues[outcome.cues[0]] += 1
         nonsense = []
         for text in NONSENSE:
-            outcome = app.search(make_request(text, collection, None, 3, "dense", None, "off"))
+            outcome = app.search(make_request(text, collection, None, 3, args.mode, None, "off"))
+            if not outcome.result.hits:  # sparse: no shared term, no result at all
+                nonsense.append([text[:12] + ("…" if len(text) > 12 else ""), "-", "-", "-", "no results"])
+                continue
             hit = outcome.result.hits[0]
             nonsense.append([text[:12] + ("…" if len(text) > 12 else ""), f"{hit.score:.3f}",
                              f"{floor.margin(hit.score):.1f}",
@@ -94,6 +98,9 @@ def main() -> None:
 
     relevant = [m for m, _, r in margins if r]
     irrelevant = [m for m, _, r in margins if not r]
+    print(
+        f"mode {args.mode} (the margin table reads raw scores: meaningful for dense only; the cue bands for every mode)"
+    )
     print(f"collection {collection}: noise floor mean {floor.mean:.3f}, spread {floor.spread:.4f}")
     print(
         f"thresholds: strong margin >= {STRONG_MARGIN}, weak >= {WEAK_MARGIN}, nonsense likeness >= {NONSENSE_LIKENESS}"
@@ -114,7 +121,7 @@ def main() -> None:
         rows.append([threshold, len(above), f"{precision:.2f}", f"{recall:.2f}", f"{share_irrelevant:.2f}"])
     print(format_table(["margin >=", "hits", "precision", "recall", "irrelevant kept"], rows))
     for name in ("strong", "weak", "none"):
-        band = [relevant for cue, relevant in cues if cue == name]
+        band = [judged for cue, judged in cues if cue == name]
         share = sum(band) / len(band) if band else float("nan")
         kept = sum(band) / len(relevant) if relevant else float("nan")
         print(f"  {name:6s}: {len(band):4d} hits, {share:.0%} relevant, {kept:.0%} of all relevant hits")

@@ -33,10 +33,11 @@ from search.core.settings import Settings
 from search.models.reranker import Reranker
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
 from search.retrieval.relevance import PROBES, Cue, NoiseFloor
-from search.retrieval.searcher import Searcher, SearchResult
+from search.retrieval.searcher import MAX_K, Searcher, SearchResult
 from search.stores.base import SearchFilter
 
 log = logging.getLogger("search")
+CUE_DEPTH = 50  # dense hits looked up to judge sparse, hybrid and reranked hits on the closeness scale
 
 if TYPE_CHECKING:  # imported where used: a cold `app.py search` needs none of them (issue 18)
     from indexer.pipeline import IndexConfig
@@ -188,7 +189,7 @@ class SearchApp:
         timings = dict(result.timings_ms)
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        cues = self._cues(result)
+        cues = self._cues(result, flt, request.query_language)
         plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues)
         return self.highlight(plain, request.highlight)
 
@@ -251,13 +252,32 @@ class SearchApp:
             self._floors[(collection, key)] = floor
         return floor
 
-    def _cues(self, result: SearchResult) -> tuple[Cue, ...]:
-        """Strong / weak / no clear match per hit, for dense scores (the only ones on a closeness scale)."""
-        if result.mode != "dense" or result.reranker or not result.hits:
+    def _cues(self, result: SearchResult, flt: SearchFilter, query_language: str | None) -> tuple[Cue, ...]:
+        """Strong / weak / no clear match per hit, judged on the dense (closeness) scale.
+
+        Sparse (BM25), hybrid (RRF) and second-stage scores are on other scales: their hits are
+        judged by their dense score in a dense search of the same query (one more query embedding
+        and store query); a hit beyond that search's depth is not close in meaning: no clear match.
+        """
+        if not result.hits:
             return ()
         floor = self.noise_floor(result.collection)
-        likeness = floor.likeness(result.query_vector)
-        return tuple(floor.cue(hit.score, likeness) for hit in result.hits)
+        if result.mode == "dense" and not result.reranker:
+            likeness = floor.likeness(result.query_vector)
+            return tuple(floor.cue(hit.score, likeness) for hit in result.hits)
+        dense = self.searcher(result.collection).search(
+            result.query,
+            k=min(max(CUE_DEPTH, len(result.hits)), MAX_K),
+            flt=flt,
+            mode="dense",
+            query_language=query_language,
+        )
+        scores = {hit.chunk_id: hit.score for hit in dense.hits}
+        likeness = floor.likeness(dense.query_vector)
+        return tuple(
+            floor.cue(scores[hit.chunk_id], likeness) if hit.chunk_id in scores else "none"
+            for hit in result.hits
+        )
 
     def searcher(self, collection: str) -> Searcher:
         """The collection's searcher, its description confirmed with one store call."""
