@@ -206,7 +206,15 @@ def test_query_language_shown_and_overridable_through_the_api(tmp_path: Path) ->
     running = start_app(tmp_path / "app", index_models=(FAKE_MODEL,))
     try:
         client = Client(running.url, verbose=False)
-        args = ("Wildbienen bestäuben Obstbäume", f"docs-{FAKE_MODEL}", [], 3, "dense", "none", "off")
+        args: tuple[object, ...] = (
+            "Wildbienen bestäuben Obstbäume",
+            f"docs-{FAKE_MODEL}",
+            [],
+            3,
+            "dense",
+            "none",
+            "off",
+        )
         _, summary, data = client.predict(*args, api_name="/search")
         assert data["query_language"] == "de" and not data["query_language_given"]
         assert "query language: **de (detected" in summary
