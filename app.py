@@ -117,7 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--lang", help="only chunks in these languages, e.g. en,de")
-    p.add_argument("--source", action="append", help="only this file (repeatable)")
+    p.add_argument(
+        "--source",
+        action="append",
+        help="only this file, as results show it (e.g. food/es-paella.pdf) or absolute (repeatable)",
+    )
     p.add_argument("--model", help="must be the collection's model (checked)")
     p.add_argument("--collection")
     p.add_argument("--mode", choices=["dense", "sparse", "hybrid"], default="dense")
@@ -217,12 +221,15 @@ def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
     return 0
 
 
+CUE_WORDS = {"strong": "strong match", "weak": "weak match", "none": "no clear match"}
+
+
 def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     from search.application.searching import make_request
     from search.retrieval.searcher import MAX_K
 
     collection = args.collection or app.collection_for(args.model)
-    sources = tuple(str(Path(s).resolve()) for s in args.source or ())
+    sources = tuple(args.source or ())  # as results show them, absolute, or relative to here
     request = make_request(
         args.query,
         collection,
@@ -236,13 +243,17 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         max_k=MAX_K,
         query_language=args.query_lang,
     )
-    result = app.search(request).result
+    outcome = app.search(request)
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    result = outcome.result
     language = result.query_language.label if result.query_language else "undetermined"
     if args.json:
         hits = [
             {
                 "rank": i,
                 "score": h.score,
+                "relevance": outcome.cues[i - 1] if i <= len(outcome.cues) else None,
                 "source": h.relpath,
                 "page": h.page,
                 "language": h.language,
@@ -270,7 +281,8 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
         snippet = " ".join(hit.text.split())[:240]
-        print(f"{rank:>2}. {hit.score:.3f} [{hit.language}] {hit.relpath}{page}\n    {snippet}")
+        cue = f" ({CUE_WORDS[outcome.cues[rank - 1]]})" if rank <= len(outcome.cues) else ""
+        print(f"{rank:>2}. {hit.score:.3f}{cue} [{hit.language}] {hit.relpath}{page}\n    {snippet}")
     return 0
 
 

@@ -36,7 +36,14 @@ from indexer.extract.loaders import (
 )
 from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
-from search.core.reports import IndexInterrupted, IndexProgress, IndexReport, ProgressFn, SkippedFile
+from search.core.reports import (
+    BUILDING_STAGE,
+    IndexInterrupted,
+    IndexProgress,
+    IndexReport,
+    ProgressFn,
+    SkippedFile,
+)
 from search.core.types import Chunk, Document, SparseVector, relative_source
 from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.language_bias import LanguageCentering
@@ -405,6 +412,9 @@ class _Run:
             # After Ctrl-C do not wait long for a file still being parsed: the thread is a daemon.
             producer.join(timeout=PRODUCER_GRACE_S * 8 if interrupted else None)
         if self.config.optimize and not (interrupted or self.cancel.is_set()):
+            if self.progress:  # can take a while on a large collection: say what is happening
+                done = self.settled + self.writer.completed
+                self.progress(IndexProgress(done, self.total, self.writer.written, "", BUILDING_STAGE))
             try:
                 t0 = time.perf_counter()
                 self.store.optimize(self.collection)

@@ -21,7 +21,11 @@ def tqdm_progress(disable: bool = False) -> Iterator[ProgressFn]:
                 bar = tqdm(
                     total=event.files_total, unit="file", desc="indexing", disable=disable, dynamic_ncols=True
                 )
-            bar.set_postfix_str(f"{event.chunks_written} chunks, {event.current[-40:]}", refresh=False)
+            if event.stage != "indexing":
+                bar.set_description_str(event.stage, refresh=False)
+                bar.set_postfix_str(f"{event.chunks_written} chunks", refresh=False)
+            else:
+                bar.set_postfix_str(f"{event.chunks_written} chunks, {event.current[-40:]}", refresh=False)
             bar.update(event.files_done - bar.n)
 
         yield update

@@ -19,7 +19,16 @@ from typing import Any
 
 import pytest
 
-from tests.ui_harness import OTHER_MODEL, RunningApp, free_port, start_app
+from tests.ui_harness import (
+    DOCUMENTS,
+    OTHER_MODEL,
+    RunningApp,
+    free_port,
+    make_app,
+    start_app,
+    write_documents,
+)
+from ui.app import build_app, serve
 
 pytestmark = pytest.mark.browser
 
@@ -230,6 +239,66 @@ def test_folder_outside_the_allowed_roots_is_refused(page: Any) -> None:
     page.locator("#index-folder textarea, #index-folder input").first.fill("../../etc")
     page.locator("#index-folder-button").click()
     page.locator("#index-report").get_by_text("outside the folders").wait_for()
+
+
+def test_snippet_quotes_cjk_punctuation_exactly(page: Any) -> None:
+    """Full-width ，：（） stay as the document has them (no NFKC in what is shown); the score explains itself."""
+    results = run_search(page, "煎茶 静岡県")
+    card = results.locator(".mls-card", has=page.locator(".mls-source", has_text="tea/ja-sencha.txt")).first
+    snippet = card.locator(".mls-snippet").inner_text()
+    assert "煎茶（せんちゃ）" in snippet and "主な産地：静岡県，" in snippet, snippet
+    assert "cosine similarity" in (card.locator(".mls-score").get_attribute("title") or "")
+    assert card.locator(".mls-cue").count() == 1
+    assert "query language:" in page.locator("#search-summary").inner_text()
+    assert page.locator("#search-query textarea").get_attribute("dir") == "auto"
+    assert screenshot(page, "search-cjk").is_file()
+
+
+def test_result_links_to_its_source_document_and_nothing_else(page: Any, app: RunningApp) -> None:
+    results = run_search(page, "varroa mite honeybee colonies winter")
+    link = results.locator(".mls-card").first.locator("a.mls-open")
+    href = link.get_attribute("href")
+    assert href and link.get_attribute("target") == "_blank"
+    opened = page.request.get(app.url + href)
+    assert opened.status == 200 and opened.text() == DOCUMENTS["bees/en-varroa.txt"]
+    outside = app.docs.parent / "outside.txt"
+    outside.write_text("not for browsers", encoding="utf-8")
+    for path in (outside, Path("/etc/passwd")):
+        refused = page.request.get(f"{app.url}gradio_api/file={path}")
+        assert refused.status in (403, 404), (path, refused.status)
+    assert screenshot(page, "search-source-link").is_file()
+
+
+def test_first_launch_search_says_the_samples_are_still_indexed(browser: Any, tmp_path: Path) -> None:
+    """While the first launch indexes, a search says so (not "No collection yet"); the banner names the step."""
+    search_app = make_app(tmp_path)
+    sample = tmp_path / "sample"
+    write_documents(sample / "documents")
+    demo = build_app(search_app, sample_folder=sample)
+    ctx = demo.ui_context  # type: ignore[attr-defined]
+    ctx.index_lock.acquire()  # an index run in progress: the first launch waits at its first step
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        url = serve(demo, search_app, port=free_port(), block=False)
+        tab = context.new_page()
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.goto(url)
+        tab.get_by_text("Step 1 of 3: preparing the model").wait_for()
+        results = run_search(tab, "varroa mite")
+        text = results.inner_text()
+        assert "still being indexed" in text and "No collection yet" not in text, text
+        assert screenshot(tab, "first-launch-still-indexing").is_file()
+        ctx.index_lock.release()
+        tab.get_by_text("Sample documents indexed").wait_for()
+        results = run_search(tab, "varroa mite")
+        results.locator(".mls-card").first.wait_for()
+        assert "bees/en-varroa.txt" in results.locator(".mls-source").all_inner_texts()
+    finally:
+        if ctx.index_lock.locked():
+            ctx.index_lock.release()
+        context.close()
+        demo.close()
+        search_app.close()
 
 
 @pytest.mark.slow

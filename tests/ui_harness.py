@@ -41,7 +41,8 @@ DOCUMENTS = {
         "# Wildbienen\n\nWildbienen bestäuben Obstbäume und Wildblumen. Viele Arten sind gefährdet, "
         "weil Nistplätze fehlen. Gärtner helfen mit offenen Sandflächen."
     ),
-    "tea/ja-sencha.txt": "煎茶は蒸した緑茶です。静岡県は日本最大の茶の産地です。",
+    # full-width punctuation (，：（）) that NFKC would turn into ASCII: snippets must quote it as written
+    "tea/ja-sencha.txt": "煎茶（せんちゃ）は蒸した緑茶です。主な産地：静岡県，日本最大の茶の産地です。",
     "tea/fr-the-vert.txt": (
         "Le thé vert est cueilli au printemps. Les feuilles sont chauffées pour arrêter l'oxydation. "
         "Le matcha est moulu en poudre fine."

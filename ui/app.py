@@ -29,6 +29,23 @@ THEME = gr.themes.Soft(
     font=["ui-sans-serif", "system-ui", "Segoe UI", "Noto Sans", "sans-serif"],
     font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
 )
+# Queries come in any script: every text box takes its direction from what is typed (dir=auto),
+# as the result cards do. Gradio only offers a fixed ltr/rtl, so the page sets it on each box it adds.
+DIR_AUTO_HEAD = """<script>
+(() => {
+  const boxes = 'textarea, input[type=text], input:not([type])';
+  const mark = () => document.querySelectorAll(boxes).forEach((box) => {
+    if (box.getAttribute('dir') !== 'auto') box.setAttribute('dir', 'auto');
+  });
+  const start = () => {
+    mark();
+    new MutationObserver(mark).observe(document.body, {
+      childList: true, subtree: true, attributes: true, attributeFilter: ['dir'],
+    });
+  };
+  if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
+})();
+</script>"""
 DEFAULT_CONCURRENCY = 2  # searches at once; the model is the bottleneck on a small CPU
 MAX_QUEUE = 64  # waiting requests beyond this are refused rather than piling up
 
@@ -64,7 +81,12 @@ def _bootstrap_status(ctx: UiContext) -> tuple[str, bool]:
     if status.state in ("idle", "skipped"):
         return "", status.state == "idle"
     if status.state == "running":
-        return progress_html(status.message, status.files_done, status.files_total), True
+        return (
+            progress_html(
+                status.message, status.files_done, status.files_total, status.step_label, status.step_seconds
+            ),
+            True,
+        )
     kind = "err" if status.state == "failed" else "info"
     return message(status.message, kind), False
 
@@ -107,7 +129,8 @@ def build_app(app: SearchApp, sample_folder: Path | None = None) -> gr.Blocks:
 def launch_options(app: SearchApp, ctx: UiContext | None = None) -> dict[str, Any]:
     """Safety settings for ``Blocks.launch``: localhost by default, no share link, size-limited uploads."""
     settings = app.settings
-    allowed = [str(ctx.outputs_dir)] if ctx is not None else []
+    # Result cards link to indexed files below these folders; Gradio resolves symlinks before the check.
+    allowed = [str(ctx.outputs_dir), *map(str, ctx.open_roots)] if ctx is not None else []
     return {
         "server_name": settings.host,
         "share": False,
@@ -118,6 +141,7 @@ def launch_options(app: SearchApp, ctx: UiContext | None = None) -> dict[str, An
         "pwa": False,
         "theme": THEME,
         "css": CSS,
+        "head": DIR_AUTO_HEAD,
         "footer_links": ["api", "settings"],
         "show_error": False,
         "enable_monitoring": False,
@@ -125,19 +149,28 @@ def launch_options(app: SearchApp, ctx: UiContext | None = None) -> dict[str, An
 
 
 def serve(demo: gr.Blocks, app: SearchApp, port: int | None = None, block: bool = True) -> str:
-    """Start the sample bootstrap (if any) and the server; returns the local URL when not blocking."""
+    """Start the server, then the sample bootstrap (if any); returns the local URL when not blocking.
+
+    Gradio's own start-up lines are left out (``quiet``): one of them suggests ``share=True``, which
+    this app turns off on purpose. The address is printed here instead, before the first-launch
+    steps draw their progress below it.
+    """
     ctx: UiContext | None = getattr(demo, "ui_context", None)
     if ctx is not None:
         ctx.outputs_dir.mkdir(parents=True, exist_ok=True)
-        if ctx.bootstrap is not None:
-            ctx.bootstrap.start()
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=MAX_QUEUE)
     _, url, _ = demo.launch(
         server_port=port if port is not None else app.settings.port,
-        prevent_thread_lock=not block,
-        quiet=not block,
+        prevent_thread_lock=True,
+        quiet=True,
         **launch_options(app, ctx),
     )
+    if block:
+        print(f"Multilingual search is running on {url} (Ctrl-C to stop)", flush=True)
+    if ctx is not None and ctx.bootstrap is not None:
+        ctx.bootstrap.start(terminal=block)
+    if block:
+        demo.block_thread()
     return url
 
 

@@ -12,6 +12,19 @@ from search.retrieval.searcher import MODES
 __all__ = ["NO_SECOND_STAGE"]
 
 
+AUTO_LANGUAGE = "auto"
+# Offered in the query-language picker; any other ISO 639-1 code may be typed in.
+QUERY_LANGUAGES = (
+    "ar", "bn", "cs", "da", "de", "el", "en", "es", "fa", "fi", "fr", "he", "hi", "hu", "id", "it", "ja",
+    "ko", "nl", "no", "pl", "pt", "ro", "ru", "sv", "sw", "th", "tr", "uk", "ur", "vi", "zh",
+)  # fmt: skip
+
+
+def query_language_choices() -> list[tuple[str, str]]:
+    """'auto' (detected from the query, shown with the results) first, then ISO codes."""
+    return [("auto (detect)", AUTO_LANGUAGE), *((code, code) for code in QUERY_LANGUAGES)]
+
+
 def collection_choices(app: SearchApp) -> list[tuple[str, str]]:
     return [(info.label, info.name) for info in app.collections()]
 

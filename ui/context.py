@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.application.bootstrap import SampleBootstrap
+from search.application.bootstrap import SampleBootstrap, sample_documents
 from search.application.search_app import SearchApp
 
 if TYPE_CHECKING:
@@ -47,6 +47,14 @@ class UiContext:
     index_lock: threading.Lock = field(default_factory=threading.Lock)  # one index run at a time
     bootstrap: SampleBootstrap | None = None
     eval_workspace: LazyEvalWorkspace = field(default_factory=LazyEvalWorkspace)
+
+    @property
+    def open_roots(self) -> tuple[Path, ...]:
+        """Folders whose files a result may link to: the allowed roots, uploads and the sample documents."""
+        roots = [*self.app.settings.allowed_roots, self.uploads_dir]
+        if self.sample_folder is not None:
+            roots.append(sample_documents(self.sample_folder))
+        return tuple(dict.fromkeys(Path(root).resolve() for root in roots))
 
     @property
     def max_upload_bytes(self) -> int:

@@ -28,6 +28,12 @@ CSS = """
   font-weight: 600; background: var(--color-accent-soft); color: var(--color-accent); text-transform: uppercase; }
 .mls-source { font-weight: 600; word-break: break-all; }
 .mls-page { color: var(--body-text-color-subdued); }
+.mls-cue { font-size: 0.8em; padding: 1px 8px; border-radius: 999px; border: 1px solid currentColor; }
+.mls-cue-strong { color: #15803d; }
+.mls-cue-weak { color: #b45309; }
+.mls-cue-none { color: var(--body-text-color-subdued); }
+.mls-open { margin-left: auto; font-size: 0.85em; }
+textarea, input[type=text] { unicode-bidi: plaintext; }
 .mls-heading { margin-top: 4px; font-style: italic; color: var(--body-text-color-subdued); }
 .mls-snippet { margin-top: 6px; white-space: pre-line; line-height: 1.5; }
 .mls-snippet mark, .mls-full mark { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; }
@@ -96,11 +102,58 @@ def page_label(page: int | None) -> str:
     return f"p. {page}" if page else ""
 
 
-def hit_card(rank: int, hit: Hit, highlight: Highlight | None) -> str:
+HEADING_LINES = 6  # a chunk opens with its run of headings (a title, then a section's) at most this long
+
+
+def repeats_heading(text: str, heading: str) -> bool:
+    """Whether the passage already shows its heading in its opening lines.
+
+    The heading is context for passages below it. A chunk that starts at a heading
+    quotes it, either first or after the document title above it ("Title\nSection\n...").
+    """
+    wanted = " ".join(heading.split())
+    if not wanted:
+        return True
+    opening = text.lstrip()
+    if " ".join(opening[: len(heading) + 8].split()).startswith(wanted):
+        return True
+    return any(
+        " ".join(line.split()) == wanted for line in opening.split("\n", HEADING_LINES)[:HEADING_LINES]
+    )
+
+
+CUE_LABELS = {"strong": "strong match", "weak": "weak match", "none": "no clear match"}
+CUE_HELP = (
+    "how this passage compares with what meaningless queries reach in this collection "
+    "(measured on the sample query set: see search/retrieval/relevance.py)"
+)
+
+
+def score_help(mode: str) -> str:
+    return {
+        "dense": "Score: cosine similarity of the query's and the passage's embeddings, after the "
+        "collection's language correction; higher is closer in meaning, comparable within one search",
+        "sparse": "Score: BM25 over the model's subword tokens; grows with shared rare words, has no upper "
+        "bound, comparable within one search only",
+        "hybrid": "Score: reciprocal-rank fusion of the dense and sparse lists (sums of 1/(60 + rank)); "
+        "it encodes ranks, not closeness",
+    }.get(mode, "Score: the second stage's relevance score; comparable within one search")
+
+
+def hit_card(
+    rank: int,
+    hit: Hit,
+    highlight: Highlight | None,
+    link: str | None = None,
+    cue: str | None = None,
+    mode: str = "dense",
+) -> str:
     page = page_label(hit.page)
-    # the heading is context for passages below it; a passage that starts with it needs no repeat
-    show_heading = hit.heading and not hit.text.lstrip().startswith(hit.heading.strip())
-    heading = f'<div class="mls-heading" dir="auto">{esc(hit.heading)}</div>' if show_heading else ""
+    heading = (
+        f'<div class="mls-heading" dir="auto">{esc(hit.heading)}</div>'
+        if hit.heading and not repeats_heading(hit.text, hit.heading)
+        else ""
+    )
     truncated = len(hit.text) > SNIPPET_CHARS
     full = (
         f'<details><summary class="mls-small">Full passage ({len(hit.text)} characters)</summary>'
@@ -112,10 +165,21 @@ def hit_card(rank: int, hit: Hit, highlight: Highlight | None) -> str:
         '<div class="mls-card">'
         '<div class="mls-head">'
         f'<span class="mls-rank">#{rank}</span>'
-        f'<span class="mls-score" title="score">{hit.score:.3f}</span>'
-        f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
+        f'<span class="mls-score" title="{esc(score_help(mode))}">{hit.score:.3f}</span>'
+        + (
+            f'<span class="mls-cue mls-cue-{esc(cue)}" title="{esc(CUE_HELP)}">{esc(CUE_LABELS[cue])}</span>'
+            if cue in CUE_LABELS
+            else ""
+        )
+        + f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
         f'<span class="mls-source">{esc(hit.relpath)}</span>'
         + (f'<span class="mls-page">{esc(page)}</span>' if page else "")
+        + (
+            f'<a class="mls-open" href="{esc(link)}" target="_blank" rel="noopener noreferrer" '
+            f'title="open the source document">open ↗</a>'
+            if link
+            else ""
+        )
         + "</div>"
         + heading
         + f'<div class="mls-snippet" dir="auto">{snippet_html(hit.text, highlight)}</div>'
@@ -124,14 +188,26 @@ def hit_card(rank: int, hit: Hit, highlight: Highlight | None) -> str:
     )
 
 
-def result_cards(hits: Sequence[Hit], highlights: Sequence[Highlight | None], kind: str = "off") -> str:
+def result_cards(
+    hits: Sequence[Hit],
+    highlights: Sequence[Highlight | None],
+    kind: str = "off",
+    links: Sequence[str | None] = (),
+    cues: Sequence[str] = (),
+    mode: str = "dense",
+) -> str:
     """Cards in rank order; ``kind`` (how sentences were picked) is kept as a data attribute."""
     if not hits:
         return message(
             "No results. Try another query, fewer language filters, or another collection.", "warn"
         )
     marks = list(highlights) + [None] * (len(hits) - len(highlights))
-    cards = "".join(hit_card(rank, hit, mark) for rank, (hit, mark) in enumerate(zip(hits, marks), 1))
+    hrefs = list(links) + [None] * (len(hits) - len(links))
+    labels: list[str | None] = [*cues] + [None] * (len(hits) - len(cues))
+    cards = "".join(
+        hit_card(rank, hit, mark, href, cue, mode)
+        for rank, (hit, mark, href, cue) in enumerate(zip(hits, marks, hrefs, labels), 1)
+    )
     return f'<div class="mls-results" data-highlight="{esc(kind)}">{cards}</div>'
 
 
@@ -254,16 +330,16 @@ def index_report_html(report: IndexReport) -> str:
     return f"<div>{head}{lang_table}{skipped}{indexed}</div>"
 
 
-def progress_html(label: str, done: int, total: int) -> str:
-    """A progress bar; indeterminate until the total is known (model loading, folder scan)."""
+def progress_html(label: str, done: int, total: int, step: str = "", seconds: float = 0.0) -> str:
+    """A progress bar with the step it belongs to; indeterminate (with the time spent) until a total is known."""
     if total <= 0:
-        bar, counts = (
-            '<progress style="width:100%"></progress>',
-            "loading the model and scanning the folder …",
-        )
+        bar = '<progress style="width:100%"></progress>'
+        counts = f"{seconds:.0f} s" if seconds >= 1 else ""
     else:
         bar = f'<progress value="{min(done, total)}" max="{total}" style="width:100%"></progress>'
         counts = f"{done} / {total} files"
+    head = f"<div><b>{esc(step[:1].upper() + step[1:])}</b></div>" if step else ""
     return (
-        f'<div class="mls-msg"><div>{esc(label)}</div>{bar}<div class="mls-small">{esc(counts)}</div></div>'
+        f'<div class="mls-msg" id="first-launch-progress">{head}<div>{esc(label)}</div>{bar}'
+        f'<div class="mls-small">{esc(counts)}</div></div>'
     )

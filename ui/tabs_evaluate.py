@@ -70,6 +70,9 @@ def metrics_rows(report: EvalReport) -> tuple[list[str], list[list[object]]]:
     return headers, rows
 
 
+RUN_SHARE = 0.9
+
+
 def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
     def evaluate(
         folder: str,
@@ -102,11 +105,13 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             queryset = load_queryset(path)
 
             def update(fraction: float, text: str) -> None:
-                progress(max(0.0, min(1.0, float(fraction))), desc=text)
+                # the run fills 90 % of the bar: scoring and the charts come after it, with their own words
+                progress(RUN_SHARE * max(0.0, min(1.0, float(fraction))), desc=text)
 
             report = ctx.app.evaluate(
                 queryset, pipelines, progress=update, workspace=ctx.eval_workspace.get()
             )
+            progress(0.97, desc="drawing the charts")
             out = ctx.outputs_dir / time.strftime("eval-%Y%m%d-%H%M%S")
             out.mkdir(parents=True, exist_ok=True)
             (out / "report.json").write_text(
@@ -168,12 +173,13 @@ def build_evaluate_tab(ctx: UiContext) -> None:
     table = gr.Dataframe(label="Metrics (mean over queries)", interactive=False, elem_id="eval-table")
     with gr.Row():
         # the charts carry their own titles; a label badge would cover them
-        bars = gr.Image(
+        bars = gr.Image(  # wide chart beside a tall, narrow heatmap: most of the row
             label="Metrics per pipeline",
             show_label=False,
             type="filepath",
             interactive=False,
             elem_id="eval-bars",
+            scale=3,
         )
         heatmap = gr.Image(
             label=f"{metric_label(PRIMARY_METRIC)}: query language x pipeline",
@@ -181,6 +187,7 @@ def build_evaluate_tab(ctx: UiContext) -> None:
             type="filepath",
             interactive=False,
             elem_id="eval-heatmap",
+            scale=2,
         )
     with gr.Accordion("Full report", open=False):
         report_file = gr.File(label="report.json", interactive=False)

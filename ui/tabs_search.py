@@ -8,8 +8,10 @@ from typing import Any
 
 import gradio as gr
 
+from search.application.access import source_link
 from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
 from ui.choices import (
+    AUTO_LANGUAGE,
     NO_SECOND_STAGE,
     all_modes,
     collection_choices,
@@ -17,6 +19,7 @@ from ui.choices import (
     example_queries,
     language_choices,
     mode_choices,
+    query_language_choices,
     second_stage_choices,
 )
 from ui.context import UiContext
@@ -44,10 +47,13 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
         "second_stage": result.reranker,
         "highlight": outcome.request.highlight,
         "timings_ms": dict(outcome.timings_ms),
+        "query_language": result.query_language.code if result.query_language else None,
+        "query_language_given": bool(result.query_language and result.query_language.given),
         "hits": [
             {
                 "rank": rank,
                 "score": round(hit.score, 5),
+                "relevance": outcome.cues[rank - 1] if rank <= len(outcome.cues) else None,
                 "source": hit.relpath,
                 "page": hit.page,
                 "language": hit.language,
@@ -65,16 +71,49 @@ Rendered = tuple[str, str, dict[str, Any]]  # result cards (HTML), summary (Mark
 
 def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
     result = outcome.result
+    language = result.query_language.label if result.query_language else "undetermined"
     summary = _indexing_note(ctx) + (
         f"{len(result.hits)} results from **{result.collection}** ({result.model}, {result.mode}"
         + (f" + {result.reranker}" if result.reranker else "")
-        + f") · {timings_text(outcome.timings_ms)}"
+        + f") · query language: **{language}** · {timings_text(outcome.timings_ms)}"
+        + "".join(f"\n\n⚠ {warning}" for warning in outcome.warnings)
     )
+    links = [source_link(hit.source, ctx.open_roots) for hit in result.hits]
     return (
-        result_cards(result.hits, outcome.highlights, outcome.request.highlight),
+        result_cards(
+            result.hits,
+            outcome.highlights,
+            outcome.request.highlight,
+            links,
+            outcome.cues,
+            result.mode if not result.reranker else "rerank",
+        ),
         summary,
         outcome_json(outcome),
     )
+
+
+def still_indexing(ctx: UiContext, collection: str | None) -> str | None:
+    """The answer to a search while the first launch is still building the collection it asks for.
+
+    Without it the search would say "No collection yet: index a folder…", which contradicts the
+    banner saying the sample documents are being indexed.
+    """
+    bootstrap = ctx.bootstrap
+    status = bootstrap.status() if bootstrap is not None else None
+    if bootstrap is None or status is None or status.state != "running":
+        return None
+    if ctx.app.catalog.get(collection or bootstrap.collection) is not None:
+        return None  # another collection, or this one already searchable: results (perhaps partial)
+    where = f" ({status.step_label})" if status.step_label else ""
+    return (
+        f"The sample documents are still being indexed{where}. "
+        "Search again in a moment: the banner above says when they are ready."
+    )
+
+
+def _not_ready(text: str) -> Rendered:
+    return message(text, "info"), "", {"error": text}
 
 
 def _failure(exc: Exception) -> Rendered:
@@ -92,10 +131,19 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
         mode: str,
         second_stage: str | None,
         highlight: str,
+        query_language: str | None = AUTO_LANGUAGE,
     ) -> Rendered:
-        """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON."""
+        """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON.
+
+        ``query_language``: "auto" to detect it (the summary and JSON say what was detected), or an ISO code.
+        """
+        waiting = still_indexing(ctx, collection)
+        if waiting is not None:
+            return _not_ready(waiting)
         try:
-            request = make_request(query, collection, languages, k, mode, second_stage, highlight)
+            request = make_request(
+                query, collection, languages, k, mode, second_stage, highlight, query_language=query_language
+            )
             return render_outcome(ctx, ctx.app.search(request))
         except Exception as exc:  # noqa: BLE001 - refused paths and failures become messages
             return _failure(exc)
@@ -114,10 +162,16 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         mode: str,
         second_stage: str | None,
         highlight: str,
+        query_language: str | None = AUTO_LANGUAGE,
     ) -> tuple[str, str, dict[str, Any], SearchOutcome | None]:
         first = "lexical" if highlight == "semantic" else highlight
+        waiting = still_indexing(ctx, collection)
+        if waiting is not None:
+            return (*_not_ready(waiting), None)
         try:
-            request = make_request(query, collection, languages, k, mode, second_stage, first)
+            request = make_request(
+                query, collection, languages, k, mode, second_stage, first, query_language=query_language
+            )
             outcome = ctx.app.search(request)
         except Exception as exc:  # noqa: BLE001
             return (*_failure(exc), None)
@@ -187,7 +241,8 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             value=initial,
             label="Collection (model)",
             allow_custom_value=True,
-            scale=3,
+            scale=4,
+            min_width=320,
             elem_id="search-collection",
         )
         languages = gr.Dropdown(
@@ -199,7 +254,7 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             scale=3,
             elem_id="search-languages",
         )
-        k = gr.Slider(1, MAX_UI_K, value=10, step=1, label="Results (top-k)", scale=2)
+        k = gr.Slider(1, MAX_UI_K, value=10, step=1, label="Results (top-k)", scale=1, min_width=160)
     with gr.Row():
         # All modes for API clients (the searcher refuses one a collection lacks); pages narrow it per collection.
         mode = gr.Radio(
@@ -223,6 +278,14 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             label="Highlight",
             info="semantic: the model picks the sentence (works across languages); lexical: shared words",
         )
+        query_language = gr.Dropdown(
+            query_language_choices(),
+            value=AUTO_LANGUAGE,
+            label="Query language",
+            info="auto: detected (shown with the results); set it when a short query is misread",
+            allow_custom_value=True,
+            elem_id="search-query-language",
+        )
     examples = example_queries(ctx.queryset_folder)
     if examples:
         gr.Examples(
@@ -234,7 +297,7 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
         raw = gr.JSON()
 
     pending = gr.State(None)
-    inputs = [query, collection, languages, k, mode, second_stage, highlight]
+    inputs = [query, collection, languages, k, mode, second_stage, highlight, query_language]
     outputs = [results, summary, raw]
     # The page searches in two steps (results at once, then the model's highlight); API clients get
     # both in one call through this endpoint, which has no button of its own.

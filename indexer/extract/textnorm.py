@@ -1,8 +1,12 @@
 """Text clean-up shared by all extractors, so every format yields the same kind of text.
 
-NFKC folds compatibility forms (ligatures, full-width Latin, half-width kana)
-into what a model's tokenizer was trained on; whitespace is collapsed so chunk
-spans and token counts do not depend on a PDF's layout.
+The text is what result cards quote, so it keeps the document's own characters:
+NFC only (the same characters, composed), never NFKC, which would turn Chinese
+full-width punctuation (，：) into ASCII. Matching normalises on its own side
+(the model's tokenizer, the highlighter's n-grams). The one exception is the
+Latin typographic ligatures (ﬁ, ﬂ): a PDF's typesetting, not the author's
+characters, and they break word search. Whitespace is collapsed so chunk spans
+and token counts do not depend on a PDF's layout.
 """
 
 from __future__ import annotations
@@ -33,9 +37,13 @@ NO_SPACE_CHAR = re.compile(f"[{_NO_SPACE_SCRIPT}]")
 _FINAL_PUNCT = ".。!！।॥۔…"
 
 
+_LIGATURES = re.compile("[\ufb00-\ufb06]")
+
+
 def normalize_text(text: str) -> str:
-    """NFKC, invisible characters removed, whitespace collapsed; single newlines kept (list rows)."""
-    text = unicodedata.normalize("NFKC", text)
+    """NFC, ligatures unfolded, invisible characters removed, whitespace collapsed; single newlines kept."""
+    text = unicodedata.normalize("NFC", text)
+    text = _LIGATURES.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     text = _LINE_BREAKS.sub("\n", text)
     text = _INVISIBLE.sub("", text)
     text = _HORIZONTAL_SPACE.sub(" ", text)

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from indexer.extract.formats import FORMATS
 from search.core.errors import InvalidCollectionNameError, NotAllowedError
@@ -51,6 +52,25 @@ def resolve_allowed_folder(raw: str, roots: Sequence[Path]) -> Path:
     if not resolved.is_dir():
         raise NotAllowedError(f"Not a folder: {text!r}.")
     return resolved
+
+
+FILE_ROUTE = "gradio_api/file="  # the web server's route for files under its allowed paths
+
+
+def source_link(source: str, roots: Sequence[Path]) -> str | None:
+    """A link that opens an indexed file in the browser, or None when it is not under ``roots``.
+
+    The check follows symlinks (a link out of a root gets no link); the web server applies
+    the same roots as its allowed paths, so a request crafted for any other file is refused there.
+    """
+    if not source or not roots:
+        return None
+    try:
+        real = Path(source).resolve()
+        inside = any(is_inside(real, Path(root).resolve()) for root in roots) and real.is_file()
+    except (OSError, ValueError):
+        return None
+    return FILE_ROUTE + quote(str(real)) if inside else None
 
 
 def check_collection_name(name: str) -> str:

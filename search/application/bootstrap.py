@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from search.application.terminal_progress import TerminalSteps
 from search.core.errors import user_message
-from search.core.reports import IndexProgress, IndexReport
+from search.core.reports import BUILDING_STAGE, IndexProgress, IndexReport
 
 if TYPE_CHECKING:
     from search.application.search_app import SearchApp
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("ui")
 
 State = Literal["idle", "running", "done", "failed", "skipped"]
+# What a newcomer waits for, in order; the page and the terminal name them.
+STEPS = ("preparing the model", "indexing the sample documents", BUILDING_STAGE)
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,23 @@ class BootstrapStatus:
     files_total: int = 0
     message: str = ""
     report: IndexReport | None = None
+    step: int = 0  # 1-based index into STEPS while running, 0 otherwise
+    step_started: float = 0.0  # time.monotonic() when the step began
 
     @property
     def finished(self) -> bool:
         return self.state in ("done", "failed", "skipped")
+
+    @property
+    def step_label(self) -> str:
+        """'step 2 of 3: indexing the sample documents' (empty when no step runs)."""
+        if not 1 <= self.step <= len(STEPS):
+            return ""
+        return f"step {self.step} of {len(STEPS)}: {STEPS[self.step - 1]}"
+
+    @property
+    def step_seconds(self) -> float:
+        return time.monotonic() - self.step_started if self.step_started else 0.0
 
 
 def sample_documents(sample_folder: Path) -> Path:
@@ -53,6 +69,7 @@ class SampleBootstrap:
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
         self._status = BootstrapStatus("idle")
+        self._terminal = TerminalSteps(len(STEPS), enabled=False)
 
     @property
     def collection(self) -> str:
@@ -61,8 +78,11 @@ class SampleBootstrap:
     def needed(self) -> bool:
         return self._app.catalog.get(self.collection) is None
 
-    def start(self) -> None:
-        """Start indexing if the default model has no collection yet; a second call does nothing."""
+    def start(self, terminal: bool = False) -> None:
+        """Start indexing if the default model has no collection yet; a second call does nothing.
+
+        ``terminal`` also draws the steps as progress bars on stderr (``python app.py``).
+        """
         with self._guard:
             if self._status.state != "idle":
                 return
@@ -72,12 +92,11 @@ class SampleBootstrap:
                 )
                 threading.Thread(target=self._warm_then_plan, name="ui-warm-up", daemon=True).start()
                 return
-            self._status = BootstrapStatus(
-                "running", message=f"Indexing the sample documents in {self._folder} …"
-            )
             log.info(
                 "first launch: indexing the sample documents in %s (progress on the Search tab)", self._folder
             )
+            self._terminal = TerminalSteps(len(STEPS), enabled=terminal)
+            self._set_step(1, "Preparing the model (the first launch converts it, once) …")
             self._thread = threading.Thread(target=self._run, name="ui-sample-index", daemon=True)
             self._thread.start()
 
@@ -90,13 +109,28 @@ class SampleBootstrap:
             thread.join(timeout)
         return self._status
 
+    def _set_step(self, step: int, message: str, done: int = 0, total: int = 0) -> None:
+        self._status = BootstrapStatus(
+            "running", done, total, message, step=step, step_started=time.monotonic()
+        )
+        self._terminal.step(step, STEPS[step - 1], total if step == 2 else None)
+
     def _progress(self, event: IndexProgress) -> None:
+        if event.stage == BUILDING_STAGE:
+            if self._status.step != 3:
+                self._set_step(3, "Building the search index …", event.files_done, event.files_total)
+            return
+        if self._status.step != 2:
+            self._set_step(2, "Indexing the sample documents (first launch)", 0, event.files_total)
         self._status = BootstrapStatus(
             "running",
             event.files_done,
             event.files_total,
             f"Indexing the sample documents (first launch): {event.current}",
+            step=2,
+            step_started=self._status.step_started,
         )
+        self._terminal.update(event.files_done, event.current)
 
     def _plan_backends(self) -> None:
         """Measure how the default model runs fastest here, once, when nothing else is running.
@@ -135,10 +169,8 @@ class SampleBootstrap:
         try:
             with self._index_lock:
                 started = time.perf_counter()
-                self._status = BootstrapStatus(
-                    "running", message="Preparing the model (the first launch converts it, once) …"
-                )
                 backends = self._app.load_model()
+                self._terminal.close()  # the step's line ends before the log line
                 log.info(
                     "first launch: model ready in %.1f s (passages on %s, queries on %s)",
                     time.perf_counter() - started,
@@ -146,6 +178,7 @@ class SampleBootstrap:
                 )
                 report = self._app.index_folder(self._folder, progress=self._progress)
         except Exception as exc:
+            self._terminal.close()
             reason = user_message(exc)
             if reason is None:
                 log.exception("first-launch indexing failed", exc_info=exc)
@@ -154,6 +187,7 @@ class SampleBootstrap:
                 "failed", message=f"Indexing the sample documents failed: {reason}"
             )
             return
+        self._terminal.close()
         log.info("sample documents indexed: %s", report.summary())
         self._status = BootstrapStatus(
             "done",

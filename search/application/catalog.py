@@ -42,7 +42,9 @@ class CollectionInfo:
 
     @property
     def label(self) -> str:
-        return f"{self.name} · {self.model} · {self.chunks} passages"
+        """Short enough for a picker: the model only when the name does not already say it."""
+        model = "" if self.model.rsplit("/", 1)[-1] in self.name else f" · {self.model}"
+        return f"{self.name}{model} · {self.chunks} passages"
 
 
 class Catalog:

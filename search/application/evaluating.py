@@ -359,7 +359,8 @@ def evaluate_pipelines(
     finally:
         if own_workspace:
             space.close()
-    tracker.stage("scoring")
+    # ranx compiles its metrics (numba) the first time a process scores: tens of seconds, so say so
+    tracker.stage("scoring with ranx (the first evaluation after a start compiles its metrics: up to ~20 s)")
     return evaluate(
         queryset,
         runs,

@@ -14,29 +14,38 @@ the query itself.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from indexer.pipeline import IndexConfig
-from search.application.access import SavedUploads, resolve_allowed_folder, save_uploads
-from search.application.backend_plans import BackgroundPlan, backend_report
 from search.application.catalog import Catalog, CollectionInfo
-from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressCallback, evaluate_pipelines
-from search.application.indexing import index_with_services
+from search.application.noise_floors import floor_key, read_floor, write_floor
 from search.application.searching import SearchOutcome, SearchRequest, make_request
 from search.application.services import Services, default_collection
+from search.application.sources import displayed_files, match_sources
 from search.core.errors import QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, ProgressFn
 from search.core.settings import Settings
-from search.core.types import QuerySet
-from search.evaluation.report import EvalReport
 from search.models.reranker import Reranker
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
-from search.retrieval.searcher import Searcher
+from search.retrieval.relevance import PROBES, Cue, NoiseFloor
+from search.retrieval.searcher import MAX_K, Searcher, SearchResult
 from search.stores.base import SearchFilter
+
+log = logging.getLogger("search")
+CUE_DEPTH = 50  # dense hits looked up to judge sparse, hybrid and reranked hits on the closeness scale
+
+if TYPE_CHECKING:  # imported where used: a cold `app.py search` needs none of them (issue 18)
+    from indexer.pipeline import IndexConfig
+    from search.application.access import SavedUploads
+    from search.application.backend_plans import BackgroundPlan
+    from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressCallback
+    from search.core.types import QuerySet
+    from search.evaluation.report import EvalReport
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,7 @@ class SearchApp:
         self._lock = threading.Lock()
         self._second_stages: list[str] | None = None
         self._background_plan: BackgroundPlan | None = None
+        self._floors: dict[tuple[str, str], NoiseFloor] = {}
 
     @classmethod
     def build(cls, settings: Settings, *, any_reranker: bool = False) -> SearchApp:
@@ -137,6 +147,8 @@ class SearchApp:
 
     def backend_report(self, model: str | None = None) -> BackendReport:
         """Which backend runs passages and queries of ``model`` here, and the measured figures behind it."""
+        from search.application.backend_plans import backend_report
+
         return backend_report(self.services, model)
 
     def plan_backends_in_background(self, model: str | None = None) -> bool:
@@ -145,6 +157,8 @@ class SearchApp:
         with self._lock:
             if self._background_plan is not None:
                 return False
+            from search.application.backend_plans import BackgroundPlan
+
             self._background_plan = BackgroundPlan(self.services, model)
         return self._background_plan.start()
 
@@ -159,6 +173,13 @@ class SearchApp:
                 f"No collection {request.collection[:80]!r} on this server (collections: {known}). Pick one of "
                 f"them, or index a folder into it first: python app.py index DIR --collection {request.collection[:80]}"
             )
+        warnings: tuple[str, ...] = ()
+        if request.sources:
+            match = match_sources(request.sources, displayed_files(self.services.store, request.collection))
+            warning = match.warning(request.collection)
+            warnings = (warning,) if warning else ()
+            # unmatched filters stay in: they match nothing, as asked (dropping them would widen the search)
+            request = replace(request, sources=match.sources + match.unmatched)
         searcher = self.searcher(request.collection)
         if request.model is not None:
             searcher.meta.check(self.services.spec(request.model), request.collection)
@@ -175,7 +196,8 @@ class SearchApp:
         timings = dict(result.timings_ms)
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings)
+        cues = self._cues(result, flt, request.query_language)
+        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues)
         return self.highlight(plain, request.highlight)
 
     def highlight(self, outcome: SearchOutcome, kind: str) -> SearchOutcome:
@@ -196,7 +218,12 @@ class SearchApp:
             timings["highlight"] = round((time.perf_counter() - t0) * 1000, 2)
             total += timings["highlight"]
         timings["total"] = round(total, 2)
-        return SearchOutcome(replace(outcome.request, highlight=kind), result, highlights, timings)
+        return replace(
+            outcome,
+            request=replace(outcome.request, highlight=kind),
+            highlights=highlights,
+            timings_ms=timings,
+        )
 
     def compare(self, query: str, k: int, choices: Sequence[PipelineChoice]) -> list[ComparedSide]:
         """One query through each pipeline; a side that fails carries its message instead of results."""
@@ -213,6 +240,51 @@ class SearchApp:
                     raise
                 sides.append(ComparedSide(choice, error=message))
         return sides
+
+    def noise_floor(self, collection: str) -> NoiseFloor:
+        """The best dense scores meaningless queries reach in ``collection`` (measured once per size)."""
+        info = self.catalog.require(collection)
+        key = floor_key(info.meta, info.chunks)
+        with self._lock:
+            floor = self._floors.get((collection, key))
+        if floor is None:
+            floor = read_floor(self.settings.data_dir, collection, key)
+        if floor is None:
+            searcher = self.searcher(collection)
+            vectors = searcher.embedder.encode_queries(list(PROBES))
+            results = searcher.search_batch(PROBES, k=1, mode="dense", vectors=vectors)
+            floor = NoiseFloor.measure([r.hits[0].score for r in results if r.hits], vectors)
+            write_floor(self.settings.data_dir, collection, key, floor)
+        with self._lock:
+            self._floors[(collection, key)] = floor
+        return floor
+
+    def _cues(self, result: SearchResult, flt: SearchFilter, query_language: str | None) -> tuple[Cue, ...]:
+        """Strong / weak / no clear match per hit, judged on the dense (closeness) scale.
+
+        Sparse (BM25), hybrid (RRF) and second-stage scores are on other scales: their hits are
+        judged by their dense score in a dense search of the same query (one more query embedding
+        and store query); a hit beyond that search's depth is not close in meaning: no clear match.
+        """
+        if not result.hits:
+            return ()
+        floor = self.noise_floor(result.collection)
+        if result.mode == "dense" and not result.reranker:
+            likeness = floor.likeness(result.query_vector)
+            return tuple(floor.cue(hit.score, likeness) for hit in result.hits)
+        dense = self.searcher(result.collection).search(
+            result.query,
+            k=min(max(CUE_DEPTH, len(result.hits)), MAX_K),
+            flt=flt,
+            mode="dense",
+            query_language=query_language,
+        )
+        scores = {hit.chunk_id: hit.score for hit in dense.hits}
+        likeness = floor.likeness(dense.query_vector)
+        return tuple(
+            floor.cue(scores[hit.chunk_id], likeness) if hit.chunk_id in scores else "none"
+            for hit in result.hits
+        )
 
     def searcher(self, collection: str) -> Searcher:
         """The collection's searcher, its description confirmed with one store call."""
@@ -269,9 +341,22 @@ class SearchApp:
     ) -> IndexReport:
         """Index ``folder`` (incremental); an existing collection keeps the model it was built with."""
         try:
-            return index_with_services(self.services, folder, model, collection, config, progress, cancel)
+            from search.application.indexing import index_with_services
+
+            report = index_with_services(self.services, folder, model, collection, config, progress, cancel)
         finally:
             self.catalog.invalidate()
+        self._measure_floor(report.collection)
+        return report
+
+    def _measure_floor(self, collection: str) -> None:
+        """Measure the new noise floor now, so no search (nor a cold CLI process) waits for it."""
+        try:
+            self.noise_floor(collection)
+        except Exception as exc:  # noqa: BLE001 - the cue is a hint; the first search measures it again
+            log.warning(
+                "could not measure the relevance floor of %s: %s", collection, user_message(exc) or exc
+            )
 
     def index_allowed_folder(
         self,
@@ -282,6 +367,8 @@ class SearchApp:
         cancel: threading.Event | None = None,
     ) -> IndexReport:
         """Index a folder a browser user typed: only inside the allowed roots."""
+        from search.application.access import resolve_allowed_folder
+
         folder = resolve_allowed_folder(raw_folder, self.settings.allowed_roots)
         return self.index_folder(folder, model, collection, progress=progress, cancel=cancel)
 
@@ -295,6 +382,8 @@ class SearchApp:
         cancel: threading.Event | None = None,
     ) -> tuple[SavedUploads, IndexReport | None]:
         """Copy uploads (typed and size-checked) into ``uploads_dir`` and index that folder."""
+        from search.application.access import save_uploads
+
         saved = save_uploads(files, uploads_dir, int(self.settings.max_upload_mb) * 1024 * 1024)
         if not saved.saved:
             return saved, None
@@ -311,6 +400,8 @@ class SearchApp:
         **options: object,
     ) -> EvalReport:
         """Every pipeline on the query set: indexes the corpus per model (in ``workspace``), scores the runs."""
+        from search.application.evaluating import evaluate_pipelines
+
         return evaluate_pipelines(
             self.services,
             queryset,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from search.core.errors import QueryError
 from search.retrieval.highlight import Highlight
+from search.retrieval.relevance import Cue
 from search.retrieval.searcher import MAX_K, MODES, SearchResult
 
 HIGHLIGHTS = ("semantic", "lexical", "off")
@@ -30,7 +31,7 @@ class SearchRequest:
     mode: str = "dense"
     second_stage: str | None = None
     highlight: str = "semantic"
-    sources: tuple[str, ...] = ()  # only chunks of these files (absolute paths)
+    sources: tuple[str, ...] = ()  # only chunks of these files (as displayed, or absolute paths)
     model: str | None = None  # when given, must be the collection's model (checked)
     query_language: str | None = None  # the user's reading of the query's language (else detected)
 
@@ -46,6 +47,8 @@ class SearchOutcome:
     result: SearchResult
     highlights: tuple[Highlight | None, ...]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # one line each, e.g. a source filter that names no indexed file
+    cues: tuple[Cue, ...] = ()  # per hit, "strong" / "weak" / "none" (dense only; empty otherwise)
 
 
 def make_request(

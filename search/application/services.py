@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from indexer.pipeline import VectorSettings
 from search.core.errors import ModelMismatchError, UnknownModelError
 from search.core.settings import Settings
 from search.models.embed_cache import CachedEmbedder, EmbeddingCache
@@ -26,6 +25,9 @@ from search.models.specs import ModelSpec
 from search.retrieval.feedback import Feedback
 from search.stores.base import CollectionMeta, VectorStore
 from search.text.sparse import SparseEncoder
+
+if TYPE_CHECKING:  # the indexer is imported when indexing: a cold `app.py search` skips ~0.1 s of imports
+    from indexer.pipeline import VectorSettings
 
 COLLECTION_PREFIX = "docs"
 T = TypeVar("T")
@@ -183,6 +185,8 @@ class Services:
         from search.retrieval.feedback import DEFAULT_FEEDBACK
 
         correction = self.centering(model)
+        from indexer.pipeline import VectorSettings
+
         return VectorSettings(correction, DEFAULT_FEEDBACK.name if correction else None)
 
     def vector_settings_of_existing(self, meta: CollectionMeta) -> VectorSettings:
@@ -193,6 +197,8 @@ class Services:
                 f"This version computes a different language correction for {meta.model!r} than the one the "
                 f"collection records ({meta.correction!r}); index into a new collection (--collection NAME)."
             )
+        from indexer.pipeline import VectorSettings
+
         return VectorSettings(correction, feedback.name if feedback else None)
 
     def vector_settings_of(self, meta: CollectionMeta) -> tuple[LanguageCentering | None, Feedback | None]:

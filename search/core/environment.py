@@ -10,8 +10,10 @@ never reads it back from the environment, it is passed ``allow_downloads``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import warnings
 
 # Forced, not defaulted: an empty DO_NOT_TRACK in the user's shell would not opt out,
 # and none of these switches off anything the app needs.
@@ -22,13 +24,51 @@ OPT_OUTS: dict[str, str] = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",  # the app batches itself; forked workers would warn
+    # transformers' "Loading weights" bar on every model load; the app draws its own named steps
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
 }
+
+# Known notices from libraries the app uses, each silenced by its own text and origin, so any other
+# warning (ours above all) still shows. (message regex, category, module regex of the warning's origin)
+THIRD_PARTY_WARNINGS: tuple[tuple[str, type[Warning], str], ...] = (
+    # torch's pytree, reached through copyreg while the ONNX exporter pickles specs
+    (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning, ""),
+    # the ONNX exporter naming dynamic axes that share one constraint (batch, sequence): harmless
+    (r"# The axis name: .* will not be used", UserWarning, r"torch\.onnx"),
+    # pandas 3 deprecation inside gradio's queue statistics
+    (r"The copy keyword is deprecated|'future.no_silent_downcasting' is deprecated", Warning, r"gradio"),
+    # numba (ranx's metrics) compiling on first use
+    (r"", Warning, r"numba(\.|$)"),
+)
+# Loggers that report, at WARNING, things a user of this app cannot act on.
+QUIET_LOGGERS: dict[str, int] = {
+    # "torchvision is not installed. Skipping torchvision::nms" x4 on every ONNX export: the app
+    # exports text encoders, which use none of torchvision's operators. (A leaf logger: torch resets
+    # the levels of its registered "torch.onnx" logger at import, not of modules below it.)
+    "torch.onnx._internal.exporter._registration": logging.ERROR,
+    "numba": logging.WARNING,
+}
+_quieted = False
 HUB_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def prepare_process() -> None:
-    """Set the opt-outs; cheap and idempotent, so every door to a third-party library may call it."""
+    """Set the opt-outs and silence known third-party notices; cheap and idempotent, so every door
+    to a third-party library may call it."""
     os.environ.update(OPT_OUTS)
+    quiet_third_party()
+
+
+def quiet_third_party() -> None:
+    """Targeted warning filters and logger levels (once per process): see THIRD_PARTY_WARNINGS."""
+    global _quieted
+    if _quieted:
+        return
+    _quieted = True
+    for message, category, module in THIRD_PARTY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def apply_network_policy(allow_downloads: bool) -> None:

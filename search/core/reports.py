@@ -13,12 +13,16 @@ class SkippedFile:
     reason: str
 
 
+BUILDING_STAGE = "building the index"
+
+
 @dataclass(frozen=True)
 class IndexProgress:
     files_done: int
     files_total: int
     chunks_written: int
     current: str
+    stage: str = "indexing"  # then BUILDING_STAGE (the ANN graph, after every file is written)
 
 
 @dataclass(frozen=True)
