@@ -5,6 +5,7 @@ python app.py index ~/Documents/papers         # index (incrementally) with the 
 python app.py search "Wie lernen Bienen?" --lang en,zh -k 5
 python app.py eval --queries sample_corpora/queryset --models multilingual-e5-small
 python app.py doctor                           # how the model runs on this machine, and why
+python app.py models                           # the models you can pick, and which run here offline
 """
 
 from __future__ import annotations
@@ -152,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_options(p, defaults=False)
 
     sub.add_parser("collections", help="list collections with their models and sizes")
+
+    p = sub.add_parser("models", help="list the models you can pick and which of them run here offline")
+    p.add_argument("--all", action="store_true", help="also list models that need a download")
+    p.add_argument("--json", action="store_true", help="print a JSON list (every model, with 'available')")
 
     p = sub.add_parser("doctor", help="how a model runs on this machine (backend plan, figures, why)")
     p.add_argument("--model", help="embedding model (default: the default model)")
@@ -336,6 +341,35 @@ def cmd_collections(app: SearchApp, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
+    infos = app.models()
+    if args.json:
+        print(json.dumps([info.to_json() for info in infos], ensure_ascii=False, indent=2))
+        return 0
+    shown = [info for info in infos if info.available or args.all]
+    rows = [("NAME", "FAMILY", "DIM", "LANGUAGES", "LICENCE", "HERE")]
+    for info in shown:
+        here = "yes" if info.available else "needs a download"
+        rows.append((info.name + (" *" if info.default else ""), info.family, str(info.dimension),
+                     info.languages[:40], info.license, here))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("\n* default.  Source and limits:")
+    for info in shown:
+        print(
+            f"  {info.name}: {info.source}"
+            + (f"\n    bad at: {info.limitations}" if info.limitations else "")
+        )
+    hidden = [info for info in infos if not info.available and not args.all]
+    if hidden:
+        print(f"\n{len(hidden)} more need a download: python app.py models --all")
+    for info in shown:
+        if not info.available:
+            print(f"  get {info.name}: {info.get_it}")
+    return 0
+
+
 def cmd_doctor(app: SearchApp, args: argparse.Namespace) -> int:
     print(app.backend_report(args.model).summary())
     return 0
@@ -359,6 +393,7 @@ COMMANDS: dict[str, Callable[[SearchApp, argparse.Namespace], int]] = {
     "search": cmd_search,
     "eval": cmd_eval,
     "collections": cmd_collections,
+    "models": cmd_models,
     "doctor": cmd_doctor,
     "serve": cmd_serve,
 }

@@ -18,7 +18,13 @@ from search.evaluation.plots import plot_language_heatmap, plot_report
 from search.evaluation.querysets import load_queryset
 from search.evaluation.report import PRIMARY_METRIC, EvalReport, format_report, metric_label
 from search.retrieval.searcher import MODES
-from ui.choices import NO_SECOND_STAGE, model_choices, second_stage_choices
+from ui.choices import (
+    NO_SECOND_STAGE,
+    model_choices,
+    model_picker_choices,
+    models_needing_download,
+    second_stage_choices,
+)
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import esc, message
@@ -143,7 +149,7 @@ def build_evaluate_tab(ctx: UiContext) -> None:
         "detected. Each pipeline indexes the corpus with its model, runs every judged query and is scored "
         "with ranx: nDCG@10, MRR@10, recall, MAP, broken down by language."
     )
-    models = model_choices(ctx.app)
+    models = model_picker_choices(ctx.app)
     stages = [s for s in second_stage_choices(ctx.app) if s != NO_SECOND_STAGE]
     with gr.Row():
         folder = gr.Textbox(
@@ -155,7 +161,13 @@ def build_evaluate_tab(ctx: UiContext) -> None:
         )
         button = gr.Button("Run evaluation", variant="primary", scale=1, elem_id="eval-button")
     with gr.Row():
-        chosen_models = gr.CheckboxGroup(models, value=models[:1], label="Models", scale=3)
+        chosen_models = gr.CheckboxGroup(
+            models,
+            value=[name for _, name in models[:1]],
+            label="Models",
+            info=models_needing_download(ctx.app),
+            scale=3,
+        )
         modes = gr.CheckboxGroup(available_modes(), value=["dense"], label="Retrieval", scale=1)
         second = gr.CheckboxGroup(
             stages,

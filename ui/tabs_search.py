@@ -95,6 +95,8 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
     ) -> Rendered:
         """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON."""
         try:
+            # No collection picked (an API client, a page loaded before the first index): the default one.
+            collection = collection or ctx.app.default_collection()
             request = make_request(query, collection, languages, k, mode, second_stage, highlight)
             return render_outcome(ctx, ctx.app.search(request))
         except Exception as exc:  # noqa: BLE001 - refused paths and failures become messages
@@ -117,6 +119,7 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
     ) -> tuple[str, str, dict[str, Any], SearchOutcome | None]:
         first = "lexical" if highlight == "semantic" else highlight
         try:
+            collection = collection or ctx.app.default_collection()
             request = make_request(query, collection, languages, k, mode, second_stage, first)
             outcome = ctx.app.search(request)
         except Exception as exc:  # noqa: BLE001

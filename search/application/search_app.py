@@ -26,7 +26,8 @@ from search.application.backend_plans import BackgroundPlan, backend_report
 from search.application.catalog import Catalog, CollectionInfo
 from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressCallback, evaluate_pipelines
 from search.application.indexing import index_with_services
-from search.application.searching import SearchOutcome, SearchRequest, make_request
+from search.application.models import ModelInfo, list_models
+from search.application.searching import SearchOutcome, SearchRequest, language_warnings, make_request
 from search.application.services import Services, default_collection
 from search.core.errors import QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, ProgressFn
@@ -105,10 +106,21 @@ class SearchApp:
         """The collection a model indexes into by default."""
         return default_collection(self.services.spec(model).name)
 
+    def companion_model(self) -> str | None:
+        """A second model to compare the default with, ready here without a download or a long build."""
+        for info in self.models():
+            if info.available and not info.default and not info.builds_on_first_use and info.cross_lingual:
+                return info.name
+        return None
+
     def model_names(self) -> list[str]:
         """Registry models, the default first."""
         default = self.services.spec().name
         return [default, *[name for name in self.services.registry.names() if name != default]]
+
+    def models(self) -> list[ModelInfo]:
+        """Every registry model with its metadata and whether it runs here offline (the default first)."""
+        return list_models(self.services)
 
     def second_stages(self) -> list[str]:
         """Second stages this machine can run (rerankers whose files are here), found once per process.
@@ -168,7 +180,8 @@ class SearchApp:
         timings = dict(result.timings_ms)
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings)
+        warnings = language_warnings(searcher.embedder.spec, result)
+        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings)
         return self.highlight(plain, request.highlight)
 
     def highlight(self, outcome: SearchOutcome, kind: str) -> SearchOutcome:
@@ -189,16 +202,17 @@ class SearchApp:
             timings["highlight"] = round((time.perf_counter() - t0) * 1000, 2)
             total += timings["highlight"]
         timings["total"] = round(total, 2)
-        return SearchOutcome(replace(outcome.request, highlight=kind), result, highlights, timings)
+        return SearchOutcome(
+            replace(outcome.request, highlight=kind), result, highlights, timings, outcome.warnings
+        )
 
     def compare(self, query: str, k: int, choices: Sequence[PipelineChoice]) -> list[ComparedSide]:
         """One query through each pipeline; a side that fails carries its message instead of results."""
         sides = []
         for choice in choices:
             try:
-                request = make_request(
-                    query, choice.collection, (), k, choice.mode, choice.second_stage, "off"
-                )
+                collection = choice.collection or self.default_collection()
+                request = make_request(query, collection, (), k, choice.mode, choice.second_stage, "off")
                 sides.append(ComparedSide(choice, outcome=self.search(request)))
             except Exception as exc:
                 message = user_message(exc)
