@@ -350,8 +350,9 @@ def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
     rows = [("NAME", "FAMILY", "DIM", "LANGUAGES", "LICENCE", "HERE")]
     for info in shown:
         here = "yes" if info.available else "needs a download"
-        rows.append((info.name + (" *" if info.default else ""), info.family, str(info.dimension),
-                     info.languages[:40], info.license, here))  # fmt: skip
+        name = info.name + (" *" if info.default else "")
+        languages = info.languages if len(info.languages) <= 40 else info.languages[:39] + "…"
+        rows.append((name, info.family, str(info.dimension), languages, info.license, here))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -39,8 +39,13 @@ class ModelInfo:
         """How a picker shows it: where it stands on this machine, in a few words."""
         if not self.available:
             return f"{self.name} — needs a download: {self.get_it}"
-        notes = [note for note, on in (("default", self.default), ("built on first use, ~5 min", self.builds_on_first_use),
-                                       ("same-language search only", not self.cross_lingual)) if on]  # fmt: skip
+        notes = []
+        if self.default:
+            notes.append("default")
+        if self.builds_on_first_use:
+            notes.append("built on first use, ~5 min")
+        if not self.cross_lingual:
+            notes.append("same-language search only")
         return self.name + (f" ({'; '.join(notes)})" if notes else "")
 
     def to_json(self) -> dict[str, object]:

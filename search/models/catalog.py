@@ -60,7 +60,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
             "th",
             "tr",
             "zh",
-        ),  # fmt: skip
+        ),
         license="Apache-2.0",
         description=(
             "Google Universal Sentence Encoder multilingual v3 (2019, DAN + CNN, no prompts), numpy weights "
