@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("collections", help="list collections with their models and sizes")
 
     p = sub.add_parser("models", help="list the models you can pick and which of them run here offline")
-    p.add_argument("--all", action="store_true", help="also list models that need a download")
+    p.add_argument("--all-models", action="store_true", help="also list models that need a download")
     p.add_argument("--json", action="store_true", help="print a JSON list (every model, with 'available')")
 
     p = sub.add_parser("doctor", help="how a model runs on this machine (backend plan, figures, why)")
@@ -346,7 +346,7 @@ def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([info.to_json() for info in infos], ensure_ascii=False, indent=2))
         return 0
-    shown = [info for info in infos if info.available or args.all]
+    shown = [info for info in infos if info.available or args.all_models]
     rows = [("NAME", "FAMILY", "DIM", "LANGUAGES", "LICENCE", "HERE")]
     for info in shown:
         here = "yes" if info.available else "needs a download"
@@ -362,9 +362,9 @@ def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
             f"  {info.name}: {info.source}"
             + (f"\n    bad at: {info.limitations}" if info.limitations else "")
         )
-    hidden = [info for info in infos if not info.available and not args.all]
+    hidden = [info for info in infos if not info.available and not args.all_models]
     if hidden:
-        print(f"\n{len(hidden)} more need a download: python app.py models --all")
+        print(f"\n{len(hidden)} more need a download: python app.py models --all-models")
     for info in shown:
         if not info.available:
             print(f"  get {info.name}: {info.get_it}")

@@ -81,7 +81,11 @@ def test_use_embeds_offline_with_real_weights(no_network: list[object]) -> None:
 def tiny_distilled(tmp_path: Path) -> tuple[ModelRegistry, ModelSpec]:
     base = save_tiny_encoder(tmp_path / "tiny-e5", hidden=32)
     spec = replace(
-        ModelRegistry().get(M2V), name="tiny-m2v", source=DISTILLED_PREFIX + base.name, dimension=32, aliases=()
+        ModelRegistry().get(M2V),
+        name="tiny-m2v",
+        source=DISTILLED_PREFIX + base.name,
+        dimension=32,
+        aliases=(),
     )
     return ModelRegistry((base, spec)), spec
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui_harness import OTHER_MODEL, RunningApp, free_port, start_app
+from tests.ui_harness import FAKE_MODEL, OTHER_MODEL, RunningApp, free_port, start_app, start_fresh_app
 
 pytestmark = pytest.mark.browser
 
@@ -167,6 +167,41 @@ def test_compare_two_models(page: Any) -> None:
     page.locator("#compare-latency").get_by_text("ms").first.wait_for()
     page.locator("#compare-overlap").get_by_text("overlap@k").wait_for()
     assert screenshot(page, "compare").is_file()
+
+
+def compare_without_touching_a_picker(page: Any, query: str) -> Any:
+    """Open Compare, type a query, click Compare: the defaults must already be two models."""
+    open_tab(page, "Compare")
+    page.locator("#compare-query textarea").fill(query)
+    page.locator("#compare-button").click()
+    columns = page.locator("#compare-results .mls-col")
+    columns.first.wait_for()
+    page.locator("#compare-overlap").get_by_text("overlap@k").wait_for()
+    page.locator("#compare-latency").get_by_text("ms").first.wait_for()
+    return columns
+
+
+def test_compare_works_on_the_first_launch_with_no_picker_touched(browser: Any, tmp_path: Path) -> None:
+    """The first-launch bug: Compare's pickers were empty ("No collection yet") until a restart, because
+    the refresh after the sample indexing sent new choices but never a value."""
+    fresh = start_fresh_app(tmp_path)
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(fresh.url)
+        page.get_by_text("Sample documents indexed").wait_for()
+        columns = compare_without_touching_a_picker(page, "Wildbienen bestäuben Obstbäume")
+        assert columns.count() == 2
+        titles = [columns.nth(i).locator("h4").inner_text() for i in range(2)]
+        assert titles[0].startswith(FAKE_MODEL) and titles[1].startswith(OTHER_MODEL), titles
+        assert "No collection" not in page.locator("#compare-results").inner_text()
+        stats = columns.first.locator(".mls-col-stats").inner_text()
+        assert "found only here" in stats and "languages:" in stats
+        assert screenshot(page, "compare-first-launch-fakes").is_file()
+    finally:
+        context.close()
+        fresh.close()
 
 
 def test_evaluate_shows_the_charts(page: Any) -> None:

@@ -84,7 +84,7 @@ def models_needing_download(app: SearchApp) -> str:
         return "all known models are on this machine"
     return (
         f"on this machine only; {len(missing)} more need a download "
-        "(python app.py models --all shows them and the command to get each)"
+        "(python app.py models --all-models shows them and the command to get each)"
     )
 
 
