@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", default="dense", help="comma-separated first stages: dense,sparse,hybrid")
     p.add_argument("--rerank", help="comma-separated second stages to add to each pipeline")
     p.add_argument("--out", type=Path, help="write report.json and PNG charts here")
+    p.add_argument(
+        "--reference-scores",
+        type=Path,
+        default=REPO.parent / "shared" / "evaldata" / "reference_scores",
+        help="published MTEB figures to show beside the leaderboard, read if present "
+        "(default: ../shared/evaldata/reference_scores)",
+    )
 
     p = sub.add_parser("serve", help="start the web UI (the default without a command)")
     _serve_options(p, defaults=False)
@@ -285,6 +292,7 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from search.application.evaluating import PipelineSpec
+    from search.evaluation.leaderboard import ReferenceScores, format_leaderboard, leaderboard, mteb_task_for
     from search.evaluation.metrics import judged_queries
     from search.evaluation.plots import plot_language_heatmap, plot_report
     from search.evaluation.querysets import load_queryset
@@ -319,6 +327,11 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
         report = app.evaluate(queryset, pipelines, progress=progress)
     print(format_report(report))
+    task = mteb_task_for(queryset)
+    reference = ReferenceScores.read(args.reference_scores)
+    mteb_names = {model: app.services.spec(model).mteb_name for model in models}
+    board = leaderboard(report, mteb_names=mteb_names, reference=reference, task=task)
+    print("\n" + format_leaderboard(report, board, task=task, origin=reference.origin))
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -163,7 +163,7 @@ def test_models_listing_says_what_runs_here(tmp_path: Path) -> None:
         infos = {info.name: info for info in list_models(services)}
     finally:
         services.close()
-    assert list(infos)[0] == "multilingual-e5-small" and infos["multilingual-e5-small"].default
+    assert next(iter(infos)) == "multilingual-e5-small" and infos["multilingual-e5-small"].default
     for name in ("multilingual-e5-small", USE, M2V):
         assert infos[name].available and not infos[name].get_it
     assert infos[M2V].builds_on_first_use and "first use" in infos[M2V].label

