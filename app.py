@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent
 SAMPLE_CORPORA = REPO / "sample_corpora"
+REFERENCE_SCORES = (
+    REPO.parent / "shared" / "evaldata" / "reference_scores"
+)  # published MTEB figures, if present
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
 EXIT_INTERRUPTED = 130
@@ -151,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reference-scores",
         type=Path,
-        default=REPO.parent / "shared" / "evaldata" / "reference_scores",
+        default=REFERENCE_SCORES,
         help="published MTEB figures to show beside the leaderboard, read if present "
         "(default: ../shared/evaldata/reference_scores)",
     )
@@ -195,6 +198,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings = settings.with_overrides(allow_downloads=True)
     if getattr(args, "no_language_correction", False):
         settings = settings.with_overrides(language_correction=False)
+    settings = settings.with_overrides(reference_scores=getattr(args, "reference_scores", REFERENCE_SCORES))
     planning = "replan" if getattr(args, "replan", False) else BACKEND_PLANNING.get(args.command or "serve")
     return settings.with_overrides(backend_planning=planning)
 
@@ -292,7 +296,6 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from search.application.evaluating import PipelineSpec
-    from search.evaluation.leaderboard import ReferenceScores, format_leaderboard, leaderboard, mteb_task_for
     from search.evaluation.metrics import judged_queries
     from search.evaluation.plots import plot_language_heatmap, plot_report
     from search.evaluation.querysets import load_queryset
@@ -327,11 +330,7 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
         report = app.evaluate(queryset, pipelines, progress=progress)
     print(format_report(report))
-    task = mteb_task_for(queryset)
-    reference = ReferenceScores.read(args.reference_scores)
-    mteb_names = {model: app.services.spec(model).mteb_name for model in models}
-    board = leaderboard(report, mteb_names=mteb_names, reference=reference, task=task)
-    print("\n" + format_leaderboard(report, board, task=task, origin=reference.origin))
+    print("\n" + app.leaderboard_text(report, queryset))
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from search.application.access import is_inside
 from search.core.errors import NotAllowedError
+from search.evaluation.leaderboard import LEADERBOARD_HEADERS, LeaderboardRow, leaderboard_rows
 from search.evaluation.plots import plot_language_heatmap, plot_report
 from search.evaluation.querysets import load_queryset
 from search.evaluation.report import PRIMARY_METRIC, EvalReport, format_report, metric_label
@@ -76,6 +77,20 @@ def metrics_rows(report: EvalReport) -> tuple[list[str], list[list[object]]]:
     return headers, rows
 
 
+def leaderboard_html(board: Sequence[LeaderboardRow]) -> str:
+    """The models side by side: quality, indexing speed, query latency, size, the published figure, flags."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in LEADERBOARD_HEADERS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in leaderboard_rows(board)
+    )
+    return (
+        f'<div class="mls-small"><b>Leaderboard</b> (one run: speed columns share the machine and the moment; '
+        f"MTEB: the published figure of the model's original weights, where one exists)</div>"
+        f'<table class="mls-table" id="eval-leaderboard"><tr>{head}</tr>{body}</table>'
+    )
+
+
 def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
     def evaluate(
         folder: str,
@@ -136,8 +151,12 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             f"{report.documents} documents, {len(report.pipelines)} "
             f"pipeline{'s' if len(report.pipelines) != 1 else ''}.{source}</p>"
         )
+        board = ctx.app.leaderboard(report, queryset)
+        if len(board) > 1:
+            summary += leaderboard_html(board)
         table = pd.DataFrame(rows, columns=headers)
-        return summary, table, str(bars), str(heatmap), str(out / "report.json"), format_report(report)
+        text = format_report(report) + "\n\n" + ctx.app.leaderboard_text(report, queryset)
+        return summary, table, str(bars), str(heatmap), str(out / "report.json"), text
 
     return evaluate
 

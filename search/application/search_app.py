@@ -33,6 +33,13 @@ from search.core.errors import QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, ProgressFn
 from search.core.settings import Settings
 from search.core.types import QuerySet
+from search.evaluation.leaderboard import (
+    LeaderboardRow,
+    ReferenceScores,
+    format_leaderboard,
+    leaderboard,
+    mteb_task_for,
+)
 from search.evaluation.report import EvalReport
 from search.models.reranker import Reranker
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
@@ -308,6 +315,24 @@ class SearchApp:
         return saved, self.index_folder(uploads_dir, model, collection, progress=progress, cancel=cancel)
 
     # ---- evaluating ------------------------------------------------------------------------------
+
+    def leaderboard(self, report: EvalReport, queryset: QuerySet) -> list[LeaderboardRow]:
+        """The report's models side by side, with the published MTEB figure where the settings' folder has one."""
+        rows, _, _ = self._leaderboard(report, queryset)
+        return rows
+
+    def leaderboard_text(self, report: EvalReport, queryset: QuerySet) -> str:
+        rows, task, reference = self._leaderboard(report, queryset)
+        return format_leaderboard(report, rows, task=task, origin=reference.origin)
+
+    def _leaderboard(
+        self, report: EvalReport, queryset: QuerySet
+    ) -> tuple[list[LeaderboardRow], str | None, ReferenceScores]:
+        task = mteb_task_for(queryset)
+        reference = ReferenceScores.read(self.settings.reference_scores)
+        models = {str(d.get("model")) for d in report.details.values() if d.get("model")}
+        names = {model: self.services.spec(model).mteb_name for model in models}
+        return leaderboard(report, mteb_names=names, reference=reference, task=task), task, reference
 
     def evaluate(
         self,

@@ -359,7 +359,9 @@ class EdgeStore:
             self._ensure_live(handle, name)
             self._flush(handle)
         folder = self._collections_dir / name
-        return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file())  # allocated, not sparse
+        return sum(
+            p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file()
+        )  # allocated, not sparse
 
     def optimize(self, name: str) -> None:
         """Merge segments and build HNSW where they are big enough, without freezing this process.
