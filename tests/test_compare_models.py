@@ -69,7 +69,7 @@ def test_columns_mark_what_only_one_side_found_and_the_language_mix(app: SearchA
     )
     columns = [Column(s.choice.label, s.outcome.result.hits if s.outcome else ()) for s in sides]
     only = only_found_by([[h.source for h in c.hits] for c in columns], 3)
-    ((a, b, overlap, only_a, only_b),) = pair_rows(columns, 3)
+    ((_, _, overlap, only_a, only_b),) = pair_rows(columns, 3)
     assert (only_a, only_b) == (len(only[0]), len(only[1])) and 0 <= float(overlap) <= 1  # type: ignore[arg-type]
     html = compare_html(columns, 3)
     assert "found only here" in html and "languages:" in html

@@ -31,6 +31,7 @@ from search.models.encoders.static import (
     ensure_distilled,
     is_distilled,
 )
+from search.models.encoders.use import UseEmbedder
 from search.models.loading import load_embedder, model_available_offline
 from search.models.registry import ModelRegistry
 from search.models.specs import DISTILLED_PREFIX, ModelSpec
@@ -67,6 +68,7 @@ def test_supports_flags_only_languages_outside_a_fixed_list() -> None:
 
 def test_use_embeds_offline_with_real_weights(no_network: list[object]) -> None:
     embedder = load_embedder(USE)
+    assert isinstance(embedder, UseEmbedder)
     vectors = embedder.encode_queries(["Wie ist das Wetter heute?", "What is the weather today?", "煎茶"])
     assert vectors.shape == (3, 512) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
