@@ -540,7 +540,7 @@ def render(src: Source) -> bytes:
         "md": render_md,
         "txt": render_txt,
     }[src.format]
-    data: str | bytes = renderer(src)  # type: ignore[operator]
+    data: str | bytes = renderer(src)  # type: ignore[operator,assignment]
     return data.encode("utf-8") if isinstance(data, str) else data
 
 
