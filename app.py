@@ -252,8 +252,11 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         max_k=MAX_K,
         query_language=args.query_lang,
     )
-    result = app.search(request).result
+    outcome = app.search(request)
+    result = outcome.result
     language = result.query_language.label if result.query_language else "undetermined"
+    for warning in outcome.warnings:  # the model out of its depth: said, on stderr (stdout may be JSON)
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         hits = [
             {
@@ -272,6 +275,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
                     "query": result.query,
                     "query_language": result.query_language.code if result.query_language else None,
                     "timings_ms": dict(result.timings_ms),
+                    "warnings": list(outcome.warnings),
                     "hits": hits,
                 },
                 ensure_ascii=False,

@@ -44,6 +44,7 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
         "second_stage": result.reranker,
         "highlight": outcome.request.highlight,
         "timings_ms": dict(outcome.timings_ms),
+        "warnings": list(outcome.warnings),  # languages the model does not support, and the like
         "hits": [
             {
                 "rank": rank,
@@ -77,6 +78,12 @@ def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
     )
 
 
+def _warn(outcome: SearchOutcome) -> None:
+    """Where the model is out of its depth (a language it was not trained on): a notice, not silence."""
+    for warning in outcome.warnings:
+        gr.Warning(warning)
+
+
 def _failure(exc: Exception) -> Rendered:
     text = user_message(exc)
     gr.Warning(text)
@@ -98,7 +105,9 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
             # No collection picked (an API client, a page loaded before the first index): the default one.
             collection = collection or ctx.app.default_collection()
             request = make_request(query, collection, languages, k, mode, second_stage, highlight)
-            return render_outcome(ctx, ctx.app.search(request))
+            outcome = ctx.app.search(request)
+            _warn(outcome)
+            return render_outcome(ctx, outcome)
         except Exception as exc:  # noqa: BLE001 - refused paths and failures become messages
             return _failure(exc)
 
@@ -124,6 +133,7 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
             outcome = ctx.app.search(request)
         except Exception as exc:  # noqa: BLE001
             return (*_failure(exc), None)
+        _warn(outcome)
         pending = outcome if highlight == "semantic" else None
         return (*render_outcome(ctx, outcome), pending)
 
