@@ -107,3 +107,30 @@ def test_leaderboard_puts_models_side_by_side(app: SearchApp, tmp_path: Path) ->
     assert len(app.leaderboard(report, queryset)) == 2 and "Leaderboard" in app.leaderboard_text(
         report, queryset
     )
+
+
+def test_index_report_flags_passages_in_languages_the_model_does_not_support(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from search.application.services import Services
+    from search.core.settings import Settings
+    from search.models.registry import ModelRegistry
+    from search.stores.edge import EdgeStore
+    from tests.fakes import FakeEmbedder, fake_spec
+
+    spec = replace(fake_spec("fake-en-only", 32, 128), supported_languages=("en",))
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", default_model=spec.name)
+    services = Services(
+        settings,
+        EdgeStore(settings.data_dir / "qdrant"),
+        ModelRegistry((spec,)),
+        embedder_factory=FakeEmbedder,
+    )
+    search_app = SearchApp(services)
+    try:
+        report = search_app.index_folder(write_documents(tmp_path / "docs"))
+    finally:
+        search_app.close()
+    assert report.unsupported_languages and "en" not in report.unsupported_languages
+    assert {"de", "ja"} <= set(report.unsupported_languages)
+    assert "not trained on" in report.summary() and report.to_json()["unsupported_languages"]

@@ -263,6 +263,8 @@ def index_report_html(report: IndexReport) -> str:
         + (" · <b>cancelled</b>" if report.cancelled else "")
         + f" · {report.timings.get('total', 0):.1f} s</p>"
     )
+    if report.unsupported_languages:
+        head += message(report.language_warning, "warn")
     langs = sorted(report.chunks_by_language.items(), key=lambda kv: (-kv[1], kv[0]))
     lang_table = (
         '<table class="mls-table"><tr><th>language</th><th>passages</th></tr>'
