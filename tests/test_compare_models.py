@@ -96,6 +96,7 @@ def test_leaderboard_puts_models_side_by_side(app: SearchApp, tmp_path: Path) ->
     assert [row.scores["ndcg@10"] for row in rows] == sorted(
         (row.scores["ndcg@10"] for row in rows), reverse=True
     )
+    assert rows[0].vs_best == "" and "p=" in rows[1].vs_best and not rows[1].vs_best.startswith("+0.0 ")
     by_name = {row.pipeline: row for row in rows}
     assert by_name[FAKE_MODEL].published == pytest.approx(0.951) and by_name[OTHER_MODEL].published is None
     for row in rows:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from search.core.types import QuerySet
@@ -75,6 +75,7 @@ class LeaderboardRow:
     index_mb: float | None
     published: float | None  # MTEB nDCG@10 of the model's published (fp32) weights on the same task
     flags: tuple[str, ...]
+    vs_best: str = ""  # nDCG@10 difference to the best row, paired over the same queries, with its p-value
 
 
 def leaderboard(
@@ -114,7 +115,17 @@ def leaderboard(
                 flags=tuple(flags),
             )
         )
-    return sorted(rows, key=lambda row: -row.scores.get("ndcg@10", 0.0))
+    rows.sort(key=lambda row: -row.scores.get("ndcg@10", 0.0))
+    if rows:
+        best = rows[0].pipeline
+        for i, row in enumerate(rows[1:], 1):
+            c = report.comparison(best, row.pipeline)
+            if c is not None:
+                sign = c.delta if c.baseline == best else -c.delta
+                rows[i] = replace(
+                    row, vs_best=f"{sign:+.3f} (p={c.p_value:.2g}{', significant' if c.significant else ''})"
+                )
+    return rows
 
 
 LEADERBOARD_HEADERS = [
@@ -124,6 +135,7 @@ LEADERBOARD_HEADERS = [
     "query ms p50",
     "index MB",
     "MTEB nDCG@10 (published)",
+    "nDCG@10 vs best (paired)",
     "flags",
 ]
 
@@ -142,6 +154,7 @@ def leaderboard_rows(rows: Sequence[LeaderboardRow]) -> list[list[object]]:
             num(row.query_ms_p50, 1),
             num(row.index_mb, 2),
             num(row.published, 3),
+            row.vs_best,
             "; ".join(row.flags),
         ]
         for row in rows
