@@ -347,6 +347,9 @@ def test_first_launch_compares_two_real_models(
         print(
             f"first launch: both models searchable {time.monotonic() - started:.1f} s after the process started"
         )
+        for line in (tmp_path / "app.log").read_text(encoding="utf-8").splitlines():
+            if "first launch:" in line or "indexed with" in line or "time:" in line:
+                print(line)
         columns = compare_without_touching_a_picker(page, "Warum sterben Bienenvölker im Winter?")
         assert columns.count() == 2
         titles = [columns.nth(i).locator("h4").inner_text() for i in range(2)]
