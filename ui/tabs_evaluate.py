@@ -182,7 +182,8 @@ def build_evaluate_tab(ctx: UiContext) -> None:
     with gr.Row():
         chosen_models = gr.CheckboxGroup(
             models,
-            value=[name for _, name in models[:1]],
+            # the default model and the one the first launch indexed beside it: a leaderboard from the start
+            value=[name for _, name in models[:1]] + [m for m in [ctx.app.companion_model()] if m],
             label="Models",
             info=models_needing_download(ctx.app),
             scale=3,
