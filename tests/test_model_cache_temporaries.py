@@ -73,6 +73,6 @@ def test_exporting_removes_what_an_interrupted_export_left(tmp_path: Path) -> No
     spec = save_tiny_encoder(tmp_path / "tiny")
     onnx = tmp_path / "cache" / "onnx"
     left = temporary(onnx, f".tiny-e5-tiny-1-0123456789abcdef.{dead_pid()}-q1.tmp")
-    load_embedder(spec, backend="onnx", cache_dir=tmp_path / "cache")
+    load_embedder(spec, backend="onnx", cache_dir=tmp_path / "cache").encode_queries(["x"])  # exports
     assert not left.exists()
     assert [p.name for p in onnx.iterdir() if p.name.startswith(".")] == []

@@ -25,8 +25,8 @@ def test_sample_queryset_loads() -> None:
     qs = load_queryset(SAMPLE)
     assert qs.name == "mlsearch-sample-v1"
     assert len(qs.corpus) == 48
-    assert len(qs.queries) == 110
-    assert sum(len(j) for j in qs.qrels.values()) == 287
+    assert len(qs.queries) == 122
+    assert sum(len(j) for j in qs.qrels.values()) == 333
     assert {q.language for q in qs.queries.values()} >= {"ar", "de", "en", "es", "fr", "hi", "ja", "ru", "zh"}
     assert all(doc_id in qs.corpus for judged in qs.qrels.values() for doc_id in judged)
     for doc_id, doc in qs.corpus.items():

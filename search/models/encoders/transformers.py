@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search.models.backends import BACKENDS, Backend
-from search.models.encoders.weights import refusing_unsafe_pickles
+from search.models.encoders.weights import check_pickled_weights, refusing_unsafe_pickles
 from search.models.specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -303,6 +303,7 @@ class TransformersEmbedder:
         # Any valid id works: padded positions are masked out of attention and pooling.
         pad_id = config.get("pad_token_id")
         pad_id = int(pad_id) if isinstance(pad_id, int) else 0
+        check_pickled_weights(folder)
         files = ModelFiles(folder, model_id(spec), cache_dir or default_cache_dir(), device)
 
         def view(runner: Runner) -> TransformersEmbedder:

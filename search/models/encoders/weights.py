@@ -30,3 +30,22 @@ def refusing_unsafe_pickles(folder: Path) -> Iterator[None]:
                 "loading it could run code; refused. Use a copy of the model saved as safetensors "
                 "(model.safetensors), e.g. from the model's publisher."
             ) from None
+
+
+def check_pickled_weights(folder: Path) -> None:
+    """Refuse a code-carrying ``pytorch_model.bin`` when the model is loaded, not at its first use.
+
+    Why: the model itself is built lazily (a search on ONNX Runtime never loads torch
+    weights), so without this check a bad folder would fail half-way through an index run.
+    Folders with safetensors weights cost nothing here.
+    """
+    weights = folder / "pytorch_model.bin"
+    if (folder / "model.safetensors").is_file() or not weights.is_file():
+        return
+    import torch
+
+    with refusing_unsafe_pickles(folder):
+        try:  # memory-mapped: the tensors are not read, only the pickle that names them
+            torch.load(weights, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # a legacy (non-zip) file cannot be mapped
+            torch.load(weights, map_location="cpu", weights_only=True)
