@@ -66,6 +66,11 @@ class UseEmbedder:
     def max_tokens(self) -> int:
         return self._spec.max_tokens
 
+    @property
+    def backends(self) -> tuple[str, str]:
+        """What runs passages and queries (as the transformer embedders report theirs): plain numpy."""
+        return ("numpy", "numpy")
+
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._spec.dimension), np.float32)
