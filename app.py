@@ -5,6 +5,7 @@ python app.py index ~/Documents/papers         # index (incrementally) with the 
 python app.py search "Wie lernen Bienen?" --lang en,zh -k 5
 python app.py eval --queries sample_corpora/queryset --models multilingual-e5-small
 python app.py doctor                           # how the model runs on this machine, and why
+python app.py models                           # the models you can pick, and which run here offline
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent
 SAMPLE_CORPORA = REPO / "sample_corpora"
+REFERENCE_SCORES = (
+    REPO.parent / "shared" / "evaldata" / "reference_scores"
+)  # published MTEB figures, if present
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
 EXIT_INTERRUPTED = 130
@@ -151,11 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", default="dense", help="comma-separated first stages: dense,sparse,hybrid")
     p.add_argument("--rerank", help="comma-separated second stages to add to each pipeline")
     p.add_argument("--out", type=Path, help="write report.json and PNG charts here")
+    p.add_argument(
+        "--reference-scores",
+        type=Path,
+        default=REFERENCE_SCORES,
+        help="published MTEB figures to show beside the leaderboard, read if present "
+        "(default: ../shared/evaldata/reference_scores)",
+    )
 
     p = sub.add_parser("serve", help="start the web UI (the default without a command)")
     _serve_options(p, defaults=False)
 
     sub.add_parser("collections", help="list collections with their models and sizes")
+
+    p = sub.add_parser("models", help="list the models you can pick and which of them run here offline")
+    p.add_argument("--all-models", action="store_true", help="also list models that need a download")
+    p.add_argument("--json", action="store_true", help="print a JSON list (every model, with 'available')")
 
     p = sub.add_parser("doctor", help="how a model runs on this machine (backend plan, figures, why)")
     p.add_argument("--model", help="embedding model (default: the default model)")
@@ -187,6 +202,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings = settings.with_overrides(allow_downloads=True)
     if getattr(args, "no_language_correction", False):
         settings = settings.with_overrides(language_correction=False)
+    settings = settings.with_overrides(reference_scores=getattr(args, "reference_scores", REFERENCE_SCORES))
     planning = "replan" if getattr(args, "replan", False) else BACKEND_PLANNING.get(args.command or "serve")
     return settings.with_overrides(backend_planning=planning)
 
@@ -244,10 +260,10 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         query_language=args.query_lang,
     )
     outcome = app.search(request)
-    for warning in outcome.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
     result = outcome.result
     language = result.query_language.label if result.query_language else "undetermined"
+    for warning in outcome.warnings:  # the model out of its depth: said, on stderr (stdout may be JSON)
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         hits = [
             {
@@ -267,6 +283,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
                     "query": result.query,
                     "query_language": result.query_language.code if result.query_language else None,
                     "timings_ms": dict(result.timings_ms),
+                    "warnings": list(outcome.warnings),
                     "hits": hits,
                 },
                 ensure_ascii=False,
@@ -326,6 +343,7 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
         report = app.evaluate(queryset, pipelines, progress=progress)
     print(format_report(report))
+    print("\n" + app.leaderboard_text(report, queryset))
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -345,6 +363,36 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 def cmd_collections(app: SearchApp, args: argparse.Namespace) -> int:
     for info in app.collections():
         print(f"{info.name}\t{info.model}\t{info.chunks} chunks")
+    return 0
+
+
+def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
+    infos = app.models()
+    if args.json:
+        print(json.dumps([info.to_json() for info in infos], ensure_ascii=False, indent=2))
+        return 0
+    shown = [info for info in infos if info.available or args.all_models]
+    rows = [("NAME", "FAMILY", "DIM", "LANGUAGES", "LICENCE", "HERE")]
+    for info in shown:
+        here = "yes" if info.available else "needs a download"
+        name = info.name + (" *" if info.default else "")
+        languages = info.languages if len(info.languages) <= 40 else info.languages[:39] + "…"
+        rows.append((name, info.family, str(info.dimension), languages, info.license, here))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("\n* default.  Source and limits:")
+    for info in shown:
+        print(
+            f"  {info.name}: {info.source}"
+            + (f"\n    bad at: {info.limitations}" if info.limitations else "")
+        )
+    hidden = [info for info in infos if not info.available and not args.all_models]
+    if hidden:
+        print(f"\n{len(hidden)} more need a download: python app.py models --all-models")
+    for info in shown:
+        if not info.available:
+            print(f"  get {info.name}: {info.get_it}")
     return 0
 
 
@@ -371,6 +419,7 @@ COMMANDS: dict[str, Callable[[SearchApp, argparse.Namespace], int]] = {
     "search": cmd_search,
     "eval": cmd_eval,
     "collections": cmd_collections,
+    "models": cmd_models,
     "doctor": cmd_doctor,
     "serve": cmd_serve,
 }

@@ -142,3 +142,25 @@ def test_cli_must_show_as_a_user_runs_it(bundled_model_cache: Path, tmp_path: Pa
         return done.stdout
 
     must_show(run, corpus, FULL_QUERIES, files=sum(1 for _ in corpus.rglob("*.*")))
+
+
+def test_models_lists_what_runs_here_like_ollama_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`models` and `models --json` need no network and load no model; the offline three are available."""
+    common = ["--data-dir", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache")]
+    assert app.main([*common, "models", "--json"]) == 0
+    listed = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    for row in listed.values():
+        assert {"name", "family", "dimension", "languages", "source", "license", "available"} <= set(row)
+    offline = {name for name, row in listed.items() if row["available"]}
+    assert {"multilingual-e5-small", "use-multilingual-v3", "m2v-e5-small"} <= offline
+    assert listed["use-multilingual-v3"]["family"] == "use" and listed["m2v-e5-small"]["dimension"] == 256
+    assert app.main([*common, "models"]) == 0
+    table = capsys.readouterr().out
+    assert "use-multilingual-v3" in table and "m2v-e5-small" in table
+    if not listed["BAAI/bge-m3"]["available"]:  # (unless this machine's hub cache holds it)
+        assert "BAAI/bge-m3" not in table and "need a download" in table
+        assert app.main([*common, "models", "--all-models"]) == 0
+        assert "hf download BAAI/bge-m3" in capsys.readouterr().out
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())

@@ -111,12 +111,19 @@ def test_second_stage_reorders_the_candidates(client: Client) -> None:
     assert lengths == sorted(lengths) and "+ shortest-first" in summary
 
 
+def test_search_without_a_collection_uses_the_default_one(client: Client) -> None:
+    """An API client that names no collection gets the default one while collections exist (it used to be
+    told "No collection yet")."""
+    _, _, data = search(client, "varroa mite honeybee colonies", collection=None)  # type: ignore[arg-type]
+    assert "error" not in data
+    assert data["collection"] == COLLECTION and data["hits"][0]["source"] == "bees/en-varroa.txt"
+
+
 @pytest.mark.parametrize(
     ("query", "kwargs", "expected"),
     [
         ("", {}, "empty"),
         ("\x00\x01\u200b\t \n", {}, "empty"),
-        ("bees", {"collection": None}, "No collection yet"),
         ("bees", {"collection": "no-such-collection"}, "No collection 'no-such-collection'"),
         ("bees", {"collection": "../../etc"}, "No collection"),
         ("bees", {"languages": ["<script>"]}, "Not a language code"),

@@ -21,11 +21,13 @@ import pytest
 
 from tests.ui_harness import (
     DOCUMENTS,
+    FAKE_MODEL,
     OTHER_MODEL,
     RunningApp,
     free_port,
     make_app,
     start_app,
+    start_fresh_app,
     write_documents,
 )
 from ui.app import build_app, serve
@@ -176,6 +178,41 @@ def test_compare_two_models(page: Any) -> None:
     page.locator("#compare-latency").get_by_text("ms").first.wait_for()
     page.locator("#compare-overlap").get_by_text("overlap@k").wait_for()
     assert screenshot(page, "compare").is_file()
+
+
+def compare_without_touching_a_picker(page: Any, query: str) -> Any:
+    """Open Compare, type a query, click Compare: the defaults must already be two models."""
+    open_tab(page, "Compare")
+    page.locator("#compare-query textarea").fill(query)
+    page.locator("#compare-button").click()
+    columns = page.locator("#compare-results .mls-col")
+    columns.first.wait_for()
+    page.locator("#compare-overlap").get_by_text("overlap@k").wait_for()
+    page.locator("#compare-latency").get_by_text("ms").first.wait_for()
+    return columns
+
+
+def test_compare_works_on_the_first_launch_with_no_picker_touched(browser: Any, tmp_path: Path) -> None:
+    """The first-launch bug: Compare's pickers were empty ("No collection yet") until a restart, because
+    the refresh after the sample indexing sent new choices but never a value."""
+    fresh = start_fresh_app(tmp_path)
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(fresh.url)
+        page.get_by_text("Sample documents indexed").wait_for()
+        columns = compare_without_touching_a_picker(page, "Wildbienen bestäuben Obstbäume")
+        assert columns.count() == 2
+        titles = [columns.nth(i).locator("h4").inner_text() for i in range(2)]
+        assert titles[0].startswith(FAKE_MODEL) and titles[1].startswith(OTHER_MODEL), titles
+        assert "No collection" not in page.locator("#compare-results").inner_text()
+        stats = columns.first.locator(".mls-col-stats").inner_text()
+        assert "found only here" in stats and "languages:" in stats
+        assert screenshot(page, "compare-first-launch-fakes").is_file()
+    finally:
+        context.close()
+        fresh.close()
 
 
 def test_evaluate_shows_the_charts(page: Any) -> None:
@@ -340,6 +377,59 @@ def test_first_launch_of_the_real_app(browser: Any, bundled_model_cache: Path, t
         sources = results.locator(".mls-source").all_inner_texts()
         assert any(source.startswith("bees/") for source in sources[:3]), sources
         assert screenshot(page, "first-launch").is_file()
+    finally:
+        context.close()
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_first_launch_compares_two_real_models(
+    browser: Any, bundled_model_cache: Path, tmp_path: Path
+) -> None:
+    """The issue's must-show: fresh data dir, `python app.py`, wait for the sample corpus, open Compare, a
+    German query, click Compare: e5-small and USE side by side with overlap and latency, no picker touched."""
+    repo = Path(__file__).resolve().parents[1]
+    port = free_port()
+    log = (tmp_path / "app.log").open("w", encoding="utf-8")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, str(repo / "app.py"), "--data-dir", str(tmp_path / "data"),
+         "--cache-dir", str(bundled_model_cache), "--port", str(port)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)}, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        while True:
+            assert process.poll() is None, (tmp_path / "app.log").read_text(encoding="utf-8")[-3000:]
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() - started < 180, "the app did not answer within 180 s"
+                time.sleep(0.5)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        page.get_by_text("Sample documents indexed").wait_for(timeout=300_000)
+        print(
+            f"first launch: both models searchable {time.monotonic() - started:.1f} s after the process started"
+        )
+        for line in (tmp_path / "app.log").read_text(encoding="utf-8").splitlines():
+            if "first launch:" in line or "indexed with" in line or "time:" in line:
+                print(line)
+        columns = compare_without_touching_a_picker(page, "Warum sterben Bienenvölker im Winter?")
+        assert columns.count() == 2
+        titles = [columns.nth(i).locator("h4").inner_text() for i in range(2)]
+        assert titles[0].startswith("multilingual-e5-small") and titles[1].startswith("use-multilingual-v3")
+        for i in range(2):
+            sources = columns.nth(i).locator(".mls-source").all_inner_texts()
+            assert any(source.startswith("bees/") for source in sources[:3]), sources
+        assert page.locator("#compare-overlap").get_by_text("multilingual-e5-small").count() > 0
+        assert screenshot(page, "compare-first-launch").is_file()
     finally:
         context.close()
         process.terminate()

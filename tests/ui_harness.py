@@ -197,3 +197,15 @@ def start_app(tmp: Path, index_models: Sequence[str] = (FAKE_MODEL, OTHER_MODEL)
     demo = build_app(app, sample_folder=queryset.parent)
     url = serve(demo, app, port=free_port(), block=False)
     return RunningApp(app, demo, url, docs, queryset)
+
+
+def start_fresh_app(tmp: Path) -> RunningApp:
+    """A first launch: no collection yet, a sample folder with documents; the app's bootstrap indexes them
+    (with the default model, then the second model for the Compare tab) after the server started."""
+    sample = tmp / "sample"
+    docs = write_documents(sample / "documents")
+    queryset = write_queryset(sample / "queryset")
+    app = make_app(tmp, allowed_roots=(docs,))
+    demo = build_app(app, sample_folder=sample)
+    url = serve(demo, app, port=free_port(), block=False)
+    return RunningApp(app, demo, url, docs, queryset)

@@ -13,7 +13,13 @@ from typing import Any
 import gradio as gr
 
 from search.application.search_app import SearchApp
-from ui.choices import collection_choices, default_collection_choice, language_choices, mode_choices
+from ui.choices import (
+    collection_choices,
+    compare_defaults,
+    default_collection_choice,
+    language_choices,
+    mode_choices,
+)
 from ui.context import UiContext, make_context
 from ui.render import CSS, message, progress_html
 from ui.tabs_compare import CompareTab, build_compare_tab
@@ -50,13 +56,21 @@ DEFAULT_CONCURRENCY = 2  # searches at once; the model is the bottleneck on a sm
 MAX_QUEUE = 64  # waiting requests beyond this are refused rather than piling up
 
 
-def _refresh_pickers(ctx: UiContext, search: SearchTab, compare: CompareTab) -> tuple[list[Any], Any]:
-    """Outputs and a function that reloads every collection picker (after indexing, on page load)."""
+def _refresh_pickers(
+    ctx: UiContext, search: SearchTab, compare: CompareTab
+) -> tuple[list[Any], list[Any], Any]:
+    """Inputs, outputs and a function that reloads every collection picker (after indexing, on page load).
+
+    Each picker keeps its value when that collection still exists, else gets its default: the
+    Compare pickers too, so collections that appear after the page was built (first-launch
+    indexing) are selected, not only listed.
+    """
+    inputs: list[Any] = [search.collection, *(p.collection for p in compare.pipelines)]
     outputs: list[Any] = [search.collection, search.languages, search.mode]
     for pipeline in compare.pipelines:
-        outputs += [pipeline.collection]
+        outputs += [pipeline.collection, pipeline.mode]
 
-    def refresh(current: str | None = None) -> list[Any]:
+    def refresh(current: str | None = None, *compared: str | None) -> list[Any]:
         choices = collection_choices(ctx.app)
         names = [name for _, name in choices]
         value = current if current in names else default_collection_choice(ctx.app)
@@ -66,11 +80,17 @@ def _refresh_pickers(ctx: UiContext, search: SearchTab, compare: CompareTab) -> 
             gr.update(choices=language_choices(ctx.app, value)),
             gr.update(choices=modes, value=modes[0]),
         ]
-        for _ in compare.pipelines:
-            updates.append(gr.update(choices=choices))
+        defaults = compare_defaults(ctx.app)
+        for i, _ in enumerate(compare.pipelines):
+            kept = compared[i] if i < len(compared) and compared[i] in names else None
+            if kept is not None:
+                updates += [gr.update(choices=choices, value=kept), gr.update()]
+                continue
+            collection, mode = defaults[i]
+            updates += [gr.update(choices=choices, value=collection), gr.update(value=mode)]
         return updates
 
-    return outputs, refresh
+    return inputs, outputs, refresh
 
 
 def _bootstrap_status(ctx: UiContext) -> tuple[str, bool]:
@@ -107,10 +127,10 @@ def build_app(app: SearchApp, sample_folder: Path | None = None) -> gr.Blocks:
                 build_evaluate_tab(ctx)
             with gr.Tab("Index", id="index"):
                 index = build_index_tab(ctx)
-        outputs, refresh = _refresh_pickers(ctx, search, compare)
-        index.folder_event.then(refresh, [search.collection], outputs, api_visibility="private")
-        index.upload_event.then(refresh, [search.collection], outputs, api_visibility="private")
-        demo.load(refresh, [search.collection], outputs, api_visibility="private")
+        inputs, outputs, refresh = _refresh_pickers(ctx, search, compare)
+        index.folder_event.then(refresh, inputs, outputs, api_visibility="private")
+        index.upload_event.then(refresh, inputs, outputs, api_visibility="private")
+        demo.load(refresh, inputs, outputs, api_visibility="private")
         if ctx.bootstrap is not None:
             timer = gr.Timer(1.0, active=True)
 
@@ -119,6 +139,7 @@ def build_app(app: SearchApp, sample_folder: Path | None = None) -> gr.Blocks:
                 updates: list[Any] = [gr.update(value=html, visible=bool(html)), gr.Timer(active=running)]
                 if running:
                     return updates + [gr.update() for _ in outputs]
+                # Once, as the timer stops: Compare gets its defaults (two models) now that they exist.
                 return updates + refresh(current)
 
             timer.tick(poll, [search.collection], [search.status, timer, *outputs], api_visibility="private")

@@ -34,6 +34,28 @@ def default_collection_choice(app: SearchApp) -> str | None:
     return app.default_collection()
 
 
+def compare_defaults(app: SearchApp) -> list[tuple[str | None, str]]:
+    """(collection, mode) for Compare's pipelines A, B, C: the default collection, then collections of
+    other models (the companion model's first), so a first look compares two models with no picker
+    touched; with one collection only, B is the same collection in another retrieval mode."""
+    infos = app.collections()
+    first = app.default_collection()
+    first_model = next((info.model for info in infos if info.name == first), None)
+    companion = app.companion_model()
+    others = sorted(
+        (info for info in infos if info.model != first_model),
+        key=lambda info: (info.model != companion, info.name),
+    )
+    picks: list[tuple[str | None, str]] = [(first, "dense")]
+    picks += [(info.name, "dense") for info in others[:2]]
+    if len(picks) == 1:
+        modes = mode_choices(app, first)
+        picks.append((first, "hybrid" if "hybrid" in modes else "dense"))
+    while len(picks) < 3:
+        picks.append((first, "dense"))
+    return picks
+
+
 def language_choices(app: SearchApp, collection: str | None) -> list[tuple[str, str]]:
     """Languages present in a collection, most passages first, labelled with their counts."""
     info = app.catalog.get(collection) if collection else None
@@ -58,8 +80,25 @@ def second_stage_choices(app: SearchApp) -> list[str]:
 
 
 def model_choices(app: SearchApp) -> list[str]:
-    """Registry models, the default first: unavailable ones fail with a message saying how to get them."""
-    return app.model_names()
+    """Models that run on this machine without a network, the default first (what pickers accept)."""
+    return [info.name for info in app.models() if info.available]
+
+
+def model_picker_choices(app: SearchApp) -> list[tuple[str, str]]:
+    """(label, name) of the models on this machine: the label says which is the default, which is built
+    on first use and which searches within one language only."""
+    return [(info.label, info.name) for info in app.models() if info.available]
+
+
+def models_needing_download(app: SearchApp) -> str:
+    """One line for a picker's info: the models left out because they need a download, and how to get them."""
+    missing = [info for info in app.models() if not info.available]
+    if not missing:
+        return "all known models are on this machine"
+    return (
+        f"on this machine only; {len(missing)} more need a download "
+        "(python app.py models --all-models shows them and the command to get each)"
+    )
 
 
 def all_modes() -> list[str]:

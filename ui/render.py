@@ -47,6 +47,7 @@ textarea, input[type=text] { unicode-bidi: plaintext; }
 .mls-col li { margin-bottom: 6px; }
 .mls-small { font-size: 0.85em; color: var(--body-text-color-subdued); }
 .mls-shared { border-left: 3px solid var(--color-accent); padding-left: 6px; }
+.mls-only::marker { content: "◆ "; color: var(--color-accent); }
 .mls-table { border-collapse: collapse; margin: 6px 0; }
 .mls-table td, .mls-table th { border: 1px solid var(--border-color-primary); padding: 3px 10px; text-align: left; }
 """
@@ -227,6 +228,7 @@ class Column:
     hits: tuple[Hit, ...] = ()
     latency_ms: float | None = None
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # the model out of its depth (languages it does not support)
 
 
 def documents_in_order(hits: Sequence[Hit]) -> list[str]:
@@ -246,11 +248,28 @@ def overlap_at_k(a: Sequence[str], b: Sequence[str], k: int) -> float:
     return len(set(a[:k]) & set(b[:k])) / depth
 
 
+def language_mix(hits: Sequence[Hit]) -> str:
+    """ "de 6 · en 3 · fr 1": the languages of a side's results, most first."""
+    counts: dict[str, int] = {}
+    for hit in hits:
+        counts[hit.language] = counts.get(hit.language, 0) + 1
+    return " · ".join(f"{lang} {n}" for lang, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def only_found_by(docs: Sequence[Sequence[str]], k: int) -> list[set[str]]:
+    """For each side, the documents in its top k that no other side has in its top k."""
+    tops = [set(d[:k]) for d in docs]
+    return [
+        top - set().union(*(other for j, other in enumerate(tops) if j != i)) for i, top in enumerate(tops)
+    ]
+
+
 def compare_html(columns: Sequence[Column], k: int) -> str:
     docs = [documents_in_order(col.hits) for col in columns]
     shared = set.intersection(*(set(d[:k]) for d in docs)) if docs and all(docs) else set()
+    only = only_found_by([d if not col.error else [] for d, col in zip(docs, columns)], k)
     blocks = []
-    for col, col_docs in zip(columns, docs):
+    for col, col_docs, col_only in zip(columns, docs, only):
         if col.error:
             body = message(col.error, "err")
         elif not col.hits:
@@ -258,7 +277,11 @@ def compare_html(columns: Sequence[Column], k: int) -> str:
         else:
             items = []
             for hit in col.hits:
-                cls = ' class="mls-shared"' if hit.source in shared else ""
+                cls = (
+                    ' class="mls-shared"'
+                    if hit.source in shared
+                    else (' class="mls-only"' if hit.source in col_only else "")
+                )
                 flat = " ".join(hit.text.split())
                 short = flat[:160] + ("…" if len(flat) > 160 else "")
                 page = page_label(hit.page)
@@ -271,26 +294,37 @@ def compare_html(columns: Sequence[Column], k: int) -> str:
                 )
             body = f"<ol>{''.join(items)}</ol>"
         latency = f"{col.latency_ms:.0f} ms" if col.latency_ms is not None else "–"
+        flags = "".join(message(w, "warn") for w in col.warnings)
+        mix = f" · languages: {esc(language_mix(col.hits))}" if col.hits else ""
         blocks.append(
             f'<div class="mls-col"><h4>{esc(col.label)}</h4>'
-            f'<div class="mls-small">latency {esc(latency)} · {len(col_docs)} documents</div>{body}</div>'
+            f'<div class="mls-small mls-col-stats">latency {esc(latency)} · {len(col_docs)} documents · '
+            f"{len(col_only)} found only here{mix}</div>{flags}{body}</div>"
         )
     note = (
         '<div class="mls-small">Highlighted rows: documents every pipeline found in its top '
-        f"{k}. Overlap is measured on documents (passages folded to their files), since models chunk differently.</div>"
+        f"{k}; rows marked ◆ only this pipeline found. Overlap is measured on documents (passages folded to "
+        "their files), since models chunk differently.</div>"
     )
     return f'<div class="mls-compare">{"".join(blocks)}</div>{note}'
 
 
 def overlap_rows(columns: Sequence[Column], k: int) -> list[list[object]]:
     """[pipeline A, pipeline B, overlap@k] for every pair that ran."""
+    return [row[:3] for row in pair_rows(columns, k)]
+
+
+def pair_rows(columns: Sequence[Column], k: int) -> list[list[object]]:
+    """[pipeline A, pipeline B, overlap@k, only A found, only B found] for every pair that ran."""
     docs = [documents_in_order(col.hits) for col in columns]
     rows: list[list[object]] = []
     for i in range(len(columns)):
         for j in range(i + 1, len(columns)):
             if columns[i].error or columns[j].error:
                 continue
-            rows.append([columns[i].label, columns[j].label, round(overlap_at_k(docs[i], docs[j], k), 3)])
+            a, b = set(docs[i][:k]), set(docs[j][:k])
+            overlap = round(overlap_at_k(docs[i], docs[j], k), 3)
+            rows.append([columns[i].label, columns[j].label, overlap, len(a - b), len(b - a)])
     return rows
 
 
@@ -305,6 +339,8 @@ def index_report_html(report: IndexReport) -> str:
         + (" · <b>cancelled</b>" if report.cancelled else "")
         + f" · {report.timings.get('total', 0):.1f} s</p>"
     )
+    if report.unsupported_languages:
+        head += message(report.language_warning, "warn")
     langs = sorted(report.chunks_by_language.items(), key=lambda kv: (-kv[1], kv[0]))
     lang_table = (
         '<table class="mls-table"><tr><th>language</th><th>passages</th></tr>'

@@ -14,14 +14,14 @@ from ui.choices import (
     NO_SECOND_STAGE,
     all_modes,
     collection_choices,
-    default_collection_choice,
+    compare_defaults,
     mode_choices,
     second_stage_choices,
 )
 from ui.context import UiContext
-from ui.render import Column, compare_html, message, overlap_rows
+from ui.render import Column, compare_html, message, pair_rows
 
-OVERLAP_HEADERS = ["pipeline A", "pipeline B", "overlap@k (documents)"]
+OVERLAP_HEADERS = ["pipeline A", "pipeline B", "overlap@k (documents)", "only A found", "only B found"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,9 @@ class CompareTab:
 def _column(side: ComparedSide) -> Column:
     if side.outcome is None:
         return Column(side.choice.label, error=side.error)
-    return Column(side.choice.label, side.outcome.result.hits, side.outcome.timings_ms.get("total"))
+    outcome = side.outcome
+    label = f"{outcome.result.model} · {side.choice.label}"
+    return Column(label, outcome.result.hits, outcome.timings_ms.get("total"), warnings=outcome.warnings)
 
 
 def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], str]]:
@@ -69,7 +71,7 @@ def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], s
         latency = " · ".join(
             f"{col.label}: {col.latency_ms:.0f} ms" for col in columns if col.latency_ms is not None
         )
-        return compare_html(columns, top_k), overlap_rows(columns, top_k), f"Latency per side — {latency}"
+        return compare_html(columns, top_k), pair_rows(columns, top_k), f"Latency per side — {latency}"
 
     return compare
 
@@ -104,19 +106,13 @@ def _pipeline_inputs(
 
 
 def build_compare_tab(ctx: UiContext) -> CompareTab:
-    app = ctx.app
-    names = [name for _, name in collection_choices(app)]
-    first = default_collection_choice(app)
-    others = [name for name in names if name != first]
-    first_modes = mode_choices(app, first)
-    # B: another model's collection if there is one, else the same collection with another retrieval mode
-    second, second_mode = (
-        (others[0], "dense") if others else (first, "hybrid" if "hybrid" in first_modes else "dense")
-    )
-    third = others[1] if len(others) > 1 else first
+    # A: the default collection; B: another model's collection if there is one, else the same collection
+    # with another retrieval mode. The page's load and the end of first-launch indexing set them again.
+    (first, _), (second, second_mode), (third, _) = compare_defaults(ctx.app)
     gr.Markdown(
-        "Run one query through two or three pipelines. **overlap@k** is the share of top-k documents two "
-        "pipelines agree on; latency is per side (embedding + search + second stage)."
+        "Run one query through two or three pipelines — by default two different models. **overlap@k** is "
+        "the share of top-k documents two pipelines agree on; each column marks the documents only it found, "
+        "its latency (embedding + search + second stage) and the languages of its results."
     )
     with gr.Row():
         query = gr.Textbox(label="Query", scale=5, elem_id="compare-query")

@@ -14,11 +14,18 @@ import pandas as pd
 
 from search.application.access import is_inside
 from search.core.errors import NotAllowedError
+from search.evaluation.leaderboard import LEADERBOARD_HEADERS, LeaderboardRow, leaderboard_rows
 from search.evaluation.plots import plot_language_heatmap, plot_report
 from search.evaluation.querysets import load_queryset
 from search.evaluation.report import PRIMARY_METRIC, EvalReport, format_report, metric_label
 from search.retrieval.searcher import MODES
-from ui.choices import NO_SECOND_STAGE, model_choices, second_stage_choices
+from ui.choices import (
+    NO_SECOND_STAGE,
+    model_choices,
+    model_picker_choices,
+    models_needing_download,
+    second_stage_choices,
+)
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import esc, message
@@ -71,6 +78,20 @@ def metrics_rows(report: EvalReport) -> tuple[list[str], list[list[object]]]:
 
 
 RUN_SHARE = 0.9
+
+
+def leaderboard_html(board: Sequence[LeaderboardRow]) -> str:
+    """The models side by side: quality, indexing speed, query latency, size, the published figure, flags."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in LEADERBOARD_HEADERS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in leaderboard_rows(board)
+    )
+    return (
+        f'<div class="mls-small"><b>Leaderboard</b> (one run: speed columns share the machine and the moment; '
+        f"MTEB: the published figure of the model's original weights, where one exists)</div>"
+        f'<table class="mls-table" id="eval-leaderboard"><tr>{head}</tr>{body}</table>'
+    )
 
 
 def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
@@ -135,8 +156,12 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             f"{report.documents} documents, {len(report.pipelines)} "
             f"pipeline{'s' if len(report.pipelines) != 1 else ''}.{source}</p>"
         )
+        board = ctx.app.leaderboard(report, queryset)
+        if len(board) > 1:
+            summary += leaderboard_html(board)
         table = pd.DataFrame(rows, columns=headers)
-        return summary, table, str(bars), str(heatmap), str(out / "report.json"), format_report(report)
+        text = format_report(report) + "\n\n" + ctx.app.leaderboard_text(report, queryset)
+        return summary, table, str(bars), str(heatmap), str(out / "report.json"), text
 
     return evaluate
 
@@ -148,7 +173,7 @@ def build_evaluate_tab(ctx: UiContext) -> None:
         "detected. Each pipeline indexes the corpus with its model, runs every judged query and is scored "
         "with ranx: nDCG@10, MRR@10, recall, MAP, broken down by language."
     )
-    models = model_choices(ctx.app)
+    models = model_picker_choices(ctx.app)
     stages = [s for s in second_stage_choices(ctx.app) if s != NO_SECOND_STAGE]
     with gr.Row():
         folder = gr.Textbox(
@@ -160,7 +185,14 @@ def build_evaluate_tab(ctx: UiContext) -> None:
         )
         button = gr.Button("Run evaluation", variant="primary", scale=1, elem_id="eval-button")
     with gr.Row():
-        chosen_models = gr.CheckboxGroup(models, value=models[:1], label="Models", scale=3)
+        chosen_models = gr.CheckboxGroup(
+            models,
+            # the default model and the one the first launch indexed beside it: a leaderboard from the start
+            value=[name for _, name in models[:1]] + [m for m in [ctx.app.companion_model()] if m],
+            label="Models",
+            info=models_needing_download(ctx.app),
+            scale=3,
+        )
         modes = gr.CheckboxGroup(available_modes(), value=["dense"], label="Retrieval", scale=1)
         second = gr.CheckboxGroup(
             stages,

@@ -18,7 +18,7 @@ from search.application.access import (
 )
 from search.core.errors import NotAllowedError
 from search.core.reports import IndexProgress, IndexReport
-from ui.choices import model_choices
+from ui.choices import model_choices, model_picker_choices, models_needing_download
 from ui.context import UiContext
 from ui.errors import user_message
 from ui.render import esc, index_report_html, message
@@ -127,8 +127,15 @@ def build_index_tab(ctx: UiContext) -> IndexTab:
         + "."
     )
     with gr.Row():
-        models = model_choices(ctx.app)
-        model = gr.Dropdown(models, value=models[0], label="Embedding model", scale=3, elem_id="index-model")
+        models = model_picker_choices(ctx.app)
+        model = gr.Dropdown(
+            models,
+            value=models[0][1],
+            label="Embedding model",
+            info=models_needing_download(ctx.app),
+            scale=3,
+            elem_id="index-model",
+        )
         collection = gr.Textbox(
             label="Collection (optional)", placeholder="default: one collection per model", scale=2
         )

@@ -49,6 +49,7 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
         "timings_ms": dict(outcome.timings_ms),
         "query_language": result.query_language.code if result.query_language else None,
         "query_language_given": bool(result.query_language and result.query_language.given),
+        "warnings": list(outcome.warnings),  # languages the model does not support, and the like
         "hits": [
             {
                 "rank": rank,
@@ -141,6 +142,8 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
         if waiting is not None:
             return _not_ready(waiting)
         try:
+            # No collection picked (an API client, a page loaded before the first index): the default one.
+            collection = collection or ctx.app.default_collection()
             request = make_request(
                 query, collection, languages, k, mode, second_stage, highlight, query_language=query_language
             )
@@ -169,6 +172,7 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         if waiting is not None:
             return (*_not_ready(waiting), None)
         try:
+            collection = collection or ctx.app.default_collection()
             request = make_request(
                 query, collection, languages, k, mode, second_stage, first, query_language=query_language
             )

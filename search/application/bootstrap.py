@@ -70,13 +70,23 @@ class SampleBootstrap:
         self._thread: threading.Thread | None = None
         self._status = BootstrapStatus("idle")
         self._terminal = TerminalSteps(len(STEPS), enabled=False)
+        self._model_name = ""
 
     @property
     def collection(self) -> str:
         return self._app.collection_for(None)
 
+    def models(self) -> list[str | None]:
+        """The default model, then a second model for the Compare tab (one that runs here without a build:
+        USE embeds the ~200 sample passages in seconds), each that has no collection yet."""
+        wanted: list[str | None] = [None]
+        companion = self._app.companion_model()
+        if companion is not None:
+            wanted.append(companion)
+        return [model for model in wanted if self._app.catalog.get(self._app.collection_for(model)) is None]
+
     def needed(self) -> bool:
-        return self._app.catalog.get(self.collection) is None
+        return bool(self.models())
 
     def start(self, terminal: bool = False) -> None:
         """Start indexing if the default model has no collection yet; a second call does nothing.
@@ -87,9 +97,7 @@ class SampleBootstrap:
             if self._status.state != "idle":
                 return
             if not self.needed():
-                self._status = BootstrapStatus(
-                    "skipped", message="A collection for the default model exists."
-                )
+                self._status = BootstrapStatus("skipped", message="The sample collections exist.")
                 threading.Thread(target=self._warm_then_plan, name="ui-warm-up", daemon=True).start()
                 return
             log.info(
@@ -126,7 +134,7 @@ class SampleBootstrap:
             "running",
             event.files_done,
             event.files_total,
-            f"Indexing the sample documents (first launch): {event.current}",
+            f"Indexing the sample documents with {self._model_name} (first launch): {event.current}",
             step=2,
             step_started=self._status.step_started,
         )
@@ -166,17 +174,19 @@ class SampleBootstrap:
             self._plan_backends()
 
     def _index_and_report(self) -> None:
+        reports = []
         try:
             with self._index_lock:
-                started = time.perf_counter()
-                backends = self._app.load_model()
-                self._terminal.close()  # the step's line ends before the log line
-                log.info(
-                    "first launch: model ready in %.1f s (passages on %s, queries on %s)",
-                    time.perf_counter() - started,
-                    *backends,
-                )
-                report = self._app.index_folder(self._folder, progress=self._progress)
+                for model in self.models():
+                    if model is None:
+                        reports.append(self._index_with(model))
+                        continue
+                    try:  # the second model is a bonus for the Compare tab: its failure is only logged
+                        reports.append(self._index_with(model))
+                    except Exception as exc:  # noqa: BLE001
+                        log.warning(
+                            "first launch: indexing the sample documents with %s failed: %s", model, exc
+                        )
         except Exception as exc:
             self._terminal.close()
             reason = user_message(exc)
@@ -188,12 +198,35 @@ class SampleBootstrap:
             )
             return
         self._terminal.close()
-        log.info("sample documents indexed: %s", report.summary())
+        if not reports:
+            self._status = BootstrapStatus("skipped", message="The sample collections exist.")
+            return
+        report = reports[0]
+        seconds = sum(r.timings.get("total", 0) for r in reports)
+        models = " and ".join(r.model for r in reports)
         self._status = BootstrapStatus(
             "done",
             len(report.indexed),
             report.files_seen,
-            f"Sample documents indexed: {len(report.indexed)} files, {report.chunks_written} passages "
-            f"in {report.timings.get('total', 0):.0f} s. Try a query in any language.",
+            f"Sample documents indexed with {models}: {len(report.indexed)} files, {report.chunks_written} "
+            f"passages in {seconds:.0f} s. Try a query in any language"
+            + (", or compare the models in the Compare tab." if len(reports) > 1 else "."),
             report,
         )
+
+    def _index_with(self, model: str | None) -> IndexReport:
+        name = self._model_name = self._app.services.spec(model).name
+        started = time.perf_counter()
+        if self._status.step != 1:
+            self._set_step(1, f"Preparing {name} …")
+        backends = self._app.load_model(model)
+        self._terminal.close()  # the step's line ends before the log line
+        log.info(
+            "first launch: %s ready in %.1f s (passages on %s, queries on %s)",
+            name,
+            time.perf_counter() - started,
+            *backends,
+        )
+        report = self._app.index_folder(self._folder, model=model, progress=self._progress)
+        log.info("sample documents indexed with %s: %s", name, report.summary())
+        return report

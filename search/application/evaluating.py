@@ -113,6 +113,11 @@ class EvalWorkspace:
         self._indexed: dict[tuple[str, str, str | None], IndexedCorpus] = {}
         self._lock = threading.Lock()
 
+    def disk_bytes(self, collection: str) -> int | None:
+        """What a scratch collection takes on disk (vectors, payloads; no HNSW graph: search is exact)."""
+        measure = getattr(self.store, "disk_bytes", None)
+        return measure(collection) if callable(measure) else None
+
     def indexed(
         self,
         queryset: QuerySet,
@@ -355,6 +360,16 @@ def evaluate_pipelines(
                     "embed_queries_seconds": round(embed_seconds, 2),  # shared by the model's pipelines
                     "search_seconds": round(sum(times) / 1000, 2),
                     "query_batch": QUERY_BATCH,
+                    "documents_per_second": round(corpus.documents / index_seconds, 1)
+                    if index_seconds
+                    else None,
+                    "index_bytes": space.disk_bytes(corpus.collection),
+                    "dimension": embedder.spec.dimension,
+                    # Query languages the model was not trained on: their scores are flagged, not trusted.
+                    "unsupported_query_languages": sorted(
+                        {q.language for q in judged if not embedder.spec.supports(q.language)}
+                    ),
+                    "cross_lingual": embedder.spec.cross_lingual,
                 }
     finally:
         if own_workspace:

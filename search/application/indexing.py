@@ -54,7 +54,10 @@ def index_with_services(
     except IndexInterrupted as stopped:
         reused = _cache_hits(embedder) - hits_before
         raise IndexInterrupted(replace(stopped.report, vectors_reused=reused)) from None
-    return replace(report, vectors_reused=_cache_hits(embedder) - hits_before)
+    unsupported = {lang: n for lang, n in report.chunks_by_language.items() if not spec.supports(lang)}
+    return replace(
+        report, vectors_reused=_cache_hits(embedder) - hits_before, unsupported_languages=unsupported
+    )
 
 
 def _cache_hits(embedder: Embedder) -> int:

@@ -23,13 +23,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search.application.catalog import Catalog, CollectionInfo
+from search.application.models import ModelInfo, list_models
 from search.application.noise_floors import floor_key, read_floor, write_floor
-from search.application.searching import SearchOutcome, SearchRequest, make_request
+from search.application.searching import SearchOutcome, SearchRequest, language_warnings, make_request
 from search.application.services import Services, default_collection
 from search.application.sources import displayed_files, match_sources
 from search.core.errors import QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, ProgressFn
 from search.core.settings import Settings
+from search.evaluation.leaderboard import (
+    LeaderboardRow,
+    ReferenceScores,
+    format_leaderboard,
+    leaderboard,
+    mteb_task_for,
+)
 from search.models.reranker import Reranker
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
 from search.retrieval.relevance import PROBES, Cue, NoiseFloor
@@ -115,10 +123,21 @@ class SearchApp:
         """The collection a model indexes into by default."""
         return default_collection(self.services.spec(model).name)
 
+    def companion_model(self) -> str | None:
+        """A second model to compare the default with, ready here without a download or a long build."""
+        for info in self.models():
+            if info.available and not info.default and not info.builds_on_first_use and info.cross_lingual:
+                return info.name
+        return None
+
     def model_names(self) -> list[str]:
         """Registry models, the default first."""
         default = self.services.spec().name
         return [default, *[name for name in self.services.registry.names() if name != default]]
+
+    def models(self) -> list[ModelInfo]:
+        """Every registry model with its metadata and whether it runs here offline (the default first)."""
+        return list_models(self.services)
 
     def second_stages(self) -> list[str]:
         """Second stages this machine can run (rerankers whose files are here), found once per process.
@@ -196,6 +215,7 @@ class SearchApp:
         timings = dict(result.timings_ms)
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        warnings += language_warnings(searcher.embedder.spec, result)
         cues = self._cues(result, flt, request.query_language)
         plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues)
         return self.highlight(plain, request.highlight)
@@ -230,9 +250,8 @@ class SearchApp:
         sides = []
         for choice in choices:
             try:
-                request = make_request(
-                    query, choice.collection, (), k, choice.mode, choice.second_stage, "off"
-                )
+                collection = choice.collection or self.default_collection()
+                request = make_request(query, collection, (), k, choice.mode, choice.second_stage, "off")
                 sides.append(ComparedSide(choice, outcome=self.search(request)))
             except Exception as exc:
                 message = user_message(exc)
@@ -390,6 +409,24 @@ class SearchApp:
         return saved, self.index_folder(uploads_dir, model, collection, progress=progress, cancel=cancel)
 
     # ---- evaluating ------------------------------------------------------------------------------
+
+    def leaderboard(self, report: EvalReport, queryset: QuerySet) -> list[LeaderboardRow]:
+        """The report's models side by side, with the published MTEB figure where the settings' folder has one."""
+        rows, _, _ = self._leaderboard(report, queryset)
+        return rows
+
+    def leaderboard_text(self, report: EvalReport, queryset: QuerySet) -> str:
+        rows, task, reference = self._leaderboard(report, queryset)
+        return format_leaderboard(report, rows, task=task, origin=reference.origin)
+
+    def _leaderboard(
+        self, report: EvalReport, queryset: QuerySet
+    ) -> tuple[list[LeaderboardRow], str | None, ReferenceScores]:
+        task = mteb_task_for(queryset)
+        reference = ReferenceScores.read(self.settings.reference_scores)
+        models = {str(d.get("model")) for d in report.details.values() if d.get("model")}
+        names = {model: self.services.spec(model).mteb_name for model in models}
+        return leaderboard(report, mteb_names=names, reference=reference, task=task), task, reference
 
     def evaluate(
         self,

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from search.core.errors import QueryError
+from search.core.types import UNDETERMINED
+from search.models.specs import ModelSpec
 from search.retrieval.highlight import Highlight
 from search.retrieval.relevance import Cue
 from search.retrieval.searcher import MAX_K, MODES, SearchResult
@@ -47,8 +49,36 @@ class SearchOutcome:
     result: SearchResult
     highlights: tuple[Highlight | None, ...]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()  # one line each, e.g. a source filter that names no indexed file
+    # One line each: a source filter that names no indexed file; where the model is out of its depth
+    # (a language it was not trained on, a cross-lingual match from a same-language model).
+    warnings: tuple[str, ...] = ()
     cues: tuple[Cue, ...] = ()  # per hit, "strong" / "weak" / "none" (dense only; empty otherwise)
+
+
+def language_warnings(spec: ModelSpec, result: SearchResult) -> tuple[str, ...]:
+    """Flags for a query or results in languages the model does not support, or matched across
+    languages by a model that cannot do that."""
+    warnings = []
+    query = result.query_language.code if result.query_language is not None else UNDETERMINED
+    if not spec.supports(query):
+        warnings.append(
+            f"{spec.name} was not trained on the query's language ({query}): its results are unreliable. "
+            f"It supports {', '.join(spec.supported_languages)}."
+        )
+    unsupported = sorted({hit.language for hit in result.hits if not spec.supports(hit.language)})
+    if unsupported:
+        warnings.append(
+            f"Results in {', '.join(unsupported)}: languages {spec.name} was not trained on, so their "
+            "ranking is unreliable."
+        )
+    if not spec.cross_lingual and query != UNDETERMINED:
+        other = sorted({hit.language for hit in result.hits} - {query, UNDETERMINED})
+        if other:
+            warnings.append(
+                f"{spec.name} matches within one language only: results in {', '.join(other)} for a "
+                f"{query} query are unreliable, and passages in other languages may be missing."
+            )
+    return tuple(warnings)
 
 
 def make_request(

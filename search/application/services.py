@@ -135,6 +135,17 @@ class Services:
             planning=self.settings.backend_planning,  # type: ignore[arg-type]
         )
 
+    def model_available(self, spec: ModelSpec) -> bool:
+        """Whether the model runs here without a network (one built locally on first use counts).
+
+        An injected embedder factory (tests, embedding servers) builds whatever it is given.
+        """
+        if self._embedder_factory != self._load_embedder:
+            return True
+        from search.models.loading import model_available_offline
+
+        return model_available_offline(spec, self.registry, self.settings.cache_dir)
+
     def spec(self, model: str | None = None) -> ModelSpec:
         return self.registry.get(model or self.settings.default_model)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -42,6 +42,16 @@ class IndexReport:
     cancelled: bool = False
     vectors_reused: int = 0  # chunks whose vectors came from the embedding cache, not the model
     ignored: int = 0  # files and folders left out by the folder's .mlsearchignore
+    # new chunks in languages the model was not trained on (indexed, but their vectors are unreliable)
+    unsupported_languages: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def language_warning(self) -> str:
+        langs = ", ".join(f"{lang} {n}" for lang, n in sorted(self.unsupported_languages.items()))
+        return (
+            f"passages in languages {self.model} was not trained on ({langs}): indexed, but their "
+            "vectors are unreliable; index them with a model that covers these languages"
+        )
 
     def summary(self) -> str:
         langs = ", ".join(
@@ -57,6 +67,8 @@ class IndexReport:
         ]
         if self.vectors_reused:
             lines.append(f"  vectors reused from the embedding cache: {self.vectors_reused}")
+        if self.unsupported_languages:
+            lines.append(f"  warning: {self.language_warning}")
         for skipped in self.skipped:
             lines.append(f"  skipped {skipped.path}: {skipped.reason}")
         for removed in self.removed:
@@ -82,6 +94,7 @@ class IndexReport:
             "cancelled": self.cancelled,
             "vectors_reused": self.vectors_reused,
             "ignored": self.ignored,
+            "unsupported_languages": dict(self.unsupported_languages),
         }
 
 

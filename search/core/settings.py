@@ -36,6 +36,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     max_upload_mb: int = 50
+    # Published MTEB figures shown beside evaluation leaderboards, read at run time if the folder exists.
+    reference_scores: Path | None = None
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields changed; ``None`` values leave a field as it is."""

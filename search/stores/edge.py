@@ -352,6 +352,17 @@ class EdgeStore:
             if not entry.name.startswith(".") and (entry / META_FILE).is_file()
         )
 
+    def disk_bytes(self, name: str) -> int:
+        """Bytes of the collection's folder once its writes are flushed (what an evaluation reports)."""
+        handle = self._handle(name)
+        with handle.write_lock, handle.gate.shared():
+            self._ensure_live(handle, name)
+            self._flush(handle)
+        folder = self._collections_dir / name
+        return sum(
+            p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file()
+        )  # allocated, not sparse
+
     def optimize(self, name: str) -> None:
         """Merge segments and build HNSW where they are big enough, without freezing this process.
 
