@@ -62,6 +62,7 @@ from search.evaluation.report import EvalReport
 from search.evaluation.xquad import xquad_r
 from search.models.embedder import Embedder
 from search.models.registry import ModelRegistry
+from search.retrieval.feedback import Feedback
 from search.retrieval.searcher import Mode, Searcher
 from search.stores.client import ClientStore
 
@@ -163,8 +164,16 @@ def one_by_one(services: Services, queryset: QuerySet, specs: Sequence[PipelineS
     with EvalWorkspace(ClientStore(":memory:")) as space:
         for model in dict.fromkeys(s.model for s in specs):
             sparse = services.sparse_encoder(model)
-            corpus = space.indexed(queryset, services.document_embedder(model), sparse)
-            searcher = Searcher(space.store, corpus.collection, services.embedder(model), sparse)
+            settings = services.vector_settings(model)  # the language correction, as evaluation uses it
+            corpus = space.indexed(queryset, services.document_embedder(model), sparse, vectors=settings)
+            searcher = Searcher(
+                space.store,
+                corpus.collection,
+                services.embedder(model),
+                sparse,
+                correction=settings.correction,
+                feedback=Feedback.parse(settings.feedback) if settings.feedback else None,
+            )
             depth = chunk_depth(K, corpus.chunks, corpus.documents)
             for spec in (s for s in specs if s.model == model):
                 run: dict[str, dict[str, float]] = {}

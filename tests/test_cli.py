@@ -122,6 +122,7 @@ def test_eval_of_a_broken_query_set_fails_before_any_model_is_loaded(
 
 @pytest.mark.slow
 @pytest.mark.model
+@pytest.mark.timeout(1800)  # several cold processes on a two-core machine
 def test_cli_must_show_as_a_user_runs_it(bundled_model_cache: Path, tmp_path: Path) -> None:
     """``python app.py`` in separate processes, on the whole sample corpus."""
     corpus = tmp_path / "documents"
