@@ -51,6 +51,7 @@ def test_noise_patterns_catch_what_the_issue_saw() -> None:
 
 @pytest.mark.model
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # waits up to 600 s for the launch and the background plan, then two searches
 def test_first_launch_terminal_has_steps_and_no_third_party_warnings(
     bundled_model_cache: Path, tmp_path: Path
 ) -> None:
