@@ -195,6 +195,7 @@ def test_unsupported_and_cross_lingual_results_are_flagged() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # about 5 minutes on an idle two-core machine, much more under load
 def test_real_distillation_of_the_bundled_model(model_cache_dir: Path) -> None:
     """Minutes on two cores: every one of e5-small's 250k tokens through the transformer once."""
     embedder = load_embedder(M2V, cache_dir=model_cache_dir)

@@ -340,6 +340,7 @@ def test_first_launch_search_says_the_samples_are_still_indexed(browser: Any, tm
 
 @pytest.mark.slow
 @pytest.mark.model
+@pytest.mark.timeout(1500)  # a real first launch (model conversion, indexing) on two cores
 def test_first_launch_of_the_real_app(browser: Any, bundled_model_cache: Path, tmp_path: Path) -> None:
     """``python app.py serve`` as a newcomer starts it: bundled model, empty data dir, the sample corpora.
 
@@ -386,6 +387,7 @@ def test_first_launch_of_the_real_app(browser: Any, bundled_model_cache: Path, t
 
 @pytest.mark.slow
 @pytest.mark.model
+@pytest.mark.timeout(1500)  # a real first launch (model conversion, indexing) on two cores
 def test_first_launch_compares_two_real_models(
     browser: Any, bundled_model_cache: Path, tmp_path: Path
 ) -> None:
