@@ -10,18 +10,33 @@ never one another process is still writing.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, TypeVar
 
 # .<destination name>.<pid>-<random><suffix>, as private_dir makes them
 _OURS = re.compile(r"^\..+\.(\d+)-[^.]+\.(tmp|old)$")
 # what versions before pids were recorded left: .<destination name>.<random>.tmp|.old, .int8.<random>
 _LEGACY = re.compile(r"^\..+\.[^.]+\.(tmp|old)$|^\.int8\.[^.]+$")
 LEGACY_AGE_S = 3600.0  # no pid to check: old enough that no conversion or export can still be running
+
+
+_Marker = TypeVar("_Marker")
+
+
+def read_marker(cls: type[_Marker], path: Path) -> _Marker | None:
+    """A build's completion marker (a JSON object of ``cls``'s fields); None when it is missing, torn or
+    from a version with other fields, which all mean "build again"."""
+    try:
+        fields: Any = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**fields)
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def private_dir(parent: Path, name: str, suffix: str = ".tmp") -> Path:

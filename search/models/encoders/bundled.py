@@ -28,7 +28,7 @@ import numpy as np
 from search.core.errors import BundledModelError
 from search.core.paths import default_cache_dir
 from search.models.registry import ModelRegistry
-from search.models.scratch import private_dir, remove_stale_temporaries
+from search.models.scratch import private_dir, read_marker, remove_stale_temporaries
 from search.models.specs import BUNDLED_SOURCE, DEFAULT_MODEL, ModelSpec
 
 if TYPE_CHECKING:
@@ -91,10 +91,7 @@ class ConversionMarker:
 
     @classmethod
     def read(cls, path: Path) -> ConversionMarker | None:
-        try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            return None
+        return read_marker(cls, path)
 
 
 class _Reader:

@@ -28,7 +28,7 @@ import numpy as np
 
 from search.core.errors import ModelNotAvailableError
 from search.core.paths import default_cache_dir
-from search.models.scratch import private_dir, remove_stale_temporaries
+from search.models.scratch import private_dir, read_marker, remove_stale_temporaries
 from search.models.specs import DISTILLED_PREFIX, ModelSpec
 
 MARKER_FILENAME = "distillation.json"
@@ -49,10 +49,7 @@ class DistillationMarker:
 
     @classmethod
     def read(cls, path: Path) -> DistillationMarker | None:
-        try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            return None
+        return read_marker(cls, path)
 
 
 def base_model_of(spec: ModelSpec) -> str:
