@@ -28,6 +28,7 @@ import numpy as np
 
 from search.core.errors import ModelNotAvailableError
 from search.core.paths import default_cache_dir
+from search.models.encoders.numpy_base import NumpyEmbedder
 from search.models.scratch import private_dir, read_marker, remove_stale_temporaries
 from search.models.specs import DISTILLED_PREFIX, ModelSpec
 
@@ -153,7 +154,7 @@ def _install(tmp: Path, final: Path, spec: ModelSpec, cache_dir: Path | None) ->
             raise
 
 
-class StaticEmbedder:
+class StaticEmbedder(NumpyEmbedder):
     """A model2vec ``StaticModel`` behind the Embedder protocol: mean of token vectors, no prompts.
 
     e5's "query: "/"passage: " prompts are left off: a static model has no attention to
@@ -172,22 +173,7 @@ class StaticEmbedder:
             )
         self._lock = threading.Lock()  # encode() sets the tokenizer's truncation: not thread-safe
 
-    @property
-    def spec(self) -> ModelSpec:
-        return self._spec
-
-    @property
-    def max_tokens(self) -> int:
-        return self._spec.max_tokens
-
-    @property
-    def backends(self) -> tuple[str, str]:
-        """What runs passages and queries (as the transformer embedders report theirs): plain numpy."""
-        return ("numpy", "numpy")
-
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self._spec.dimension), np.float32)
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             vectors = self._model.encode(
                 list(texts), max_length=self._spec.max_tokens, use_multiprocessing=False
@@ -195,12 +181,6 @@ class StaticEmbedder:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)  # a text of unknown tokens only is a zero vector
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts)
-
-    def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
-        return self._encode(texts)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encodings = self._model.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)

