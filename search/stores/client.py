@@ -44,6 +44,7 @@ from search.stores.common import (
     meta_from_json,
     mismatch_error,
     not_found_error,
+    search_in_parts,
     validate_collection_name,
 )
 from search.stores.payload import (
@@ -341,18 +342,14 @@ class ClientStore:
     ) -> list[list[ScoredPoint]]:
         """``query_batch_points``, QUERY_BATCH queries per request (local mode runs them one by one)."""
         native = _search_filter(flt)
-        results: list[list[ScoredPoint]] = [[] for _ in queries]
-        live = [
-            (row, request)
-            for row, query in enumerate(queries)
-            if (request := _request(query, k, native, candidates, fusion, sparse_weight)) is not None
-        ]
-        for part in batched(live, QUERY_BATCH):
+
+        def send(part: list[models.QueryRequest]) -> list[list[ScoredPoint]]:
             with self._errors(name):
-                responses = self._client.query_batch_points(name, requests=[request for _, request in part])
-            for (row, _), response in zip(part, responses):
-                results[row] = _scored(response.points)
-        return results
+                responses = self._client.query_batch_points(name, requests=part)
+            return [_scored(response.points) for response in responses]
+
+        requests = [_request(query, k, native, candidates, fusion, sparse_weight) for query in queries]
+        return search_in_parts(requests, QUERY_BATCH, send)
 
     def _search_one(
         self,

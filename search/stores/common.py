@@ -10,7 +10,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -142,6 +142,22 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
 def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+R = TypeVar("R")
+
+
+def search_in_parts(
+    requests: Sequence[R | None], size: int, send: Callable[[list[R]], Sequence[list[ScoredPoint]]]
+) -> list[list[ScoredPoint]]:
+    """One result list per request, in order: the live requests go to ``send`` ``size`` at a time
+    (one engine batch each); a None request (nothing to search) gets no hits."""
+    results: list[list[ScoredPoint]] = [[] for _ in requests]
+    live = [(row, request) for row, request in enumerate(requests) if request is not None]
+    for part in batched(live, size):
+        for (row, _), points in zip(part, send([request for _, request in part])):
+            results[row] = points
+    return results
 
 
 def in_requested_order(ids: Sequence[str], found: Iterable[ScoredPoint]) -> list[ScoredPoint]:

@@ -105,6 +105,7 @@ from search.stores.common import (
     meta_from_text,
     mismatch_error,
     not_found_error,
+    search_in_parts,
     validate_collection_name,
     write_json_atomic,
 )
@@ -537,18 +538,13 @@ class EdgeStore:
     ) -> list[list[ScoredPoint]]:
         """One ``EdgeShard.query_batch`` per QUERY_BATCH queries: the engine plans them together."""
         native = _search_filter(flt)
-        results: list[list[ScoredPoint]] = [[] for _ in queries]
-        live = [
-            (row, request)
-            for row, query in enumerate(queries)
-            if (request := self._request(query, k, native, candidates, fusion, sparse_weight)) is not None
-        ]
-        for part in batched(live, QUERY_BATCH):
+
+        def send(part: list[QueryRequest]) -> list[list[ScoredPoint]]:
             with self._reading(name) as handle:  # the gate per part: a long batch never blocks a close
-                responses = handle.shard.query_batch(QueryBatchRequest([request for _, request in part]))
-            for (row, _), points in zip(part, responses):
-                results[row] = _scored(points)
-        return results
+                return [_scored(points) for points in handle.shard.query_batch(QueryBatchRequest(part))]
+
+        requests = [self._request(query, k, native, candidates, fusion, sparse_weight) for query in queries]
+        return search_in_parts(requests, QUERY_BATCH, send)
 
     def _search_one(
         self,
