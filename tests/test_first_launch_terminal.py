@@ -30,7 +30,11 @@ NOISE = (
     re.compile(r"Loading weights"),
     re.compile(r"NumbaWarning|NumbaDeprecationWarning"),
 )
-PLAN_ENDED = ("backend plan saved", "measuring process ended", "A collection for the default model exists")
+PLAN_ENDED = (
+    "backend plan saved",
+    "measuring process ended",
+    "backend plan: nothing to measure",  # a plan cached by an earlier test in the same session
+)
 
 
 def noise_lines(log: str) -> list[str]:
@@ -99,7 +103,8 @@ def test_first_launch_terminal_has_steps_and_no_third_party_warnings(
         done = subprocess.run(
             [sys.executable, str(REPO / "app.py"), "--data-dir", str(data), "--cache-dir",
              str(bundled_model_cache), "search", nonsense, "-k", "3"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=True,
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
+        assert done.returncode == 0, done.stderr
         assert "(strong match)" not in done.stdout and "(no clear match)" in done.stdout, done.stdout
         assert not noise_lines(done.stderr), done.stderr

@@ -113,6 +113,21 @@ def test_bootstrap_steps_follow_the_run(tmp_path: Path) -> None:
         app.close()
 
 
+def test_the_launch_says_when_no_backend_measurement_follows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cached plan (or a fixed backend) starts no background process: the log's last word says so,
+    so a person (and the terminal test) knows nothing more is coming."""
+    app = make_app(tmp_path)
+    try:
+        boot = SampleBootstrap(app, tmp_path / "sample", threading.Lock())
+        with caplog.at_level("INFO", logger="ui"):
+            boot._start_plan()
+        assert "backend plan: nothing to measure" in caplog.text
+    finally:
+        app.close()
+
+
 def test_source_filter_as_results_show_it(tmp_path: Path) -> None:
     docs = write_documents(tmp_path / "docs")
     app = make_app(tmp_path)

@@ -80,6 +80,7 @@ def test_models_backend_onnx_matches_torch_and_is_exported_once(
     )
     exports = list((tmp_path / "onnx").iterdir())
     assert len(exports) == 1 and (exports[0] / "model.onnx").is_file()
+    assert (exports[0] / "model.onnx.data").is_file()  # weights beside the graph: mapped, not parsed
     mtime = (exports[0] / "model.onnx").stat().st_mtime
     load_transformers(tiny, cache_dir=tmp_path, backend="onnx")  # reuses the export
     assert (exports[0] / "model.onnx").stat().st_mtime == mtime
@@ -96,6 +97,27 @@ def test_models_backend_onnx_int8_close_to_torch(
     assert (int8 * reference).sum(axis=1).min() > 0.98
     (export,) = (tmp_path / "onnx").iterdir()
     assert {"model.onnx", "model.int8.onnx"} <= {p.name for p in export.iterdir()}
+
+
+def test_models_backend_inline_weights_are_moved_beside_the_graph_once(
+    onnx_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An older export (weights inside the graph) is converted on open and answers the same."""
+    import onnx
+
+    (export,) = (onnx_cache / "onnx").glob("*/model.onnx")
+    inline = tmp_path / "model.onnx"
+    onnx.save_model(onnx.load(export), inline)  # loads the external weights, writes them inline
+    ids = np.array([[0, 7, 9, 2], [0, 5, 2, 1]], dtype=np.int64)
+    mask = np.array([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=np.int64)
+    monkeypatch.setattr(embed_backends, "_INLINE_WEIGHTS_BYTES", 0)
+    before = inline.stat().st_size
+    hidden = embed_backends.OnnxEncoder(inline).run(ids, mask)
+    assert (tmp_path / "model.onnx.data").is_file() and inline.stat().st_size < before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.onnx.data"]  # no temporaries
+    np.testing.assert_array_equal(embed_backends.OnnxEncoder(export).run(ids, mask), hidden)
+    monkeypatch.setattr(embed_backends, "_INLINE_WEIGHTS_BYTES", 1 << 40)
+    assert embed_backends.external_weights(inline) == inline  # already converted: left alone
 
 
 def test_models_backend_stale_exports_are_removed(tmp_path: Path) -> None:

@@ -150,9 +150,12 @@ class SampleBootstrap:
 
     def _start_plan(self) -> None:
         try:
-            self._app.plan_backends_in_background()
+            started = self._app.plan_backends_in_background()
         except Exception as exc:  # noqa: BLE001 - measuring is an optimisation; the app runs without it
             log.warning("could not start measuring the backends: %s", exc)
+            return
+        if not started:  # the launch's last line: nothing more will follow in the background
+            log.info("backend plan: nothing to measure (already chosen; app.py doctor shows it)")
 
     def _warm_then_plan(self) -> None:
         """A relaunch: the query backend is built now, so the first search does not wait for it."""

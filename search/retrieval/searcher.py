@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -23,7 +23,6 @@ from search.retrieval.feedback import Feedback
 from search.stores.base import (
     CollectionMeta,
     FusionMethod,
-    ScoredPoint,
     SearchFilter,
     StoreQuery,
     VectorStore,
@@ -138,38 +137,17 @@ class Searcher:
         sparse_weight: float = DEFAULT_SPARSE_WEIGHT,
         query_language: str | None = None,
     ) -> SearchResult:
-        """``query_language``: the user's reading of the query's language (else detected), reported back."""
+        """One query: ``search_batch`` of one, plus the query's language (``query_language``: the
+        user's reading of it, else detected), reported back."""
         text = clean_query(query)
-        self._check(k, mode)
         timings: dict[str, float] = {}
-        started = time.perf_counter()
-        first_k = max(k, candidates) if reranker else k
         language = self._read_language(text, query_language, timings)
-        vector = searched = None
-        if mode in ("dense", "hybrid"):
-            t0 = time.perf_counter()
-            vector = self._embedder.encode_queries([text], task=task)[0]
-            searched = self._correction.queries(vector[None])[0] if self._correction else vector
-            timings["embed"] = _ms(t0)
-        points = self._first_stage(text, searched, mode, first_k, flt, timings, fusion, sparse_weight)
-        hits = [decode_hit(point) for point in points[:first_k]]
-        if reranker is not None and hits:
-            t0 = time.perf_counter()
-            hits = reranker.rerank(text, hits, k)
-            timings["rerank"] = _ms(t0)
-        timings["total"] = _ms(started)
-        return SearchResult(
-            query=text,
-            hits=tuple(hits[:k]),
-            collection=self._collection,
-            model=self._embedder.spec.name,
-            mode=mode,
-            reranker=reranker.name if reranker else None,
-            timings_ms=timings,
-            query_vector=vector,
-            query_language=language,
-            corrected=self._correction is not None,
+        (result,) = self.search_batch(
+            [query], k, flt, mode, reranker, candidates, task, fusion, sparse_weight
         )
+        timings.update(result.timings_ms)
+        timings["total"] = round(timings["total"] + timings["language"], 2)
+        return replace(result, timings_ms=timings, query_language=language)
 
     def search_batch(
         self,
@@ -274,47 +252,6 @@ class Searcher:
         language = read_query_language(text, given)
         timings["language"] = _ms(t0)
         return language
-
-    def _first_stage(
-        self,
-        text: str,
-        vector: np.ndarray | None,
-        mode: Mode,
-        k: int,
-        flt: SearchFilter | None,
-        timings: dict[str, float],
-        fusion: FusionMethod = DEFAULT_FUSION,
-        sparse_weight: float = DEFAULT_SPARSE_WEIGHT,
-    ) -> list[ScoredPoint]:
-        sparse_vector = None
-        if mode in ("sparse", "hybrid"):
-            assert self._sparse is not None
-            t0 = time.perf_counter()
-            sparse_vector = self._sparse.encode_queries([text])[0]
-            timings["sparse"] = _ms(t0)
-        t0 = time.perf_counter()
-        if mode == "dense" and self._feedback is not None:
-            assert vector is not None
-            depth = max(k, self._feedback.candidates)
-            candidates = self._store.search_dense(self._collection, vector, depth, flt, with_vectors=True)
-            timings["search"] = _ms(t0)
-            t0 = time.perf_counter()
-            points = self._feedback.rescore(candidates)
-            timings["feedback"] = _ms(t0)
-            return points
-        if mode == "dense":
-            assert vector is not None
-            points = self._store.search_dense(self._collection, vector, k, flt)
-        elif mode == "sparse":
-            assert sparse_vector is not None
-            points = self._store.search_sparse(self._collection, sparse_vector, k, flt)
-        else:
-            assert vector is not None and sparse_vector is not None
-            points = self._store.search_hybrid(
-                self._collection, vector, sparse_vector, k, flt, fusion=fusion, sparse_weight=sparse_weight
-            )
-        timings["search"] = _ms(t0)
-        return points
 
 
 def _ms(t0: float) -> float:
