@@ -53,12 +53,13 @@ if mode == "model":
         embedder.encode_queries([text])
 elif mode == "store":
     import numpy as np
+    from search.stores.base import StoreQuery, search_one
     from search.stores.edge import EdgeStore
     store = EdgeStore(Path(data_dir) / "qdrant")
     rng = np.random.default_rng(0)
     for _ in texts:
         vector = rng.standard_normal(384).astype(np.float32)
-        store.search_dense(sys.argv[8], vector / np.linalg.norm(vector), 10)
+        search_one(store, sys.argv[8], StoreQuery(dense=vector / np.linalg.norm(vector)), 10)
     store.close()
 else:
     from search.application.search_app import SearchApp

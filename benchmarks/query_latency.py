@@ -7,7 +7,7 @@ embedding 100k real chunks would take hours here; the query side is real: the
 sample query set (110 queries, 13 languages) embedded by the default model
 through ``Searcher.search``, exactly the app's path. Per store and size:
 
-* store only: ``search_dense`` with queries near stored vectors, recall@10 vs exact numpy search;
+* store only: a dense search of one query (``search_one``) with queries near stored vectors, recall@10 vs exact numpy search;
 * end to end: ``Searcher.search(text)``; its hits are checked (k of them, in the filter's language);
 * baseline, same run: the query embedding alone (``encode_queries`` of one text).
 

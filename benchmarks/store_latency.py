@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import format_table
-from search.stores.base import CollectionMeta, Point, SearchFilter, VectorStore
+from search.stores.base import CollectionMeta, Point, SearchFilter, StoreQuery, VectorStore, search_one
 from search.stores.client import ClientStore
 from search.stores.edge import EdgeStore
 
@@ -177,11 +177,11 @@ def measure(
     store: VectorStore, points: Synthetic, queries: np.ndarray, filtered: bool, name: str = NAME
 ) -> tuple[float, float, float]:
     flt = FILTER if filtered else None
-    store.search_dense(name, queries[0], K, flt)  # warm caches and lazy loading
+    search_one(store, name, StoreQuery(dense=queries[0]), K, flt)  # warm caches and lazy loading
     latencies, found = [], []
     for query in queries:
         started = time.perf_counter()
-        hits = store.search_dense(name, query, K, flt)
+        hits = search_one(store, name, StoreQuery(dense=query), K, flt)
         latencies.append(time.perf_counter() - started)
         found.append({h.id for h in hits})
     p50, p95 = percentiles(latencies)

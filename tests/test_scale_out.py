@@ -22,6 +22,7 @@ from search.stores.base import DENSE, SPARSE, CollectionMeta, Point
 from search.stores.client import META_KEY, ClientStore
 from search.stores.payload import INDEXED_FIELDS
 from tests.fakes import fake_spec
+from tests.store_search import search_dense
 
 pytestmark = [
     pytest.mark.usefixtures("no_network"),
@@ -152,6 +153,6 @@ def test_local_mode_accepts_the_cluster_settings_and_searches() -> None:
         store.upsert(
             "docs", [Point(id=i, vector=v, payload={"language": "en"}) for i, v in zip(ids, vectors)]
         )
-        assert store.search_dense("docs", vectors[7], 1)[0].id == ids[7]
+        assert search_dense(store, "docs", vectors[7], 1)[0].id == ids[7]
     finally:
         store.close()

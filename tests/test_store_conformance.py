@@ -31,11 +31,20 @@ from search.core.errors import (
     StoreLockedError,
 )
 from search.core.types import Chunk, SparseVector
-from search.stores.base import CollectionMeta, Point, ScoredPoint, SearchFilter, StoreQuery, VectorStore
+from search.stores.base import (
+    CollectionMeta,
+    Point,
+    ScoredPoint,
+    SearchFilter,
+    StoreQuery,
+    VectorStore,
+    search_one,
+)
 from search.stores.client import ClientStore
 from search.stores.edge import EdgeStore, EdgeTuning
 from search.stores.payload import decode_hit, encode_chunk
 from tests.fakes import fake_spec
+from tests.store_search import search_dense, search_hybrid, search_sparse
 
 REPO = Path(__file__).resolve().parents[1]
 DIM = 16
@@ -172,7 +181,7 @@ def test_missing_collection_raises_not_found(store: VectorStore) -> None:
     with pytest.raises(CollectionNotFoundError, match="nope"):
         store.count("nope")
     with pytest.raises(CollectionNotFoundError):
-        store.search_dense("nope", basis(0), 3)
+        search_dense(store, "nope", basis(0), 3)
 
 
 # ---- writes ---------------------------------------------------------------------------------------
@@ -264,7 +273,7 @@ def test_search_dense_nearest_first_with_cosine_scores(docs: VectorStore) -> Non
     chunks = [make_chunk(str(i)) for i in range(50)]
     docs.upsert(NAME, [make_point(c, v) for c, v in zip(chunks, vectors)])
     query = unit(vectors[17] + 0.05 * vectors[3])
-    hits = docs.search_dense(NAME, query, k=5)
+    hits = search_dense(docs, NAME, query, k=5)
     expected = np.argsort(-(vectors @ query))[:5]
     assert ids(hits) == [chunks[i].id for i in expected]
     assert [h.score for h in hits] == pytest.approx([float(vectors[i] @ query) for i in expected], abs=1e-5)
@@ -289,7 +298,7 @@ def test_search_dense_honours_language_source_root_filters(docs: VectorStore) ->
 
     def keys(flt: SearchFilter) -> list[str]:
         by_id = {c.id: key for key, c in chunks.items()}
-        return [by_id[h.id] for h in docs.search_dense(NAME, query, k=10, flt=flt)]
+        return [by_id[h.id] for h in search_dense(docs, NAME, query, k=10, flt=flt)]
 
     assert keys(SearchFilter()) == ["en-a", "de-a", "en-b", "ja-b", "de-c"]
     assert keys(SearchFilter(languages=("de",))) == ["de-a", "de-c"]
@@ -312,12 +321,12 @@ def test_search_sparse_rare_term_outranks_common_term(docs: VectorStore) -> None
     ]
     points.append(make_point(chunks[9], basis(9), SparseVector(indices=(rare,), values=(1.0,))))
     docs.upsert(NAME, points)
-    hits = docs.search_sparse(NAME, SparseVector(indices=(common, rare), values=(1.0, 1.0)), k=3)
+    hits = search_sparse(docs, NAME, SparseVector(indices=(common, rare), values=(1.0, 1.0)), k=3)
     assert hits[0].id == chunks[9].id  # same term weight, but the rare term carries the higher IDF
     assert hits[0].score > hits[1].score > 0
-    assert docs.search_sparse(NAME, SparseVector(indices=(99,), values=(1.0,)), k=3) == []
-    only_de = docs.search_sparse(
-        NAME, SparseVector(indices=(rare,), values=(1.0,)), k=3, flt=SearchFilter(languages=("de",))
+    assert search_sparse(docs, NAME, SparseVector(indices=(99,), values=(1.0,)), k=3) == []
+    only_de = search_sparse(
+        docs, NAME, SparseVector(indices=(rare,), values=(1.0,)), k=3, flt=SearchFilter(languages=("de",))
     )
     assert only_de == []
 
@@ -337,13 +346,13 @@ def test_search_hybrid_fuses_dense_only_and_sparse_only_finds(docs: VectorStore)
     ]
     docs.upsert(NAME, points)
     term = SparseVector(indices=(5,), values=(1.0,))
-    assert sparse_only.id not in ids(docs.search_dense(NAME, query, k=2))
-    assert ids(docs.search_sparse(NAME, term, k=5)) == [sparse_only.id]
-    fused = docs.search_hybrid(NAME, query, term, k=2, candidates=3)
+    assert sparse_only.id not in ids(search_dense(docs, NAME, query, k=2))
+    assert ids(search_sparse(docs, NAME, term, k=5)) == [sparse_only.id]
+    fused = search_hybrid(docs, NAME, query, term, k=2, candidates=3)
     assert set(ids(fused)) == {dense_only.id, sparse_only.id}
-    filtered = docs.search_hybrid(NAME, query, term, k=5, flt=SearchFilter(languages=("de",)))
+    filtered = search_hybrid(docs, NAME, query, term, k=5, flt=SearchFilter(languages=("de",)))
     assert filtered == []
-    no_terms = docs.search_hybrid(NAME, query, SparseVector(indices=(), values=()), k=1)
+    no_terms = search_hybrid(docs, NAME, query, SparseVector(indices=(), values=()), k=1)
     assert ids(no_terms) == [dense_only.id]
 
 
@@ -363,14 +372,8 @@ def _same_points(
 
 
 def _single(store: VectorStore, query: StoreQuery, k: int, **options: Any) -> list[ScoredPoint]:
-    """What one search of ``query`` returns: the reference search_batch must reproduce."""
-    flt = options.get("flt")
-    if query.dense is not None and query.sparse is not None:
-        return store.search_hybrid(NAME, query.dense, query.sparse, k, **options)
-    if query.dense is not None:
-        return store.search_dense(NAME, query.dense, k, flt)
-    assert query.sparse is not None
-    return store.search_sparse(NAME, query.sparse, k, flt)
+    """What ``query`` alone returns (a batch of one): a batch of many must reproduce it."""
+    return search_one(store, NAME, query, k, **options)
 
 
 def _batch_queries(store: VectorStore, n: int = 400) -> list[StoreQuery]:
@@ -410,13 +413,13 @@ def _batch_queries(store: VectorStore, n: int = 400) -> list[StoreQuery]:
         {"candidates": 10, "sparse_weight": 0.5},
     ],
 )
-def test_search_batch_returns_what_each_single_search_returns(
+def test_search_batch_returns_what_each_query_alone_returns(
     docs: VectorStore, options: dict[str, Any]
 ) -> None:
     """Dense, sparse and hybrid queries mixed in one batch, more of them than one engine request holds.
 
     Fused lists are compared above their lowest score: points tied there may differ, as they do
-    between two identical single hybrid searches on the embedded engine (qdrant-edge 0.9.0).
+    between two identical hybrid searches on the embedded engine (qdrant-edge 0.9.0).
     """
     queries = _batch_queries(docs)
     batch = docs.search_batch(NAME, queries, 20, **options)
@@ -476,15 +479,15 @@ def test_optimize_then_search_still_correct(docs: VectorStore) -> None:
         assert docs.indexed_vectors(NAME) > 0, "optimize() should have built HNSW at this size"
     assert docs.count(NAME) == n
     for i in (0, 123, 2999):
-        hit = docs.search_dense(NAME, vectors[i], k=1)[0]
+        hit = search_dense(docs, NAME, vectors[i], k=1)[0]
         assert hit.id == chunks[i].id and hit.score == pytest.approx(1.0, abs=1e-5)
     query = vectors[10]
-    german = docs.search_dense(NAME, query, k=5, flt=SearchFilter(languages=("de",)))
+    german = search_dense(docs, NAME, query, k=5, flt=SearchFilter(languages=("de",)))
     expected = [chunks[i].id for i in np.argsort(-(vectors @ query)) if i % 3 == 1][:5]
     assert ids(german) == expected
     late = make_chunk("late")
     docs.upsert(NAME, [make_point(late, basis(3))])  # written after optimize: searchable at once
-    assert docs.search_dense(NAME, basis(3), k=1)[0].id == late.id
+    assert search_dense(docs, NAME, basis(3), k=1)[0].id == late.id
 
 
 SCRIPTS = (
@@ -498,7 +501,7 @@ def test_payload_round_trip_through_chunk_payload_and_hit(docs: VectorStore) -> 
     unpaged = make_chunk("u", text="plain text", page=None, source="/data/b.md")
     docs.upsert(NAME, [make_point(paged, basis(0)), make_point(unpaged, basis(1))])
     for chunk, vector in ((paged, basis(0)), (unpaged, basis(1))):
-        hit = decode_hit(docs.search_dense(NAME, vector, k=1)[0])
+        hit = decode_hit(search_dense(docs, NAME, vector, k=1)[0])
         assert (hit.chunk_id, hit.text, hit.source, hit.page, hit.language, hit.position) == (
             chunk.id,
             chunk.text,
@@ -539,8 +542,8 @@ def test_concurrent_searches_while_another_thread_writes(docs: VectorStore) -> N
         try:
             while not done.is_set():
                 i = int(rng.integers(0, 500))
-                assert docs.search_dense(NAME, vectors[i], k=3)[0].id == chunks[i].id
-                docs.search_dense(NAME, vectors[i], k=3, flt=SearchFilter(languages=("de",)))
+                assert search_dense(docs, NAME, vectors[i], k=3)[0].id == chunks[i].id
+                search_dense(docs, NAME, vectors[i], k=3, flt=SearchFilter(languages=("de",)))
                 docs.count(NAME)
                 time.sleep(0.002)  # users, not a tight loop: leave the writer some GIL
         except BaseException as exc:  # noqa: BLE001
@@ -575,8 +578,8 @@ def test_edge_persists_across_close_and_reopen(index_dir: Path) -> None:
         assert second.list_collections() == [NAME]
         assert second.get_meta(NAME) == META
         assert second.count(NAME) == 1
-        assert second.search_dense(NAME, basis(2), k=1)[0].payload["text"] == "persisted 持久"
-        assert ids(second.search_sparse(NAME, SparseVector(indices=(1,), values=(1.0,)), k=1)) == [chunk.id]
+        assert search_dense(second, NAME, basis(2), k=1)[0].payload["text"] == "persisted 持久"
+        assert ids(search_sparse(second, NAME, SparseVector(indices=(1,), values=(1.0,)), k=1)) == [chunk.id]
 
 
 def _python(script: str, *args: str, **kwargs: object) -> subprocess.Popen[str]:
@@ -627,7 +630,7 @@ def test_edge_survives_sigkill_after_writes_without_close(index_dir: Path) -> No
     with EdgeStore(index_dir) as reopened:  # the kernel released the dead writer's lock
         assert reopened.count(NAME) == 500  # flushed segments plus the replayed WAL
         rows = np.random.default_rng(0).standard_normal((500, 16)).astype(np.float32)
-        assert reopened.search_dense(NAME, unit(rows[450]), k=1)[0].id == str(uuid.UUID(int=451))
+        assert search_dense(reopened, NAME, unit(rows[450]), k=1)[0].id == str(uuid.UUID(int=451))
         reopened.upsert(NAME, [make_point(make_chunk("after"), basis(0))])
         assert reopened.count(NAME) == 501
 
@@ -648,7 +651,7 @@ def test_edge_optimize_swaps_in_a_new_shard_and_leaves_no_copies(index_dir: Path
         assert os.readlink(folder / "shard") == after
         (folder / "data-interrupted").mkdir()  # what a crash during optimize leaves behind
     with EdgeStore(index_dir, tuning=TEST_TUNING) as reopened:
-        assert reopened.search_dense(NAME, vectors[42], k=1)[0].id == chunks[42].id
+        assert search_dense(reopened, NAME, vectors[42], k=1)[0].id == chunks[42].id
         assert not (folder / "data-interrupted").exists()
 
 
@@ -709,7 +712,7 @@ def test_edge_drop_while_searching_gives_not_found_not_a_crash(index_dir: Path) 
         def search() -> None:
             while not stop.is_set():
                 try:
-                    store.search_dense(NAME, basis(1), k=3)
+                    search_dense(store, NAME, basis(1), k=3)
                 except CollectionNotFoundError:
                     return
                 except BaseException as exc:  # noqa: BLE001
@@ -756,7 +759,7 @@ def test_client_scale_out_settings_are_validated() -> None:
     store = ClientStore(":memory:", shards=2, replication_factor=2, on_disk=True, quantization="int8")
     store.create_collection(NAME, META)
     store.upsert(NAME, [make_point(make_chunk("a"), basis(0))])
-    assert store.search_dense(NAME, basis(0), k=1)[0].score == pytest.approx(1.0, abs=1e-5)
+    assert search_dense(store, NAME, basis(0), k=1)[0].score == pytest.approx(1.0, abs=1e-5)
     store.close()
 
 

@@ -25,6 +25,7 @@ from search.models.specs import ModelSpec
 from search.stores.edge import EdgeStore
 from search.stores.payload import Field
 from search.text.bm25 import SubwordBM25Encoder
+from tests.store_search import search_sparse
 from tests.tiny_models import load_transformers, save_tiny_decoder, save_tiny_encoder, write_spec
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -184,7 +185,7 @@ def test_bm25_vectors_are_made_beside_the_model_and_stored(
         assert sparse.threads and set(sparse.threads) == {
             "index-extract"
         }  # the producer, not the model's loop
-        (hit, *_) = store.search_sparse("c", sparse.encode_queries(["lovely cat"])[0], 3)
+        (hit, *_) = search_sparse(store, "c", sparse.encode_queries(["lovely cat"])[0], 3)
         assert "cat" in str(hit.payload["text"])
     finally:
         store.close()

@@ -22,7 +22,7 @@ from search.models.specs import ModelSpec
 DENSE = "dense"  # name of the dense vector in every collection
 SPARSE = "sparse"  # name of the sparse (IDF-weighted) vector
 SCHEMA_VERSION = 1
-FusionMethod = Literal["rrf", "dbsf"]  # how search_hybrid merges the dense and sparse candidate lists
+FusionMethod = Literal["rrf", "dbsf"]  # how a hybrid search merges the dense and sparse candidate lists
 FUSION_METHODS: tuple[FusionMethod, ...] = ("rrf", "dbsf")
 
 
@@ -50,8 +50,8 @@ class SearchFilter:
 class StoreQuery:
     """One query of a batch search: a dense vector, a sparse one, or both (hybrid).
 
-    Which vectors it holds decides how it is searched, exactly as the single searches do:
-    dense only = ``search_dense``, sparse only = ``search_sparse``, both = ``search_hybrid``.
+    Which vectors it holds decides how it is searched: dense, sparse, or both (hybrid; see
+    ``VectorStore.search_batch``).
     """
 
     dense: np.ndarray | None = None
@@ -185,41 +185,6 @@ class VectorStore(Protocol):
         """Distinct values of a keyword payload field with their point counts."""
         ...
 
-    def search_dense(
-        self,
-        name: str,
-        vector: np.ndarray,
-        k: int,
-        flt: SearchFilter | None = None,
-        with_vectors: bool = False,
-    ) -> list[ScoredPoint]:
-        """The ``k`` nearest chunks; ``with_vectors`` returns their dense vectors too (for a second stage)."""
-        ...
-
-    def search_sparse(
-        self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> list[ScoredPoint]: ...
-
-    def search_hybrid(
-        self,
-        name: str,
-        vector: np.ndarray,
-        sparse: SparseVector,
-        k: int,
-        flt: SearchFilter | None = None,
-        candidates: int = 100,
-        fusion: FusionMethod = "rrf",
-        sparse_weight: float = 1.0,
-    ) -> list[ScoredPoint]:
-        """Dense and sparse candidates fused inside Qdrant (query API, prefetch).
-
-        ``fusion``: "rrf" (reciprocal rank, k=2; ``sparse_weight`` weighs the sparse list
-        against the dense list's 1.0: Qdrant scores rank r as 1 / (1 + (r + 1) / weight)) or
-        "dbsf" (distribution-based score fusion: each list's scores normalised by its
-        mean +- 3 sd, then summed; Qdrant has no weights for it).
-        """
-        ...
-
     def search_batch(
         self,
         name: str,
@@ -230,13 +195,22 @@ class VectorStore(Protocol):
         fusion: FusionMethod = "rrf",
         sparse_weight: float = 1.0,
     ) -> list[list[ScoredPoint]]:
-        """Many searches in few engine calls (Qdrant's batch query); one result list per query, in order.
+        """The one search of a store: one result list per query, in order, in few engine calls.
 
-        Result ``i`` holds the points the single search of ``queries[i]`` returns (see StoreQuery),
-        in its order, with its scores to float32 precision (a batch may be scored as one matrix
-        product); equal fused scores may come in another order, as Qdrant leaves that open even
-        between two single searches. Why: an evaluation runs thousands of queries, and one
-        request each costs more than the search.
+        A query holding a dense vector is searched by cosine (``with_vectors``: each hit's stored
+        dense vector comes back too, for a second stage); a sparse one by the dot product of
+        IDF-weighted terms; both are hybrid: dense and sparse candidates (``candidates`` each)
+        fused inside Qdrant (query API, prefetch). ``fusion``: "rrf" (reciprocal rank, k=2;
+        ``sparse_weight`` weighs the sparse list against the dense list's 1.0: Qdrant scores
+        rank r as 1 / (1 + (r + 1) / weight)) or "dbsf" (distribution-based score fusion: each
+        list's scores normalised by its mean +- 3 sd, then summed; Qdrant has no weights for it).
+        A hybrid query without a single known term is a dense search; a sparse one finds nothing.
+
+        Result ``i`` is what a batch of ``queries[i]`` alone returns, with scores to float32
+        precision (a batch may be scored as one matrix product); equal fused scores may come in
+        another order, as Qdrant leaves that open even between two identical searches. Why one
+        entry point: an evaluation runs thousands of queries, and one request each costs more
+        than the search; an interactive search is a batch of one.
         """
         ...
 
@@ -249,3 +223,17 @@ class VectorStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def search_one(
+    store: VectorStore,
+    name: str,
+    query: StoreQuery,
+    k: int,
+    flt: SearchFilter | None = None,
+    candidates: int = 100,
+    fusion: FusionMethod = "rrf",
+    sparse_weight: float = 1.0,
+) -> list[ScoredPoint]:
+    """One query's points: a batch of one (benchmarks and tests search one vector at a time)."""
+    return store.search_batch(name, [query], k, flt, candidates, fusion, sparse_weight)[0]

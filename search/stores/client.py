@@ -300,36 +300,6 @@ class ClientStore:
             response = self._client.facet(name, key, limit=limit, exact=True)
         return {hit.value: int(hit.count) for hit in response.hits}  # type: ignore[misc]
 
-    def search_dense(
-        self,
-        name: str,
-        vector: np.ndarray,
-        k: int,
-        flt: SearchFilter | None = None,
-        with_vectors: bool = False,
-    ) -> list[ScoredPoint]:
-        return self._search_one(name, StoreQuery(dense=vector, with_vectors=with_vectors), k, flt)
-
-    def search_sparse(
-        self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> list[ScoredPoint]:
-        return self._search_one(name, StoreQuery(sparse=vector), k, flt)
-
-    def search_hybrid(
-        self,
-        name: str,
-        vector: np.ndarray,
-        sparse: SparseVector,
-        k: int,
-        flt: SearchFilter | None = None,
-        candidates: int = 100,
-        fusion: FusionMethod = "rrf",
-        sparse_weight: float = 1.0,
-    ) -> list[ScoredPoint]:
-        return self._search_one(
-            name, StoreQuery(dense=vector, sparse=sparse), k, flt, candidates, fusion, sparse_weight
-        )
-
     def search_batch(
         self,
         name: str,
@@ -350,32 +320,6 @@ class ClientStore:
 
         requests = [_request(query, k, native, candidates, fusion, sparse_weight) for query in queries]
         return search_in_parts(requests, QUERY_BATCH, send)
-
-    def _search_one(
-        self,
-        name: str,
-        query: StoreQuery,
-        k: int,
-        flt: SearchFilter | None,
-        candidates: int = 100,
-        fusion: FusionMethod = "rrf",
-        sparse_weight: float = 1.0,
-    ) -> list[ScoredPoint]:
-        request = _request(query, k, _search_filter(flt), candidates, fusion, sparse_weight)
-        if request is None:
-            return []
-        with self._errors(name):
-            response = self._client.query_points(
-                name,
-                query=request.query,
-                using=request.using,
-                prefetch=request.prefetch,
-                query_filter=request.filter,
-                limit=k,
-                with_payload=True,
-                with_vectors=request.with_vector or False,
-            )
-        return _scored(response.points)
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredPoint]:
         if not ids:

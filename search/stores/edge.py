@@ -496,36 +496,6 @@ class EdgeStore:
             response = handle.shard.facet(FacetRequest(key=key, limit=limit, exact=True))
         return {hit.value: int(hit.count) for hit in response}  # type: ignore[misc]
 
-    def search_dense(
-        self,
-        name: str,
-        vector: np.ndarray,
-        k: int,
-        flt: SearchFilter | None = None,
-        with_vectors: bool = False,
-    ) -> list[ScoredPoint]:
-        return self._search_one(name, StoreQuery(dense=vector, with_vectors=with_vectors), k, flt)
-
-    def search_sparse(
-        self, name: str, vector: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> list[ScoredPoint]:
-        return self._search_one(name, StoreQuery(sparse=vector), k, flt)
-
-    def search_hybrid(
-        self,
-        name: str,
-        vector: np.ndarray,
-        sparse: SparseVector,
-        k: int,
-        flt: SearchFilter | None = None,
-        candidates: int = 100,
-        fusion: FusionMethod = "rrf",
-        sparse_weight: float = 1.0,
-    ) -> list[ScoredPoint]:
-        return self._search_one(
-            name, StoreQuery(dense=vector, sparse=sparse), k, flt, candidates, fusion, sparse_weight
-        )
-
     def search_batch(
         self,
         name: str,
@@ -546,19 +516,6 @@ class EdgeStore:
         requests = [self._request(query, k, native, candidates, fusion, sparse_weight) for query in queries]
         return search_in_parts(requests, QUERY_BATCH, send)
 
-    def _search_one(
-        self,
-        name: str,
-        query: StoreQuery,
-        k: int,
-        flt: SearchFilter | None,
-        candidates: int = 100,
-        fusion: FusionMethod = "rrf",
-        sparse_weight: float = 1.0,
-    ) -> list[ScoredPoint]:
-        request = self._request(query, k, _search_filter(flt), candidates, fusion, sparse_weight)
-        return [] if request is None else self._query(name, request)
-
     def _request(
         self,
         query: StoreQuery,
@@ -568,8 +525,7 @@ class EdgeStore:
         fusion: FusionMethod,
         sparse_weight: float,
     ) -> QueryRequest | None:
-        """The one translation of a query into the engine's request, shared by single and batch searches
-        (so both return the same points); None when there is nothing to search (a sparse query without terms)."""
+        """A query as the engine's request; None when there is nothing to search (a sparse query without terms)."""
         dense, sparse = query.dense, query.sparse
         if sparse is not None and not sparse.indices:
             if dense is None:
@@ -613,11 +569,6 @@ class EdgeStore:
             records = handle.shard.retrieve(list(ids), with_payload=True, with_vector=False)
         found = (ScoredPoint(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records)
         return in_requested_order(ids, found)
-
-    def _query(self, name: str, request: QueryRequest) -> list[ScoredPoint]:
-        with self._reading(name) as handle:
-            points = handle.shard.query(request)
-        return _scored(points)
 
     # ---- handles ----------------------------------------------------------------------------------
 
