@@ -7,6 +7,7 @@ otherwise they skip with the reason. Each tab's screenshot is saved to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -338,30 +339,28 @@ def test_first_launch_search_says_the_samples_are_still_indexed(browser: Any, tm
         search_app.close()
 
 
-@pytest.mark.slow
-@pytest.mark.model
-@pytest.mark.timeout(1500)  # a real first launch (model conversion, indexing) on two cores
-def test_first_launch_of_the_real_app(browser: Any, bundled_model_cache: Path, tmp_path: Path) -> None:
-    """``python app.py serve`` as a newcomer starts it: bundled model, empty data dir, the sample corpora.
-
-    The page shows the first-launch indexing, then a German question finds the bee documents.
-    The seconds from process start to a searchable index are printed (not asserted: timing
-    targets belong to benchmarks).
-    """
+@contextlib.contextmanager
+def first_launch_page(
+    browser: Any, cache: Path, tmp_path: Path, command: Sequence[str] = ()
+) -> Iterator[tuple[Any, float]]:
+    """The real app started as a newcomer starts it (``app.py [command] --port N`` on an empty data
+    folder), its page open once the sample documents are indexed; yields the page and the
+    monotonic start time, and stops the app after."""
     repo = Path(__file__).resolve().parents[1]
     port = free_port()
-    log = (tmp_path / "app.log").open("w", encoding="utf-8")
+    log_path = tmp_path / "app.log"
+    log = log_path.open("w", encoding="utf-8")
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, str(repo / "app.py"), "--data-dir", str(tmp_path / "data"),
-         "--cache-dir", str(bundled_model_cache), "serve", "--port", str(port)],
+         "--cache-dir", str(cache), *command, "--port", str(port)],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)}, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     context = browser.new_context(viewport={"width": 1360, "height": 1000})
     try:
         url = f"http://127.0.0.1:{port}/"
         while True:
-            assert process.poll() is None, (tmp_path / "app.log").read_text(encoding="utf-8")[-3000:]
+            assert process.poll() is None, log_path.read_text(encoding="utf-8")[-3000:]
             try:
                 urllib.request.urlopen(url, timeout=2).close()
                 break
@@ -372,12 +371,7 @@ def test_first_launch_of_the_real_app(browser: Any, bundled_model_cache: Path, t
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(url)
         page.get_by_text("Sample documents indexed").wait_for(timeout=300_000)
-        print(f"first launch: searchable {time.monotonic() - started:.1f} s after the process started")
-        results = run_search(page, "Warum sterben Bienenvölker im Winter?")
-        results.locator(".mls-results[data-highlight=semantic]").wait_for()
-        sources = results.locator(".mls-source").all_inner_texts()
-        assert any(source.startswith("bees/") for source in sources[:3]), sources
-        assert screenshot(page, "first-launch").is_file()
+        yield page, started
     finally:
         context.close()
         process.terminate()
@@ -388,35 +382,31 @@ def test_first_launch_of_the_real_app(browser: Any, bundled_model_cache: Path, t
 @pytest.mark.slow
 @pytest.mark.model
 @pytest.mark.timeout(1500)  # a real first launch (model conversion, indexing) on two cores
+def test_first_launch_of_the_real_app(browser: Any, bundled_model_cache: Path, tmp_path: Path) -> None:
+    """``python app.py serve`` as a newcomer starts it: bundled model, empty data dir, the sample corpora.
+
+    The page shows the first-launch indexing, then a German question finds the bee documents.
+    The seconds from process start to a searchable index are printed (not asserted: timing
+    targets belong to benchmarks).
+    """
+    with first_launch_page(browser, bundled_model_cache, tmp_path, ["serve"]) as (page, started):
+        print(f"first launch: searchable {time.monotonic() - started:.1f} s after the process started")
+        results = run_search(page, "Warum sterben Bienenvölker im Winter?")
+        results.locator(".mls-results[data-highlight=semantic]").wait_for()
+        sources = results.locator(".mls-source").all_inner_texts()
+        assert any(source.startswith("bees/") for source in sources[:3]), sources
+        assert screenshot(page, "first-launch").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.model
+@pytest.mark.timeout(1500)  # a real first launch (model conversion, indexing) on two cores
 def test_first_launch_compares_two_real_models(
     browser: Any, bundled_model_cache: Path, tmp_path: Path
 ) -> None:
     """The issue's must-show: fresh data dir, `python app.py`, wait for the sample corpus, open Compare, a
     German query, click Compare: e5-small and USE side by side with overlap and latency, no picker touched."""
-    repo = Path(__file__).resolve().parents[1]
-    port = free_port()
-    log = (tmp_path / "app.log").open("w", encoding="utf-8")
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, str(repo / "app.py"), "--data-dir", str(tmp_path / "data"),
-         "--cache-dir", str(bundled_model_cache), "--port", str(port)],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(repo)}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    context = browser.new_context(viewport={"width": 1360, "height": 1000})
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        while True:
-            assert process.poll() is None, (tmp_path / "app.log").read_text(encoding="utf-8")[-3000:]
-            try:
-                urllib.request.urlopen(url, timeout=2).close()
-                break
-            except OSError:
-                assert time.monotonic() - started < 180, "the app did not answer within 180 s"
-                time.sleep(0.5)
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(url)
-        page.get_by_text("Sample documents indexed").wait_for(timeout=300_000)
+    with first_launch_page(browser, bundled_model_cache, tmp_path) as (page, started):
         print(
             f"first launch: both models searchable {time.monotonic() - started:.1f} s after the process started"
         )
@@ -432,8 +422,3 @@ def test_first_launch_compares_two_real_models(
             assert any(source.startswith("bees/") for source in sources[:3]), sources
         assert page.locator("#compare-overlap").get_by_text("multilingual-e5-small").count() > 0
         assert screenshot(page, "compare-first-launch").is_file()
-    finally:
-        context.close()
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
