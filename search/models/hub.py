@@ -13,8 +13,10 @@ from pathlib import Path
 from search.core.errors import ModelNotAvailableError
 from search.models.specs import BUNDLED_SOURCE
 
-_HUB_IGNORE = (
+_HUB_IGNORE = (  # other runtimes' weights: the app exports its own ONNX graph when it uses one
     "*.onnx",
+    "*.onnx.data",
+    "*.onnx_data",
     "onnx/*",
     "openvino/*",
     "*.h5",
