@@ -13,6 +13,7 @@ from search.models.embedder import Embedder
 from search.models.encoders import bundled
 from search.models.encoders.transformers import TransformersEmbedder
 from search.models.loading import load_embedder
+from search.models.scratch import install_folder
 from search.models.specs import DEFAULT_MODEL
 
 SENTENCES = {
@@ -142,7 +143,7 @@ def test_bundled_install_replaces_a_stale_folder(tmp_path: Path) -> None:
         "seconds": 1.0,
     }
     (new / bundled.MARKER_FILENAME).write_text(json.dumps(marker))
-    bundled._install(new, final, "abc")
+    install_folder(new, final, lambda: bundled.is_current(final, "abc"))
     assert bundled.is_current(final, "abc") and not (final / "old.txt").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # nothing left behind
 

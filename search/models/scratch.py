@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +44,25 @@ def private_dir(parent: Path, name: str, suffix: str = ".tmp") -> Path:
     """A new private folder in ``parent`` for writing ``name``, recognisable as ours and as this pid's."""
     parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}-", suffix=suffix, dir=parent))
+
+
+def install_folder(tmp: Path, final: Path, finished: Callable[[], bool]) -> None:
+    """Move a finished build from ``tmp`` into place as ``final``; a stale ``final`` is moved aside first.
+
+    ``finished`` says whether ``final`` already holds a complete, current build: then another
+    process finished first (nothing to do), or won the race to the rename (not an error).
+    """
+    if final.exists():
+        if finished():
+            return
+        trash = private_dir(final.parent, final.name, suffix=".old")
+        os.replace(final, trash / "model")
+        shutil.rmtree(trash, ignore_errors=True)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not finished():  # lost a race to a writer that produced something else
+            raise
 
 
 def remove_stale_temporaries(parent: Path, *, now: float | None = None) -> list[Path]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import struct
 import tempfile
@@ -28,7 +27,7 @@ import numpy as np
 from search.core.errors import BundledModelError
 from search.core.paths import default_cache_dir
 from search.models.registry import ModelRegistry
-from search.models.scratch import private_dir, read_marker, remove_stale_temporaries
+from search.models.scratch import install_folder, private_dir, read_marker, remove_stale_temporaries
 from search.models.specs import BUNDLED_SOURCE, DEFAULT_MODEL, ModelSpec
 
 if TYPE_CHECKING:
@@ -458,22 +457,7 @@ def ensure_bundled_model(cache_dir: Path | None = None) -> Path:
         marker = ConversionMarker(CONVERTER_VERSION, sha, f"{SOURCE_PACKAGE}/{SOURCE_FILENAME}", seconds)
         _write_json(tmp / MARKER_FILENAME, asdict(marker))
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
-        _install(tmp, final, sha)
+        install_folder(tmp, final, lambda: is_current(final, sha))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
-
-
-def _install(tmp: Path, final: Path, sha: str) -> None:
-    """Move a finished conversion into place; a stale folder is moved aside first."""
-    if final.exists():
-        if is_current(final, sha):  # another process finished first
-            return
-        trash = private_dir(final.parent, final.name, suffix=".old")
-        os.replace(final, trash / "model")
-        shutil.rmtree(trash, ignore_errors=True)
-    try:
-        os.replace(tmp, final)
-    except OSError:
-        if not is_current(final, sha):  # lost a race to a writer that produced something else
-            raise

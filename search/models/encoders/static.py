@@ -15,7 +15,6 @@ conversion), so a process killed meanwhile never leaves a half-written model.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import time
@@ -29,7 +28,7 @@ import numpy as np
 from search.core.errors import ModelNotAvailableError
 from search.core.paths import default_cache_dir
 from search.models.encoders.numpy_base import NumpyEmbedder
-from search.models.scratch import private_dir, read_marker, remove_stale_temporaries
+from search.models.scratch import install_folder, private_dir, read_marker, remove_stale_temporaries
 from search.models.specs import DISTILLED_PREFIX, ModelSpec
 
 MARKER_FILENAME = "distillation.json"
@@ -126,7 +125,7 @@ def ensure_distilled(
         )
         (tmp / MARKER_FILENAME).write_text(json.dumps(asdict(marker), indent=1), encoding="utf-8")
         tmp.chmod(0o755)
-        _install(tmp, final, spec, cache_dir)
+        install_folder(tmp, final, lambda: is_distilled(spec, cache_dir))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
@@ -138,20 +137,6 @@ def _vocabulary_size(folder: Path) -> int:
         return len(data["model"]["vocab"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
-
-
-def _install(tmp: Path, final: Path, spec: ModelSpec, cache_dir: Path | None) -> None:
-    if final.exists():
-        if is_distilled(spec, cache_dir):  # another process finished first
-            return
-        trash = private_dir(final.parent, final.name, suffix=".old")
-        os.replace(final, trash / "model")
-        shutil.rmtree(trash, ignore_errors=True)
-    try:
-        os.replace(tmp, final)
-    except OSError:
-        if not is_distilled(spec, cache_dir):
-            raise
 
 
 class StaticEmbedder(NumpyEmbedder):
