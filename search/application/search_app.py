@@ -216,7 +216,7 @@ class SearchApp:
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
         warnings += language_warnings(searcher.embedder.spec, result)
-        cues = self._cues(result, flt, request.query_language)
+        cues = self._cues(result, flt)
         plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues)
         return self.highlight(plain, request.highlight)
 
@@ -278,12 +278,13 @@ class SearchApp:
             self._floors[(collection, key)] = floor
         return floor
 
-    def _cues(self, result: SearchResult, flt: SearchFilter, query_language: str | None) -> tuple[Cue, ...]:
+    def _cues(self, result: SearchResult, flt: SearchFilter) -> tuple[Cue, ...]:
         """Strong / weak / no clear match per hit, judged on the dense (closeness) scale.
 
         Sparse (BM25), hybrid (RRF) and second-stage scores are on other scales: their hits are
-        judged by their dense score in a dense search of the same query (one more query embedding
-        and store query); a hit beyond that search's depth is not close in meaning: no clear match.
+        judged by their dense score in a dense search of the same query (one more store query, and
+        a query embedding when the search had none: sparse); a hit beyond that search's depth is not
+        close in meaning: no clear match.
         """
         if not result.hits:
             return ()
@@ -291,12 +292,12 @@ class SearchApp:
         if result.mode == "dense" and not result.reranker:
             likeness = floor.likeness(result.query_vector)
             return tuple(floor.cue(hit.score, likeness) for hit in result.hits)
-        dense = self.searcher(result.collection).search(
-            result.query,
+        (dense,) = self.searcher(result.collection).search_batch(
+            [result.query],
             k=min(max(CUE_DEPTH, len(result.hits)), MAX_K),
             flt=flt,
             mode="dense",
-            query_language=query_language,
+            vectors=None if result.query_vector is None else result.query_vector[None],
         )
         scores = {hit.chunk_id: hit.score for hit in dense.hits}
         likeness = floor.likeness(dense.query_vector)
