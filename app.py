@@ -237,11 +237,9 @@ def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
     return 0
 
 
-CUE_WORDS = {"strong": "strong match", "weak": "weak match", "none": "no clear match"}
-
-
 def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     from search.application.searching import make_request
+    from search.retrieval.relevance import LABELS
     from search.retrieval.searcher import MAX_K
 
     collection = args.collection or app.collection_for(args.model)
@@ -298,7 +296,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
         snippet = " ".join(hit.text.split())[:240]
-        cue = f" ({CUE_WORDS[outcome.cues[rank - 1]]})" if rank <= len(outcome.cues) else ""
+        cue = f" ({LABELS[outcome.cues[rank - 1]]})" if rank <= len(outcome.cues) else ""
         print(f"{rank:>2}. {hit.score:.3f}{cue} [{hit.language}] {hit.relpath}{page}\n    {snippet}")
     return 0
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from search.core.reports import IndexReport
 from search.core.types import Hit
 from search.retrieval.highlight import Highlight
+from search.retrieval.relevance import LABELS, RERANK_SCORE_HELP, SCORE_HELP
 
 CSS = """
 .mls-results { display: flex; flex-direction: column; gap: 10px; }
@@ -123,7 +124,6 @@ def repeats_heading(text: str, heading: str) -> bool:
     )
 
 
-CUE_LABELS = {"strong": "strong match", "weak": "weak match", "none": "no clear match"}
 CUE_HELP = (
     "how this passage compares with what meaningless queries reach in this collection "
     "(measured on the sample query set: see search/retrieval/relevance.py)"
@@ -131,14 +131,7 @@ CUE_HELP = (
 
 
 def score_help(mode: str) -> str:
-    return {
-        "dense": "Score: cosine similarity of the query's and the passage's embeddings, after the "
-        "collection's language correction; higher is closer in meaning, comparable within one search",
-        "sparse": "Score: BM25 over the model's subword tokens; grows with shared rare words, has no upper "
-        "bound, comparable within one search only",
-        "hybrid": "Score: reciprocal-rank fusion of the dense and sparse lists (sums of 1/(60 + rank)); "
-        "it encodes ranks, not closeness",
-    }.get(mode, "Score: the second stage's relevance score; comparable within one search")
+    return "Score: " + SCORE_HELP.get(mode, RERANK_SCORE_HELP)
 
 
 def hit_card(
@@ -168,8 +161,8 @@ def hit_card(
         f'<span class="mls-rank">#{rank}</span>'
         f'<span class="mls-score" title="{esc(score_help(mode))}">{hit.score:.3f}</span>'
         + (
-            f'<span class="mls-cue mls-cue-{esc(cue)}" title="{esc(CUE_HELP)}">{esc(CUE_LABELS[cue])}</span>'
-            if cue in CUE_LABELS
+            f'<span class="mls-cue mls-cue-{esc(cue)}" title="{esc(CUE_HELP)}">{esc(LABELS[cue])}</span>'
+            if cue in LABELS
             else ""
         )
         + f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'

@@ -51,6 +51,8 @@ from typing import Literal
 
 import numpy as np
 
+from search.stores.common import RRF_K
+
 Cue = Literal["strong", "weak", "none"]
 
 # Queries about nothing, in several scripts; their best scores in a collection are its noise floor.
@@ -77,14 +79,16 @@ NONSENSE_LIKENESS = 0.875  # cosine of a query to the probes' centroid above whi
 
 LABELS: dict[Cue, str] = {"strong": "strong match", "weak": "weak match", "none": "no clear match"}
 
+# What a score means in each mode (result cards show it); a second stage's score is its own.
 SCORE_HELP: dict[str, str] = {
-    "dense": "cosine similarity between the query's and the passage's embeddings (higher is closer in "
-    "meaning; its scale depends on the model, so compare scores within one search)",
-    "sparse": "BM25 over the model's subword tokens: grows with shared rare words, no upper bound; only "
-    "comparable within one search",
-    "hybrid": "reciprocal-rank fusion of the dense and sparse lists (1/(60+rank), summed): encodes "
-    "ranks, not closeness",
+    "dense": "cosine similarity of the query's and the passage's embeddings, after the collection's "
+    "language correction; higher is closer in meaning, comparable within one search",
+    "sparse": "BM25 over the model's subword tokens; grows with shared rare words, has no upper bound, "
+    "comparable within one search only",
+    "hybrid": f"reciprocal-rank fusion of the dense and sparse lists (sums of 1/({RRF_K} + rank), ranks "
+    "counted from 0); it encodes ranks, not closeness",
 }
+RERANK_SCORE_HELP = "the second stage's relevance score; comparable within one search"
 
 
 @dataclass(frozen=True)
