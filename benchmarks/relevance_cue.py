@@ -13,7 +13,6 @@ not among the probes get. The thresholds in search/retrieval/relevance.py come f
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from benchmarks.common import REPO, format_table
 from search.application.search_app import SearchApp
 from search.application.searching import make_request
 from search.core.settings import Settings
+from search.evaluation.querysets import load_queryset
 from search.retrieval.relevance import NONSENSE_LIKENESS, STRONG_MARGIN, WEAK_MARGIN
 
 QUERYSET = REPO / "sample_corpora" / "queryset"
@@ -56,13 +56,8 @@ def main() -> None:
     parser.add_argument("--mode", default="dense", choices=("dense", "sparse", "hybrid"))
     args = parser.parse_args()
 
-    queries = [
-        json.loads(line) for line in (QUERYSET / "queries.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
-    qrels: dict[str, dict[str, int]] = defaultdict(dict)
-    for line in (QUERYSET / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        qid, doc, grade = line.split("\t")
-        qrels[qid][doc] = int(grade)
+    queryset = load_queryset(QUERYSET)
+    queries, qrels = list(queryset.queries.values()), queryset.qrels
 
     app = SearchApp.build(Settings(data_dir=args.data_dir, cache_dir=args.cache_dir))
     try:
@@ -74,11 +69,11 @@ def main() -> None:
         likeness: list[float] = []
         cues: list[tuple[str, bool]] = []
         for query in queries:
-            request = make_request(query["text"], collection, None, args.k, args.mode, None, "off")
+            request = make_request(query.text, collection, None, args.k, args.mode, None, "off")
             outcome = app.search(request)
             likeness.append(floor.likeness(outcome.result.query_vector))
             for rank, hit in enumerate(outcome.result.hits):
-                judged = qrels[query["_id"]].get(hit.relpath, 0) >= 1
+                judged = qrels.get(query.qid, {}).get(hit.relpath, 0) >= 1
                 margins.append((floor.margin(hit.score), hit.score, judged))
                 cues.append((outcome.cues[rank], judged))
                 if rank == 0:
