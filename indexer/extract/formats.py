@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from search.core.errors import AppError
 from indexer.ocr.pages import PageReader
+from search.core.errors import AppError
 from search.core.types import Section
 from search.text.language import DEFAULT_DETECTOR, LanguageDetector
 

@@ -48,7 +48,9 @@ def extract_image(path: Path, config: LoaderConfig) -> Extracted:
                 if frame.format == "JPEG" or image.format == "JPEG":
                     _draft(frame, options.max_pixels)
                 frame.load()
-                page: PageText | None = reading.read(frame, number, dpi if frame.size == (width, height) else None)
+                page: PageText | None = reading.read(
+                    frame, number, dpi if frame.size == (width, height) else None
+                )
                 report.pages += 1
                 sections.extend(ocr_sections(page, number))
     except ExtractionError:
@@ -72,7 +74,7 @@ def _draft(frame: object, max_pixels: int) -> None:
 def _dpi(value: object) -> int | None:
     """The resolution the file declares, when it is a plausible scan's (72 dpi is a default, not a fact)."""
     try:
-        dpi = int(round(float(value[0])))  # type: ignore[index]
+        dpi = round(float(value[0]))  # type: ignore[index]
     except (TypeError, ValueError, IndexError):
         return None
     return dpi if 100 <= dpi <= 1200 else None

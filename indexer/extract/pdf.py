@@ -145,9 +145,11 @@ def _read_scans(
         text = reading.read(image, number, dpi)
         sections = list(ocr_sections(text, number))
         if sections:
-            read[number] = [_Block(s.text, number, 0.0, False, s.text.count("\n") + 1, s.ocr) for s in sections]
+            read[number] = [
+                _Block(s.text, number, 0.0, False, s.text.count("\n") + 1, s.ocr) for s in sections
+            ]
     merged = [b for b in blocks if b.page not in read]
-    for number, page_blocks in read.items():
+    for page_blocks in read.values():
         merged.extend(page_blocks)
     merged.sort(key=lambda b: b.page)  # stable: each page's blocks keep their order
     return merged, list(reading.problems)

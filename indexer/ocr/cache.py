@@ -62,7 +62,9 @@ class OcrCache:
         if row is None:
             return None
         text, confidence, languages, seconds = row
-        return CachedPage(str(text), float(confidence), tuple(filter(None, str(languages).split("+"))), seconds)
+        return CachedPage(
+            str(text), float(confidence), tuple(filter(None, str(languages).split("+"))), seconds
+        )
 
     def put(self, key: bytes, page: CachedPage) -> None:
         with self._lock:

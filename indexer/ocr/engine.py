@@ -127,7 +127,9 @@ def recognise(
     return Reading(text, confidence, words, seconds)
 
 
-def detect_script(engine: Tesseract, image: bytes, dpi: int | None, limits: ChildLimits) -> ScriptGuess | None:
+def detect_script(
+    engine: Tesseract, image: bytes, dpi: int | None, limits: ChildLimits
+) -> ScriptGuess | None:
     """Tesseract's orientation and script detection (the ``osd`` pack); None when the page has too
     little text to tell or the pack is missing."""
     if "osd" not in engine.packs:

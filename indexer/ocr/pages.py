@@ -189,8 +189,12 @@ class DocumentReading:
         data = pgm(image.width, image.height, image.tobytes())
         digest = hashlib.sha256(data).digest()
         options = reader.options
-        choice = "+".join(options.languages) if options.languages else "auto:" + ",".join(sorted(engine.packs))
-        key = page_key(digest, engine.version, choice, str(dpi or 0), str(PSM), f"min{options.min_confidence}")
+        choice = (
+            "+".join(options.languages) if options.languages else "auto:" + ",".join(sorted(engine.packs))
+        )
+        key = page_key(
+            digest, engine.version, choice, str(dpi or 0), str(PSM), f"min{options.min_confidence}"
+        )
         cached = reader.cache.get(key) if reader.cache is not None else None
         if cached is not None:
             reader.emit(OcrEvent("cached", self._source, page, packs=cached.languages))
@@ -229,7 +233,8 @@ class DocumentReading:
         packs: tuple[str, ...] = (),
         engine_missing: bool = False,
         report: bool = True,
-    ) -> None:
+    ) -> PageText | None:
+        """Record a page that yields no text (and report it unless ``report`` is False); always None."""
         event = OcrEvent(kind, self._source, page, reason, packs, engine_missing)
         self.problems.append(event)
         if report:
