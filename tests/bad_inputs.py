@@ -145,7 +145,11 @@ def make_bad_corpus(folder: Path) -> dict[str, str]:
     (folder / "notes.rtf").write_bytes(b"{\\rtf1 hello}")
     # Images are read by OCR: one that stops after its signature, one that is not an image at all
     write("picture.png", b"\x89PNG\r\n\x1a\n", "corrupt or unreadable image")
-    write("photo.jpg", b"\xff\xd8\xff\xe0" + bytes(rng.randrange(256) for _ in range(2000)), "corrupt or unreadable image")
+    write(
+        "photo.jpg",
+        b"\xff\xd8\xff\xe0" + bytes(rng.randrange(256) for _ in range(2000)),
+        "corrupt or unreadable image",
+    )
     return expected
 
 

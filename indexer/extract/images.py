@@ -8,6 +8,7 @@ to ``max_pixels`` before Tesseract sees it. A file Pillow cannot decode is a ski
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe
@@ -29,7 +30,10 @@ def extract_image(path: Path, config: LoaderConfig) -> Extracted:
     report = ScanReport()
     sections: list[Section] = []
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():  # our own pixel limit decides, below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
             width, height = image.size
             if width * height > options.max_source_pixels:
                 raise ExtractionError(

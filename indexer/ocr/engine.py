@@ -23,7 +23,12 @@ from pathlib import Path
 
 from search.core.errors import AppError
 
-MEMORY_LIMIT = 2 * 1024**3  # the child's address space: a 25-megapixel page needs a few hundred MB
+# OSD guesses from this many characters (Tesseract's default, 50, leaves a receipt, a slide title or
+# a one-line screenshot without a guess; 10 named the script of every one-line page in tests/data/ocr
+# but mistook one Chinese line for Korean, which the confidence check in pages.py catches)
+OSD_MIN_CHARACTERS = 10
+MEMORY_LIMIT = 2 * 1024**3
+NOISE_CONFIDENCE = 30.0  # a text line read below this is noise, not text (see _drop_noise)  # the child's address space: a 25-megapixel page needs a few hundred MB
 
 
 class OcrError(AppError):
@@ -122,9 +127,12 @@ def recognise(
         started = time.perf_counter()
         _run(engine, [*args, "txt", "tsv"], image, limits)
         seconds = time.perf_counter() - started
-        text = _read(base.with_suffix(".txt"))
-        confidence, words = _confidence(_read(base.with_suffix(".tsv")))
-    return Reading(text, confidence, words, seconds)
+        lines = _lines(_read(base.with_suffix(".tsv")))
+        text = _drop_noise(_read(base.with_suffix(".txt")), lines)
+        kept = [line for line in lines if line.confidence >= NOISE_CONFIDENCE]
+    weight = sum(line.weight for line in kept)
+    confidence = round(sum(line.confidence * line.weight for line in kept) / weight, 1) if weight else 0.0
+    return Reading(text, confidence, sum(line.words for line in kept), seconds)
 
 
 def detect_script(
@@ -134,7 +142,8 @@ def detect_script(
     little text to tell or the pack is missing."""
     if "osd" not in engine.packs:
         return None
-    args = ["stdin", "stdout", "--psm", "0", *(["--dpi", str(dpi)] if dpi else [])]
+    args = ["stdin", "stdout", "--psm", "0", "-c", f"min_characters_to_try={OSD_MIN_CHARACTERS}"]
+    args += ["--dpi", str(dpi)] if dpi else []
     try:
         out = _run(engine, args, image, limits)
     except OcrTimeout:
@@ -201,22 +210,42 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _confidence(tsv: str) -> tuple[float, int]:
-    """Mean word confidence, each word weighted by its length (a page's one-letter noise counts little)."""
-    total = weight = 0.0
-    words = 0
-    for line in tsv.splitlines()[1:]:
-        cells = line.split("\t")
+@dataclass(frozen=True)
+class _Line:
+    confidence: float  # mean word confidence, each word weighted by its length
+    weight: int  # characters
+    words: int
+
+
+def _lines(tsv: str) -> list[_Line]:
+    """Tesseract's text lines in reading order, with their confidence (from its TSV output)."""
+    totals: dict[tuple[str, str, str, str], list[float]] = {}
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t")
         if len(cells) < 12 or cells[0] != "5":
             continue
         text = cells[11].strip()
         conf = _float(cells[10], -1.0)
         if not text or conf < 0:
             continue
-        words += 1
-        total += conf * len(text)
-        weight += len(text)
-    return (round(total / weight, 1) if weight else 0.0), words
+        entry = totals.setdefault((cells[1], cells[2], cells[3], cells[4]), [0.0, 0.0, 0.0])
+        entry[0] += conf * len(text)
+        entry[1] += len(text)
+        entry[2] += 1
+    return [
+        _Line(total / weight, int(weight), int(words)) for total, weight, words in totals.values() if weight
+    ]
+
+
+def _drop_noise(text: str, lines: list[_Line]) -> str:
+    """The text without the lines Tesseract read below NOISE_CONFIDENCE: specks, stains, the marks
+    above a line of Thai read as a line of their own. Lines are matched to the TSV's in order; when
+    their counts differ the text is kept whole."""
+    written = [i for i, line in enumerate(text.split("\n")) if line.strip()]
+    if len(written) != len(lines):
+        return text
+    noisy = {index for index, line in zip(written, lines) if line.confidence < NOISE_CONFIDENCE}
+    return "\n".join(line for i, line in enumerate(text.split("\n")) if i not in noisy)
 
 
 def _float(value: str | None, default: float = 0.0) -> float:

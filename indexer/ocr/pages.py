@@ -50,7 +50,10 @@ if TYPE_CHECKING:
 
 PSM = 3  # Tesseract's automatic page segmentation (columns, vertical CJK lines)
 REUSE_CONFIDENCE = 70.0
-ROTATE_CONFIDENCE = 2.0  # OSD's orientation confidence above which a page is turned upright  # a later page read with the document's packs below this is detected afresh
+ROTATE_CONFIDENCE = 2.0
+CJK_SCRIPTS = frozenset(
+    {"Han", "Japanese", "Korean", "Hangul"}
+)  # OSD's orientation confidence above which a page is turned upright  # a later page read with the document's packs below this is detected afresh
 _CJK_GAP = re.compile(
     r"(?<=[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]) "
     r"(?=[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef])"
@@ -266,6 +269,17 @@ class DocumentReading:
             command = install_command(wanted, engine=False)
             raise _MissingPacks(wanted, f"{script} script: no Tesseract pack installed ({command})")
         reading = recognise(engine, data, packs, dpi, limits, PSM)
+        if reading.confidence < REUSE_CONFIDENCE and script in CJK_SCRIPTS:
+            # OSD tells Han, kana and Hangul apart poorly on short text: the best-read family wins
+            for other in CJK_SCRIPTS - {script, "Hangul" if script == "Korean" else "Korean"}:
+                alternative = script_choices(other, engine.packs)
+                if alternative and alternative != packs:
+                    second = recognise(engine, data, alternative, dpi, limits, PSM)
+                    if second.confidence > reading.confidence:
+                        reading, packs = (
+                            replace(second, seconds=second.seconds + reading.seconds),
+                            alternative,
+                        )
         if needs_language_choice(script, packs, engine.packs):
             language = detect_language(reading.text, detector=self._reader.detector)
             better = pack_for_language(language, script, engine.packs)
