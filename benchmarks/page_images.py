@@ -35,6 +35,26 @@ FONTS: dict[str, tuple[Path, int]] = {
 }
 FONT_PACKAGES = ("fonts-noto-core", "fonts-noto-cjk")
 RTL = {"Arabic", "Hebrew"}
+# ISO 639-1 -> the script a language is set in here
+SCRIPT_OF = {
+    **dict.fromkeys(
+        "af ca cs da de en es et eu fi fr ga hr hu id is it lt lv nl no pl pt ro sk sl sq sv sw tr vi".split(),
+        "Latin",
+    ),
+    **dict.fromkeys("ru uk bg be mk sr kk".split(), "Cyrillic"),
+    "el": "Greek",
+    "ar": "Arabic",
+    "fa": "Arabic",
+    "ur": "Arabic",
+    "he": "Hebrew",
+    "hi": "Devanagari",
+    "mr": "Devanagari",
+    "ne": "Devanagari",
+    "th": "Thai",
+    "zh": "Han",
+    "ja": "Japanese",
+    "ko": "Korean",
+}
 NO_SPACES = {"Japanese", "Han", "Thai"}  # lines may break between any two characters
 
 
@@ -79,27 +99,52 @@ def render_page(
     """A grey page (Pillow image, mode L) with the paragraphs set in ``script``'s font, A4 by default."""
     from PIL import Image, ImageDraw
 
+    if vertical:
+        width, height = int(size_inches[0] * dpi), int(size_inches[1] * dpi)
+        image = Image.new("L", (width, height), 255)
+        font = _font(script, int(points * dpi / 72))
+        line_height = int(points * dpi / 72 * 1.7)
+        _vertical(
+            ImageDraw.Draw(image), paragraphs, font, width, height, int(margin_inches * dpi), line_height
+        )
+        return image
+    return render_pages(
+        paragraphs, script, dpi, points=points, size_inches=size_inches, margin_inches=margin_inches
+    )[0]
+
+
+def render_pages(
+    paragraphs: Sequence[str],
+    script: str,
+    dpi: int = 300,
+    *,
+    points: float = 11.0,
+    size_inches: tuple[float, float] = (8.27, 11.69),
+    margin_inches: float = 0.9,
+) -> list[Any]:
+    """Horizontal text over as many pages as it takes."""
+    from PIL import Image, ImageDraw
+
     width, height = int(size_inches[0] * dpi), int(size_inches[1] * dpi)
-    image = Image.new("L", (width, height), 255)
-    draw = ImageDraw.Draw(image)
     font = _font(script, int(points * dpi / 72))
     margin = int(margin_inches * dpi)
     line_height = int(points * dpi / 72 * 1.7)
-    if vertical:
-        _vertical(draw, paragraphs, font, width, height, margin, line_height)
-        return image
-    y = margin
+    pages: list[Any] = []
+    y = height  # no page yet
+    draw: Any = None
     for paragraph in paragraphs:
         for line in _wrap(paragraph, font, width - 2 * margin, script not in NO_SPACES):
             if y + line_height > height - margin:
-                return image
+                pages.append(Image.new("L", (width, height), 255))
+                draw = ImageDraw.Draw(pages[-1])
+                y = margin
             if script in RTL:
                 draw.text((width - margin, y), line, font=font, fill=0, anchor="ra", direction="rtl")
             else:
                 draw.text((margin, y), line, font=font, fill=0)
             y += line_height
         y += line_height // 3
-    return image
+    return pages or [Image.new("L", (width, height), 255)]
 
 
 def _wrap(paragraph: str, font: Any, width: int, spaced: bool) -> list[str]:
