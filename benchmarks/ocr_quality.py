@@ -8,7 +8,8 @@ Routes, each given the same pages:
 
 * ``app``: what the indexer does (indexer.ocr): Tesseract 5 (Debian) in a child process per page,
   packs chosen per page (script detection, then the text's language), nothing told;
-* ``cli``: the same child process with the page's own packs given (what ``--ocr-langs`` does);
+* ``cli``: the same child process with the page's own packs given, on the page as it is (no noise
+  filter, no language choice);
 * ``pymupdf``: PyMuPDF's built-in Tesseract (``Page.get_textpage_ocr``), the same packs given.
 
 CER = Levenshtein distance / reference length, after NFKC and with whitespace collapsed (removed
@@ -132,7 +133,7 @@ def read_pymupdf(image: Any, dpi: int, packs: Sequence[str], tessdata: str) -> s
 def run(
     langs: Sequence[str], dpis: Sequence[int], conditions: Sequence[str], routes: Sequence[str]
 ) -> list[Result]:
-    from indexer.ocr.engine import find_tesseract
+    from indexer.ocr.engine import OcrError, find_tesseract
 
     engine = find_tesseract()
     if engine is None:
@@ -155,12 +156,15 @@ def run(
                 for route in routes:
                     started = time.perf_counter()
                     used = "+".join(packs)
-                    if route == "app":
-                        text, used = read_app(image, dpi)
-                    elif route == "cli":
-                        text = read_cli(image, dpi, packs)
-                    else:
-                        text = read_pymupdf(image, dpi, packs, engine.tessdata)
+                    try:
+                        if route == "app":
+                            text, used = read_app(image, dpi)
+                        elif route == "cli":
+                            text = read_cli(image, dpi, packs)
+                        else:
+                            text = read_pymupdf(image, dpi, packs, engine.tessdata)
+                    except OcrError as exc:  # cut off: nothing read
+                        text, used = "", f"{used} ({exc})"
                     seconds = time.perf_counter() - started
                     results.append(
                         Result(lang, dpi, condition, route, cer(reference, text, lang), seconds, used)

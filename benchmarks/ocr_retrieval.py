@@ -92,19 +92,14 @@ def compare(
             row += [round(t, 2), round(o, 2), round(o - t, 2)]
         rows.append(row)
     t, o = text_report.overall[pipeline], ocr_report.overall[pipeline]
-    rows.append(
-        ["all", "", text_report.queries_evaluated]
-        + [
-            round(100 * t["ndcg@10"], 2),
-            round(100 * o["ndcg@10"], 2),
-            round(100 * (o["ndcg@10"] - t["ndcg@10"]), 2),
+    overall: list[Any] = ["all", "", text_report.queries_evaluated]
+    for metric in ("ndcg@10", "recall@10"):
+        overall += [
+            round(100 * t[metric], 2),
+            round(100 * o[metric], 2),
+            round(100 * (o[metric] - t[metric]), 2),
         ]
-        + [
-            round(100 * t["recall@10"], 2),
-            round(100 * o["recall@10"], 2),
-            round(100 * (o["recall@10"] - t["recall@10"]), 2),
-        ]
-    )
+    rows.append(overall)
     return rows, facts
 
 

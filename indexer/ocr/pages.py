@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 PSM = 3  # Tesseract's automatic page segmentation (columns, vertical CJK lines)
 REUSE_CONFIDENCE = 70.0
 ROTATE_CONFIDENCE = 2.0
+NOISY = 3.0  # mean |page - median(page)| above which a page is filtered first (see denoise)
 CJK_SCRIPTS = frozenset(
     {"Han", "Japanese", "Korean", "Hangul"}
 )  # OSD's orientation confidence above which a page is turned upright  # a later page read with the document's packs below this is detected afresh
@@ -306,7 +307,7 @@ class _MissingPacks(Exception):
 
 
 def prepare(image: Image, max_pixels: int) -> Image:
-    """8-bit grey, transparency on white, scaled down to at most ``max_pixels``."""
+    """8-bit grey, transparency on white, scaled down to at most ``max_pixels``, speckle noise removed."""
     from PIL import Image as PILImage
 
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -320,7 +321,30 @@ def prepare(image: Image, max_pixels: int) -> Image:
         scale = (max_pixels / pixels) ** 0.5
         size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
         image = image.resize(size, PILImage.Resampling.LANCZOS, reducing_gap=3.0)
-    return image
+    return denoise(image)
+
+
+def denoise(image: Image) -> Image:
+    """A 3x3 median filter over a noisy page (grain, speckles); a clean page is left as it is.
+
+    Tesseract reads speckle noise as thousands of tiny shapes: a 200-dpi Arabic page with grey
+    noise (sigma 25) took 44 s and came back 99.7 % wrong, 1.3 s and 17 % after the filter. The
+    filter would blur thin strokes of a clean page, so it runs only where the page's centre differs
+    from its median by more than NOISY on average (clean, skewed and JPEG pages of tests/data/ocr:
+    0.2-1.5; with noise of sigma 10: 4.0-5.0, sigma 25: 9.4-10.4).
+    """
+    import numpy as np
+    from PIL import ImageFilter
+
+    width, height = image.size
+    side = 800
+    box = (max(0, (width - side) // 2), max(0, (height - side) // 2))
+    sample = image.crop((box[0], box[1], min(width, box[0] + side), min(height, box[1] + side)))
+    smooth = sample.filter(ImageFilter.MedianFilter(3))
+    difference = np.abs(np.asarray(sample, dtype=np.int16) - np.asarray(smooth, dtype=np.int16)).mean()
+    if difference <= NOISY:
+        return image
+    return image.filter(ImageFilter.MedianFilter(3))
 
 
 def tidy(text: str) -> str:
