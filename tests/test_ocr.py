@@ -258,3 +258,25 @@ def test_explicit_ocr_languages_are_used_for_every_page() -> None:
     assert events[0].packs == ("rus",) and "Бородинский" in doc.text
     with pytest.raises(ExtractionError, match="OCR languages not installed: xyz"):
         load_document(DATA / "cyrillic-ru.png", DATA, LoaderConfig(ocr=_reader(languages=("xyz",))))
+
+
+def test_the_card_and_the_json_mark_a_hit_read_by_ocr() -> None:
+    from search.core.types import Hit
+    from ui.render import hit_card
+
+    scanned = Hit("id", 0.8, "Wildbienen bestäuben Obstbäume.", "/d/scan.png", 1, "de", root="/d", ocr=91.26)
+    card = hit_card(1, scanned, None)
+    assert 'class="mls-ocr"' in card and "OCR 91%" in card and "p. 1" in card
+    assert "mls-ocr" not in hit_card(1, Hit("id", 0.8, "text", "/d/a.pdf", 2, "de", root="/d"), None)
+
+
+def test_doctor_lists_the_engine_its_version_and_packs() -> None:
+    from search.application.ocr_status import ocr_report
+
+    report = ocr_report(PageReader())
+    assert report.engine.startswith("tesseract 5") and {"eng", "osd", "jpn_vert"} <= set(report.packs)
+    text = report.summary()
+    assert "OCR: tesseract 5" in text and "Japanese" in text and "chosen per page" in text
+    absent = ocr_report(PageReader(OcrOptions(binary="no-such-tesseract"))).summary()
+    assert "Tesseract is not installed" in absent and "apt-get install -y --no-install-recommends tesseract-ocr" in absent
+    assert "off" in ocr_report(None).summary()
