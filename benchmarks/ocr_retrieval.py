@@ -91,14 +91,11 @@ def compare(
             t, o = 100 * text_scores[metric], 100 * ocr_scores.get(metric, 0.0)
             row += [round(t, 2), round(o, 2), round(o - t, 2)]
         rows.append(row)
-    t, o = text_report.overall[pipeline], ocr_report.overall[pipeline]
+    text_all, ocr_all = text_report.overall[pipeline], ocr_report.overall[pipeline]
     overall: list[Any] = ["all", "", text_report.queries_evaluated]
     for metric in ("ndcg@10", "recall@10"):
-        overall += [
-            round(100 * t[metric], 2),
-            round(100 * o[metric], 2),
-            round(100 * (o[metric] - t[metric]), 2),
-        ]
+        t, o = 100 * text_all[metric], 100 * ocr_all[metric]
+        overall += [round(t, 2), round(o, 2), round(o - t, 2)]
     rows.append(overall)
     return rows, facts
 

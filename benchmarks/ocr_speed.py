@@ -9,6 +9,9 @@ indexing throughput of a folder without scans before and after (OCR must cost it
 3. A folder with no scans (benchmarks.gen_corpus), indexed with the hashing fake embedder (so the
    model does not drown the pipeline's own cost): this checkout with OCR on, with OCR off, and
    ``--baseline`` (another checkout, e.g. main before OCR) in the same run, rounds alternating.
+4. ``beside`` (with ``--cache-dir``, the real default model, no embedding cache): the same text folder
+   indexed alone and with scanned pages added, rounds alternating: the model's embedding seconds
+   for the same chunks show whether OCR, running beside it, slows it down.
 
 Timings need an idle machine; the load average is printed with them.
 
@@ -239,6 +242,59 @@ def throughput(folder: Path, setups: Sequence[tuple[str, Path, str]], rounds: in
     return rows
 
 
+def beside(scratch: Path, cache_dir: Path, files: int, scans: int, rounds: int) -> list[list[Any]]:
+    from search.application.search_app import SearchApp
+    from search.core.settings import Settings
+
+    text_folder = scratch / "beside-text"
+    generate(text_folder, files, seed=3)
+    mixed_folder = scratch / "beside-mixed"
+    generate(mixed_folder, files, seed=3)
+    (mixed_folder / "scans").mkdir()
+    write_scanned_pdf(mixed_folder / "scans" / "scan-de.pdf", scanned_pages("de", scans))
+    rows: dict[str, list[dict[str, float]]] = {"text only": [], f"text + {scans} scanned pages": []}
+    for round_ in range(rounds):
+        for label, folder in (("text only", text_folder), (f"text + {scans} scanned pages", mixed_folder)):
+            settings = Settings(data_dir=scratch / f"beside-data-{round_}-{len(rows[label])}-{label[:4]}")
+            app = SearchApp.build(
+                settings.with_overrides(cache_dir=cache_dir, embedding_cache=False, ocr=True)
+            )
+            try:
+                ocr_cache = cache_dir / "ocr.sqlite3"
+                if ocr_cache.exists():  # read the scans afresh every round
+                    app.services.page_reader()
+                    reader = app.services.page_reader()
+                    assert reader is not None and reader.cache is not None
+                    with reader.cache._lock:
+                        reader.cache._db.execute("DELETE FROM pages")
+                report = app.index_folder(folder)
+            finally:
+                app.close()
+            rows[label].append(
+                {
+                    "embed": report.timings.get("embed", 0.0),
+                    "total": report.timings.get("total", 0.0),
+                    "chunks": report.chunks_written,
+                    "ocr": report.ocr.pages_read,
+                }
+            )
+    base = statistics.median(r["embed"] for r in rows["text only"])
+    out = []
+    for label, runs in rows.items():
+        embed = statistics.median(r["embed"] for r in runs)
+        out.append(
+            [
+                label,
+                int(runs[0]["chunks"]),
+                int(runs[0]["ocr"]),
+                round(embed, 2),
+                round(statistics.median(r["total"] for r in runs), 2),
+                round(embed / base, 3),
+            ]
+        )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -248,7 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--files", type=int, default=150, help="files in the folder without scans")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--parts", default="types,mixed,throughput")
+    parser.add_argument("--parts", default="types,mixed,throughput,beside")
+    parser.add_argument(
+        "--cache-dir", type=Path, help="model cache for the 'beside' part (the real default model)"
+    )
+    parser.add_argument("--scans", type=int, default=8, help="scanned pages added in the 'beside' part")
     args = parser.parse_args(argv)
     print(f"load average at start: {os.getloadavg()}")
     with tempfile.TemporaryDirectory(prefix="ocr-speed-") as scratch_name:
@@ -272,6 +332,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"\nIndexing a folder without scans (fake embedder), median of {args.rounds} alternating rounds"
             )
             print(format_table(["setup", "chunks", "chunks/s", "extract s", "CPU s", "vs first"], rows))
+        if "beside" in args.parts and args.cache_dir:
+            rows = beside(scratch, args.cache_dir, 40, args.scans, args.rounds)
+            print(
+                f"\nOCR beside the model (default model, no embedding cache), median of {args.rounds} rounds"
+            )
+            print(
+                format_table(
+                    ["folder", "chunks", "pages OCR'd", "embed s", "total s", "embed vs text only"], rows
+                )
+            )
     print(f"\nload average at end: {os.getloadavg()}")
     return 0
 
