@@ -260,13 +260,9 @@ def beside(scratch: Path, cache_dir: Path, files: int, scans: int, rounds: int) 
                 settings.with_overrides(cache_dir=cache_dir, embedding_cache=False, ocr=True)
             )
             try:
-                ocr_cache = cache_dir / "ocr.sqlite3"
-                if ocr_cache.exists():  # read the scans afresh every round
-                    app.services.page_reader()
-                    reader = app.services.page_reader()
-                    assert reader is not None and reader.cache is not None
-                    with reader.cache._lock:
-                        reader.cache._db.execute("DELETE FROM pages")
+                reader = app.services.page_reader()
+                if reader is not None and reader.cache is not None:
+                    reader.cache.clear()  # the scans are read afresh every round
                 report = app.index_folder(folder)
             finally:
                 app.close()
