@@ -49,13 +49,16 @@ def extract_image(path: Path, config: LoaderConfig) -> Extracted:
                     break
                 if frame.width * frame.height > options.max_source_pixels:
                     raise ExtractionError(f"page {number} too large: {frame.width} x {frame.height} pixels")
+                report.pages += 1
+                if not reading.possible:  # no engine: reported without decoding a pixel
+                    reading.unavailable(number)
+                    continue
                 if frame.format == "JPEG" or image.format == "JPEG":
                     _draft(frame, options.max_pixels)
                 frame.load()
                 page: PageText | None = reading.read(
                     frame, number, dpi if frame.size == (width, height) else None
                 )
-                report.pages += 1
                 sections.extend(ocr_sections(page, number))
     except ExtractionError:
         raise

@@ -134,6 +134,10 @@ def _read_scans(
     reading = reader.document(path.as_posix(), _language_hints(doc, blocks))
     read: dict[int, list[_Block]] = {}
     for number in scans:
+        report.pages += 1
+        if not reading.possible:  # no engine: reported without rendering the page
+            reading.unavailable(number)
+            continue
         page = doc.load_page(number - 1)
         rect = page.rect
         inches = max(1e-3, rect.width / 72) * max(1e-3, rect.height / 72)
@@ -141,7 +145,6 @@ def _read_scans(
         pixmap = page.get_pixmap(dpi=dpi, colorspace=_pymupdf().csGRAY, alpha=False)
         image = Image.frombytes("L", (pixmap.width, pixmap.height), pixmap.samples)
         del pixmap
-        report.pages += 1
         text = reading.read(image, number, dpi)
         sections = list(ocr_sections(text, number))
         if sections:

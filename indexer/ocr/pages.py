@@ -176,19 +176,30 @@ class DocumentReading:
         self._packs: tuple[str, ...] = ()
         self.problems: list[OcrEvent] = []  # pages not read, in order (for the file's skip reason)
 
+    @property
+    def possible(self) -> bool:
+        """Whether pages can be read at all here; when not, ``unavailable`` reports them without
+        rendering or decoding anything."""
+        return self._reader.engine is not None
+
+    def unavailable(self, page: int) -> None:
+        """Report a page that needs OCR on a machine without Tesseract, with the install command."""
+        packs = tuple(packs_for_languages(self._hints))
+        self._problem(
+            "unavailable",
+            page,
+            f"Tesseract is not installed ({install_command(packs)})",
+            packs,
+            engine_missing=True,
+        )
+
     def read(self, image: Image, page: int, dpi: int | None = None) -> PageText | None:
         """The page's text, or None when it cannot be read (reported, with why)."""
         reader = self._reader
         engine = reader.engine
         if engine is None:
-            packs = tuple(packs_for_languages(self._hints))
-            return self._problem(
-                "unavailable",
-                page,
-                f"Tesseract is not installed ({install_command(packs)})",
-                packs,
-                engine_missing=True,
-            )
+            self.unavailable(page)
+            return None
         image = prepare(image, reader.options.max_pixels)
         data = pgm(image.width, image.height, image.tobytes())
         digest = hashlib.sha256(data).digest()
