@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 PSM = 3  # Tesseract's automatic page segmentation (columns, vertical CJK lines)
 REUSE_CONFIDENCE = 70.0
 ROTATE_CONFIDENCE = 2.0
-NOISY = 3.0  # mean |page - median(page)| above which a page is filtered first (see denoise)
+NOISY = 3.0  # mean |page - median(page)| above which a page counts as noisy (see is_noisy)
+NOISY_TIMEOUT_S = 30.0  # a noisy page still being read after this is read again, filtered
 CJK_SCRIPTS = frozenset(
     {"Han", "Japanese", "Korean", "Hangul"}
 )  # OSD's orientation confidence above which a page is turned upright  # a later page read with the document's packs below this is detected afresh
@@ -217,7 +218,7 @@ class DocumentReading:
                 self._packs = cached.languages
             return self._result(PageText(cached.text, cached.confidence, cached.languages, cached=True), page)
         try:
-            reading, packs = self._choose_and_read(engine, image, data, dpi)
+            reading, packs = self._read_noisy_too(engine, image, data, dpi)
         except OcrTimeout as exc:
             return self._problem("cut_off", page, str(exc))
         except OcrError as exc:
@@ -256,11 +257,42 @@ class DocumentReading:
             self._reader.emit(event)
         return None
 
-    def _choose_and_read(
+    def _read_noisy_too(
         self, engine: Tesseract, image: Image, data: bytes, dpi: int | None
     ) -> tuple[Reading, tuple[str, ...]]:
+        """The page as it is; a noisy page the engine chokes on (cut off after NOISY_TIMEOUT_S, or read
+        below REUSE_CONFIDENCE) is read again through a 3x3 median filter, and the better reading kept.
+
+        Why not filter every noisy page: the filter removes grain (a 200-dpi Arabic page with grey
+        noise of sigma 25: 44 s and 99.7 % of characters wrong as it is, 1.3 s and 17 % filtered) but
+        also the thin strokes of Chinese, Japanese and Thai (filtering every noisy page made noisy
+        Chinese pages unreadable in the first run of benchmarks.ocr_quality; README)."""
+        limits = self._reader.options.limits
+        if not is_noisy(image):
+            return self._choose_and_read(engine, image, data, dpi, limits)
+        first: tuple[Reading, tuple[str, ...]] | None = None
+        try:
+            first = self._choose_and_read(
+                engine, image, data, dpi, replace(limits, timeout_s=min(limits.timeout_s, NOISY_TIMEOUT_S))
+            )
+        except OcrTimeout:
+            first = None
+        if first is not None and first[0].confidence >= REUSE_CONFIDENCE:
+            return first
+        smooth = median(image)
+        second = self._choose_and_read(
+            engine, smooth, pgm(smooth.width, smooth.height, smooth.tobytes()), dpi, limits
+        )
+        if first is None or second[0].confidence > first[0].confidence:
+            return replace(
+                second[0], seconds=second[0].seconds + (first[0].seconds if first else 0.0)
+            ), second[1]
+        return first
+
+    def _choose_and_read(
+        self, engine: Tesseract, image: Image, data: bytes, dpi: int | None, limits: ChildLimits
+    ) -> tuple[Reading, tuple[str, ...]]:
         options = self._reader.options
-        limits = options.limits
         if options.languages:
             missing = [code for code in options.languages if code not in engine.packs]
             if missing:
@@ -318,7 +350,7 @@ class _MissingPacks(Exception):
 
 
 def prepare(image: Image, max_pixels: int) -> Image:
-    """8-bit grey, transparency on white, scaled down to at most ``max_pixels``, speckle noise removed."""
+    """8-bit grey, transparency on white, scaled down to at most ``max_pixels``."""
     from PIL import Image as PILImage
 
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -332,18 +364,13 @@ def prepare(image: Image, max_pixels: int) -> Image:
         scale = (max_pixels / pixels) ** 0.5
         size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
         image = image.resize(size, PILImage.Resampling.LANCZOS, reducing_gap=3.0)
-    return denoise(image)
+    return image
 
 
-def denoise(image: Image) -> Image:
-    """A 3x3 median filter over a noisy page (grain, speckles); a clean page is left as it is.
-
-    Tesseract reads speckle noise as thousands of tiny shapes: a 200-dpi Arabic page with grey
-    noise (sigma 25) took 44 s and came back 99.7 % wrong, 1.3 s and 17 % after the filter. The
-    filter would blur thin strokes of a clean page, so it runs only where the page's centre differs
-    from its median by more than NOISY on average (clean, skewed and JPEG pages of tests/data/ocr:
-    0.2-1.5; with noise of sigma 10: 4.0-5.0, sigma 25: 9.4-10.4).
-    """
+def is_noisy(image: Image) -> bool:
+    """Whether the page's centre differs from its 3x3 median by more than NOISY on average (grain,
+    speckles). Clean, skewed and JPEG pages of tests/data/ocr: 0.2-1.5; with grey noise of sigma 10:
+    4.0-5.0, sigma 25: 9.4-10.4."""
     import numpy as np
     from PIL import ImageFilter
 
@@ -353,8 +380,12 @@ def denoise(image: Image) -> Image:
     sample = image.crop((box[0], box[1], min(width, box[0] + side), min(height, box[1] + side)))
     smooth = sample.filter(ImageFilter.MedianFilter(3))
     difference = np.abs(np.asarray(sample, dtype=np.int16) - np.asarray(smooth, dtype=np.int16)).mean()
-    if difference <= NOISY:
-        return image
+    return bool(difference > NOISY)
+
+
+def median(image: Image) -> Image:
+    from PIL import ImageFilter
+
     return image.filter(ImageFilter.MedianFilter(3))
 
 
