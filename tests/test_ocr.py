@@ -278,5 +278,8 @@ def test_doctor_lists_the_engine_its_version_and_packs() -> None:
     text = report.summary()
     assert "OCR: tesseract 5" in text and "Japanese" in text and "chosen per page" in text
     absent = ocr_report(PageReader(OcrOptions(binary="no-such-tesseract"))).summary()
-    assert "Tesseract is not installed" in absent and "apt-get install -y --no-install-recommends tesseract-ocr" in absent
+    assert (
+        "Tesseract is not installed" in absent
+        and "apt-get install -y --no-install-recommends tesseract-ocr" in absent
+    )
     assert "off" in ocr_report(None).summary()
