@@ -260,7 +260,7 @@ def test_explicit_ocr_languages_are_used_for_every_page() -> None:
         load_document(DATA / "cyrillic-ru.png", DATA, LoaderConfig(ocr=_reader(languages=("xyz",))))
 
 
-def test_the_card_and_the_json_mark_a_hit_read_by_ocr() -> None:
+def test_the_card_marks_a_hit_read_by_ocr_with_its_confidence() -> None:
     from search.core.types import Hit
     from ui.render import hit_card
 
