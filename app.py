@@ -4,7 +4,7 @@ python app.py                                  # UI on http://127.0.0.1:7860 (--
 python app.py index ~/Documents/papers         # index (incrementally) with the default model
 python app.py search "Wie lernen Bienen?" --lang en,zh -k 5
 python app.py eval --queries sample_corpora/queryset --models multilingual-e5-small
-python app.py doctor                           # how the model runs on this machine, and why
+python app.py doctor                           # how the model runs on this machine, and why; the OCR engine
 python app.py models                           # the models you can pick, and which run here offline
 """
 
@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -97,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-embedding-cache",
         action="store_true",
         help="always embed with the model (default: reuse vectors of texts embedded before, kept in the cache dir)",
+    )
+    parser.add_argument(
+        "--ocr-langs",
+        help="Tesseract packs for every scanned page and image, e.g. deu+eng or jpn,jpn_vert "
+        "(default: chosen per page from the detected script and the installed packs)",
+    )
+    parser.add_argument(
+        "--no-ocr", action="store_true", help="do not read scanned pages and images (they are reported)"
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback of unexpected errors")
     _serve_options(parser, defaults=True)
@@ -200,6 +209,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings = settings.with_overrides(embedding_cache=False)
     if args.allow_downloads:
         settings = settings.with_overrides(allow_downloads=True)
+    if args.no_ocr:
+        settings = settings.with_overrides(ocr=False)
+    if args.ocr_langs:
+        settings = settings.with_overrides(ocr_languages=tuple(re.split(r"[+,\s]+", args.ocr_langs.strip())))
     if getattr(args, "no_language_correction", False):
         settings = settings.with_overrides(language_correction=False)
     settings = settings.with_overrides(reference_scores=getattr(args, "reference_scores", REFERENCE_SCORES))
@@ -271,6 +284,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
                 "source": h.relpath,
                 "page": h.page,
                 "language": h.language,
+                "ocr": {"confidence": h.ocr} if h.ocr is not None else None,
                 "text": h.text,
             }
             for i, h in enumerate(result.hits, 1)
@@ -295,6 +309,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     )
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
+        page += f" (OCR, confidence {hit.ocr:.0f})" if hit.ocr is not None else ""
         snippet = " ".join(hit.text.split())[:240]
         cue = f" ({LABELS[outcome.cues[rank - 1]]})" if rank <= len(outcome.cues) else ""
         print(f"{rank:>2}. {hit.score:.3f}{cue} [{hit.language}] {hit.relpath}{page}\n    {snippet}")
@@ -396,6 +411,7 @@ def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
 
 def cmd_doctor(app: SearchApp, args: argparse.Namespace) -> int:
     print(app.backend_report(args.model).summary())
+    print(app.ocr_report().summary())
     return 0
 
 

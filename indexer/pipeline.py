@@ -34,6 +34,7 @@ from indexer.extract.loaders import (
     file_sha256,
     load_parts,
 )
+from indexer.ocr.tally import OcrTally
 from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import (
@@ -208,6 +209,7 @@ def index_folder(
     if not root_path.is_dir():
         raise NotAFolderError(f"not a folder: {folder}")
     run = _Run(embedder, store, collection, sparse, config, root_path.as_posix(), progress, cancel, vectors)
+    config = run.config  # its OCR reports pages to this run
 
     t0 = time.perf_counter()
     found: Discovery = discover(root_path, config.loader)
@@ -301,7 +303,13 @@ class _Run:
     ) -> None:
         self.started = time.perf_counter()
         self.embedder, self.store, self.collection = embedder, store, collection
+        self.ocr = OcrTally(self.rel, on_page=self.report_progress)
+        if config.loader.ocr is not None:
+            config = replace(
+                config, loader=replace(config.loader, ocr=config.loader.ocr.with_listener(self.ocr))
+            )
         self.config = config
+        self._progress_lock = threading.Lock()  # the producer reports OCR'd pages, the writer files
         self.root = root
         self.progress = progress
         self.cancel = cancel or threading.Event()  # the caller's; only read
@@ -337,11 +345,16 @@ class _Run:
 
     def report_progress(self, finished: Sequence[str] = ()) -> None:
         """Files count as done once all their chunks are written (or they needed none)."""
-        if finished:
-            self.current = self.rel(finished[-1])
-        if self.progress:
-            done = self.settled + self.writer.completed
-            self.progress(IndexProgress(done, self.total, self.writer.written, self.current))
+        with self._progress_lock:
+            if finished:
+                self.current = self.rel(finished[-1])
+            if self.progress and hasattr(self, "writer"):
+                done = self.settled + self.writer.completed
+                self.progress(
+                    IndexProgress(
+                        done, self.total, self.writer.written, self.current, pages_ocr=self.ocr.pages
+                    )
+                )
 
     def drop(self, item: _Parsed, state: Mapping[str, _FileState]) -> None:
         """A file skipped with a reason, perhaps after some of its parts were already written."""
@@ -438,6 +451,7 @@ class _Run:
             chunks_by_language=dict(self.writer.languages),
             timings=timings,
             cancelled=self.cancel.is_set() or interrupted,
+            ocr=self.ocr.summary(self.writer.languages),
         )
         if interrupted:
             raise IndexInterrupted(report)

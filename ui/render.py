@@ -29,6 +29,8 @@ CSS = """
   font-weight: 600; background: var(--color-accent-soft); color: var(--color-accent); text-transform: uppercase; }
 .mls-source { font-weight: 600; word-break: break-all; }
 .mls-page { color: var(--body-text-color-subdued); }
+.mls-ocr { font-size: 0.8em; padding: 1px 8px; border-radius: 999px; border: 1px dashed currentColor;
+  color: var(--body-text-color-subdued); }
 .mls-cue { font-size: 0.8em; padding: 1px 8px; border-radius: 999px; border: 1px solid currentColor; }
 .mls-cue-strong { color: #15803d; }
 .mls-cue-weak { color: #b45309; }
@@ -168,6 +170,7 @@ def hit_card(
         + f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
         f'<span class="mls-source">{esc(hit.relpath)}</span>'
         + (f'<span class="mls-page">{esc(page)}</span>' if page else "")
+        + ocr_badge(hit.ocr)
         + (
             f'<a class="mls-open" href="{esc(link)}" target="_blank" rel="noopener noreferrer" '
             f'title="open the source document">open ↗</a>'
@@ -180,6 +183,17 @@ def hit_card(
         + full
         + "</div>"
     )
+
+
+def ocr_badge(confidence: float | None) -> str:
+    """Marks a passage read by OCR from a scanned page or an image, with Tesseract's mean word confidence."""
+    if confidence is None:
+        return ""
+    help_text = (
+        f"text read by OCR (Tesseract) from a scanned page or an image; mean word confidence "
+        f"{confidence:.0f} of 100: the words may differ from the page"
+    )
+    return f'<span class="mls-ocr" title="{esc(help_text)}">OCR {confidence:.0f}%</span>'
 
 
 def result_cards(

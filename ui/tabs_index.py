@@ -51,8 +51,11 @@ def run_index(
         progress(0, desc="Loading the model and scanning the folder …")
 
         def update(event: IndexProgress) -> None:
+            ocr = f" · {event.pages_ocr} pages OCR'd" if event.pages_ocr else ""
             progress(
-                (event.files_done, max(event.files_total, 1)), desc=f"Indexing {event.current}", unit="files"
+                (event.files_done, max(event.files_total, 1)),
+                desc=f"Indexing {event.current}{ocr}",
+                unit="files",
             )
 
         return ctx.app.index_folder(folder, model, collection, progress=update, cancel=threading.Event())

@@ -58,6 +58,8 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
                 "source": hit.relpath,
                 "page": hit.page,
                 "language": hit.language,
+                # read by OCR (a scanned page or an image): the engine's mean word confidence, 0-100
+                "ocr": {"engine": "tesseract", "confidence": hit.ocr} if hit.ocr is not None else None,
                 "heading": hit.heading,
                 "text": hit.text,
                 "highlight": [mark.start, mark.end] if mark else None,

@@ -153,6 +153,10 @@ def _extractor(fmt: str) -> Callable[[Path, LoaderConfig], Extracted]:
         from indexer.extract.epub import extract_epub
 
         return extract_epub
+    if fmt == "image":
+        from indexer.extract.images import extract_image
+
+        return extract_image
     from indexer.extract import office as extract_office
 
     return {

@@ -29,7 +29,7 @@ from search.application.searching import SearchOutcome, SearchRequest, language_
 from search.application.services import Services, default_collection
 from search.application.sources import displayed_files, match_sources
 from search.core.errors import QueryError, user_message
-from search.core.reports import BackendReport, IndexReport, ProgressFn
+from search.core.reports import BackendReport, IndexReport, OcrEngineReport, ProgressFn
 from search.core.settings import Settings
 from search.evaluation.leaderboard import (
     LeaderboardRow,
@@ -169,6 +169,12 @@ class SearchApp:
         from search.application.backend_plans import backend_report
 
         return backend_report(self.services, model)
+
+    def ocr_report(self) -> OcrEngineReport:
+        """The OCR engine indexing would use here: version, packs, how languages are chosen."""
+        from search.application.ocr_status import ocr_report
+
+        return ocr_report(self.services.page_reader())
 
     def plan_backends_in_background(self, model: str | None = None) -> bool:
         """Measure the model's backend plan in a background process if "auto" has none yet (the UI, after

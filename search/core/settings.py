@@ -38,6 +38,9 @@ class Settings:
     max_upload_mb: int = 50
     # Published MTEB figures shown beside evaluation leaderboards, read at run time if the folder exists.
     reference_scores: Path | None = None
+    # Scanned pages and images are read by Tesseract where it is installed (indexer.ocr); off: reported.
+    ocr: bool = True
+    ocr_languages: tuple[str, ...] = ()  # Tesseract packs for every page (--ocr-langs); () = chosen per page
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields changed; ``None`` values leave a field as it is."""

@@ -30,6 +30,7 @@ class Field(StrEnum):
     )
     HEADING = "heading"
     FORMAT = "format"
+    OCR = "ocr"  # read by OCR: the engine's mean word confidence (0-100); absent or null: a text layer
 
 
 # Keyword indexes every collection gets: filters (language, source, root), facets, stale-chunk deletes.
@@ -59,6 +60,8 @@ def encode_chunk(chunk: Chunk) -> dict[str, Any]:
         Field.HEADING: chunk.heading,
         Field.FORMAT: chunk.format,
     }
+    if chunk.ocr is not None:
+        payload[Field.OCR] = round(chunk.ocr, 1)
     return {key.value: value for key, value in payload.items()}  # plain str keys for every backend
 
 
@@ -75,7 +78,12 @@ def decode_hit(point: ScoredPoint) -> Hit:
         heading=str(p.get(Field.HEADING, "")),
         root=str(p.get(Field.ROOT, "")),
         doc_language=str(p.get(Field.DOC_LANGUAGE, UNDETERMINED)),
+        ocr=_confidence(p.get(Field.OCR)),
     )
+
+
+def _confidence(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
