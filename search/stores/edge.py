@@ -49,7 +49,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -142,6 +142,7 @@ class EdgeTuning:
     hnsw_m: int = 16
     hnsw_ef_construct: int = 100
     hnsw_ef: int | None = None  # search-time beam width; None = the engine's default
+    exact: bool = False  # every search scans all points (the reference ANN recall is measured against)
     # Filtered graph searches otherwise walk only the matching points of a graph built for
     # all of them: measured recall@10 0.48 at 100k clustered 384-d points with a 20 % language
     # filter, 0.98 with ACORN (neighbours of neighbours), at ~9 ms instead of ~0.5 ms; an
@@ -152,6 +153,8 @@ class EdgeTuning:
     write_batch: int = 256  # points per engine update: each holds the GIL for ~10 ms
 
     def search_params(self, filtered: bool) -> SearchParams | None:
+        if self.exact:
+            return SearchParams(exact=True)
         acorn = AcornSearchParams(enable=True) if filtered and self.acorn else None
         if acorn is None and self.hnsw_ef is None:
             return None
@@ -288,6 +291,14 @@ class EdgeStore:
         except BaseException:
             self._dir_lock.release()  # or this process could never open the store again
             raise
+
+    @property
+    def tuning(self) -> EdgeTuning:
+        return self._tuning
+
+    def set_search(self, *, hnsw_ef: int | None = None, exact: bool = False) -> None:
+        """Change how searches walk the graph from now on (benchmarks compare settings on one build)."""
+        self._tuning = replace(self._tuning, hnsw_ef=hnsw_ef, exact=exact)
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
