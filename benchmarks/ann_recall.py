@@ -87,7 +87,9 @@ def tatoeba_languages(evaldata: Path) -> list[str]:
     """Tatoeba pairs with a full 1000 sentences, in name order (reproducible)."""
     folder = evaldata / "tatoeba"
     codes = sorted(p.name.split(".")[1].split("-")[0] for p in folder.glob("tatoeba.*-eng.eng"))
-    return [c for c in codes if len((folder / f"tatoeba.{c}-eng.{c}").read_text("utf-8").splitlines()) >= 1000]
+    return [
+        c for c in codes if len((folder / f"tatoeba.{c}-eng.{c}").read_text("utf-8").splitlines()) >= 1000
+    ]
 
 
 def real_collection(evaldata: Path, size: int, queries_per_language: int) -> tuple[QuerySet, list[str]]:
@@ -107,12 +109,16 @@ def real_collection(evaldata: Path, size: int, queries_per_language: int) -> tup
     return QuerySet("ann-real", corpus, {}, {}), texts
 
 
-def search_all(searcher: Searcher, texts: Sequence[str], vectors: np.ndarray, flt: SearchFilter | None) -> list[list[str]]:
+def search_all(
+    searcher: Searcher, texts: Sequence[str], vectors: np.ndarray, flt: SearchFilter | None
+) -> list[list[str]]:
     results = searcher.search_batch(list(texts), k=K, flt=flt, vectors=vectors)
     return [[hit.chunk_id for hit in r.hits] for r in results]
 
 
-def p50_one_by_one(searcher: Searcher, texts: Sequence[str], vectors: np.ndarray, flt: SearchFilter | None) -> float:
+def p50_one_by_one(
+    searcher: Searcher, texts: Sequence[str], vectors: np.ndarray, flt: SearchFilter | None
+) -> float:
     searcher.search_batch([texts[0]], k=K, flt=flt, vectors=vectors[:1])  # warm
     times = []
     for i, text in enumerate(texts):
@@ -188,15 +194,21 @@ def measure(
 
 
 def main(argv: Sequence[str] | None = None) -> list[Row]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cache-dir", type=Path, help="model and embedding cache (default: the app's)")
     parser.add_argument("--collections", default="real,clustered")
     parser.add_argument("--size", type=int, default=52_000, help="real collection: at least this many chunks")
     parser.add_argument("--files", type=int, default=1800, help="clustered collection: generated files")
     parser.add_argument("--queries-per-language", type=int, default=20)
     parser.add_argument("--builds", default="16:100,32:200", help="m:ef_construct pairs")
-    parser.add_argument("--efs", default="0,64,128,256", help="search-time ef values (0: the engine's default)")
-    parser.add_argument("--filter-language", default="de", help="also measure with this language filter ('' to skip)")
+    parser.add_argument(
+        "--efs", default="0,64,128,256", help="search-time ef values (0: the engine's default)"
+    )
+    parser.add_argument(
+        "--filter-language", default="de", help="also measure with this language filter ('' to skip)"
+    )
     args = parser.parse_args(argv)
     builds = [Build(int(m), int(e)) for m, e in (pair.split(":") for pair in args.builds.split(","))]
     efs = [int(e) or None for e in args.efs.split(",")]
@@ -218,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
                     )  # fmt: skip
                     return report.chunks_written
 
-                rows += measure("real", services, real, texts, builds, efs, workdir, args.filter_language or None)
+                rows += measure(
+                    "real", services, real, texts, builds, efs, workdir, args.filter_language or None
+                )
             if "clustered" in args.collections.split(","):
                 folder = generate(workdir / "generated", args.files).root
                 texts = [q.text for q in load_queryset(REPO / "sample_corpora" / "queryset").queries.values()]
@@ -231,7 +245,14 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
                     return store.count(COLLECTION) or report.chunks_written
 
                 rows += measure(
-                    "clustered", services, clustered, texts, builds, efs, workdir, args.filter_language or None
+                    "clustered",
+                    services,
+                    clustered,
+                    texts,
+                    builds,
+                    efs,
+                    workdir,
+                    args.filter_language or None,
                 )
         finally:
             services.close()
@@ -243,11 +264,34 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
     )
     print(
         format_table(
-            ["collection", "chunks", "settings", "filter", f"recall@{K}", "min", "queries at 0",
-             "p50 ms", "exact p50 ms", "build s"],
-            [[r.collection, r.chunks, r.setting, "language" if r.filtered else "none", f"{r.recall:.3f}",
-              f"{r.min_recall:.2f}", r.zero, r.p50_ms, r.p50_exact_ms, r.build_s] for r in rows],
-        )  # fmt: skip
+            [
+                "collection",
+                "chunks",
+                "settings",
+                "filter",
+                f"recall@{K}",
+                "min",
+                "queries at 0",
+                "p50 ms",
+                "exact p50 ms",
+                "build s",
+            ],
+            [
+                [
+                    r.collection,
+                    r.chunks,
+                    r.setting,
+                    "language" if r.filtered else "none",
+                    f"{r.recall:.3f}",
+                    f"{r.min_recall:.2f}",
+                    r.zero,
+                    r.p50_ms,
+                    r.p50_exact_ms,
+                    r.build_s,
+                ]
+                for r in rows
+            ],
+        )
     )
     return rows
 
