@@ -243,7 +243,7 @@ def significance_lines(reports: Mapping[str, EvalReport], other: str) -> list[st
         if comparison is not None:
             lines.append(
                 f"  {lang}: {other} - {BASELINE} = {100 * comparison.delta:+.2f} nDCG@10, "
-                f"p={comparison.p_value:.3g} ({report.stat_test}), "
+                f"p={comparison.p:.3g} ({report.stat_test}, Holm-adjusted), "
                 f"wins/ties/losses {comparison.wins}/{comparison.ties}/{comparison.losses}"
             )
     return lines
