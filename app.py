@@ -282,6 +282,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
                     "query_language": result.query_language.code if result.query_language else None,
                     "timings_ms": dict(result.timings_ms),
                     "warnings": list(outcome.warnings),
+                    "relevance_note": outcome.cue_note,
                     "hits": hits,
                 },
                 ensure_ascii=False,
@@ -293,6 +294,8 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         f"{len(result.hits)} results from {result.collection!r} ({result.model}, "
         f"{result.timings_ms.get('total', 0):.0f} ms; query read as {language})"
     )
+    if outcome.cue_note:
+        print(outcome.cue_note)
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
         snippet = " ".join(hit.text.split())[:240]
