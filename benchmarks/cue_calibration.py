@@ -44,8 +44,8 @@ from benchmarks.common import REPO, evaldata_dir, format_table
 from indexer.pipeline import index_documents
 from search.application.evaluating import corpus_documents
 from search.application.search_app import SearchApp
-from search.application.services import Services
 from search.application.searching import make_request
+from search.application.services import Services
 from search.core.settings import Settings
 from search.core.types import CorpusDoc, Query, QuerySet
 from search.evaluation.querysets import load_queryset
