@@ -19,7 +19,12 @@ Collections:
   reach ``--size``); queries: XQuAD-R questions in its 11 languages;
 * ``clustered``: the generated multilingual folder of benchmarks.gen_corpus (real text
   recombined, 14 languages, one language per file: the issue's case), indexed as a
-  folder; queries: the sample query set (15 languages).
+  folder; queries: the sample query set (15 languages). Embedding ~11k chunks of 256
+  tokens takes long on two cores; ``synthetic`` is the fast stand-in:
+* ``synthetic``: 384-d vectors in language clusters (a shared direction per language, the
+  shares of benchmarks.store_latency) and topic clusters within them, written as the
+  indexer writes chunks; queries: a topic in another language's direction, searched
+  through ``Searcher.search_batch`` (the vote included: the collection is multilingual).
 
     python -m benchmarks.ann_recall --cache-dir C                       # both, default grid
     python -m benchmarks.ann_recall --cache-dir C --collections clustered --files 600
@@ -28,18 +33,21 @@ Collections:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from benchmarks.common import REPO, evaldata_dir, format_table
 from benchmarks.gen_corpus import generate
+from benchmarks.store_latency import DIM, LANGUAGE_SHARES, META, Synthetic, load
 from indexer.pipeline import IndexConfig, index_documents, index_folder
 from search.application.evaluating import corpus_documents
 from search.application.services import Services
@@ -47,7 +55,8 @@ from search.core.settings import Settings
 from search.core.types import CorpusDoc, QuerySet
 from search.evaluation.querysets import load_queryset
 from search.evaluation.xquad import xquad_r
-from search.retrieval.feedback import Feedback
+from search.models.specs import ModelSpec
+from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback
 from search.retrieval.searcher import Searcher
 from search.stores.base import SearchFilter
 from search.stores.edge import EdgeStore, EdgeTuning
@@ -132,10 +141,53 @@ def recall(found: Sequence[Sequence[str]], truth: Sequence[Sequence[str]]) -> li
     return [len(set(f) & set(t)) / max(1, min(K, len(t))) for f, t in zip(found, truth)]
 
 
+def compare(
+    searcher: Searcher,
+    store: EdgeStore,
+    name: str,
+    chunks: int,
+    build: Build,
+    build_s: float,
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    efs: Sequence[int | None],
+    filter_language: str | None,
+) -> list[Row]:
+    """Every search-time setting on one build, unfiltered and filtered, against the exact scan."""
+    rows: list[Row] = []
+    filters: list[SearchFilter | None] = [None]
+    if filter_language:
+        filters.append(SearchFilter(languages=(filter_language,)))
+    for flt in filters:
+        store.set_search(exact=True)
+        truth = search_all(searcher, texts, vectors, flt)
+        exact_p50 = p50_one_by_one(searcher, texts, vectors, flt)
+        for ef in efs:
+            store.set_search(hnsw_ef=ef)
+            values = recall(search_all(searcher, texts, vectors, flt), truth)
+            rows.append(
+                Row(
+                    name,
+                    chunks,
+                    f"{build.label}, ef={ef or 'default'}",
+                    flt is not None,
+                    statistics.fmean(values),
+                    min(values),
+                    sum(v == 0 for v in values),
+                    p50_one_by_one(searcher, texts, vectors, flt),
+                    exact_p50,
+                    build_s,
+                )
+            )
+            print(f"  {rows[-1]}", flush=True)
+    store.set_search()
+    return rows
+
+
 def measure(
     name: str,
     services: Services,
-    build_into: callable,  # type: ignore[valid-type]
+    build_into: Callable[[EdgeStore, Any, Any], int],
     texts: Sequence[str],
     builds: Sequence[Build],
     efs: Sequence[int | None],
@@ -162,32 +214,73 @@ def measure(
                 correction=settings.correction,
                 feedback=Feedback.parse(settings.feedback) if settings.feedback else None,
             )
-            filters: list[SearchFilter | None] = [None]
-            if filter_language:
-                filters.append(SearchFilter(languages=(filter_language,)))
-            for flt in filters:
-                store.set_search(exact=True)
-                truth = search_all(searcher, texts, vectors, flt)
-                exact_p50 = p50_one_by_one(searcher, texts, vectors, flt)
-                for ef in efs:
-                    store.set_search(hnsw_ef=ef)
-                    found = search_all(searcher, texts, vectors, flt)
-                    values = recall(found, truth)
-                    rows.append(
-                        Row(
-                            name,
-                            chunks,
-                            f"{build.label}, ef={ef or 'default'}",
-                            flt is not None,
-                            statistics.fmean(values),
-                            min(values),
-                            sum(v == 0 for v in values),
-                            p50_one_by_one(searcher, texts, vectors, flt),
-                            exact_p50,
-                            build_s,
-                        )
-                    )
-                    print(f"  {rows[-1]}", flush=True)
+            rows += compare(
+                searcher, store, name, chunks, build, build_s, texts, vectors, efs, filter_language
+            )
+        finally:
+            store.close()
+    return rows
+
+
+class SyntheticModel:
+    """Stands for the model a synthetic collection records: vectors come precomputed."""
+
+    spec = ModelSpec(name="synthetic-384", source="synthetic", dimension=DIM, max_tokens=512, pooling="mean")
+
+    def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
+        raise AssertionError("synthetic queries come as vectors")
+
+
+def language_clustered(n: int, queries: int, seed: int = 0) -> tuple[Synthetic, np.ndarray]:
+    """Points = language direction + topic direction + noise; queries = a topic seen from another language."""
+    rng = np.random.default_rng(seed)
+    codes = list(LANGUAGE_SHARES)
+    shares = np.array(list(LANGUAGE_SHARES.values()))
+    languages = rng.choice(len(codes), size=n, p=shares / shares.sum())
+    directions = rng.standard_normal((len(codes), DIM)).astype(np.float32)
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    topics = rng.standard_normal((max(1, n // 50), DIM)).astype(np.float32)
+    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
+    topic = rng.integers(0, len(topics), n)
+    noise = rng.standard_normal((n, DIM)).astype(np.float32) / np.sqrt(DIM)
+    vectors = 0.8 * directions[languages] + topics[topic] + 0.7 * noise
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    asked = rng.integers(0, len(topics), queries)
+    seen_from = rng.integers(0, len(codes), queries)
+    q_noise = rng.standard_normal((queries, DIM)).astype(np.float32) / np.sqrt(DIM)
+    query_vectors = 0.8 * directions[seen_from] + topics[asked] + 0.7 * q_noise
+    query_vectors /= np.linalg.norm(query_vectors, axis=1, keepdims=True)
+    return Synthetic(vectors, np.array(codes)[languages]), query_vectors.astype(np.float32)
+
+
+def synthetic_rows(
+    size: int, builds: Sequence[Build], efs: Sequence[int | None], workdir: Path, filter_language: str | None
+) -> list[Row]:
+    points, query_vectors = language_clustered(size, 200)
+    texts = [f"synthetic query {i}" for i in range(len(query_vectors))]
+    meta = dataclasses.replace(META, model=SyntheticModel.spec.name, feedback=DEFAULT_FEEDBACK.name)
+    rows = []
+    for build in builds:
+        tuning = EdgeTuning(hnsw_m=build.m, hnsw_ef_construct=build.ef_construct, indexing_threshold_kb=1)
+        store = EdgeStore(workdir / f"synthetic-{build.m}-{build.ef_construct}", tuning)
+        try:
+            load(store, points, meta=meta, name=COLLECTION)
+            t0 = time.perf_counter()
+            store.optimize(COLLECTION)
+            build_s = time.perf_counter() - t0
+            searcher = Searcher(store, COLLECTION, SyntheticModel(), feedback=DEFAULT_FEEDBACK)  # type: ignore[arg-type]
+            rows += compare(
+                searcher,
+                store,
+                "synthetic",
+                len(points),
+                build,
+                build_s,
+                texts,
+                query_vectors,
+                efs,
+                filter_language,
+            )
         finally:
             store.close()
     return rows
@@ -198,9 +291,10 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cache-dir", type=Path, help="model and embedding cache (default: the app's)")
-    parser.add_argument("--collections", default="real,clustered")
+    parser.add_argument("--collections", default="real,synthetic", help="real, clustered, synthetic")
     parser.add_argument("--size", type=int, default=52_000, help="real collection: at least this many chunks")
     parser.add_argument("--files", type=int, default=1800, help="clustered collection: generated files")
+    parser.add_argument("--synthetic-size", type=int, default=100_000, help="synthetic collection: points")
     parser.add_argument("--queries-per-language", type=int, default=20)
     parser.add_argument("--builds", default="16:100,32:200", help="m:ef_construct pairs")
     parser.add_argument(
@@ -256,6 +350,10 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
                 )
         finally:
             services.close()
+            if "synthetic" in args.collections.split(","):
+                rows += synthetic_rows(
+                    args.synthetic_size, builds, efs, workdir, args.filter_language or None
+                )
     print()
     print(
         f"recall@{K} of Searcher.search (correction + vote) through the graph vs an exact scan of the same store; "

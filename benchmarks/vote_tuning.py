@@ -114,9 +114,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for i, label in enumerate(labels):
         pool, xr = results["pool"][i], results["xquad-r"][i]
         objective = statistics.fmean([pool["ndcg@10"], xr["map@20"]])
-        default = (
-            " (default)" if settings[i] is not None and settings[i].name == DEFAULT_FEEDBACK.name else ""
-        )
+        setting = settings[i]
+        default = " (default)" if setting is not None and setting.name == DEFAULT_FEEDBACK.name else ""
         rows.append(
             [
                 label + default,

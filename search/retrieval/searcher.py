@@ -203,14 +203,14 @@ class Searcher:
         first_k = max(k, candidates) if reranker else k
         if mode == "dense" and self._feedback is not None and self._votes():
             t0 = time.perf_counter()
-            searched = self._voted(searched, self._feedback)
+            searched = list(self._voted([np.asarray(q) for q in searched], self._feedback))
             timings["feedback"] = _ms(t0)
         t0 = time.perf_counter()
         if mode == "hybrid":
             results = self._hybrid(searched, sparse, first_k, flt, fusion, sparse_weight)
         else:
-            queries = [StoreQuery(dense=d, sparse=s) for d, s in zip(searched, sparse)]
-            results = self._store.search_batch(self._collection, queries, first_k, flt)
+            requests = [StoreQuery(dense=d, sparse=s) for d, s in zip(searched, sparse)]
+            results = self._store.search_batch(self._collection, requests, first_k, flt)
         timings["search"] = _ms(t0)
         hits = [[decode_hit(point) for point in points] for points in results]
         if reranker is not None:
