@@ -384,6 +384,8 @@ class SearchApp:
             report = index_with_services(self.services, folder, model, collection, config, progress, cancel)
         finally:
             self.catalog.invalidate()
+            with self._lock:  # a fresh searcher reads the collection's languages again (the vote)
+                self._searchers.clear()
         self._measure_floor(report.collection)
         return report
 

@@ -44,6 +44,7 @@ MAX_K = 1000
 # (+1.6 / -7.7) and DBSF (+2.1 / -15.9) gain more same-language but lose far more across.
 DEFAULT_FUSION: FusionMethod = "rrf"
 DEFAULT_SPARSE_WEIGHT = 0.5
+VOTE_RECHECK_S = 30.0  # how long a searcher trusts its reading of the collection's languages
 HYBRID_DEPTH = 100  # candidates of each list a hybrid search fuses (more when k is larger)
 
 
@@ -113,6 +114,7 @@ class Searcher:
             )
         self._correction = correction
         self._feedback = feedback
+        self._vote_checked: tuple[float, bool] | None = None  # (when, whether the vote runs)
         self.meta: CollectionMeta = meta
 
     @property
@@ -235,8 +237,13 @@ class Searcher:
         ]
 
     def _votes(self) -> bool:
-        """Whether the collection holds more than one language (one facet call per search)."""
-        return votes(self._store.facet(self._collection, Field.LANGUAGE.value))
+        """Whether the collection holds more than one language: a facet call (3 ms at 50k chunks, 8
+        searches' worth), so read again at most every VOTE_RECHECK_S seconds; SearchApp builds a new
+        searcher after each index run, so its own runs show at once."""
+        now = time.monotonic()
+        if self._vote_checked is None or now - self._vote_checked[0] > VOTE_RECHECK_S:
+            self._vote_checked = (now, votes(self._store.facet(self._collection, Field.LANGUAGE.value)))
+        return self._vote_checked[1]
 
     def _voted(self, queries: Sequence[np.ndarray], feedback: Feedback) -> list[np.ndarray]:
         """Each query moved toward its best passages in the whole collection: no filter, so that a
