@@ -294,14 +294,31 @@ def _app(cache_dir: Path | None, data_dir: Path, model: str) -> SearchApp:
     return SearchApp(Services.build(settings), calibration=Calibration({}, {}))
 
 
+def write_entries(entries: Mapping[str, Mapping[str, object]], args: argparse.Namespace) -> None:
+    """Merge ``entries`` into the data file (entries of other models and vectors are kept)."""
+    existing = (
+        json.loads(DATA_FILE.read_text(encoding="utf-8")).get("entries", {}) if DATA_FILE.is_file() else {}
+    )
+    data = {
+        "about": "Relevance-cue thresholds (margins above the collection's noise floor), per model|mode|correction|vote; "
+        "written by `python -m benchmarks.cue_calibration calibrate`, read by search.retrieval.cue_calibration.",
+        "calibrated_on": f"XQuAD articles 0-{DEV_ARTICLES - 1} (7-language paragraph pool, XQuAD-R 11-language sentence pool), "
+        f"top {K} hits of {args.per_language} questions per language; off-topic: questions about articles {DEV_ARTICLES}-47",
+        "rule": {
+            "precision": args.precision,
+            "off_topic_strong": args.off_topic,
+            "weak_off_topic": args.weak_off_topic,
+        },
+        "entries": dict(sorted({**existing, **entries}.items())),
+    }
+    DATA_FILE.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
 def calibrate(args: argparse.Namespace) -> None:
     evaldata = evaldata_dir()
     builders = {"xquad-pool": xquad_pool, "xquad-r-pool": xquad_r_pool}
     sets = [builders[name](evaldata, args.per_language) for name in args.sets.split(",")]
     entries: dict[str, dict[str, object]] = {}
-    existing = (
-        json.loads(DATA_FILE.read_text(encoding="utf-8")).get("entries", {}) if DATA_FILE.is_file() else {}
-    )
     table = []
     with tempfile.TemporaryDirectory(prefix="cue-calibration-") as tmp:
         for model in args.models.split(","):
@@ -341,26 +358,12 @@ def calibrate(args: argparse.Namespace) -> None:
                             ]
                         )
                     print(f"  {model} {mode}: {entries[key]}", flush=True)
+                entries.setdefault(
+                    f"{model}|rerank|*", {"reason": "no reranker runs offline here, so none was calibrated"}
+                )
+                write_entries(entries, args)  # after each model: a long run keeps what it finished
             finally:
                 app.close()
-    for model in args.models.split(","):
-        entries.setdefault(
-            f"{model}|rerank|*", {"reason": "no reranker runs offline here, so none was calibrated"}
-        )
-    merged = {**existing, **entries}
-    data = {
-        "about": "Relevance-cue thresholds (margins above the collection's noise floor), per model|mode|correction|vote; "
-        "written by `python -m benchmarks.cue_calibration calibrate`, read by search.retrieval.cue_calibration.",
-        "calibrated_on": f"XQuAD articles 0-{DEV_ARTICLES - 1} (7-language paragraph pool, XQuAD-R 11-language sentence pool), "
-        f"top {K} hits of {args.per_language} questions per language; off-topic: questions about articles {DEV_ARTICLES}-47",
-        "rule": {
-            "precision": args.precision,
-            "off_topic_strong": args.off_topic,
-            "weak_off_topic": args.weak_off_topic,
-        },
-        "entries": dict(sorted(merged.items())),
-    }
-    DATA_FILE.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(
         format_table(
             [
