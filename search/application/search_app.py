@@ -9,7 +9,7 @@ input and render the results.
 
 A search costs two store calls whatever the number of collections: one to
 confirm the collection's description (another process may have rebuilt it) and
-the query itself.
+the query itself (one more, its voters, where the cross-lingual vote runs).
 """
 
 from __future__ import annotations
@@ -285,7 +285,7 @@ class SearchApp:
 
     def cue_thresholds(self, result: SearchResult) -> CueThresholds | str:
         """The calibrated thresholds for this result's model, mode and vectors, or why there are none."""
-        meta = self.searcher(result.collection).meta
+        meta = self.catalog.require(result.collection).meta  # confirmed by this search: no store call
         mode = "rerank" if result.reranker else result.mode
         return self.calibration.lookup(calibration_key(meta.model, mode, meta.correction, meta.feedback))
 
