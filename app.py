@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerank", help="comma-separated second stages to add to each pipeline")
     p.add_argument("--out", type=Path, help="write report.json and PNG charts here")
     p.add_argument(
+        "--search-index",
+        choices=("exact", "ann"),
+        default="exact",
+        help="exact: every search scans all chunks (the default); ann: build the search index (HNSW) as "
+        "indexing a folder does and search through it, so the figures include what the graph misses",
+    )
+    p.add_argument(
         "--reference-scores",
         type=Path,
         default=REFERENCE_SCORES,
@@ -296,6 +303,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
                     "query_language": result.query_language.code if result.query_language else None,
                     "timings_ms": dict(result.timings_ms),
                     "warnings": list(outcome.warnings),
+                    "relevance_note": outcome.cue_note,
                     "hits": hits,
                 },
                 ensure_ascii=False,
@@ -307,6 +315,8 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         f"{len(result.hits)} results from {result.collection!r} ({result.model}, "
         f"{result.timings_ms.get('total', 0):.0f} ms; query read as {language})"
     )
+    if outcome.cue_note:
+        print(outcome.cue_note)
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
         page += f" (OCR, confidence {hit.ocr:.0f})" if hit.ocr is not None else ""
@@ -321,7 +331,7 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from search.application.evaluating import PipelineSpec
+    from search.application.evaluating import EvalWorkspace, PipelineSpec
     from search.evaluation.metrics import judged_queries
     from search.evaluation.plots import plot_language_heatmap, plot_report
     from search.evaluation.querysets import load_queryset
@@ -354,7 +364,11 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
             bar.set_description_str(message[:80], refresh=False)
             bar.update(int(fraction * 1000) - bar.n)
 
-        report = app.evaluate(queryset, pipelines, progress=progress)
+        workspace = EvalWorkspace(ann=args.search_index == "ann")
+        try:
+            report = app.evaluate(queryset, pipelines, progress=progress, workspace=workspace)
+        finally:
+            workspace.close()
     print(format_report(report))
     print("\n" + app.leaderboard_text(report, queryset))
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")

@@ -16,6 +16,7 @@ from search.application.bootstrap import SampleBootstrap
 from search.application.searching import make_request
 from search.application.sources import match_sources
 from search.core.types import Hit
+from search.retrieval.cue_calibration import Calibration, CueThresholds, calibration_key
 from tests.ui_harness import DOCUMENTS, FAKE_MODEL, make_app, start_app, write_documents
 from ui.context import make_context
 from ui.render import hit_card, progress_html, repeats_heading
@@ -199,11 +200,36 @@ def test_dense_hits_carry_a_relevance_cue_and_scores_explain_themselves(tmp_path
     try:
         app.index_folder(docs)
         collection = app.collection_for(None)
+        uncalibrated = app.search(
+            make_request("varroa mite winter", collection, None, 5, "dense", None, "off")
+        )
+        assert uncalibrated.cues == () and uncalibrated.cue_note is not None
+        assert "No relevance cue" in uncalibrated.cue_note and "not calibrated" in uncalibrated.cue_note
+        meta = app.searcher(collection).meta
+        keys = {
+            mode: calibration_key(meta.model, mode, meta.correction, meta.feedback)
+            for mode in ("dense", "sparse")
+        }
+        app.calibration = Calibration({key: CueThresholds(0.0, -1.5, 0.875) for key in keys.values()}, {})
         dense = app.search(make_request("varroa mite winter", collection, None, 5, "dense", None, "off"))
         assert len(dense.cues) == len(dense.result.hits) and set(dense.cues) <= {"strong", "weak", "none"}
+        assert dense.cue_note is None
         sparse = app.search(make_request("varroa mite winter", collection, None, 5, "sparse", None, "off"))
         # BM25 is not on a closeness scale: sparse hits are judged by their dense scores
         assert len(sparse.cues) == len(sparse.result.hits) and set(sparse.cues) <= {"strong", "weak", "none"}
+        for mode, outcome in (("dense", dense), ("sparse", sparse)):  # a filter changes no cue
+            cue_of = {hit.chunk_id: cue for hit, cue in zip(outcome.result.hits, outcome.cues)}
+            language = outcome.result.hits[0].language
+            narrowed = app.search(
+                make_request("varroa mite winter", collection, [language], 5, mode, None, "off")
+            )
+            assert narrowed.result.hits
+            for hit, cue in zip(narrowed.result.hits, narrowed.cues):
+                assert hit.chunk_id not in cue_of or cue_of[hit.chunk_id] == cue
+        hybrid = app.search(make_request("varroa mite winter", collection, None, 5, "hybrid", None, "off"))
+        assert hybrid.cues == () and "hybrid" in (
+            hybrid.cue_note or ""
+        )  # calibrated for dense and sparse only
         floor = app.noise_floor(collection)
         assert floor is app.noise_floor(collection)  # measured once per collection size
     finally:

@@ -274,8 +274,9 @@ def test_snippet_quotes_cjk_punctuation_exactly(page: Any) -> None:
     snippet = card.locator(".mls-snippet").inner_text()
     assert "煎茶（せんちゃ）" in snippet and "主な産地：静岡県，" in snippet, snippet
     assert "cosine similarity" in (card.locator(".mls-score").get_attribute("title") or "")
-    assert card.locator(".mls-cue").count() == 1
-    assert "query language:" in page.locator("#search-summary").inner_text()
+    assert card.locator(".mls-cue").count() == 0  # the test model has no calibrated cue, and the page says so
+    summary = page.locator("#search-summary").inner_text()
+    assert "query language:" in summary and "No relevance cue" in summary and "not calibrated" in summary
     assert page.locator("#search-query textarea").get_attribute("dir") == "auto"
     assert screenshot(page, "search-cjk").is_file()
 

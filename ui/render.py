@@ -127,8 +127,8 @@ def repeats_heading(text: str, heading: str) -> bool:
 
 
 CUE_HELP = (
-    "how this passage compares with what meaningless queries reach in this collection "
-    "(measured on the sample query set: see search/retrieval/relevance.py)"
+    "how this passage compares with what meaningless queries reach in this collection, with thresholds "
+    "calibrated for this model and mode on held-out sets (see the README, Relevance cue)"
 )
 
 

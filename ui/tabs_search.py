@@ -50,6 +50,7 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
         "query_language": result.query_language.code if result.query_language else None,
         "query_language_given": bool(result.query_language and result.query_language.given),
         "warnings": list(outcome.warnings),  # languages the model does not support, and the like
+        "relevance_note": outcome.cue_note,  # why the hits carry no relevance cue, when they do not
         "hits": [
             {
                 "rank": rank,
@@ -80,6 +81,7 @@ def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
         + (f" + {result.reranker}" if result.reranker else "")
         + f") · query language: **{language}** · {timings_text(outcome.timings_ms)}"
         + "".join(f"\n\n⚠ {warning}" for warning in outcome.warnings)
+        + (f"\n\n{outcome.cue_note}" if outcome.cue_note else "")
     )
     links = [source_link(hit.source, ctx.open_roots) for hit in result.hits]
     return (

@@ -9,7 +9,7 @@ input and render the results.
 
 A search costs two store calls whatever the number of collections: one to
 confirm the collection's description (another process may have rebuilt it) and
-the query itself.
+the query itself (one more, its voters, where the cross-lingual vote runs).
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from search.evaluation.leaderboard import (
     mteb_task_for,
 )
 from search.models.reranker import Reranker
+from search.retrieval.cue_calibration import Calibration, CueThresholds, calibration_key, shipped_calibration
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
-from search.retrieval.relevance import PROBES, Cue, NoiseFloor
+from search.retrieval.relevance import PROBES, Cue, NoiseFloor, cue_for
 from search.retrieval.searcher import MAX_K, Searcher, SearchResult
 from search.stores.base import SearchFilter
 
@@ -83,8 +84,12 @@ class SearchApp:
     """``any_reranker``: a second stage may be any hub id or local folder (the CLI's trusted user);
     otherwise only the rerankers installed on this machine (what a browser user may name)."""
 
-    def __init__(self, services: Services, *, any_reranker: bool = False) -> None:
+    def __init__(
+        self, services: Services, *, any_reranker: bool = False, calibration: Calibration | None = None
+    ) -> None:
         self.services = services
+        # The relevance cue's thresholds per model, mode and vectors (search.retrieval.cue_calibration).
+        self.calibration = calibration if calibration is not None else shipped_calibration()
         self._any_reranker = any_reranker
         self.catalog = Catalog(services.store)
         self._searchers: dict[str, Searcher] = {}
@@ -222,8 +227,8 @@ class SearchApp:
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
         warnings += language_warnings(searcher.embedder.spec, result)
-        cues = self._cues(result, flt)
-        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues)
+        cues, note = self._cues(result)
+        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues, note)
         return self.highlight(plain, request.highlight)
 
     def highlight(self, outcome: SearchOutcome, kind: str) -> SearchOutcome:
@@ -284,33 +289,46 @@ class SearchApp:
             self._floors[(collection, key)] = floor
         return floor
 
-    def _cues(self, result: SearchResult, flt: SearchFilter) -> tuple[Cue, ...]:
-        """Strong / weak / no clear match per hit, judged on the dense (closeness) scale.
+    def cue_thresholds(self, result: SearchResult) -> CueThresholds | str:
+        """The calibrated thresholds for this result's model, mode and vectors, or why there are none."""
+        meta = self.catalog.require(result.collection).meta  # confirmed by this search: no store call
+        mode = "rerank" if result.reranker else result.mode
+        return self.calibration.lookup(calibration_key(meta.model, mode, meta.correction, meta.feedback))
+
+    def _cues(self, result: SearchResult) -> tuple[tuple[Cue, ...], str | None]:
+        """Strong / weak / no clear match per hit with the thresholds calibrated for the result's model,
+        mode and vectors; none, and why, where there are none."""
+        if not result.hits:
+            return (), None
+        thresholds = self.cue_thresholds(result)
+        if isinstance(thresholds, str):
+            return (), thresholds
+        margins, likeness = self.relevance_margins(result)
+        return tuple(cue_for(margin, likeness, thresholds) for margin in margins), None
+
+    def relevance_margins(self, result: SearchResult) -> tuple[tuple[float | None, ...], float]:
+        """Each hit's margin above the collection's noise floor on the dense (closeness) scale, and the
+        query's likeness to the meaningless probes: what the cue reads (and its calibration measures).
 
         Sparse (BM25), hybrid (RRF) and second-stage scores are on other scales: their hits are
-        judged by their dense score in a dense search of the same query (one more store query, and
-        a query embedding when the search had none: sparse); a hit beyond that search's depth is not
-        close in meaning: no clear match.
+        judged by their dense score in an unfiltered dense search of the same query (one more store
+        query, and a query embedding when the search had none: sparse); a hit beyond that search's
+        depth is not close in meaning (None). Unfiltered, so that a filter changes no cue.
         """
-        if not result.hits:
-            return ()
         floor = self.noise_floor(result.collection)
         if result.mode == "dense" and not result.reranker:
-            likeness = floor.likeness(result.query_vector)
-            return tuple(floor.cue(hit.score, likeness) for hit in result.hits)
+            return tuple(floor.margin(hit.score) for hit in result.hits), floor.likeness(result.query_vector)
         (dense,) = self.searcher(result.collection).search_batch(
             [result.query],
             k=min(max(CUE_DEPTH, len(result.hits)), MAX_K),
-            flt=flt,
             mode="dense",
             vectors=None if result.query_vector is None else result.query_vector[None],
         )
         scores = {hit.chunk_id: hit.score for hit in dense.hits}
-        likeness = floor.likeness(dense.query_vector)
-        return tuple(
-            floor.cue(scores[hit.chunk_id], likeness) if hit.chunk_id in scores else "none"
-            for hit in result.hits
+        margins = tuple(
+            floor.margin(scores[hit.chunk_id]) if hit.chunk_id in scores else None for hit in result.hits
         )
+        return margins, floor.likeness(dense.query_vector)
 
     def searcher(self, collection: str) -> Searcher:
         """The collection's searcher, its description confirmed with one store call."""
@@ -372,6 +390,8 @@ class SearchApp:
             report = index_with_services(self.services, folder, model, collection, config, progress, cancel)
         finally:
             self.catalog.invalidate()
+            with self._lock:  # a fresh searcher reads the collection's languages again (the vote)
+                self._searchers.clear()
         self._measure_floor(report.collection)
         return report
 

@@ -29,6 +29,11 @@ T = TypeVar("T")
 # Qdrant's own default for reciprocal rank fusion; the edge API needs it spelled out,
 # and the server's FusionQuery uses it implicitly, so both backends rank alike.
 RRF_K = 2
+# Graph settings of both stores, from benchmarks/ann_recall.py (see search.stores.edge.EdgeTuning):
+# the engine defaults (m=16, ef_construct=100) lost whole languages on a real 52k-chunk collection.
+HNSW_M = 32
+HNSW_EF_CONSTRUCT = 200
+HNSW_EF = 512  # search-time beam width
 SCROLL_PAGE = 1000
 _NOT_COMPARED = ("extra", "model_source")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
