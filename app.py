@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from search.core.display import safe_json, shown_name, shown_text
 from search.core.environment import apply_network_policy, prepare_process
 from search.core.errors import user_message
 from search.core.settings import Settings
@@ -226,14 +227,14 @@ def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
             report = app.index_folder(args.folder, args.model, args.collection, config, progress)
     except IndexInterrupted as stopped:  # Ctrl-C: what was completed, then the one line and 130
         report = stopped.report
-        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+        print(safe_json(report.to_json()) if args.json else report.summary())
         print(
             f"interrupted: {len(report.indexed)} file(s) were indexed completely before Ctrl-C; "
             "run the same command again to index the rest",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+    print(safe_json(report.to_json()) if args.json else report.summary())
     return 0
 
 
@@ -261,7 +262,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     result = outcome.result
     language = result.query_language.label if result.query_language else "undetermined"
     for warning in outcome.warnings:  # the model out of its depth: said, on stderr (stdout may be JSON)
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {shown_text(warning)}", file=sys.stderr)
     if args.json:
         hits = [
             {
@@ -276,28 +277,27 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
             for i, h in enumerate(result.hits, 1)
         ]
         print(
-            json.dumps(
+            safe_json(
                 {
                     "query": result.query,
                     "query_language": result.query_language.code if result.query_language else None,
                     "timings_ms": dict(result.timings_ms),
                     "warnings": list(outcome.warnings),
                     "hits": hits,
-                },
-                ensure_ascii=False,
-                indent=2,
+                }
             )
         )
         return 0
     print(
-        f"{len(result.hits)} results from {result.collection!r} ({result.model}, "
+        f"{len(result.hits)} results from {result.collection!r} ({shown_name(result.model)}, "
         f"{result.timings_ms.get('total', 0):.0f} ms; query read as {language})"
     )
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
-        snippet = " ".join(hit.text.split())[:240]
+        snippet = shown_text(" ".join(hit.text.split())[:240])
         cue = f" ({LABELS[outcome.cues[rank - 1]]})" if rank <= len(outcome.cues) else ""
-        print(f"{rank:>2}. {hit.score:.3f}{cue} [{hit.language}] {hit.relpath}{page}\n    {snippet}")
+        where = f"[{shown_name(hit.language)}] {shown_name(hit.relpath)}{page}"
+        print(f"{rank:>2}. {hit.score:.3f}{cue} {where}\n    {snippet}")
     return 0
 
 
@@ -328,20 +328,22 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
         judged = len(judged_queries(queryset))
         skipped = len(queryset.queries) - judged
         tqdm.write(
-            f"query set {queryset.name!r} ({queryset.metadata.get('layout', '')}): read "
-            f"{queryset.metadata.get('files', args.queries)}; {len(queryset.corpus)} documents, "
-            f"{judged} queries with judgements"
-            + (f" ({skipped} without judgements skipped)" if skipped else ""),
+            shown_text(
+                f"query set {shown_name(queryset.name)!r} ({queryset.metadata.get('layout', '')}): read "
+                f"{queryset.metadata.get('files', args.queries)}; {len(queryset.corpus)} documents, "
+                f"{judged} queries with judgements"
+                + (f" ({skipped} without judgements skipped)" if skipped else "")
+            ),
             file=sys.stderr,
         )
 
         def progress(fraction: float, message: str) -> None:
-            bar.set_description_str(message[:80], refresh=False)
+            bar.set_description_str(shown_text(message[:80]), refresh=False)
             bar.update(int(fraction * 1000) - bar.n)
 
         report = app.evaluate(queryset, pipelines, progress=progress)
-    print(format_report(report))
-    print("\n" + app.leaderboard_text(report, queryset))
+    print(shown_text(format_report(report)))
+    print("\n" + shown_text(app.leaderboard_text(report, queryset)))
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -360,14 +362,14 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
 def cmd_collections(app: SearchApp, args: argparse.Namespace) -> int:
     for info in app.collections():
-        print(f"{info.name}\t{info.model}\t{info.chunks} chunks")
+        print(f"{info.name}\t{shown_name(info.model)}\t{info.chunks} chunks")
     return 0
 
 
 def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
     infos = app.models()
     if args.json:
-        print(json.dumps([info.to_json() for info in infos], ensure_ascii=False, indent=2))
+        print(safe_json([info.to_json() for info in infos]))
         return 0
     shown = [info for info in infos if info.available or args.all_models]
     rows = [("NAME", "FAMILY", "DIM", "LANGUAGES", "LICENCE", "HERE")]
@@ -395,7 +397,7 @@ def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(app: SearchApp, args: argparse.Namespace) -> int:
-    print(app.backend_report(args.model).summary())
+    print(shown_text(app.backend_report(args.model).summary()))
     return 0
 
 
@@ -457,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         message = user_message(exc)
         if message is not None:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {shown_text(message)}", file=sys.stderr)
             return EXIT_USER_ERROR
         if args.debug:
             raise

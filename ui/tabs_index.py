@@ -16,12 +16,13 @@ from search.application.access import (
     resolve_allowed_folder,
     save_uploads,
 )
+from search.core.display import shown_name
 from search.core.errors import NotAllowedError
 from search.core.reports import IndexProgress, IndexReport
 from ui.choices import model_choices, model_picker_choices, models_needing_download
 from ui.context import UiContext
-from ui.errors import user_message
-from ui.render import esc, index_report_html, message
+from ui.errors import user_message, warn
+from ui.render import esc_name, index_report_html, message
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,9 @@ def run_index(
 
         def update(event: IndexProgress) -> None:
             progress(
-                (event.files_done, max(event.files_total, 1)), desc=f"Indexing {event.current}", unit="files"
+                (event.files_done, max(event.files_total, 1)),
+                desc=f"Indexing {shown_name(event.current)}",
+                unit="files",
             )
 
         return ctx.app.index_folder(folder, model, collection, progress=update, cancel=threading.Event())
@@ -77,7 +80,7 @@ def index_folder_fn(ctx: UiContext) -> Callable[..., str]:
             report = run_index(ctx, path, checked_model(ctx, model), _collection(collection), progress)
         except Exception as exc:  # noqa: BLE001 - optional: the cheap tokenizers above still run
             text = user_message(exc)
-            gr.Warning(text)
+            warn(text)
             return message(text, "err")
         return index_report_html(report)
 
@@ -104,14 +107,14 @@ def index_uploads_fn(ctx: UiContext) -> Callable[..., str]:
             if saved.replaced:
                 refused += message(f"Replaced earlier uploads of: {', '.join(saved.replaced)}", "warn")
             if not saved.saved:
-                gr.Warning("No uploaded file could be indexed.")
+                warn("No uploaded file could be indexed.")
                 return refused or message("No uploaded file could be indexed.", "warn")
             report = run_index(ctx, ctx.uploads_dir, chosen, name, progress)
         except Exception as exc:  # noqa: BLE001
             text = user_message(exc)
-            gr.Warning(text)
+            warn(text)
             return message(text, "err")
-        uploaded = ", ".join(esc(n) for n in saved.saved)
+        uploaded = ", ".join(esc_name(n) for n in saved.saved)
         return f"<p>Uploaded: {uploaded}</p>{refused}{index_report_html(report)}"
 
     return index_uploads

@@ -23,7 +23,7 @@ from ui.choices import (
     second_stage_choices,
 )
 from ui.context import UiContext
-from ui.errors import user_message
+from ui.errors import user_message, warn
 from ui.render import message, result_cards, timings_text
 
 
@@ -119,7 +119,7 @@ def _not_ready(text: str) -> Rendered:
 
 def _failure(exc: Exception) -> Rendered:
     text = user_message(exc)
-    gr.Warning(text)
+    warn(text)
     return message(text, "warn"), "", {"error": text}
 
 
@@ -194,7 +194,7 @@ def second_pass_fn(ctx: UiContext) -> Callable[[SearchOutcome | None], Any]:
         try:
             return render_outcome(ctx, ctx.app.highlight(pending, "semantic"))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message on the page
-            gr.Warning(user_message(exc))
+            warn(user_message(exc))
             return gr.update(), gr.update(), gr.update()
 
     return second_pass
