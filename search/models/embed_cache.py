@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from search.models.backends import PRECISION_ORDER
 from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.specs import ModelSpec
 
@@ -38,6 +39,15 @@ def model_key(spec: ModelSpec, max_tokens: int | None = None) -> str:
     """What decides a vector besides prompt and text: the weights (name, source, revision) and truncation."""
     tokens = max_tokens or spec.max_tokens
     return f"{spec.name}|{spec.source}|{spec.revision or '-'}|d{spec.dimension}|t{tokens}"
+
+
+def variant_suffix(backend: str | None) -> str:
+    """What a backend adds to the key: nothing for the backends that pass the quality gate (their
+    vectors agree at cosine >= 0.999 with fp32, so they may answer for each other), its name for any
+    other (int8 loses 1-2 points of nDCG@10: its vectors must never be served to a default run)."""
+    if backend is None or backend in PRECISION_ORDER:
+        return ""
+    return f"|{backend}"
 
 
 def text_digest(text: str) -> bytes:
@@ -149,6 +159,13 @@ class CachedEmbedder:
     def key(self) -> str:
         return self._key
 
+    def side_key(self, side: int) -> str:
+        """The key of passages (0) or queries (1): the model key and the variant of the backend that
+        embeds that side (an explicit int8 backend gets keys of its own)."""
+        backends = getattr(self._inner, "backends", None)
+        backend = str(backends[side]) if isinstance(backends, tuple) and len(backends) == 2 else None
+        return self._key + variant_suffix(backend)
+
     def __getattr__(self, name: str) -> Any:
         """Anything else the wrapped embedder offers (``tokenize`` for the sparse encoder, ``max_tokens``...)."""
         if name.startswith("_"):
@@ -161,7 +178,7 @@ class CachedEmbedder:
 
     def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
         prompt = self.spec.query_prefix(task)
-        return self._encode(texts, prompt, lambda miss: self._inner.encode_queries(miss, task=task))
+        return self._encode(texts, prompt, lambda miss: self._inner.encode_queries(miss, task=task), side=1)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.spec.document_prompt, self._inner.encode_documents)
@@ -186,14 +203,15 @@ class CachedEmbedder:
         return self._inner.document_overhead()
 
     def _encode(
-        self, texts: Sequence[str], prompt: str, embed: Callable[[list[str]], np.ndarray]
+        self, texts: Sequence[str], prompt: str, embed: Callable[[list[str]], np.ndarray], side: int = 0
     ) -> np.ndarray:
         dim = self.spec.dimension
         out = np.empty((len(texts), dim), dtype=np.float32)
         if not texts:
             return out
+        key = self.side_key(side)
         digests = [text_digest(t) for t in texts]
-        found = self._cache.get(self._key, prompt, digests, dim)
+        found = self._cache.get(key, prompt, digests, dim)
         missing: dict[bytes, str] = {}  # digest -> text, each distinct text embedded once
         hits = 0
         for row, digest in enumerate(digests):
@@ -206,7 +224,7 @@ class CachedEmbedder:
         if missing:
             vectors = np.asarray(embed(list(missing.values())), dtype=np.float32)
             fresh = dict(zip(missing, vectors))
-            self._cache.put(self._key, prompt, fresh.items())
+            self._cache.put(key, prompt, fresh.items())
             for row, digest in enumerate(digests):
                 if digest in fresh:
                     out[row] = fresh[digest]

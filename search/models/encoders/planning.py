@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from search.models.backends import (
+    PRECISION_ORDER,
     build_runner,
     onnx_available,
     torch_bf16_supported,
@@ -84,9 +85,28 @@ class ModelFiles:
 
 
 def cached_plan(files: ModelFiles) -> Plan | None:
+    """The plan cached for this model, CPU and libraries; None when there is none, or when it names a
+    backend that did not pass the quality gate (a plan file is plain JSON anyone could edit: a backend
+    "auto" may run is one the gate measured and passed, never int8)."""
     path, key, _ = files.plan_file()
     plan = load_plan(path)
-    return plan if plan is not None and plan.key == key else None
+    if plan is None or plan.key != key:
+        return None
+    refused = [name for name in dict.fromkeys((plan.documents, plan.queries)) if not passed_gate(plan, name)]
+    if refused:
+        plan_log.warning(
+            "%s names %s, which did not pass the quality gate there: plan ignored (measured again)",
+            path,
+            " and ".join(refused),
+        )
+        return None
+    return plan
+
+
+def passed_gate(plan: Plan, backend: str) -> bool:
+    """Whether ``plan`` may run ``backend``: one of the gate's candidates, measured as passing."""
+    measured = plan.measurement(backend)
+    return backend in PRECISION_ORDER and measured is not None and measured.passed and not measured.error
 
 
 def model_id(spec: ModelSpec) -> str:
