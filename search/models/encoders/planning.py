@@ -29,6 +29,7 @@ from search.models.backends import (
     PRECISION_ORDER,
     build_runner,
     onnx_available,
+    onnx_dir,
     torch_bf16_supported,
     weights_signature,
 )
@@ -76,6 +77,14 @@ class ModelFiles:
             device=self.device,
         )
         return runner
+
+    def weights(self, backend: str) -> Path:
+        """Where the files a backend runs are: the ONNX export's folder, or the model folder."""
+        return (
+            onnx_dir(self.cache_dir, self.folder, self.model_id)
+            if backend.startswith("onnx")
+            else self.folder
+        )
 
     def plan_file(self) -> tuple[Path, str, dict[str, Any]]:
         key, parts = plan_key(
@@ -139,7 +148,7 @@ def runners_for(
 
     if backend != "auto" or files.device != "cpu":
         name = "torch" if backend == "auto" else backend
-        runner = Runner(name, lambda: files.build(name))
+        runner = Runner(name, lambda: files.build(name), source=files.weights(name))
         return runner, runner, None
     plan = None if planning == "replan" else cached_plan(files)
     if plan is None and planning in ("now", "replan"):
@@ -160,10 +169,13 @@ def runners_for(
 def _lazy(plan: Plan, files: ModelFiles) -> tuple[Runner, Runner, Plan]:
     from search.models.encoders.transformers import Runner
 
-    documents = Runner(plan.documents, lambda: files.build(plan.documents))
+    documents = Runner(
+        plan.documents, lambda: files.build(plan.documents), source=files.weights(plan.documents)
+    )
     if plan.queries == plan.documents:
         return documents, documents, plan
-    return documents, Runner(plan.queries, lambda: files.build(plan.queries)), plan
+    queries = Runner(plan.queries, lambda: files.build(plan.queries), source=files.weights(plan.queries))
+    return documents, queries, plan
 
 
 def make_plan(
@@ -195,7 +207,7 @@ def make_plan(
 
     def builder(name: str) -> Callable[[], TransformersEmbedder]:
         def build() -> TransformersEmbedder:
-            runners[name] = Runner.ready(name, makers[name]())
+            runners[name] = Runner.ready(name, makers[name](), source=files.weights(name))
             return view(runners[name])
 
         return build
