@@ -225,10 +225,18 @@ def make_plan(
     )
     path, key, parts = files.plan_file()
     plan = replace(plan, key=key, key_parts=parts)
-    save_plan(path, plan)
+    saved = True
+    try:
+        save_plan(path, plan)
+    except OSError as exc:  # a full or read-only cache: the plan is used now and measured again next time
+        saved = False
+        plan_log.warning(
+            "could not save the backend plan in %s (%s): it is measured again next time", path, exc
+        )
     for line in plan.describe():
         plan_log.info("%s", line)
-    plan_log.info("plan saved in %s", path)
+    if saved:
+        plan_log.info("plan saved in %s", path)
     return plan, {name: runners[name] for name in alive}
 
 
