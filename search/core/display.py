@@ -17,6 +17,8 @@ import re
 _UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # In running text, tab and newline are text; the bidi marks (LRM, RLM, ALM) belong to right-to-left writing.
 _UNSAFE_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# What json.dumps(ensure_ascii=False) leaves raw inside strings (it escapes C0 controls itself).
+_UNSAFE_IN_JSON = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 EXCERPT_CHARS = 60
 
 
@@ -52,4 +54,4 @@ def safe_json(data: object) -> str:
     """JSON for a terminal: indented, non-ASCII text as is, but every control and bidi character
     that ``json.dumps`` leaves raw written as a ``\\uXXXX`` escape (the same string once decoded)."""
     text = json.dumps(data, ensure_ascii=False, indent=2)
-    return _UNSAFE_IN_NAMES.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
