@@ -55,6 +55,12 @@ def _serve_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         help="folder the UI may index (repeatable)",
     )
     p.add_argument(
+        "--max-uploads-mb",
+        type=int,
+        default=default,
+        help="room for all files uploaded through the UI together (default 1000 MB)",
+    )
+    p.add_argument(
         "--no-sample",
         action="store_true",
         default=False if defaults else argparse.SUPPRESS,
@@ -194,6 +200,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         host=args.host,
         port=args.port,
         allowed_roots=tuple(p.resolve() for p in args.allow_root) if args.allow_root else None,
+        max_uploads_mb=getattr(args, "max_uploads_mb", None),
     )
     if args.on_disk:
         settings = settings.with_overrides(on_disk=True)

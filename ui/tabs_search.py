@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from search.application.access import source_link
+from search.application.documents import document_link, linkable
 from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
 from ui.choices import (
     AUTO_LANGUAGE,
@@ -79,7 +79,11 @@ def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
         + f") · query language: **{language}** · {timings_text(outcome.timings_ms)}"
         + "".join(f"\n\n⚠ {warning}" for warning in outcome.warnings)
     )
-    links = [source_link(hit.source, ctx.open_roots) for hit in result.hits]
+    roots = ctx.open_roots
+    links = [
+        document_link(result.collection, hit.chunk_id, hit.page) if linkable(hit.source, roots) else None
+        for hit in result.hits
+    ]
     return (
         result_cards(
             result.hits,

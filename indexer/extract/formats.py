@@ -22,6 +22,7 @@ FORMATS: dict[str, str] = {
     ".epub": "epub",
     ".html": "html",
     ".htm": "html",
+    ".xhtml": "html",
     ".md": "md",
     ".markdown": "md",
     ".txt": "txt",

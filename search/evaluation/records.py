@@ -72,7 +72,7 @@ def id_text(value: object) -> str:
 
 def _open_bytes(path: Path) -> IO[bytes]:
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes
     return path.open("rb")
 
 
