@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,21 @@ def test_a_pdf_opens_in_the_browsers_viewer_at_its_page(context: Any, app: Runni
     # under the sandboxing headers (a blocked viewer leaves an empty page).
     document.wait_for_function("() => document.documentElement.outerHTML.includes('pdf_embedder')")
     assert screenshot(document, "document-pdf").is_file()
+
+
+def test_a_warning_pop_up_shows_a_query_sets_markup_as_text(context: Any, app: RunningApp) -> None:
+    """Item 9: an id in a query set became a link and a remote image in the pop-up; now it is text."""
+    folder = app.docs.parent / "hostile-queryset"
+    folder.mkdir(exist_ok=True)
+    (folder / "corpus.jsonl").write_text('{"_id": "d1", "text": "honeybees"}\n', encoding="utf-8")
+    (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "bees"}\n', encoding="utf-8")
+    hostile = '<img src="http://127.0.0.1:9/pixel.png" id="pwned-img"><a id="pwned-link" href="http://evil.example">x</a>'
+    (folder / "qrels.tsv").write_text(f"query-id\tcorpus-id\tscore\n{hostile}\td1\t1\n", encoding="utf-8")
+    app.app.services.settings = replace(app.app.settings, allowed_roots=(app.docs, folder))
+    page = app_page(context, app)
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#eval-folder textarea, #eval-folder input").first.fill(str(folder))
+    page.locator("#eval-button").click()
+    page.get_by_text("unknown query id").first.wait_for()
+    assert page.locator("#pwned-img, #pwned-link").count() == 0
+    assert page.get_by_text('<img src="http://127.0.0.1:9/pixel.png"', exact=False).count() >= 1
