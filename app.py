@@ -52,7 +52,8 @@ def _serve_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         action="append",
         type=Path,
         default=default,
-        help="folder the UI may index (repeatable)",
+        help="folder the UI may index and read query sets from, whose indexed documents results may open "
+        "(repeatable; nothing else in it is served)",
     )
     p.add_argument(
         "--max-uploads-mb",

@@ -414,7 +414,8 @@ def test_a_plan_naming_a_backend_that_failed_the_gate_is_not_followed(
     for documents, queries, measurements in (
         ("int8", "torch", measured),  # edited by hand
         ("int8", "int8", (*measured[:1], Measurement("int8", passed=True))),  # "passed" edited in too
-        ("onnx-int8", "torch", measured),
+        ("onnx-int8", "torch", ()),
+        ("torch", "bf16", (*measured, Measurement("bf16", cosine_min=0.99, passed=False))),  # failed here
     ):
         save_plan(path, Plan(documents, queries, "edited", measurements, key=key, key_parts=parts))
         with caplog.at_level(logging.WARNING):

@@ -111,8 +111,7 @@ def linkable(source: str, roots: Sequence[Path]) -> bool:
     server checks the file itself when it is asked for)."""
     if not source:
         return False
-    path = Path(os.path.abspath(source))
-    return any(path == root or root in path.parents for root in map(_absolute, roots))
+    return _serving_root(source, roots) is not None
 
 
 @dataclass
@@ -190,10 +189,8 @@ class DocumentAccess:
         if not source or not os.path.isabs(source) or fmt is None or fmt != payload.get(Field.FORMAT, fmt):
             raise NotAllowedError("This document cannot be opened from the browser.")
         real_roots = [os.path.realpath(root) for root in roots]
-        root = next(
-            (r for r in map(_absolute, roots) if _below(str(Path(os.path.abspath(source))), str(r))), None
-        )
-        if root is None or _hidden(Path(os.path.abspath(source)).relative_to(root)):
+        where = _serving_root(source, roots)
+        if where is None or _hidden(where[1]):
             raise NotAllowedError("This document is not in a folder this server serves.")
         real = os.path.realpath(source)
         if not any(_below(real, r) for r in real_roots):
@@ -293,6 +290,20 @@ def _descriptor_path(fd: int, real: str, st: os.stat_result) -> str:
     except OSError:
         return "/nonexistent"
     return real if (same.st_dev, same.st_ino) == (st.st_dev, st.st_ino) else "/nonexistent"
+
+
+def _serving_root(source: str, roots: Sequence[Path]) -> tuple[Path, Path] | None:
+    """(root, path below it) of the first served folder holding ``source``: by the path as indexed, or
+    by both resolved (a folder indexed through a symlink to an allowed root)."""
+    path = Path(os.path.abspath(source))
+    for root in map(_absolute, roots):
+        if path == root or root in path.parents:
+            return root, path.relative_to(root)
+    real = Path(os.path.realpath(path))
+    for root in (Path(os.path.realpath(r)) for r in roots):
+        if real == root or root in real.parents:
+            return root, real.relative_to(root)
+    return None
 
 
 def _absolute(root: Path | str) -> Path:
