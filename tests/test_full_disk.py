@@ -192,3 +192,27 @@ def test_a_full_cache_folder_turns_the_embedding_cache_off(tmpfs: Path, tmp_path
     assert result.returncode == 0, result.stderr[-800:]
     notes = [line for line in lines(result.stderr) if "embedding cache" in line]
     assert len(notes) == 1 and "continuing without it" in notes[0] and "a bug" not in result.stderr
+
+
+def test_a_disk_that_fills_while_the_server_runs_is_noticed_before_a_collection_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with EdgeStore(tmp_path / "q") as store:
+        for name in ("a", "b"):
+            store.create_collection(name, CollectionMeta.for_model(fake_spec()))
+            store.upsert(name, [point(i) for i in range(5)])
+    free = {"bytes": 10_000 * MB}
+    monkeypatch.setattr(
+        edge,
+        "free_bytes",
+        lambda folder: free["bytes"] if Path(folder).is_relative_to(tmp_path) else 10_000 * MB,
+    )
+    store = EdgeStore(tmp_path / "q")
+    try:
+        assert store.count("a") == 5 and store._snapshot is None  # opened in place
+        free["bytes"] = 0  # another program fills the disk
+        assert store.count("b") == 5 and store._snapshot is not None  # opened from a copy, no SIGBUS
+        with pytest.raises(DiskFullError):
+            store.upsert("a", [point(9)])
+    finally:
+        store.close()

@@ -673,8 +673,11 @@ class EdgeStore:
         """The collection's folder, or on a full disk a copy of it in a temporary folder with room:
         opening a shard writes, and a write into a full disk is a SIGBUS."""
         folder = self._collections_dir / name
-        if self._full is None:
-            return folder
+        if self._full is None:  # the disk may have filled since the store was opened (a long-running UI)
+            free = free_bytes(self._dir)
+            if free >= self._tuning.open_free_bytes:
+                return folder
+            self._full = f" ({free // 1024} KB free)"
         if self._snapshot is None:
             self._snapshot = _snapshot_dir(_allocated(self._collections_dir) + self._tuning.open_free_bytes)
             if self._snapshot is None:
