@@ -305,6 +305,23 @@ def test_checksums_are_verified_for_the_cost_of_a_stat_until_a_file_changes(
     assert integrity.damaged(fresh, ["a"]) == [] and integrity.recorded_names(fresh) == ["a"]  # recorded now
 
 
+def test_a_read_only_model_cache_is_checked_without_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "built"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"weights")
+    integrity.record(folder, ["weights.bin"])
+    os.utime(folder / "weights.bin")  # a new stamp: hashed again, and the stamp cannot be kept
+
+    def read_only(*args: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(folder))
+
+    monkeypatch.setattr(integrity.os, "replace", read_only)
+    assert integrity.damaged(folder, ["weights.bin"]) == []
+    assert sorted(p.name for p in folder.iterdir()) == [integrity.CHECKSUMS_FILE, "weights.bin"]
+
+
 def test_a_damaged_converted_model_is_converted_again_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -131,7 +131,7 @@ class EmbeddingCache:
         log.warning(
             "embedding cache %s is damaged (%s): moved to %s, continuing with an empty cache",
             self.path,
-            _reason(exc),
+            _reason(exc, self.path),
             aside.name,
         )
 
@@ -140,7 +140,7 @@ class EmbeddingCache:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             self._db = None
-        self.disabled = _reason(exc)
+        self.disabled = _reason(exc, self.path)
         log.warning(
             "embedding cache %s cannot be used (%s): continuing without it (every text is embedded)",
             self.path,
@@ -255,13 +255,20 @@ def _damage(exc: BaseException) -> bool:
     )
 
 
-def _reason(exc: BaseException) -> str:
+def _read_only_fs(path: Path | None) -> bool:
+    try:
+        return path is not None and bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _reason(exc: BaseException, path: Path | None = None) -> str:
     """Why, in words a user can act on."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     errno_ = getattr(exc, "errno", None)
     if name.startswith("SQLITE_FULL") or errno_ in (errno.ENOSPC, errno.EDQUOT):
         return "the disk holding it is full"
-    if name.startswith("SQLITE_READONLY") or errno_ == errno.EROFS:
+    if name.startswith("SQLITE_READONLY") or errno_ == errno.EROFS or _read_only_fs(path):
         return "it is on a read-only file system or not writable"
     if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")) or errno_ in (
         errno.EPERM,

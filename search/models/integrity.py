@@ -20,6 +20,7 @@ catches the damage that turns into NaN.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -63,7 +64,8 @@ def _write(folder: Path, data: dict[str, Any]) -> bool:
         tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
         os.replace(tmp, folder / CHECKSUMS_FILE)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         return False
     return True
 
