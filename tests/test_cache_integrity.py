@@ -286,6 +286,7 @@ def test_checksums_are_verified_for_the_cost_of_a_stat_until_a_file_changes(
     integrity.record(folder, ["weights.bin", "config.json"])
     hashed: list[str] = []
     real = integrity.sha256_of
+
     def counting(path: Path) -> str:
         hashed.append(path.name)
         return real(path)
