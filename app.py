@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from search.core.display import safe_json, shown_name, shown_text
 from search.core.environment import apply_network_policy, prepare_process
 from search.core.errors import user_message
 from search.core.settings import Settings
@@ -52,7 +53,14 @@ def _serve_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         action="append",
         type=Path,
         default=default,
-        help="folder the UI may index (repeatable)",
+        help="folder the UI may index and read query sets from, whose indexed documents results may open "
+        "(repeatable; nothing else in it is served)",
+    )
+    p.add_argument(
+        "--max-uploads-mb",
+        type=int,
+        default=default,
+        help="room for all files uploaded through the UI together (default 1000 MB)",
     )
     p.add_argument(
         "--no-sample",
@@ -209,6 +217,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         host=args.host,
         port=args.port,
         allowed_roots=tuple(p.resolve() for p in args.allow_root) if args.allow_root else None,
+        max_uploads_mb=getattr(args, "max_uploads_mb", None),
     )
     if args.on_disk:
         settings = settings.with_overrides(on_disk=True)
@@ -246,14 +255,14 @@ def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
             report = app.index_folder(args.folder, args.model, args.collection, config, progress)
     except IndexInterrupted as stopped:  # Ctrl-C: what was completed, then the one line and 130
         report = stopped.report
-        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+        print(safe_json(report.to_json()) if args.json else report.summary())
         print(
             f"interrupted: {len(report.indexed)} file(s) were indexed completely before Ctrl-C; "
             "run the same command again to index the rest",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+    print(safe_json(report.to_json()) if args.json else report.summary())
     return 0
 
 
@@ -281,7 +290,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     result = outcome.result
     language = result.query_language.label if result.query_language else "undetermined"
     for warning in outcome.warnings:  # the model out of its depth: said, on stderr (stdout may be JSON)
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {shown_text(warning)}", file=sys.stderr)
     if args.json:
         hits = [
             {
@@ -297,7 +306,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
             for i, h in enumerate(result.hits, 1)
         ]
         print(
-            json.dumps(
+            safe_json(
                 {
                     "query": result.query,
                     "query_language": result.query_language.code if result.query_language else None,
@@ -305,14 +314,12 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
                     "warnings": list(outcome.warnings),
                     "relevance_note": outcome.cue_note,
                     "hits": hits,
-                },
-                ensure_ascii=False,
-                indent=2,
+                }
             )
         )
         return 0
     print(
-        f"{len(result.hits)} results from {result.collection!r} ({result.model}, "
+        f"{len(result.hits)} results from {result.collection!r} ({shown_name(result.model)}, "
         f"{result.timings_ms.get('total', 0):.0f} ms; query read as {language})"
     )
     if outcome.cue_note:
@@ -320,9 +327,10 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
         page += f" (OCR, confidence {hit.ocr:.0f})" if hit.ocr is not None else ""
-        snippet = " ".join(hit.text.split())[:240]
+        snippet = shown_text(" ".join(hit.text.split())[:240])
         cue = f" ({LABELS[outcome.cues[rank - 1]]})" if rank <= len(outcome.cues) else ""
-        print(f"{rank:>2}. {hit.score:.3f}{cue} [{hit.language}] {hit.relpath}{page}\n    {snippet}")
+        where = f"[{shown_name(hit.language)}] {shown_name(hit.relpath)}{page}"
+        print(f"{rank:>2}. {hit.score:.3f}{cue} {where}\n    {snippet}")
     return 0
 
 
@@ -353,15 +361,17 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
         judged = len(judged_queries(queryset))
         skipped = len(queryset.queries) - judged
         tqdm.write(
-            f"query set {queryset.name!r} ({queryset.metadata.get('layout', '')}): read "
-            f"{queryset.metadata.get('files', args.queries)}; {len(queryset.corpus)} documents, "
-            f"{judged} queries with judgements"
-            + (f" ({skipped} without judgements skipped)" if skipped else ""),
+            shown_text(
+                f"query set {shown_name(queryset.name)!r} ({queryset.metadata.get('layout', '')}): read "
+                f"{queryset.metadata.get('files', args.queries)}; {len(queryset.corpus)} documents, "
+                f"{judged} queries with judgements"
+                + (f" ({skipped} without judgements skipped)" if skipped else "")
+            ),
             file=sys.stderr,
         )
 
         def progress(fraction: float, message: str) -> None:
-            bar.set_description_str(message[:80], refresh=False)
+            bar.set_description_str(shown_text(message[:80]), refresh=False)
             bar.update(int(fraction * 1000) - bar.n)
 
         workspace = EvalWorkspace(ann=args.search_index == "ann")
@@ -369,8 +379,8 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
             report = app.evaluate(queryset, pipelines, progress=progress, workspace=workspace)
         finally:
             workspace.close()
-    print(format_report(report))
-    print("\n" + app.leaderboard_text(report, queryset))
+    print(shown_text(format_report(report)))
+    print("\n" + shown_text(app.leaderboard_text(report, queryset)))
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -389,14 +399,14 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
 def cmd_collections(app: SearchApp, args: argparse.Namespace) -> int:
     for info in app.collections():
-        print(f"{info.name}\t{info.model}\t{info.chunks} chunks")
+        print(f"{info.name}\t{shown_name(info.model)}\t{info.chunks} chunks")
     return 0
 
 
 def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
     infos = app.models()
     if args.json:
-        print(json.dumps([info.to_json() for info in infos], ensure_ascii=False, indent=2))
+        print(safe_json([info.to_json() for info in infos]))
         return 0
     shown = [info for info in infos if info.available or args.all_models]
     rows = [("NAME", "FAMILY", "DIM", "LANGUAGES", "LICENCE", "HERE")]
@@ -424,8 +434,8 @@ def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(app: SearchApp, args: argparse.Namespace) -> int:
-    print(app.backend_report(args.model).summary())
-    print(app.ocr_report().summary())
+    print(shown_text(app.backend_report(args.model).summary()))
+    print(shown_text(app.ocr_report().summary()))
     return 0
 
 
@@ -487,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         message = user_message(exc)
         if message is not None:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {shown_text(message)}", file=sys.stderr)
             return EXIT_USER_ERROR
         if args.debug:
             raise

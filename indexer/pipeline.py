@@ -13,6 +13,7 @@ waits for PDF parsing, and the model gets batches of chunks of similar length
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import queue
 import threading
@@ -25,17 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from indexer.chunking import chunk_document
+from indexer.extract.formats import human_size
 from indexer.extract.loaders import (
     Discovery,
     ExtractionError,
     LoaderConfig,
     UnreadableFileError,
     discover,
-    file_sha256,
     load_parts,
 )
 from indexer.ocr.tally import OcrTally
-from indexer.walk import OUTSIDE_ROOT, is_within
+from indexer.opened import NotRegularFileError, OutsideRootError, open_checked
 from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import (
     BUILDING_STAGE,
@@ -217,8 +218,16 @@ def index_folder(
     run.timer.add("discover", time.perf_counter() - t0)
 
     present = {Path(entry.path).as_posix() for entry in found.files}
-    present |= {Path(s.path).as_posix() for s in found.skipped}  # unreadable now, but not deleted
-    removed = sorted(source for source in state if source not in present)
+    # Unreadable now (permissions, I/O) but not deleted: their chunks stay, and so do those of every file
+    # below an unreadable folder. Skipped for any other reason (a link out of the folder, too large...):
+    # no longer served.
+    kept = {Path(s.path).as_posix() for s in found.skipped if s.transient}
+    present |= kept
+    removed = sorted(
+        source
+        for source in state
+        if source not in present and not any(source.startswith(k + "/") for k in kept)
+    )
     if removed:
         t0 = time.perf_counter()
         store.delete_sources(collection, removed)
@@ -517,37 +526,71 @@ def _produce(
     stop: threading.Event,
     cancel: threading.Event,
 ) -> None:
-    """Hash, skip unchanged, extract and chunk; runs beside the embedding loop."""
+    """Open each file once, hash, skip unchanged, extract and chunk; runs beside the embedding loop.
+
+    The file is opened once and checked by its descriptor (indexer.opened): the hash and every
+    parser read that open file, so a symlink renamed over the path after the walk can bring
+    nothing from outside the folder into the index.
+    """
     real_root = os.path.realpath(root)
     try:
         for entry in found.files:
             if stop.is_set() or cancel.is_set():
                 break
             source = Path(entry.path).as_posix()
-            if not is_within(os.path.realpath(entry.path), real_root):  # made a link out since the walk
-                _put(out, _Parsed(source, "", error=OUTSIDE_ROOT), stop)
-                continue
             t0 = time.perf_counter()
             try:
-                content_hash = file_sha256(Path(entry.path))
-            except FileNotFoundError:
+                opened = open_checked(Path(entry.path), real_root)
+            except OSError as exc:
                 timer.add("hash", time.perf_counter() - t0)
-                _put(out, _Parsed(source, "", error="disappeared while indexing"), stop)
+                _put(out, _unopened(source, exc), stop)
                 continue
-            except OSError as exc:  # permissions or I/O, perhaps passing: what is indexed stays
+            with opened:
+                limit = config.loader.size_limit(entry.format)
+                if opened.size > limit:  # grown or swapped since the walk: never hashed whole
+                    reason = f"too large: {human_size(opened.size)} (limit for {entry.format} is {human_size(limit)})"
+                    _put(out, _Parsed(source, "", error=reason), stop)
+                    continue
+                try:
+                    content_hash = opened.sha256()
+                except OSError as exc:  # I/O, perhaps passing: what is indexed stays
+                    timer.add("hash", time.perf_counter() - t0)
+                    _put(out, _unopened(source, exc), stop)
+                    continue
                 timer.add("hash", time.perf_counter() - t0)
-                _put(out, _Parsed(source, "", error=f"unreadable: {exc.strerror or exc}", keep=True), stop)
-                continue
-            timer.add("hash", time.perf_counter() - t0)
-            known = state.get(source)
-            if known is not None and known.complete(content_hash):
-                _put(out, _Parsed(source, content_hash, unchanged=True), stop)
-                continue
-            _produce_file(Path(entry.path), root, content_hash, chunker, config, timer, out, stop, cancel)
+                known = state.get(source)
+                if known is not None and known.complete(content_hash):
+                    _put(out, _Parsed(source, content_hash, unchanged=True), stop)
+                    continue
+                _produce_file(
+                    Path(entry.path),
+                    root,
+                    content_hash,
+                    chunker,
+                    config,
+                    timer,
+                    out,
+                    stop,
+                    cancel,
+                    reader=opened.path,
+                )
     except BaseException as exc:  # noqa: BLE001 - a bug, not a bad file: surface it in the caller's thread
         _put(out, exc, stop, force=True)
     finally:
         _put(out, None, stop, force=True)
+
+
+def _unopened(source: str, exc: OSError) -> _Parsed:
+    """Why a file could not be opened (or read) since the walk, and whether its indexed chunks stay:
+    only for a passing failure (permissions, I/O); a link out of the folder, a file gone or
+    replaced by a device loses them."""
+    if isinstance(exc, (OutsideRootError, NotRegularFileError)):
+        return _Parsed(source, "", error=str(exc.strerror))
+    if isinstance(exc, FileNotFoundError):
+        return _Parsed(source, "", error="disappeared while indexing")
+    if exc.errno == errno.ELOOP:
+        return _Parsed(source, "", error="symlink loop: the link resolves to itself")
+    return _Parsed(source, "", error=f"unreadable: {exc.strerror or exc}", keep=True)
 
 
 def _produce_file(
@@ -560,6 +603,7 @@ def _produce_file(
     out: queue.Queue[_Parsed | BaseException | None],
     stop: threading.Event,
     cancel: threading.Event,
+    reader: Path | None = None,
 ) -> None:
     """Extract and chunk one file, part by part (one part unless it is a long text file).
 
@@ -568,7 +612,7 @@ def _produce_file(
     the earlier ones 0, and the store takes the largest as what a complete file must have.
     """
     source = path.as_posix()
-    parts = iter(load_parts(path, root, config.loader, content_hash=content_hash))
+    parts = iter(load_parts(path, root, config.loader, content_hash=content_hash, reader=reader))
     held: _Parsed | None = None
     position = 0
     while not (stop.is_set() or cancel.is_set()):

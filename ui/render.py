@@ -13,6 +13,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from search.core.display import shown_name
 from search.core.reports import IndexReport
 from search.core.types import Hit
 from search.retrieval.highlight import Highlight
@@ -61,6 +62,12 @@ CONTEXT_BEFORE = 160
 
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def esc_name(text: object) -> str:
+    """A file name or id for a page: escaped, with control and bidi characters shown as escapes
+    (``rtl\u202egnp.txt`` must not read as ``rtltxt.png``)."""
+    return esc(shown_name(text))
 
 
 def message(text: str, kind: str = "info") -> str:
@@ -168,7 +175,7 @@ def hit_card(
             else ""
         )
         + f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
-        f'<span class="mls-source">{esc(hit.relpath)}</span>'
+        f'<span class="mls-source">{esc_name(hit.relpath)}</span>'
         + (f'<span class="mls-page">{esc(page)}</span>' if page else "")
         + ocr_badge(hit.ocr)
         + (
@@ -295,7 +302,7 @@ def compare_html(columns: Sequence[Column], k: int) -> str:
                 items.append(
                     f'<li{cls}><span class="mls-score">{hit.score:.3f}</span> '
                     f'<span class="mls-badge">{esc(hit.language)}</span> '
-                    f'<span class="mls-source">{esc(hit.relpath)}</span>'
+                    f'<span class="mls-source">{esc_name(hit.relpath)}</span>'
                     + (f' <span class="mls-page">{esc(page)}</span>' if page else "")
                     + f'<div class="mls-small" dir="auto">{esc(short)}</div></li>'
                 )
@@ -358,14 +365,16 @@ def index_report_html(report: IndexReport) -> str:
     )
     skipped = (
         '<details open><summary>Skipped files</summary><table class="mls-table"><tr><th>file</th><th>reason</th></tr>'
-        + "".join(f"<tr><td>{esc(s.path)}</td><td>{esc(s.reason)}</td></tr>" for s in report.skipped)
+        + "".join(
+            f"<tr><td>{esc_name(s.path)}</td><td>{esc_name(s.reason)}</td></tr>" for s in report.skipped
+        )
         + "</table></details>"
         if report.skipped
         else ""
     )
     indexed = (
         f"<details><summary>Indexed files ({len(report.indexed)})</summary><ul>"
-        + "".join(f"<li>{esc(path)}</li>" for path in report.indexed)
+        + "".join(f"<li>{esc_name(path)}</li>" for path in report.indexed)
         + "</ul></details>"
         if report.indexed
         else ""

@@ -23,6 +23,7 @@ FORMATS: dict[str, str] = {
     ".epub": "epub",
     ".html": "html",
     ".htm": "html",
+    ".xhtml": "html",
     ".md": "md",
     ".markdown": "md",
     ".txt": "txt",

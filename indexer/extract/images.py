@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe
-from indexer.extract.scans import ScanReport, ocr_sections
+from indexer.extract.scans import ScanReport, document_name, ocr_sections
 from indexer.ocr.pages import PageText
 from search.core.types import Section
 
@@ -26,7 +26,7 @@ def extract_image(path: Path, config: LoaderConfig) -> Extracted:
     from PIL import Image, ImageSequence, UnidentifiedImageError
 
     options = reader.options
-    reading = reader.document(path.as_posix())
+    reading = reader.document(document_name(path))
     report = ScanReport()
     sections: list[Section] = []
     try:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe
-from indexer.extract.scans import ScanReport, ocr_sections
+from indexer.extract.scans import ScanReport, document_name, ocr_sections
 from indexer.extract.textnorm import join_lines, normalize_text
 from search.core.types import UNDETERMINED, Section
 from search.text.language import detect_language
@@ -131,7 +131,7 @@ def _read_scans(
     reader = config.ocr
     assert reader is not None
     options = reader.options
-    reading = reader.document(path.as_posix(), _language_hints(doc, blocks))
+    reading = reader.document(document_name(path), _language_hints(doc, blocks))
     read: dict[int, list[_Block]] = {}
     for number in scans:
         report.pages += 1

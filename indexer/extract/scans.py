@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 
 from indexer.ocr.languages import install_command
 from indexer.ocr.pages import OcrEvent, PageText
 from search.core.types import Section
+
+_SOURCE: ContextVar[str | None] = ContextVar("ocr_source", default=None)
+
+
+@contextmanager
+def ocr_source(source: str) -> Iterator[None]:
+    """Name the document being extracted: its bytes may be read through a descriptor's path
+    (``/proc/self/fd/N``), which must not reach the OCR report or its messages."""
+    token = _SOURCE.set(source)
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
+
+
+def document_name(path: Path) -> str:
+    """The name of the document read from ``path``: the one ``ocr_source`` set, else the path itself."""
+    return _SOURCE.get() or path.as_posix()
 
 
 def ocr_sections(page: PageText | None, number: int) -> Iterator[Section]:

@@ -46,12 +46,14 @@ from search.retrieval.searcher import MAX_K, Searcher, SearchResult
 from search.stores.base import SearchFilter
 
 log = logging.getLogger("search")
+MB = 1024 * 1024
 CUE_DEPTH = 50  # dense hits looked up to judge sparse, hybrid and reranked hits on the closeness scale
 
 if TYPE_CHECKING:  # imported where used: a cold `app.py search` needs none of them (issue 18)
     from indexer.pipeline import IndexConfig
     from search.application.access import SavedUploads
     from search.application.backend_plans import BackgroundPlan
+    from search.application.documents import DocumentAccess, OpenedDocument
     from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressCallback
     from search.core.types import QuerySet
     from search.evaluation.report import EvalReport
@@ -97,6 +99,7 @@ class SearchApp:
         self._second_stages: list[str] | None = None
         self._background_plan: BackgroundPlan | None = None
         self._floors: dict[tuple[str, str], NoiseFloor] = {}
+        self._documents: DocumentAccess | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, any_reranker: bool = False) -> SearchApp:
@@ -372,6 +375,17 @@ class SearchApp:
             return LexicalHighlighter()
         return None
 
+    def open_document(self, collection: str, chunk_id: str, roots: Sequence[Path]) -> OpenedDocument:
+        """The source file of a search result, checked and open, for a browser (only below ``roots``;
+        see search.application.documents for every check)."""
+        with self._lock:
+            if self._documents is None:
+                from search.application.documents import DocumentAccess
+
+                self._documents = DocumentAccess(self.services.store)
+            documents = self._documents
+        return documents.open(collection, chunk_id, roots)
+
     # ---- indexing --------------------------------------------------------------------------------
 
     def index_folder(
@@ -427,13 +441,18 @@ class SearchApp:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> tuple[SavedUploads, IndexReport | None]:
-        """Copy uploads (typed and size-checked) into ``uploads_dir`` and index that folder."""
-        from search.application.access import save_uploads
+        """Copy uploads (typed, size-checked, within the quota) into a new folder below ``uploads_dir`` and
+        index that folder alone; files it could not index are not kept."""
+        from search.application.access import save_uploads, tidy_upload
 
-        saved = save_uploads(files, uploads_dir, int(self.settings.max_upload_mb) * 1024 * 1024)
-        if not saved.saved:
+        saved = save_uploads(
+            files, uploads_dir, self.settings.max_upload_mb * MB, self.settings.max_uploads_mb * MB
+        )
+        if saved.folder is None:
             return saved, None
-        return saved, self.index_folder(uploads_dir, model, collection, progress=progress, cancel=cancel)
+        report = self.index_folder(saved.folder, model, collection, progress=progress, cancel=cancel)
+        tidy_upload(saved.folder, [s.path for s in report.skipped])
+        return saved, report
 
     # ---- evaluating ------------------------------------------------------------------------------
 

@@ -174,7 +174,10 @@ class Services:
         embedder = self.embedder(model)
         if not (self.settings.embedding_cache and embedder.spec.revision):
             return embedder
-        return self._cached.get(embedder.spec.name, lambda: CachedEmbedder(embedder, self._embedding_cache()))
+        cache = self._embedding_cache()
+        if cache.disabled:  # said once when it was opened; the run goes on without it
+            return embedder
+        return self._cached.get(embedder.spec.name, lambda: CachedEmbedder(embedder, cache))
 
     def _embedding_cache(self) -> EmbeddingCache:
         with self._cache_lock:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from search.core.display import shown_name, shown_text
+
 
 @dataclass(frozen=True)
 class SkippedFile:
@@ -98,7 +100,7 @@ class IndexReport:
             f"{lang} {n}" for lang, n in sorted(self.chunks_by_language.items(), key=lambda kv: -kv[1])
         )
         lines = [
-            f"Indexed {self.root} into collection {self.collection!r} with {self.model}"
+            f"Indexed {shown_name(self.root)} into collection {self.collection!r} with {shown_name(self.model)}"
             + (" (cancelled)" if self.cancelled else ""),
             f"  files: {self.files_seen} seen, {len(self.indexed)} indexed, {self.unchanged} unchanged, "
             f"{len(self.removed)} removed, {len(self.skipped)} skipped, {self.unsupported} unsupported type"
@@ -108,12 +110,12 @@ class IndexReport:
         if self.vectors_reused:
             lines.append(f"  vectors reused from the embedding cache: {self.vectors_reused}")
         if self.unsupported_languages:
-            lines.append(f"  warning: {self.language_warning}")
+            lines.append(f"  warning: {shown_text(self.language_warning)}")
         lines += self.ocr.lines()
-        for skipped in self.skipped:
-            lines.append(f"  skipped {skipped.path}: {skipped.reason}")
+        for skipped in self.skipped:  # names come from the folder: never raw escapes or bidi overrides
+            lines.append(f"  skipped {shown_name(skipped.path)}: {shown_name(skipped.reason)}")
         for removed in self.removed:
-            lines.append(f"  removed {removed}")
+            lines.append(f"  removed {shown_name(removed)}")
         stages = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
         lines.append(f"  time: {stages}")
         return "\n".join(lines)

@@ -36,6 +36,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     max_upload_mb: int = 50
+    max_uploads_mb: int = 1000  # all uploads together (each upload is kept in a folder of its own)
     # Published MTEB figures shown beside evaluation leaderboards, read at run time if the folder exists.
     reference_scores: Path | None = None
     # Scanned pages and images are read by Tesseract where it is installed (indexer.ocr); off: reported.

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from search.core.errors import CollectionNotFoundError, ModelMismatchError, QueryError, StoreError
+from search.core.errors import CollectionNotFoundError, ModelError, ModelMismatchError, QueryError, StoreError
 from search.core.types import Hit, SparseVector
 from search.models.embedder import Embedder
 from search.models.language_bias import LanguageCentering
@@ -202,6 +202,13 @@ class Searcher:
         searched = list(dense)
         if self._correction is not None and mode != "sparse":
             searched = list(self._correction.queries(np.stack([np.asarray(d) for d in dense])))
+        if any(d is not None and not np.isfinite(d).all() for d in searched):
+            # A NaN query matches nothing and would read as "0 results": say what is broken instead.
+            raise ModelError(
+                f"The model {self._embedder.spec.name!r} computed a NaN or infinite query vector: its "
+                "files (or the language correction's means) are damaged; run app.py doctor, or delete the "
+                "model's cache folder to have it built again."
+            )
         first_k = max(k, candidates) if reranker else k
         if mode == "dense" and self._feedback is not None and self._votes():
             t0 = time.perf_counter()

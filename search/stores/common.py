@@ -88,14 +88,22 @@ def not_found_error(name: str, known: Sequence[str]) -> CollectionNotFoundError:
 
 
 def check_dimension(name: str, meta: CollectionMeta, points: Sequence[Point]) -> None:
-    """Fail before the engine does, with a message that names the model."""
+    """Fail before the engine does, with a message that names the model; never write a NaN or an infinity
+    (a damaged model or cache: such a point matches nothing, and the collection would answer nothing)."""
     for point in points:
-        size = int(np.asarray(point.vector).shape[-1])
+        vector = np.asarray(point.vector)
+        size = int(vector.shape[-1])
         if size != meta.dimension:
             raise ModelMismatchError(
                 f"Collection {name!r} holds {meta.dimension}-d vectors from model {meta.model!r}, "
                 f"but point {point.id} has a {size}-d vector. Embed with --model {meta.model!r} "
                 "or index into a new collection (--collection NAME)."
+            )
+        if not np.isfinite(vector).all():
+            raise StoreError(
+                f"Refused to write a NaN or infinite vector into {name!r} (model {meta.model!r}): the model's "
+                "files or the embedding cache are damaged. Nothing of that batch was written; run app.py "
+                "doctor, or delete the model's cache folder to have it built again, then index again."
             )
 
 
