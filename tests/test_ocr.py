@@ -283,3 +283,17 @@ def test_doctor_lists_the_engine_its_version_and_packs() -> None:
         and "apt-get install -y --no-install-recommends tesseract-ocr" in absent
     )
     assert "off" in ocr_report(None).summary()
+
+
+def test_an_index_run_names_the_scanned_file_not_the_descriptor_it_read(tmp_path: Path) -> None:
+    """The indexer reads every file through the descriptor it checked (``/proc/self/fd/N``); what
+    OCR reports must still name the document."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "thai-th.png").write_bytes((DATA / "thai-th.png").read_bytes())
+    events: list[OcrEvent] = []
+    config = IndexConfig(loader=LoaderConfig(ocr=_reader(events, page_timeout_s=0.001)))
+    report = index_folder(folder, FakeEmbedder(), ClientStore(":memory:"), "a", config=config)
+    text = report.summary()
+    assert "thai-th.png" in text and "/proc/" not in text
+    assert all("/proc/" not in event.source for event in events)
