@@ -39,6 +39,7 @@ from search.core.errors import (
     StoreError,
     user_message,
 )
+from search.core.optional_sqlite import OptionalSqlite
 from search.core.settings import Settings
 from search.models import integrity
 from search.models.embed_cache import CACHE_FILENAME, CachedEmbedder, EmbeddingCache, model_key
@@ -108,13 +109,13 @@ def test_a_damaged_cache_file_is_set_aside_in_one_line_and_the_run_goes_on(tmp_p
 def test_a_cache_that_cannot_be_written_turns_itself_off(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def refused(self: EmbeddingCache) -> sqlite3.Connection:
+    def refused(self: OptionalSqlite) -> sqlite3.Connection:
         error = sqlite3.OperationalError("attempt to write a readonly database")
         error.sqlite_errorname = "SQLITE_READONLY"  # type: ignore[attr-defined]
         raise error
 
     with caplog.at_level(logging.WARNING), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(EmbeddingCache, "_open", refused)
+        patch.setattr(OptionalSqlite, "_open", refused)
         cache = EmbeddingCache.in_dir(tmp_path)
     assert cache.disabled and "read-only" in cache.disabled
     (record,) = [r for r in caplog.records if "embedding cache" in r.getMessage()]
@@ -135,7 +136,11 @@ def test_a_full_cache_disk_during_a_run_turns_the_cache_off(
     embedder.encode_documents(TEXTS[:1])
     full = sqlite3.OperationalError("database or disk is full")
     full.sqlite_errorname = "SQLITE_FULL"  # type: ignore[attr-defined]
-    cache._failed(full)
+
+    def write_fails(db: sqlite3.Connection) -> None:
+        raise full
+
+    cache._file.write(write_fails)
     assert cache.disabled == "the disk holding it is full"
     assert embedder.encode_documents(TEXTS).shape == (4, 64)  # the run goes on, without it
     assert any("continuing without it" in r.getMessage() for r in caplog.records)
@@ -446,3 +451,24 @@ def test_a_plan_naming_a_backend_that_failed_the_gate_is_not_followed(
         caplog.clear()
     embedder = load_transformers(spec, cache_dir=tmp_path / "cache", backend="auto", planning="later")
     assert "int8" not in embedder.backend  # the provisional choice, not the edited plan
+
+
+def test_the_ocr_cache_is_optional_like_the_embedding_cache(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A damaged OCR cache is set aside and a fresh one works; an unusable folder turns it off."""
+    from indexer.ocr.cache import CACHE_FILENAME as OCR_FILENAME
+    from indexer.ocr.cache import CachedPage, OcrCache
+
+    (tmp_path / OCR_FILENAME).write_bytes(b"not a database at all" * 100)
+    with caplog.at_level(logging.WARNING):
+        cache = OcrCache.in_dir(tmp_path)
+    assert cache.disabled is None and (tmp_path / f"{OCR_FILENAME}.damaged").is_file()
+    assert any("OCR cache" in r.getMessage() and "damaged" in r.getMessage() for r in caplog.records)
+    cache.put(b"k", CachedPage("text", 90.0, ("eng",), 1.0))
+    assert cache.get(b"k") == CachedPage("text", 90.0, ("eng",), 1.0)
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    off = OcrCache(blocked / OCR_FILENAME)  # its folder cannot be made
+    assert off.disabled and off.get(b"k") is None and off.count() == 0
+    off.put(b"k", CachedPage("text", 90.0, ("eng",), 1.0))  # quietly nothing

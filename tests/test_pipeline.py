@@ -258,7 +258,7 @@ def test_unreadable_files_keep_their_chunks_corrupt_ones_lose_them(
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, real_root)
 
-    def failing_extract(fmt: str, path: Path, config: object) -> object:
+    def failing_extract(fmt: str, path: Path, config: object, source: str) -> object:
         raise OSError(5, "Input/output error", str(path))
 
     with monkeypatch.context() as patch:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from search.core.optional_sqlite import OptionalSqlite
 
 CACHE_FILENAME = "ocr.sqlite3"
 _SCHEMA_VERSION = 1
@@ -34,31 +35,28 @@ def page_key(image_sha256: bytes, *parts: str) -> bytes:
 
 
 class OcrCache:
+    """Optional like the embedding cache (``OptionalSqlite``): a damaged file is set aside, a read-only
+    or full folder turns it off for the process, each in one line; pages are then read again."""
+
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            if self._db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-                self._db.execute("DROP TABLE IF EXISTS pages")  # a cache: rebuilt, never migrated
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS pages (key BLOB PRIMARY KEY, text TEXT NOT NULL,"
-                " confidence REAL NOT NULL, languages TEXT NOT NULL, seconds REAL NOT NULL)"
-            )
-            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        self._file = OptionalSqlite(path, "OCR cache", _setup)
 
     @classmethod
     def in_dir(cls, cache_dir: Path) -> OcrCache:
         return cls(cache_dir / CACHE_FILENAME)
 
+    @property
+    def disabled(self) -> str | None:
+        return self._file.disabled
+
     def get(self, key: bytes) -> CachedPage | None:
-        with self._lock:
-            row = self._db.execute(
+        row = self._file.run(
+            lambda db: db.execute(
                 "SELECT text, confidence, languages, seconds FROM pages WHERE key = ?", (key,)
-            ).fetchone()
+            ).fetchone(),
+            None,
+        )
         if row is None:
             return None
         text, confidence, languages, seconds = row
@@ -67,21 +65,30 @@ class OcrCache:
         )
 
     def put(self, key: bytes, page: CachedPage) -> None:
-        with self._lock:
-            self._db.execute(
+        self._file.write(
+            lambda db: db.execute(
                 "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
                 (key, page.text, page.confidence, "+".join(page.languages), page.seconds),
             )
+        )
 
     def clear(self) -> int:
         """Forget every page (benchmarks that time reading; deleting the file does the same)."""
-        with self._lock:
-            return int(self._db.execute("DELETE FROM pages").rowcount)
+        return self._file.run(lambda db: int(db.execute("DELETE FROM pages").rowcount), 0)
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM pages").fetchone()[0])
+        return self._file.run(lambda db: int(db.execute("SELECT COUNT(*) FROM pages").fetchone()[0]), 0)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
+
+
+def _setup(db: sqlite3.Connection) -> None:
+    if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+        db.execute("DROP TABLE IF EXISTS pages")  # a cache: rebuilt, never migrated
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS pages (key BLOB PRIMARY KEY, text TEXT NOT NULL,"
+        " confidence REAL NOT NULL, languages TEXT NOT NULL, seconds REAL NOT NULL)"
+    )
+    db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+    db.execute("SELECT key, text, confidence, languages, seconds FROM pages LIMIT 1").fetchall()

@@ -14,11 +14,8 @@ model in one batch, keeping the inner embedder's length-sorted batching.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from search.core.optional_sqlite import OptionalSqlite
 from search.models.backends import PRECISION_ORDER
 from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.specs import ModelSpec
@@ -69,127 +67,60 @@ class CacheStats:
 class EmbeddingCache:
     """float32 vectors in SQLite keyed by (model key, prompt, text sha256).
 
-    The cache is optional, so no state of its file ever stops a run: a file that is not a database
-    or is damaged is moved aside (``embeddings.sqlite3.damaged``) and an empty cache started; a
-    folder that is read-only, full or not ours turns the cache off for this process; a vector that
-    is not finite (a poisoned or damaged entry) is never served, but embedded again. Each of these
-    is said once, in one line naming the file (``disabled`` holds why the cache is off).
+    The cache is optional (``OptionalSqlite``): a damaged file is set aside, a read-only, full or
+    foreign folder turns it off, each said in one line naming the file; a vector that is not
+    finite (a poisoned or damaged entry) is never served, but embedded again.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        self.disabled: str | None = None
+        self._file = OptionalSqlite(path, "embedding cache", _setup)
         self._warned_poison = False
-        try:
-            self._db = self._open()
-        except (sqlite3.Error, OSError) as exc:
-            if not _damage(exc):
-                self._disable(exc)
-                return
-            self._set_aside(exc)
 
     @classmethod
     def in_dir(cls, cache_dir: Path) -> EmbeddingCache:
         return cls(cache_dir / CACHE_FILENAME)
 
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
-            if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-                db.execute("DROP TABLE IF EXISTS vectors")  # a cache: rebuilt, never migrated
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors ("
-                " model TEXT NOT NULL, prompt TEXT NOT NULL, text_sha BLOB NOT NULL, vector BLOB NOT NULL,"
-                " UNIQUE (model, prompt, text_sha))"
-            )
-            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-            db.execute("SELECT model, prompt, text_sha, vector FROM vectors LIMIT 1").fetchall()
-        except BaseException:
-            db.close()
-            raise
-        return db
-
-    def _set_aside(self, exc: BaseException) -> None:
-        """A damaged file: moved aside (kept for a look), and an empty cache in its place."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        aside = self.path.with_name(self.path.name + ".damaged")
-        try:
-            os.replace(self.path, aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self._db = self._open()
-        except (sqlite3.Error, OSError) as again:
-            self._disable(again)
-            return
-        log.warning(
-            "embedding cache %s is damaged (%s): moved to %s, continuing with an empty cache",
-            self.path,
-            _reason(exc, self.path),
-            aside.name,
-        )
-
-    def _disable(self, exc: BaseException) -> None:
-        if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
-            self._db = None
-        self.disabled = _reason(exc, self.path)
-        log.warning(
-            "embedding cache %s cannot be used (%s): continuing without it (every text is embedded)",
-            self.path,
-            self.disabled,
-        )
-
-    def _failed(self, exc: BaseException) -> None:
-        """An error in use: a damaged file is replaced by an empty one, anything else turns the cache off."""
-        if _damage(exc):
-            self._set_aside(exc)
-        else:
-            self._disable(exc)
+    @property
+    def disabled(self) -> str | None:
+        """Why the cache is off (None while it works)."""
+        return self._file.disabled
 
     def get(
         self, model: str, prompt: str, digests: Sequence[bytes], dimension: int
     ) -> dict[bytes, np.ndarray]:
         """The cached vectors among ``digests``; entries of the wrong size or not finite are treated as missing."""
-        found: dict[bytes, np.ndarray] = {}
         unique = list(dict.fromkeys(digests))
-        poisoned = 0
-        with self._lock:
-            if self._db is None:
-                return found
-            try:
-                for start in range(0, len(unique), _LOOKUP_CHUNK):
-                    part = unique[start : start + _LOOKUP_CHUNK]
-                    rows = self._db.execute(
-                        "SELECT text_sha, vector FROM vectors WHERE model = ? AND prompt = ? "
-                        f"AND text_sha IN ({','.join('?' * len(part))})",
-                        (model, prompt, *part),
-                    ).fetchall()
-                    for digest, blob in rows:
-                        vector = np.frombuffer(blob, dtype="<f4")
-                        if vector.shape[0] != dimension:
-                            continue
-                        if not np.isfinite(vector).all():
-                            poisoned += 1
-                            continue
-                        found[bytes(digest)] = vector
-            except sqlite3.Error as exc:
-                self._failed(exc)
-                return {}
-            if poisoned and not self._warned_poison:
-                self._warned_poison = True
-                log.warning(
-                    "embedding cache %s holds NaN or infinite vectors (damaged or tampered with): "
-                    "they are ignored and the texts embedded again",
-                    self.path,
-                )
+
+        def read(db: sqlite3.Connection) -> tuple[dict[bytes, np.ndarray], int]:
+            found: dict[bytes, np.ndarray] = {}
+            poisoned = 0
+            for start in range(0, len(unique), _LOOKUP_CHUNK):
+                part = unique[start : start + _LOOKUP_CHUNK]
+                rows = db.execute(
+                    "SELECT text_sha, vector FROM vectors WHERE model = ? AND prompt = ? "
+                    f"AND text_sha IN ({','.join('?' * len(part))})",
+                    (model, prompt, *part),
+                ).fetchall()
+                for digest, blob in rows:
+                    vector = np.frombuffer(blob, dtype="<f4")
+                    if vector.shape[0] != dimension:
+                        continue
+                    if not np.isfinite(vector).all():
+                        poisoned += 1
+                        continue
+                    found[bytes(digest)] = vector
+            return found, poisoned
+
+        nothing: tuple[dict[bytes, np.ndarray], int] = ({}, 0)
+        found, poisoned = self._file.run(read, nothing)
+        if poisoned and not self._warned_poison:
+            self._warned_poison = True
+            log.warning(
+                "embedding cache %s holds NaN or infinite vectors (damaged or tampered with): "
+                "they are ignored and the texts embedded again",
+                self.path,
+            )
         return found
 
     def put(self, model: str, prompt: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
@@ -198,84 +129,41 @@ class EmbeddingCache:
             for digest, v in items
             if np.isfinite(vector := np.asarray(v, dtype="<f4")).all()
         ]
-        if not rows:
-            return
-        with self._lock:
-            if self._db is None:
-                return
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:  # a full or read-only disk, a damaged file: the run goes on
-                self._failed(exc)
+        if rows:
+            self._file.write(
+                lambda db: db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+            )
 
     def count(self, model: str | None = None) -> int:
-        with self._lock:
-            if self._db is None:
-                return 0
-            if model is None:
-                return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
-            return int(
-                self._db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0]
-            )
+        if model is None:
+            return self._file.run(lambda db: int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]), 0)
+        return self._file.run(
+            lambda db: int(
+                db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0]
+            ),
+            0,
+        )
 
     def forget(self, model: str) -> int:
         """Drop one model's vectors (e.g. a local model whose weights changed without a new revision)."""
-        with self._lock:
-            if self._db is None:
-                return 0
-            return self._db.execute("DELETE FROM vectors WHERE model = ?", (model,)).rowcount
+        return self._file.run(
+            lambda db: int(db.execute("DELETE FROM vectors WHERE model = ?", (model,)).rowcount), 0
+        )
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.close()
-                self._db = None
+        self._file.close()
 
 
-# SQLite's result codes (Python 3.11+ exposes them as sqlite_errorname) that mean the file itself is bad.
-_DAMAGE = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
-
-
-def _damage(exc: BaseException) -> bool:
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    if name.startswith("SQLITE_CORRUPT") or name in _DAMAGE:
-        return True
-    text = str(exc).lower()
-    return (
-        "not a database" in text
-        or "malformed" in text
-        or (isinstance(exc, sqlite3.OperationalError) and "no such column" in text)
+def _setup(db: sqlite3.Connection) -> None:
+    if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+        db.execute("DROP TABLE IF EXISTS vectors")  # a cache: rebuilt, never migrated
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS vectors ("
+        " model TEXT NOT NULL, prompt TEXT NOT NULL, text_sha BLOB NOT NULL, vector BLOB NOT NULL,"
+        " UNIQUE (model, prompt, text_sha))"
     )
-
-
-def _read_only_fs(path: Path | None) -> bool:
-    try:
-        return path is not None and bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
-def _reason(exc: BaseException, path: Path | None = None) -> str:
-    """Why, in words a user can act on."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    errno_ = getattr(exc, "errno", None)
-    if name.startswith("SQLITE_FULL") or errno_ in (errno.ENOSPC, errno.EDQUOT):
-        return "the disk holding it is full"
-    if name.startswith("SQLITE_READONLY") or errno_ == errno.EROFS or _read_only_fs(path):
-        return "it is on a read-only file system or not writable"
-    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")) or errno_ in (
-        errno.EPERM,
-        errno.EACCES,
-    ):
-        return "it cannot be opened for writing (permissions?)"
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
+    db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+    db.execute("SELECT model, prompt, text_sha, vector FROM vectors LIMIT 1").fetchall()
 
 
 class CachedEmbedder:
