@@ -243,6 +243,8 @@ BACKEND_PLANNING = {"index": "now", "eval": "now", "doctor": "now", "serve": "ba
 
 
 def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
+    import logging
+
     from indexer.pipeline import IndexConfig
     from indexer.progress import tqdm_progress
     from search.core.reports import IndexInterrupted
@@ -251,7 +253,7 @@ def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
     if args.max_file_mb:
         config = config.with_max_file_mb(args.max_file_mb)
     try:
-        with tqdm_progress(disable=args.json) as progress:
+        with tqdm_progress(disable=args.json, loggers=[logging.getLogger(PLAN_LOGGER)]) as progress:
             report = app.index_folder(args.folder, args.model, args.collection, config, progress)
     except IndexInterrupted as stopped:  # Ctrl-C: what was completed, then the one line and 130
         report = stopped.report

@@ -238,6 +238,7 @@ def index_folder(
         )
 
     chunker = _Chunker(embedder, config, run.timer, sparse)
+    run.sizes.update({Path(entry.path).as_posix(): max(1, entry.size) for entry in found.files})
 
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
         _produce(found, root_path, state, chunker, config, run.timer, out, stop, run.cancel)
@@ -276,6 +277,7 @@ def index_documents(
     root = roots.pop() if len(roots) == 1 else ""
     run = _Run(embedder, store, collection, sparse, config, root, progress, cancel, vectors)
     run.display.update({doc.source: doc.relpath for doc in docs})
+    run.sizes.update({doc.source: max(1, len(doc.text.encode("utf-8"))) for doc in docs})
     chunker = _Chunker(embedder, config, run.timer, sparse)
 
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
@@ -328,6 +330,10 @@ class _Run:
         self.settled = 0  # files done without the model: unchanged, or skipped with a reason
         self.total = 0
         self.current = ""
+        self.sizes: dict[str, int] = {}  # source -> bytes of work, until the file is done
+        self.work_total = 0
+        self.work_finished = 0  # bytes of the files done (indexed, unchanged or skipped)
+        self.work_settled = 0  # of those, the files that needed no model
         prepare_collection(store, collection, embedder, sparse, config, vectors)
         self.writer = _Writer(
             embedder,
@@ -352,16 +358,32 @@ class _Run:
             reason = reason.replace(root.rstrip("/") + "/", "")
         return reason
 
-    def report_progress(self, finished: Sequence[str] = ()) -> None:
-        """Files count as done once all their chunks are written (or they needed none)."""
+    def report_progress(self, finished: Sequence[str] = (), settled: bool = False) -> None:
+        """Files count as done once all their chunks are written (or they needed none); the work
+        moves with every batch written (see IndexProgress.work_done)."""
         with self._progress_lock:
-            if finished:
-                self.current = self.rel(finished[-1])
+            for source in finished:
+                size = self.sizes.pop(source, 0)
+                self.work_finished += size
+                if settled:
+                    self.work_settled += size
             if self.progress and hasattr(self, "writer"):
+                if self.writer.current:
+                    self.current = self.rel(self.writer.current)
+                elif finished:
+                    self.current = self.rel(finished[-1])
                 done = self.settled + self.writer.completed
+                partial = self.writer.partial_work(self.sizes)
                 self.progress(
                     IndexProgress(
-                        done, self.total, self.writer.written, self.current, pages_ocr=self.ocr.pages
+                        done,
+                        self.total,
+                        self.writer.written,
+                        self.current,
+                        pages_ocr=self.ocr.pages,
+                        work_done=min(self.work_total, self.work_finished + int(partial)),
+                        work_total=self.work_total,
+                        work_settled=self.work_settled,
                     )
                 )
 
@@ -390,6 +412,7 @@ class _Run:
         ignored: int = 0,
     ) -> IndexReport:
         self.total = total
+        self.work_total = sum(self.sizes.values())
         state = state or {}
         parsed: queue.Queue[_Parsed | BaseException | None] = queue.Queue(maxsize=self.config.queue_files)
         stop = threading.Event()  # ours: tells the producer the consumer has gone away
@@ -413,12 +436,12 @@ class _Run:
                 if item.unchanged:
                     unchanged += 1
                     self.settled += 1
-                    self.report_progress([item.source])
+                    self.report_progress([item.source], settled=True)
                 elif item.error is not None:
                     self.skipped.append(SkippedFile(self.rel(item.source), self.shown(item.error)))
                     self.drop(item, state)
                     self.settled += 1
-                    self.report_progress([item.source])
+                    self.report_progress([item.source], settled=True)
                 else:
                     if item.last:
                         indexed.append(item.source)
@@ -436,7 +459,19 @@ class _Run:
         if self.config.optimize and not (interrupted or self.cancel.is_set()):
             if self.progress:  # can take a while on a large collection: say what is happening
                 done = self.settled + self.writer.completed
-                self.progress(IndexProgress(done, self.total, self.writer.written, "", BUILDING_STAGE))
+                self.progress(
+                    IndexProgress(
+                        done,
+                        self.total,
+                        self.writer.written,
+                        "",
+                        BUILDING_STAGE,
+                        pages_ocr=self.ocr.pages,
+                        work_done=self.work_total,
+                        work_total=self.work_total,
+                        work_settled=self.work_settled,
+                    )
+                )
             try:
                 t0 = time.perf_counter()
                 self.store.optimize(self.collection)
@@ -740,6 +775,9 @@ class _Writer:
         self._open: set[str] = set()  # sources whose last part has not arrived yet
         self._started: set[str] = set()  # sources with chunks written by this run
         self._hashes: dict[str, str] = {}
+        self._arrived: Counter[str] = Counter()  # source -> chunks received so far (all parts)
+        self._arrived_bytes: Counter[str] = Counter()  # source -> UTF-8 bytes of their text
+        self.current = ""  # the file of the last batch written, while unfinished
         self.written = 0
         self.completed = 0  # files whose chunks are all written
         self.languages: Counter[str] = Counter()
@@ -747,6 +785,8 @@ class _Writer:
     def add(self, parsed: _Parsed) -> None:
         """A file's chunks, or one part's: the file is finished once its last part's are written."""
         self._remaining[parsed.source] = self._remaining.get(parsed.source, 0) + len(parsed.chunks)
+        self._arrived[parsed.source] += len(parsed.chunks)
+        self._arrived_bytes[parsed.source] += sum(len(chunk.text.encode("utf-8")) for chunk in parsed.chunks)
         self._hashes[parsed.source] = parsed.content_hash
         if parsed.last:
             self._open.discard(parsed.source)
@@ -765,8 +805,34 @@ class _Writer:
         self._pending = [chunk for chunk in self._pending if chunk.source != source]
         self._remaining.pop(source, None)
         self._hashes.pop(source, None)
+        self._arrived.pop(source, None)
+        self._arrived_bytes.pop(source, None)
         self._open.discard(source)
         return source in self._started
+
+    def partial_work(self, sizes: Mapping[str, int]) -> float:
+        """Bytes of work the written chunks of unfinished files stand for (``sizes``: bytes per file).
+
+        Called from the producer's thread too (OCR'd pages): reads a snapshot of the files in flight.
+        """
+        in_flight = tuple(self._arrived)  # one C-level copy: safe beside the model's thread
+        return sum(self.share_written(source, sizes.get(source, 0)) for source in in_flight)
+
+    def share_written(self, source: str, size: int) -> float:
+        """The part of a file's ``size`` (bytes of work) its written chunks stand for, before it is done.
+
+        All parts in: the share of its chunks written. A long text file still arriving part by part:
+        as much of the file as the text of its written chunks, at most 95 % (its size is known, its
+        chunk count is not until the last part).
+        """
+        arrived = self._arrived.get(source, 0)
+        if not arrived or not size:
+            return 0.0
+        written = arrived - self._remaining.get(source, 0)
+        if source in self._open:
+            seen = min(0.95, self._arrived_bytes.get(source, 0) / size)
+            return size * seen * written / arrived
+        return size * written / arrived
 
     @property
     def unfinished(self) -> set[str]:
@@ -829,6 +895,10 @@ class _Writer:
         finished = list(_finished(batch, self._remaining, self._open))
         for source in finished:
             self._store.delete_stale(self._collection, source, self._hashes.pop(source))
+            self._arrived.pop(source, None)
+            self._arrived_bytes.pop(source, None)
+        unfinished = [chunk.source for chunk in batch if chunk.source in self._remaining]
+        self.current = unfinished[-1] if unfinished else ""
         self.completed += len(finished)
         self._timer.add("write", time.perf_counter() - t0)
         if self._on_write is not None:

@@ -26,6 +26,18 @@ class IndexProgress:
     current: str
     stage: str = "indexing"  # then BUILDING_STAGE (the ANN graph, after every file is written)
     pages_ocr: int = 0  # scanned pages and images read by OCR so far (or taken from its cache)
+    # The work, in bytes of the files to index: a file being embedded counts for the share of its chunks
+    # written, so one large PDF moves the bar chunk by chunk (files_done moves only once it is complete).
+    work_done: int = 0
+    work_total: int = 0
+    work_settled: int = 0  # of work_done: files that needed no model (unchanged, skipped): not a rate
+
+    @property
+    def fraction(self) -> float:
+        """How far the run is, by work; by files when the work is unknown."""
+        if self.work_total > 0:
+            return min(1.0, self.work_done / self.work_total)
+        return self.files_done / self.files_total if self.files_total else 0.0
 
 
 @dataclass(frozen=True)
