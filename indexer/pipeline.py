@@ -423,6 +423,7 @@ class _Run:
             daemon=True,
         )
         producer.start()
+        self.report_progress()  # the run has started: the total is known before the first batch is written
         indexed: list[str] = []
         unchanged = 0
         interrupted = False

@@ -75,8 +75,11 @@ Rendered = tuple[str, str, dict[str, Any]]  # result cards (HTML), summary (Mark
 
 def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
     result = outcome.result
+    state = sample_state(ctx, result.collection)
+    if state is not None and not result.hits:  # not "try fewer filters": the documents are not in yet
+        return _not_ready(state)
     language = result.query_language.label if result.query_language else "undetermined"
-    summary = _indexing_note(ctx) + (
+    summary = _indexing_note(ctx, result.collection) + (
         f"{len(result.hits)} results from **{result.collection}** ({result.model}, {result.mode}"
         + (f" + {result.reranker}" if result.reranker else "")
         + f") · query language: **{language}** · {timings_text(outcome.timings_ms)}"
@@ -103,20 +106,28 @@ def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
 
 
 def still_indexing(ctx: UiContext, collection: str | None) -> str | None:
-    """The answer to a search while the first launch is still building the collection it asks for.
+    """The one answer to a search of a collection the first launch is still writing, before it exists.
 
     Without it the search would say "No collection yet: index a folder…", which contradicts the
     banner saying the sample documents are being indexed.
     """
-    bootstrap = ctx.bootstrap
-    status = bootstrap.status() if bootstrap is not None else None
-    if bootstrap is None or status is None or status.state != "running":
+    state = sample_state(ctx, collection)
+    if state is None:
         return None
-    if ctx.app.catalog.get(collection or bootstrap.collection) is not None:
-        return None  # another collection, or this one already searchable: results (perhaps partial)
-    where = f" ({status.step_label})" if status.step_label else ""
+    if ctx.app.catalog.get(collection or ctx.bootstrap.collection) is not None:  # type: ignore[union-attr]
+        return None  # searchable already: results, said to be partial (or this message when there are none)
+    return state
+
+
+def sample_state(ctx: UiContext, collection: str | None) -> str | None:
+    """What the first launch is doing, in the banner's words, when it still writes ``collection``;
+    None for any other collection (the user's own folder is not 'still being indexed')."""
+    bootstrap = ctx.bootstrap
+    if bootstrap is None or not bootstrap.writes(collection or bootstrap.collection):
+        return None
+    where = bootstrap.status().where
     return (
-        f"The sample documents are still being indexed{where}. "
+        f"The sample documents are still being indexed{f' ({where})' if where else ''}. "
         "Search again in a moment: the banner above says when they are ready."
     )
 
@@ -208,12 +219,12 @@ def second_pass_fn(ctx: UiContext) -> Callable[[SearchOutcome | None], Any]:
     return second_pass
 
 
-def _indexing_note(ctx: UiContext) -> str:
-    """Results are partial while the first-launch indexing of the sample documents runs."""
-    status = ctx.bootstrap.status() if ctx.bootstrap is not None else None
-    if status is None or status.state != "running":
+def _indexing_note(ctx: UiContext, collection: str) -> str:
+    """Results are partial while the first launch still writes the collection searched (only that one)."""
+    bootstrap = ctx.bootstrap
+    if bootstrap is None or not bootstrap.writes(collection):
         return ""
-    return f"⏳ Still indexing the sample documents ({status.files_done}/{status.files_total} files): results are partial. "
+    return f"⏳ Still indexing the sample documents ({bootstrap.status().where}): results are partial. "
 
 
 def collection_changed(ctx: UiContext) -> Callable[[str | None], tuple[Any, Any]]:

@@ -51,6 +51,12 @@ class BootstrapStatus:
         return f"step {self.step} of {len(STEPS)}: {STEPS[self.step - 1]}"
 
     @property
+    def where(self) -> str:
+        """'step 2 of 3: indexing the sample documents, 12/51 files' (the count only once it is known)."""
+        counts = f", {self.files_done}/{self.files_total} files" if self.step == 2 and self.files_total else ""
+        return self.step_label + counts
+
+    @property
     def step_seconds(self) -> float:
         return time.monotonic() - self.step_started if self.step_started else 0.0
 
@@ -71,6 +77,7 @@ class SampleBootstrap:
         self._status = BootstrapStatus("idle")
         self._terminal = TerminalSteps(len(STEPS), enabled=False)
         self._model_name = ""
+        self._writing: tuple[str, ...] = ()  # collections this run has still to write (or finish)
 
     @property
     def collection(self) -> str:
@@ -84,6 +91,11 @@ class SampleBootstrap:
         if companion is not None:
             wanted.append(companion)
         return [model for model in wanted if self._app.catalog.get(self._app.collection_for(model)) is None]
+
+    def writes(self, collection: str) -> bool:
+        """Whether the first launch is running and has still to write (or finish) ``collection``:
+        a search of it then answers with the state of the run, not with 'no results'."""
+        return self._status.state == "running" and collection in self._writing
 
     def needed(self) -> bool:
         return bool(self.models())
@@ -103,6 +115,7 @@ class SampleBootstrap:
             log.info(
                 "first launch: indexing the sample documents in %s (progress on the Search tab)", self._folder
             )
+            self._writing = tuple(self._app.collection_for(model) for model in self.models())
             self._terminal = TerminalSteps(len(STEPS), enabled=terminal)
             self._set_step(1, "Preparing the model (the first launch converts it, once) …")
             self._thread = threading.Thread(target=self._run, name="ui-sample-index", daemon=True)
@@ -231,6 +244,10 @@ class SampleBootstrap:
             time.perf_counter() - started,
             *backends,
         )
-        report = self._app.index_folder(self._folder, model=model, progress=self._progress)
+        try:
+            report = self._app.index_folder(self._folder, model=model, progress=self._progress)
+        finally:
+            done = self._app.collection_for(model)
+            self._writing = tuple(name for name in self._writing if name != done)
         log.info("sample documents indexed with %s: %s", name, report.summary())
         return report

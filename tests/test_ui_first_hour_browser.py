@@ -1,0 +1,113 @@
+"""The first hour in a real browser (issue 25): one state and one message while the first launch
+indexes; Compare over the same documents; "open ↗" at the hit's page.
+
+Same harness as tests/test_ui_browser.py (Debian's chromium through Playwright, fakes for models).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from search.application.search_app import SearchApp
+from search.core.settings import Settings
+from search.models.registry import ModelRegistry
+from search.models.specs import ModelSpec
+from search.stores.edge import EdgeStore
+from search.text.bm25 import SubwordBM25Encoder
+from tests.fakes import FakeEmbedder, fake_spec
+from tests.test_ui_browser import TIMEOUT_MS, ensure_chromium, run_search, screenshot
+from tests.ui_harness import (
+    FAKE_MODEL,
+    OTHER_MODEL,
+    FakeServices,
+    LengthReranker,
+    WordHashTokenizer,
+    free_port,
+    write_documents,
+    write_queryset,
+)
+from ui.app import build_app, serve
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = ensure_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield instance
+        instance.close()
+
+
+class GatedEmbedder(FakeEmbedder):
+    """Passages wait for the gate: an index run holds at its first batch, its collection created, empty."""
+
+    def __init__(self, spec: ModelSpec, gate: threading.Event) -> None:
+        super().__init__(spec)
+        self._gate = gate
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self._gate.wait(120)
+        return super().encode_documents(texts)
+
+
+def gated_app(tmp: Path, gate: threading.Event) -> SearchApp:
+    registry = ModelRegistry((fake_spec(FAKE_MODEL, 64, 128), fake_spec(OTHER_MODEL, 32, 128)))
+    settings = Settings(data_dir=tmp / "data", cache_dir=tmp / "cache", default_model=FAKE_MODEL)
+    services = FakeServices(
+        settings,
+        EdgeStore(settings.data_dir / "qdrant"),
+        registry=registry,
+        embedder_factory=lambda spec: GatedEmbedder(spec, gate),
+        sparse_factory=lambda embedder: SubwordBM25Encoder(WordHashTokenizer(), embedder.spec.name),
+        reranker_factory=lambda name: LengthReranker(),
+    )
+    return SearchApp(services)
+
+
+def test_first_launch_search_shows_one_state_and_one_message(browser: Any, tmp_path: Path) -> None:
+    """The sample collection exists but holds nothing yet (the first batch is being embedded): a search
+    says the documents are still being indexed, at the banner's step, and nothing else: no "No
+    results … fewer language filters", no "(0/0 files)" summary."""
+    gate = threading.Event()
+    search_app = gated_app(tmp_path, gate)
+    sample = tmp_path / "sample"
+    write_documents(sample / "documents")
+    write_queryset(sample / "queryset")
+    demo = build_app(search_app, sample_folder=sample)
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        url = serve(demo, search_app, port=free_port(), block=False)
+        tab = context.new_page()
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.goto(url)
+        tab.get_by_text("Step 2 of 3: indexing the sample documents").wait_for()
+        assert search_app.catalog.get(search_app.collection_for(None)) is not None  # created, empty
+        results = run_search(tab, "varroa mite")
+        text = results.inner_text()
+        summary = tab.locator("#search-summary").inner_text()
+        assert "still being indexed" in text and "step 2 of 3" in text, text
+        for contradiction in ("No results", "fewer language filters", "No collection", "0/0"):
+            assert contradiction not in text + summary, (contradiction, text, summary)
+        assert tab.locator("#search-results .mls-msg").count() == 1
+        assert screenshot(tab, "first-launch-one-state").is_file()
+        gate.set()
+        tab.get_by_text("Sample documents indexed").wait_for()
+        results = run_search(tab, "varroa mite")
+        results.locator(".mls-card").first.wait_for()
+        assert "Still indexing" not in tab.locator("#search-summary").inner_text()
+    finally:
+        gate.set()
+        context.close()
+        demo.close()
+        search_app.close()
