@@ -29,6 +29,7 @@ from tests.ui_harness import (
     LengthReranker,
     WordHashTokenizer,
     free_port,
+    make_app,
     write_documents,
     write_queryset,
 )
@@ -108,6 +109,68 @@ def test_first_launch_search_shows_one_state_and_one_message(browser: Any, tmp_p
         assert "Still indexing" not in tab.locator("#search-summary").inner_text()
     finally:
         gate.set()
+        context.close()
+        demo.close()
+        search_app.close()
+
+
+def picked(tab: Any, elem_id: str) -> str:
+    """The collection a picker shows (its label is 'name · model · n passages')."""
+    return str(tab.locator(f"#{elem_id} input").input_value()).split(" · ")[0]
+
+
+def test_compare_pairs_the_same_documents_after_a_folder_indexed_first(browser: Any, tmp_path: Path) -> None:
+    """The user indexes their folder with the default model before the first launch, which then indexes
+    the sample documents with the second model only. Compare must not pair the folder with the samples:
+    it says the folder has one model, offers to index it with the second, and then compares the two
+    models over the folder. Search over the folder shows no sample banner nor sample example queries."""
+    search_app = make_app(tmp_path, allowed_roots=(tmp_path / "mine",))
+    mine = write_documents(tmp_path / "mine")
+    search_app.index_folder(mine, FAKE_MODEL)
+    sample = tmp_path / "sample"
+    write_documents(sample / "documents")
+    write_queryset(sample / "queryset")
+    demo = build_app(search_app, sample_folder=sample)
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    own = search_app.collection_for(FAKE_MODEL)
+    try:
+        url = serve(demo, search_app, port=free_port(), block=False)
+        ctx = demo.ui_context  # type: ignore[attr-defined]
+        assert ctx.bootstrap.wait(120).state == "done"
+        assert search_app.catalog.get(search_app.collection_for(OTHER_MODEL)) is not None  # the samples
+        tab = context.new_page()
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.goto(url)
+        tab.get_by_role("tab", name="Search").wait_for()
+        assert picked(tab, "search-collection") == own
+        tab.wait_for_timeout(1500)  # the page's first refresh and the banner's last poll
+        assert not tab.get_by_text("Sample documents indexed").is_visible()
+        assert not tab.get_by_text("Example queries").is_visible()
+
+        tab.get_by_role("tab", name="Compare").click()
+        note = tab.locator("#compare-offer")
+        note.get_by_text("no other model has indexed its documents").wait_for()
+        assert picked(tab, "compare-col-0") == own
+        assert picked(tab, "compare-col-1") == own  # another mode, same documents
+        assert screenshot(tab, "compare-offer").is_file()
+        button = tab.locator("#compare-offer-button")
+        assert OTHER_MODEL in button.inner_text()
+        button.click()
+        note.get_by_text("now compares the two models").wait_for(timeout=120_000)
+        second = picked(tab, "compare-col-1")
+        assert second not in (own, search_app.collection_for(OTHER_MODEL)), second
+        info = search_app.catalog.get(second)
+        assert info is not None and info.model == OTHER_MODEL and info.documents == {mine.as_posix()}
+        tab.locator("#compare-query textarea").fill("varroa mite honeybee colonies")
+        tab.locator("#compare-button").click()
+        columns = tab.locator("#compare-results .mls-col")
+        columns.first.wait_for()
+        titles = [columns.nth(i).locator("h4").inner_text() for i in range(columns.count())]
+        assert titles[0].startswith(FAKE_MODEL) and titles[1].startswith(OTHER_MODEL), titles
+        for i in range(2):  # both over the user's folder: the same document first
+            assert "bees/en-varroa.txt" in columns.nth(i).locator(".mls-source").all_inner_texts()[:3]
+        assert screenshot(tab, "compare-same-documents").is_file()
+    finally:
         context.close()
         demo.close()
         search_app.close()

@@ -28,7 +28,7 @@ from ui.server import HostGuard, check_port, document_route, served_names
 from ui.tabs_compare import CompareTab, build_compare_tab
 from ui.tabs_evaluate import build_evaluate_tab
 from ui.tabs_index import build_index_tab
-from ui.tabs_search import SearchTab, build_search_tab
+from ui.tabs_search import SearchTab, build_search_tab, speaks_of_samples
 
 log = logging.getLogger("ui")
 
@@ -136,13 +136,16 @@ def build_app(app: SearchApp, sample_folder: Path | None = None) -> gr.Blocks:
         inputs, outputs, refresh = _refresh_pickers(ctx, search, compare)
         index.folder_event.then(refresh, inputs, outputs, api_visibility="private")
         index.upload_event.then(refresh, inputs, outputs, api_visibility="private")
+        compare.offer_event.then(refresh, inputs, outputs, api_visibility="private")
         demo.load(refresh, inputs, outputs, api_visibility="private")
         if ctx.bootstrap is not None:
             timer = gr.Timer(1.0, active=True)
 
             def poll(current: str | None) -> list[Any]:
                 html, running = _bootstrap_status(ctx)
-                updates: list[Any] = [gr.update(value=html, visible=bool(html)), gr.Timer(active=running)]
+                # The closing banner speaks of the sample documents: not above the user's own collection.
+                visible = bool(html) and (running or speaks_of_samples(ctx, current))
+                updates: list[Any] = [gr.update(value=html, visible=visible), gr.Timer(active=running)]
                 if running:
                     return updates + [gr.update() for _ in outputs]
                 # Once, as the timer stops: Compare gets its defaults (two models) now that they exist.

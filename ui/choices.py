@@ -7,6 +7,7 @@ from pathlib import Path
 
 from search.application.search_app import SearchApp
 from search.application.searching import NO_SECOND_STAGE
+from search.core.eta import duration_text
 from search.retrieval.searcher import MODES
 
 __all__ = ["NO_SECOND_STAGE"]
@@ -35,25 +36,52 @@ def default_collection_choice(app: SearchApp) -> str | None:
 
 
 def compare_defaults(app: SearchApp) -> list[tuple[str | None, str]]:
-    """(collection, mode) for Compare's pipelines A, B, C: the default collection, then collections of
-    other models (the companion model's first), so a first look compares two models with no picker
-    touched; with one collection only, B is the same collection in another retrieval mode."""
-    infos = app.collections()
+    """(collection, mode) for Compare's pipelines A, B, C, always over the same documents: the default
+    collection, then other models' collections over the same folders (the companion model's first), so a
+    first look compares two models with no picker touched; when no other model has indexed those
+    folders, B is the same collection in another retrieval mode (never an unrelated collection)."""
     first = app.default_collection()
-    first_model = next((info.model for info in infos if info.name == first), None)
-    companion = app.companion_model()
-    others = sorted(
-        (info for info in infos if info.model != first_model),
-        key=lambda info: (info.model != companion, info.name),
-    )
     picks: list[tuple[str | None, str]] = [(first, "dense")]
-    picks += [(info.name, "dense") for info in others[:2]]
+    if first is not None:
+        picks += [(info.name, "dense") for info in app.same_documents(first)[:2]]
     if len(picks) == 1:
         modes = mode_choices(app, first)
         picks.append((first, "hybrid" if "hybrid" in modes else "dense"))
     while len(picks) < 3:
         picks.append((first, "dense"))
     return picks
+
+
+def compare_offer(app: SearchApp, collection: str | None) -> tuple[str, str | None]:
+    """(note, model to offer) for Compare's pipeline A: whether another model's collection holds the same
+    documents and, when none does, the model to index them with and how long that should take."""
+    info = app.catalog.get(collection) if collection else None
+    if info is None:
+        return "", None
+    partners = app.same_documents(info.name)
+    if partners:
+        names = ", ".join(f"**{p.name}** ({p.model})" for p in partners)
+        return f"Same documents as **{info.name}**: {names}.", None
+    offer = app.second_model_offer(info.name)
+    only = f"**{info.name}** is indexed with {info.model} only: no other model has indexed its documents"
+    if offer is None:
+        return only + ", and no other model runs here. Pipeline B compares another retrieval mode.", None
+    model, rate = offer
+    if rate is not None:
+        estimate = (
+            f"{duration_text(rate.seconds_for(info.chunks))} for its {info.chunks:,} passages, at the "
+            f"{rate.passages_per_s:.0f} passages/s {rate.model} indexed at here (an estimate: it was measured "
+            f"on {rate.passages:,} passages)"
+        )
+    else:
+        estimate = (
+            f"{info.chunks:,} passages; {model}'s speed here is not measured yet (the progress shows it)"
+        )
+    return (
+        f"{only}, so pipeline B compares another retrieval mode of the same collection. To compare two models "
+        f"over the same documents, index them with **{model}**: {estimate}.",
+        model,
+    )
 
 
 def language_choices(app: SearchApp, collection: str | None) -> list[tuple[str, str]]:

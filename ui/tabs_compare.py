@@ -10,17 +10,21 @@ import gradio as gr
 
 from search.application.search_app import ComparedSide, PipelineChoice
 from search.application.searching import MAX_UI_K
+from search.core.eta import EtaMeter, eta_text
+from search.core.reports import IndexProgress
 from ui.choices import (
     NO_SECOND_STAGE,
     all_modes,
     collection_choices,
     compare_defaults,
+    compare_offer,
     mode_choices,
     second_stage_choices,
 )
 from ui.context import UiContext
-from ui.errors import warn
+from ui.errors import user_message, warn
 from ui.render import Column, compare_html, message, pair_rows
+from ui.tabs_index import index_progress_text
 
 OVERLAP_HEADERS = ["pipeline A", "pipeline B", "overlap@k (documents)", "only A found", "only B found"]
 
@@ -36,6 +40,7 @@ class PipelineInputs:
 @dataclass(frozen=True)
 class CompareTab:
     pipelines: tuple[PipelineInputs, ...]
+    offer_event: Any  # gradio Dependency: app.py chains a refresh of the pickers after it
 
 
 def _column(side: ComparedSide) -> Column:
@@ -77,6 +82,64 @@ def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], s
     return compare
 
 
+def _offer_for(ctx: UiContext) -> Callable[[str | None], tuple[Any, Any, str | None]]:
+    def offer(collection: str | None) -> tuple[Any, Any, str | None]:
+        """Pipeline A changed: say whether another model holds its documents, else offer to index them."""
+        try:
+            note, model = compare_offer(ctx.app, collection)
+        except Exception as exc:  # noqa: BLE001 - a note; the tab works without it
+            warn(user_message(exc))
+            return gr.update(value=""), gr.update(visible=False), None
+        button = gr.update(visible=model is not None, value=f"Index these documents with {model}")
+        return gr.update(value=note), button, model
+
+    return offer
+
+
+def _index_offer_fn(ctx: UiContext) -> Callable[..., tuple[Any, Any, Any, Any]]:
+    def index_offer(
+        collection: str | None,
+        model: str | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects a progress tracker
+    ) -> tuple[Any, Any, Any, Any]:
+        """Index pipeline A's documents with the offered model; B then compares the two models."""
+        unchanged = (gr.update(), gr.update())
+        if not collection or not model:
+            return gr.update(), gr.update(visible=False), *unchanged
+        if not ctx.index_lock.acquire(blocking=False):
+            progress(None, desc="Waiting for the indexing run in progress to finish …")
+            ctx.index_lock.acquire()
+        try:
+            meter = EtaMeter()
+
+            def update(event: IndexProgress) -> None:
+                progress(event.fraction, desc=index_progress_text(event, eta_text(meter.update(event))))
+
+            reports = ctx.app.index_with_second_model(collection, model, progress=update)
+        except Exception as exc:  # noqa: BLE001 - a failed run is a message, the tab stays usable
+            text = user_message(exc)
+            warn(text)
+            return message(text, "err"), gr.update(), *unchanged
+        finally:
+            ctx.index_lock.release()
+        target = reports[-1].collection if reports else None
+        chunks = sum(report.chunks_written for report in reports)
+        seconds = sum(report.timings.get("total", 0.0) for report in reports)
+        note = (
+            f"Indexed the documents of **{collection}** with {model} into **{target}**: {chunks:,} passages "
+            f"in {seconds:.0f} s. Pipeline B now compares the two models over the same documents."
+        )
+        choices = collection_choices(ctx.app)
+        return (
+            gr.update(value=note),
+            gr.update(visible=False),
+            gr.update(choices=choices, value=target),
+            gr.update(value="dense"),
+        )
+
+    return index_offer
+
+
 def _modes_for(ctx: UiContext) -> Callable[[str | None], Any]:
     def modes(collection: str | None) -> Any:
         available = mode_choices(ctx.app, collection)
@@ -111,7 +174,8 @@ def build_compare_tab(ctx: UiContext) -> CompareTab:
     # with another retrieval mode. The page's load and the end of first-launch indexing set them again.
     (first, _), (second, second_mode), (third, _) = compare_defaults(ctx.app)
     gr.Markdown(
-        "Run one query through two or three pipelines — by default two different models. **overlap@k** is "
+        "Run one query through two or three pipelines over the same documents — by default two different "
+        "models when two have indexed them. **overlap@k** is "
         "the share of top-k documents two pipelines agree on; each column marks the documents only it found, "
         "its latency (embedding + search + second stage) and the languages of its results."
     )
@@ -125,6 +189,17 @@ def build_compare_tab(ctx: UiContext) -> CompareTab:
             _pipeline_inputs(ctx, 1, second, second_mode, True),
             _pipeline_inputs(ctx, 2, third, "dense", False),
         )
+    note, offered = compare_offer(ctx.app, first)
+    with gr.Row():
+        offer_note = gr.Markdown(note, elem_id="compare-offer")
+        offer_button = gr.Button(
+            f"Index these documents with {offered}",
+            visible=offered is not None,
+            scale=0,
+            min_width=280,
+            elem_id="compare-offer-button",
+        )
+    offer_model = gr.State(offered)
     latency = gr.Markdown(elem_id="compare-latency")
     overlap = gr.Dataframe(
         headers=OVERLAP_HEADERS, label="Overlap", interactive=False, elem_id="compare-overlap"
@@ -135,7 +210,21 @@ def build_compare_tab(ctx: UiContext) -> CompareTab:
         inputs += [p.enabled, p.collection, p.mode, p.second_stage]
     for p in pipelines:
         p.collection.change(_modes_for(ctx), [p.collection], [p.mode], api_visibility="private")
+    pipelines[0].collection.change(
+        _offer_for(ctx),
+        [pipelines[0].collection],
+        [offer_note, offer_button, offer_model],
+        api_visibility="private",
+    )
+    offer_event = offer_button.click(
+        _index_offer_fn(ctx),
+        [pipelines[0].collection, offer_model],
+        [offer_note, offer_button, pipelines[1].collection, pipelines[1].mode],
+        api_visibility="private",
+        concurrency_id="index",
+        concurrency_limit=1,
+    )
     fn = compare_fn(ctx)
     button.click(fn, inputs, [columns, overlap, latency], api_name="compare", concurrency_id="search")
     query.submit(fn, inputs, [columns, overlap, latency], api_visibility="private", concurrency_id="search")
-    return CompareTab(pipelines)
+    return CompareTab(pipelines, offer_event)

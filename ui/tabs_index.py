@@ -21,8 +21,8 @@ from search.application.access import (
     tidy_upload,
 )
 from search.core.display import shown_name
-from search.core.eta import EtaMeter, eta_text
 from search.core.errors import NotAllowedError
+from search.core.eta import EtaMeter, eta_text
 from search.core.reports import IndexProgress, IndexReport
 from ui.choices import model_choices, model_picker_choices, models_needing_download
 from ui.context import UiContext

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from search.application.bootstrap import sample_documents
 from search.application.documents import document_link, linkable
 from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
 from ui.choices import (
@@ -310,10 +311,12 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             elem_id="search-query-language",
         )
     examples = example_queries(ctx.queryset_folder)
-    if examples:
-        gr.Examples(
-            examples=[[q] for q in examples], inputs=[query], label="Example queries (sample corpora)"
-        )
+    # Queries about the sample documents: shown only while a collection of them is selected.
+    with gr.Column(visible=bool(examples) and speaks_of_samples(ctx, initial)) as examples_box:
+        if examples:
+            gr.Examples(
+                examples=[[q] for q in examples], inputs=[query], label="Example queries (sample documents)"
+            )
     summary = gr.Markdown(elem_id="search-summary")
     results = gr.HTML(elem_id="search-results")
     with gr.Accordion("Raw results (JSON)", open=False):
@@ -331,4 +334,27 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             first_pass_fn(ctx), inputs, [*outputs, pending], api_visibility="private", concurrency_id="search"
         ).then(second_pass_fn(ctx), [pending], outputs, api_visibility="private", concurrency_id="search")
     collection.change(collection_changed(ctx), [collection], [languages, mode], api_visibility="private")
+    collection.change(
+        samples_shown(ctx, bool(examples)), [collection], [examples_box, status], api_visibility="private"
+    )
     return SearchTab(collection, languages, mode, second_stage, status)
+
+
+def speaks_of_samples(ctx: UiContext, collection: str | None) -> bool:
+    """Whether text about the sample documents (example queries, the first launch's closing banner)
+    fits the collection selected: one built from the sample documents, or none yet."""
+    if ctx.sample_folder is None:
+        return False
+    info = ctx.app.catalog.get(collection) if collection else None
+    if info is None or not info.documents:
+        return True  # nothing indexed yet: the first launch is about to index the samples
+    return info.documents <= {sample_documents(ctx.sample_folder).absolute().as_posix()}
+
+
+def samples_shown(ctx: UiContext, have_examples: bool) -> Callable[[str | None], tuple[Any, Any]]:
+    def shown(collection: str | None) -> tuple[Any, Any]:
+        samples = speaks_of_samples(ctx, collection)
+        running = ctx.bootstrap is not None and ctx.bootstrap.status().state == "running"
+        return gr.update(visible=have_examples and samples), gr.update(visible=running or samples)
+
+    return shown

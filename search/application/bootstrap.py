@@ -53,7 +53,9 @@ class BootstrapStatus:
     @property
     def where(self) -> str:
         """'step 2 of 3: indexing the sample documents, 12/51 files' (the count only once it is known)."""
-        counts = f", {self.files_done}/{self.files_total} files" if self.step == 2 and self.files_total else ""
+        counts = (
+            f", {self.files_done}/{self.files_total} files" if self.step == 2 and self.files_total else ""
+        )
         return self.step_label + counts
 
     @property

@@ -26,6 +26,13 @@ class CollectionInfo:
     meta: CollectionMeta
     chunks: int
     languages: Mapping[str, int] = field(default_factory=dict)  # chunk language -> chunks
+    roots: Mapping[str, int] = field(default_factory=dict)  # folder indexed -> chunks from it
+
+    @property
+    def documents(self) -> frozenset[str]:
+        """The folders its documents were indexed from: two collections with the same folders hold the
+        same documents (each model chunks them to its own budget), so their results can be compared."""
+        return frozenset(self.roots)
 
     @property
     def model(self) -> str:
@@ -107,7 +114,8 @@ class Catalog:
                 return None
             chunks = self._store.count(name)
             languages = self._store.facet(name, Field.LANGUAGE.value)
+            roots = self._store.facet(name, Field.ROOT.value)
         except (StoreError, LookupError, ValueError):
             return None  # being dropped or unreadable: not offered
         ordered = dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0])))
-        return CollectionInfo(name, meta, chunks, ordered)
+        return CollectionInfo(name, meta, chunks, ordered, roots)

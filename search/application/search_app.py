@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search.application.catalog import Catalog, CollectionInfo
+from search.application.index_rates import IndexRate, IndexRates
 from search.application.models import ModelInfo, list_models
 from search.application.noise_floors import floor_key, read_floor, write_floor
 from search.application.searching import SearchOutcome, SearchRequest, language_warnings, make_request
@@ -94,6 +95,7 @@ class SearchApp:
         self.calibration = calibration if calibration is not None else shipped_calibration()
         self._any_reranker = any_reranker
         self.catalog = Catalog(services.store)
+        self.index_rates = IndexRates(services.settings.data_dir)
         self._searchers: dict[str, Searcher] = {}
         self._lock = threading.Lock()
         self._second_stages: list[str] | None = None
@@ -406,8 +408,60 @@ class SearchApp:
             self.catalog.invalidate()
             with self._lock:  # a fresh searcher reads the collection's languages again (the vote)
                 self._searchers.clear()
+        self.index_rates.record(report)
         self._measure_floor(report.collection)
         return report
+
+    def same_documents(self, collection: str) -> list[CollectionInfo]:
+        """Other models' collections over the same folders as ``collection`` (the companion model's first):
+        what Compare may put beside it. Empty when the collection is unknown or empty."""
+        infos = self.catalog.infos()
+        base = next((info for info in infos if info.name == collection), None)
+        if base is None or not base.documents:
+            return []
+        companion = self.companion_model()
+        return sorted(
+            (info for info in infos if info.model != base.model and info.documents == base.documents),
+            key=lambda info: (info.model != companion, info.name),
+        )
+
+    def second_model_offer(self, collection: str) -> tuple[str, IndexRate | None] | None:
+        """The model to index ``collection``'s folders with so that Compare can put two models over the
+        same documents, and its measured indexing rate (None: not measured yet); None when no model is
+        available or another model's collection over the same folders exists already."""
+        info = self.catalog.get(collection)
+        if info is None or not info.documents or self.same_documents(collection):
+            return None
+        model = self.companion_model()
+        if model is None or model == info.model:
+            model = next(
+                (m.name for m in self.models() if m.available and m.name != info.model and m.cross_lingual),
+                None,
+            )
+        if model is None:
+            return None
+        return model, self.index_rates.get(self.services.spec(model).name)
+
+    def index_with_second_model(
+        self, collection: str, model: str, progress: ProgressFn | None = None
+    ) -> list[IndexReport]:
+        """Index the folders ``collection`` was built from with ``model``: only folders already indexed here
+        (the CLI or an allowed root put them there). Into the model's default collection when that is
+        new or holds the same folders, else into ``<collection>-<model>``, so it holds these documents only."""
+        info = self.catalog.require(collection)
+        target = self.second_model_collection(collection, model)
+        return [
+            self.index_folder(Path(root), model, target, progress=progress) for root in sorted(info.documents)
+        ]
+
+    def second_model_collection(self, collection: str, model: str) -> str:
+        """Where index_with_second_model writes (see there)."""
+        name = self.collection_for(model)
+        existing = self.catalog.get(name)
+        base = self.catalog.require(collection)
+        if existing is None or existing.documents == base.documents:
+            return name
+        return f"{collection}-{name.split('-', 1)[-1]}"
 
     def _measure_floor(self, collection: str) -> None:
         """Measure the new noise floor now, so no search (nor a cold CLI process) waits for it."""

@@ -64,12 +64,15 @@ class EtaMeter:
         return self._left
 
 
-def eta_text(seconds: float | None) -> str:
-    """'about 4 min left' (rounded so the figure does not flicker), or '' when not known yet."""
-    if seconds is None:
-        return ""
+def duration_text(seconds: float) -> str:
+    """'about 40 s', 'about 12 min', 'about 1.5 h': rounded so the figure does not flicker."""
     if seconds < 60:
-        return f"about {max(5, int(round(seconds / 5.0)) * 5)} s left"
+        return f"about {max(5, round(seconds / 5.0) * 5)} s"
     if seconds < 3600:
-        return f"about {int(round(seconds / 60.0))} min left"
-    return f"about {seconds / 3600.0:.1f} h left"
+        return f"about {round(seconds / 60.0)} min"
+    return f"about {seconds / 3600.0:.1f} h"
+
+
+def eta_text(seconds: float | None) -> str:
+    """'about 4 min left', or '' when not known yet."""
+    return "" if seconds is None else duration_text(seconds) + " left"
