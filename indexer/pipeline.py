@@ -251,6 +251,9 @@ def index_folder(
         files_seen=len(found.files) + len(found.skipped),
         unsupported=found.unsupported,
         ignored=found.ignored,
+        unsupported_files=tuple(
+            relative_source(Path(p).as_posix(), run.root) for p in found.unsupported_examples
+        ),
     )
 
 
@@ -410,6 +413,7 @@ class _Run:
         removed: Sequence[str] = (),
         unsupported: int = 0,
         ignored: int = 0,
+        unsupported_files: tuple[str, ...] = (),
     ) -> IndexReport:
         self.total = total
         self.work_total = sum(self.sizes.values())
@@ -491,6 +495,7 @@ class _Run:
             removed=tuple(self.rel(s) for s in removed),
             skipped=tuple(sorted(self.skipped, key=lambda s: s.path)),
             unsupported=unsupported,
+            unsupported_files=unsupported_files,
             ignored=ignored,
             chunks_written=self.writer.written,
             chunks_by_language=dict(self.writer.languages),

@@ -54,6 +54,7 @@ class Discovery:
     skipped: tuple[Skipped, ...]
     unsupported: int  # regular files of types the indexer does not read
     ignored: int = 0  # files and folders left out by the root's .mlsearchignore
+    unsupported_examples: tuple[Path, ...] = ()  # the first UNSUPPORTED_NAMED of them, to name in reports
 
 
 def file_sha256(path: Path) -> str:
@@ -65,6 +66,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+UNSUPPORTED_NAMED = 10  # files of unsupported types named in a report (the rest are counted)
 OUTSIDE_ROOT = "symlink to a place outside the indexed folder: not followed"
 
 
@@ -81,7 +83,13 @@ def discover(root: Path, config: LoaderConfig) -> Discovery:
     if problem is not None:
         walker.skipped.append(problem)
     walker.walk(root_path, (real_root,))
-    return Discovery(tuple(walker.files), tuple(walker.skipped), walker.unsupported, walker.ignored)
+    return Discovery(
+        tuple(walker.files),
+        tuple(walker.skipped),
+        walker.unsupported,
+        walker.ignored,
+        tuple(walker.unsupported_examples),
+    )
 
 
 def _ignore_spec(path: Path) -> tuple[pathspec.GitIgnoreSpec | None, Skipped | None]:
@@ -112,6 +120,7 @@ class _Walker:
         self.files: list[FileEntry] = []
         self.skipped: list[Skipped] = []
         self.unsupported = 0
+        self.unsupported_examples: list[Path] = []
         self.ignored = 0
         self.seen_dirs: dict[str, Path] = {}  # real path -> first path it was walked under
         self.seen_files: dict[str, Path] = {}
@@ -170,7 +179,7 @@ class _Walker:
         fmt = format_of(path)
         if fmt is None:
             if stat.S_ISREG(st.st_mode):
-                self.unsupported += 1
+                self._unsupported(path)
             return
         if not stat.S_ISREG(st.st_mode):
             self.skipped.append(Skipped(path, "not a regular file (device, FIFO or socket)"))
@@ -204,7 +213,12 @@ class _Walker:
             reason = f"{what} name is not valid UTF-8 (it cannot be stored as JSON); rename it"
             self.skipped.append(Skipped(_display_path(path), reason))
         elif entry.is_file():
-            self.unsupported += 1
+            self._unsupported(_display_path(path))
+
+    def _unsupported(self, path: Path) -> None:
+        self.unsupported += 1
+        if len(self.unsupported_examples) < UNSUPPORTED_NAMED:
+            self.unsupported_examples.append(path)
 
     def _shown(self, path: Path) -> str:
         """A path as reasons name it: relative to the root (reports reach browsers; server paths must not)."""

@@ -353,6 +353,13 @@ def index_report_html(report: IndexReport) -> str:
         + (" · <b>cancelled</b>" if report.cancelled else "")
         + f" · {report.timings.get('total', 0):.1f} s</p>"
     )
+    if report.vectors_reused:
+        head += (
+            f"<p>{report.vectors_reused} of the {report.chunks_written} passages' vectors were reused from the "
+            "embedding cache (texts embedded before with this model), not computed again.</p>"
+        )
+    if report.unsupported:
+        head += f"<p>{esc_name(report.unsupported_note[:1].upper() + report.unsupported_note[1:])}.</p>"
     if report.unsupported_languages:
         head += message(report.language_warning, "warn")
     langs = sorted(report.chunks_by_language.items(), key=lambda kv: (-kv[1], kv[0]))

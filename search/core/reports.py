@@ -98,6 +98,18 @@ class IndexReport:
     # new chunks in languages the model was not trained on (indexed, but their vectors are unreliable)
     unsupported_languages: Mapping[str, int] = field(default_factory=dict)
     ocr: OcrSummary = field(default_factory=OcrSummary)  # scanned pages and images read this run
+    unsupported_files: tuple[str, ...] = ()  # the first few files of unsupported types (relative paths)
+
+    @property
+    def unsupported_note(self) -> str:
+        """'not read (unsupported type): a.xls, b.odt and 6 more' ('' when there are none)."""
+        if not self.unsupported:
+            return ""
+        named = ", ".join(self.unsupported_files)
+        more = self.unsupported - len(self.unsupported_files)
+        if not named:
+            return f"not read (unsupported type): {self.unsupported} files"
+        return f"not read (unsupported type): {named}" + (f" and {more} more" if more > 0 else "")
 
     @property
     def language_warning(self) -> str:
@@ -124,6 +136,8 @@ class IndexReport:
         if self.unsupported_languages:
             lines.append(f"  warning: {shown_text(self.language_warning)}")
         lines += self.ocr.lines()
+        if self.unsupported:
+            lines.append(f"  {shown_name(self.unsupported_note)}")
         for skipped in self.skipped:  # names come from the folder: never raw escapes or bidi overrides
             lines.append(f"  skipped {shown_name(skipped.path)}: {shown_name(skipped.reason)}")
         for removed in self.removed:
@@ -143,6 +157,7 @@ class IndexReport:
             "removed": list(self.removed),
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "unsupported": self.unsupported,
+            "unsupported_files": list(self.unsupported_files),
             "chunks_written": self.chunks_written,
             "chunks_by_language": dict(self.chunks_by_language),
             "timings": dict(self.timings),

@@ -1,0 +1,47 @@
+"""What an index report says (issue 25): unsupported files named, not only counted (CLI, JSON and the
+Index tab), and the embedding-cache reuse in the Index tab as in the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.pipeline import IndexConfig, index_folder
+from search.stores.client import ClientStore
+from tests.fakes import FakeEmbedder
+from ui.render import index_report_html
+
+
+def test_unsupported_files_are_named_in_every_report(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("Bees carry pollen between flowers.", encoding="utf-8")
+    for i in range(12):
+        (folder / f"sheet{i:02d}.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    (folder / "film.mkv").write_bytes(b"\x1a\x45\xdf\xa3")
+    store = ClientStore(":memory:")
+    report = index_folder(folder, FakeEmbedder(), store, "docs", config=IndexConfig(optimize=False))
+    store.close()
+    assert report.unsupported == 13 and len(report.unsupported_files) == 10
+    assert report.unsupported_files[0] == "film.mkv" and "sheet00.xls" in report.unsupported_files
+    summary = report.summary()
+    assert "not read (unsupported type): film.mkv, sheet00.xls" in summary and "and 3 more" in summary
+    assert report.to_json()["unsupported_files"][:2] == ["film.mkv", "sheet00.xls"]
+    html = index_report_html(report)
+    assert "Not read (unsupported type): film.mkv" in html and "and 3 more" in html
+
+
+def test_index_tab_report_shows_vectors_reused_from_the_cache(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("Bees carry pollen between flowers.", encoding="utf-8")
+    store = ClientStore(":memory:")
+    report = index_folder(folder, FakeEmbedder(), store, "docs", config=IndexConfig(optimize=False))
+    store.close()
+    assert "embedding cache" not in index_report_html(report)
+    reused = replace(report, vectors_reused=report.chunks_written)
+    assert f"{report.chunks_written} of the {report.chunks_written} passages' vectors were reused" in (
+        index_report_html(reused)
+    )
+    assert "vectors reused from the embedding cache" in reused.summary()
