@@ -444,10 +444,16 @@ def cmd_doctor(app: SearchApp, args: argparse.Namespace) -> int:
 def cmd_serve(app: SearchApp, args: argparse.Namespace) -> int:
     import logging
 
+    from search.application.terminal_progress import AboveBars
     from ui.app import launch
 
-    # The UI logs first-launch indexing and handler errors (with tracebacks) under "ui".
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    # The UI logs first-launch indexing and handler errors (with tracebacks) under "ui"; above the
+    # first launch's step bars, never glued to one.
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+        handlers=[AboveBars(sys.stderr)],
+    )
     logging.getLogger("ui").setLevel(logging.INFO)
     logging.getLogger(PLAN_LOGGER).setLevel(logging.INFO)
     launch(app, sample_folder=None if args.no_sample else SAMPLE_CORPORA)
@@ -470,7 +476,9 @@ def show_plan_messages() -> None:
     """The measured backend plan goes to stderr as plain lines (stdout may be JSON)."""
     import logging
 
-    handler = logging.StreamHandler(sys.stderr)
+    from search.application.terminal_progress import AboveBars
+
+    handler = AboveBars(sys.stderr)  # above the index and eval bars, never glued to one
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger(PLAN_LOGGER)
     logger.addHandler(handler)

@@ -135,3 +135,29 @@ def test_work_moves_with_every_batch_and_ends_at_the_total(tmp_path: Path) -> No
     index_folder(folder, FakeEmbedder(), store, "docs", config=config, progress=seen.append)
     assert seen[-1].work_done == seen[-1].work_settled == seen[-1].work_total
     store.close()
+
+
+def test_a_log_line_is_never_glued_to_a_progress_bar() -> None:
+    """A log record written while a bar is drawn gets a line of its own (the bar is drawn again below)."""
+    import io
+    import logging
+
+    from tqdm import tqdm
+
+    from search.application.terminal_progress import AboveBars
+
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.glued")
+    handler = AboveBars(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with tqdm(total=10, file=stream, desc="indexing", mininterval=0) as bar:
+            bar.update(3)
+            logger.warning("backend plan: torch-bf16 for passages")
+            bar.update(3)
+    finally:
+        logger.removeHandler(handler)
+    pieces = re.split(r"[\r\n]", stream.getvalue())
+    assert "backend plan: torch-bf16 for passages" in pieces  # alone on its line, not after the bar

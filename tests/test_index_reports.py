@@ -45,3 +45,23 @@ def test_index_tab_report_shows_vectors_reused_from_the_cache(tmp_path: Path) ->
         index_report_html(reused)
     )
     assert "vectors reused from the embedding cache" in reused.summary()
+
+
+def test_entry_point_silences_numba_after_evaluate_and_skeletoken_while_distilling() -> None:
+    """The two notices users saw in the terminal (issue 25); any other warning still shows."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, warnings\n"
+        "from search.core.environment import prepare_process\n"
+        "prepare_process()\n"
+        "logging.basicConfig()\n"
+        "warnings.warn_explicit('unsafe cast from uint64 to int64. Precision may be lost.', UserWarning,"
+        " 'ranx/utils.py', 19, module='ranx.utils')\n"
+        "logging.getLogger('skeletoken.base').warning(\"Adding missing added token '<s>' to the vocabulary.\")\n"
+        "warnings.warn('ours', UserWarning)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "unsafe cast" not in done.stderr and "Adding missing" not in done.stderr
+    assert "ours" in done.stderr

@@ -6,6 +6,7 @@ index) is a line whose elapsed time keeps ticking, so the terminal never looks s
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from typing import TextIO
@@ -72,3 +73,14 @@ class TerminalSteps:
     def _tick(bar: tqdm, stop: threading.Event) -> None:
         while not stop.wait(TICK_S):
             bar.refresh()
+
+
+class AboveBars(logging.StreamHandler):  # type: ignore[type-arg]
+    """A log handler that writes its line above any progress bar being drawn (tqdm.write clears the
+    bar, prints the line, draws the bar again): a log line never ends up glued to a bar's line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
+            self.handleError(record)

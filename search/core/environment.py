@@ -39,6 +39,9 @@ THIRD_PARTY_WARNINGS: tuple[tuple[str, type[Warning], str], ...] = (
     (r"The copy keyword is deprecated|'future.no_silent_downcasting' is deprecated", Warning, r"gradio"),
     # numba (ranx's metrics) compiling on first use
     (r"", Warning, r"numba(\.|$)"),
+    # NumbaTypeSafetyWarning raised from ranx's compiled sort (attributed to ranx.utils, not numba), once
+    # per evaluation: "unsafe cast from uint64 to int64" of ranks, which never exceed int64
+    (r"unsafe cast from uint64 to int64", Warning, r""),
 )
 # Loggers that report, at WARNING, things a user of this app cannot act on.
 QUIET_LOGGERS: dict[str, int] = {
@@ -47,6 +50,9 @@ QUIET_LOGGERS: dict[str, int] = {
     # the levels of its registered "torch.onnx" logger at import, not of modules below it.)
     "torch.onnx._internal.exporter._registration": logging.ERROR,
     "numba": logging.WARNING,
+    # model2vec's distillation rebuilding the tokenizer ("Adding missing added token ..."): about the
+    # tokenizer's bookkeeping, nothing the user can act on; the distilled model is checked by the app
+    "skeletoken": logging.ERROR,
 }
 _quieted = False
 HUB_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
