@@ -330,7 +330,8 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         page = f" p.{hit.page}" if hit.page else ""
         page += f" (OCR, confidence {hit.ocr:.0f})" if hit.ocr is not None else ""
         snippet = shown_text(" ".join(hit.text.split())[:240])
-        cue = f" ({LABELS[outcome.cues[rank - 1]]})" if rank <= len(outcome.cues) else ""
+        shown_cue = outcome.cues[rank - 1] if rank <= len(outcome.cues) else None
+        cue = f" ({LABELS[shown_cue]})" if shown_cue is not None else ""
         where = f"[{shown_name(hit.language)}] {shown_name(hit.relpath)}{page}"
         print(f"{rank:>2}. {hit.score:.3f}{cue} {where}\n    {snippet}")
     return 0

@@ -208,7 +208,7 @@ def result_cards(
     highlights: Sequence[Highlight | None],
     kind: str = "off",
     links: Sequence[str | None] = (),
-    cues: Sequence[str] = (),
+    cues: Sequence[str | None] = (),
     mode: str = "dense",
 ) -> str:
     """Cards in rank order; ``kind`` (how sentences were picked) is kept as a data attribute."""

@@ -300,16 +300,33 @@ class SearchApp:
         mode = "rerank" if result.reranker else result.mode
         return self.calibration.lookup(calibration_key(meta.model, mode, meta.correction, meta.feedback))
 
-    def _cues(self, result: SearchResult) -> tuple[tuple[Cue, ...], str | None]:
+    def _cues(self, result: SearchResult) -> tuple[tuple[Cue | None, ...], str | None]:
         """Strong / weak / no clear match per hit with the thresholds calibrated for the result's model,
-        mode and vectors; none, and why, where there are none."""
+        mode and vectors; none, and why, where there are none.
+
+        The cue reads a hit's closeness in meaning (its dense score); sparse, hybrid and second-stage
+        orders also weigh other things, so a hit may rank above a closer one. A cue stronger than one
+        ranked above it would contradict the order on the screen ("weak" rank 1 above "strong" rank 2):
+        such a hit shows no cue, and the note says why.
+        """
         if not result.hits:
             return (), None
         thresholds = self.cue_thresholds(result)
         if isinstance(thresholds, str):
             return (), thresholds
         margins, likeness = self.relevance_margins(result)
-        return tuple(cue_for(margin, likeness, thresholds) for margin in margins), None
+        cues = tuple(cue_for(margin, likeness, thresholds) for margin in margins)
+        if result.mode == "dense" and not result.reranker:
+            return cues, None  # ranked by the very score the cue reads: monotone by construction
+        shown = monotone_cues(cues)
+        if shown == cues:
+            return cues, None
+        order = "the second stage's" if result.reranker else f"{result.mode} mode's"
+        return shown, (
+            f"Some passages carry no relevance cue: the cue reads closeness in meaning alone, and {order} "
+            "order put them below a passage with a weaker cue. Dense mode ranks by that closeness and "
+            "shows a cue on every passage."
+        )
 
     def relevance_margins(self, result: SearchResult) -> tuple[tuple[float | None, ...], float]:
         """Each hit's margin above the collection's noise floor on the dense (closeness) scale, and the
@@ -547,3 +564,20 @@ class SearchApp:
             workspace=workspace,
             **options,  # type: ignore[arg-type]
         )
+
+
+CUE_STRENGTH: dict[str, int] = {"none": 0, "weak": 1, "strong": 2}
+
+
+def monotone_cues(cues: Sequence[Cue]) -> tuple[Cue | None, ...]:
+    """The cues in rank order with each one stronger than a cue shown above it replaced by None."""
+    shown: list[Cue | None] = []
+    weakest = max(CUE_STRENGTH.values())
+    for cue in cues:
+        strength = CUE_STRENGTH[cue]
+        if strength > weakest:
+            shown.append(None)
+            continue
+        weakest = strength
+        shown.append(cue)
+    return tuple(shown)

@@ -52,7 +52,9 @@ class SearchOutcome:
     # One line each: a source filter that names no indexed file; where the model is out of its depth
     # (a language it was not trained on, a cross-lingual match from a same-language model).
     warnings: tuple[str, ...] = ()
-    cues: tuple[Cue, ...] = ()  # per hit, "strong" / "weak" / "none"; empty where the cue is not calibrated
+    # per hit, "strong" / "weak" / "none"; empty where the cue is not calibrated; None for a hit whose cue
+    # would be stronger than one ranked above it (hybrid, sparse, second stage: see SearchApp._cues)
+    cues: tuple[Cue | None, ...] = ()
     cue_note: str | None = None  # why there is no cue (no calibration for this model and mode)
 
 
