@@ -174,3 +174,86 @@ def test_compare_pairs_the_same_documents_after_a_folder_indexed_first(browser: 
         context.close()
         demo.close()
         search_app.close()
+
+
+def _pdf_with_a_passage_on_page(path: Path, pages: int, on_page: int, passage: str) -> Path:
+    import pymupdf
+
+    doc = pymupdf.open()
+    for number in range(1, pages + 1):
+        page = doc.new_page()
+        page.insert_text((72, 100), f"PAGE NUMBER {number}", fontsize=36)
+        text = passage if number == on_page else f"Filler page {number} about printing presses and ink."
+        page.insert_textbox(pymupdf.Rect(72, 160, 540, 700), text, fontsize=12)
+    doc.save(path)
+    doc.close()
+    return path
+
+
+def _viewer_page(popup: Any) -> str:
+    """The page number Chromium's PDF viewer shows in its toolbar (its extension frame, shadow DOM)."""
+    for _ in range(100):  # the viewer's frame appears once the PDF is fetched
+        viewer = next((f for f in popup.frames if f.url.startswith("chrome-extension://")), None)
+        if viewer is not None:
+            break
+        popup.wait_for_timeout(100)
+    assert viewer is not None, "Chromium did not open the PDF in its viewer"
+    field = viewer.locator("#pageSelector")
+    field.wait_for()
+    popup.wait_for_timeout(1500)  # the viewer scrolls to the fragment's page once the document is laid out
+    return str(field.input_value())
+
+
+def test_open_link_of_a_pdf_hit_opens_at_its_page_and_html_near_the_passage(
+    browser: Any, tmp_path: Path
+) -> None:
+    """ "open ↗" on a hit on page 5 of a 7-page PDF opens Chromium's viewer at page 5, not the cover; on an
+    HTML hit the link carries a text fragment and the page opens scrolled to the passage."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    passage = "Varroa mites weaken honeybee colonies during the long winter months."
+    _pdf_with_a_passage_on_page(docs / "manual.pdf", 7, 5, passage)
+    filler = "".join(f"<p>Section {i}: printing presses, type and ink.</p>" for i in range(150))
+    (docs / "chapter.html").write_text(
+        f"<html><body><h1>Chapter</h1>{filler}<p>Solar panels on the school roof power the lights.</p>"
+        f"{filler}</body></html>",
+        encoding="utf-8",
+    )
+    search_app = make_app(tmp_path, allowed_roots=(docs,))
+    search_app.index_folder(docs, FAKE_MODEL)
+    demo = build_app(search_app)
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        url = serve(demo, search_app, port=free_port(), block=False)
+        tab = context.new_page()
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.goto(url)
+        results = run_search(tab, "varroa mites honeybee colonies winter")
+        card = results.locator(".mls-card").first
+        assert card.locator(".mls-source").inner_text().startswith("manual.pdf")
+        link = card.locator("a.mls-open")
+        assert (link.get_attribute("href") or "").endswith("#page=5")
+        with context.expect_page() as opened:
+            link.click()
+        popup = opened.value
+        popup.wait_for_load_state()
+        assert popup.url.endswith("#page=5")
+        assert _viewer_page(popup) == "5"
+        assert screenshot(popup, "open-pdf-at-page").is_file()
+        popup.close()
+
+        results = run_search(tab, "solar panels school roof lights")
+        card = results.locator(".mls-card", has=tab.locator(".mls-source", has_text="chapter.html")).first
+        link = card.locator("a.mls-open")
+        assert "#:~:text=" in (link.get_attribute("href") or "")
+        with context.expect_page() as opened:
+            link.click()
+        popup = opened.value
+        popup.wait_for_load_state()
+        popup.wait_for_timeout(1000)
+        assert popup.evaluate("window.scrollY") > 2000  # at the passage, not the top of the chapter
+        popup.close()
+    finally:
+        context.close()
+        demo.close()
+        search_app.close()

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from search.application.bootstrap import sample_documents
-from search.application.documents import document_link, linkable
+from search.application.documents import hit_link, linkable
 from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
 from ui.choices import (
     AUTO_LANGUAGE,
@@ -88,9 +88,18 @@ def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
         + (f"\n\n{outcome.cue_note}" if outcome.cue_note else "")
     )
     roots = ctx.open_roots
+    marks = list(outcome.highlights) + [None] * (len(result.hits) - len(outcome.highlights))
     links = [
-        document_link(result.collection, hit.chunk_id, hit.page) if linkable(hit.source, roots) else None
-        for hit in result.hits
+        hit_link(
+            result.collection,
+            hit.chunk_id,
+            hit.source,
+            hit.page,
+            hit.text[mark.start : mark.end] if mark is not None else hit.text,
+        )
+        if linkable(hit.source, roots)
+        else None
+        for hit, mark in zip(result.hits, marks)
     ]
     return (
         result_cards(

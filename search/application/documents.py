@@ -125,6 +125,35 @@ def document_link(collection: str, chunk_id: str, page: int | None = None, ancho
     return link
 
 
+TEXT_FRAGMENT_WORDS = (
+    8  # words of the passage a text fragment names: enough to be unique, few enough to match
+)
+# Formats the browser renders as text, where a text fragment (#:~:text=, Chromium, Safari, Firefox 131+)
+# scrolls to the passage and marks it; PDFs open at the page instead.
+TEXT_FRAGMENT_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".txt", ".md", ".markdown"})
+
+
+def text_fragment(text: str) -> str | None:
+    """The passage's first words as a text directive (``:~:text=…``), or None when it has no words.
+
+    Each value is percent-encoded with ``-``, ``,`` and ``&`` too (they are the directive's syntax).
+    """
+    words = text.split()[:TEXT_FRAGMENT_WORDS]
+    if not words:
+        return None
+    return ":~:text=" + quote(" ".join(words), safe="").replace("-", "%2D")
+
+
+def hit_link(collection: str, chunk_id: str, source: str, page: int | None, passage: str) -> str:
+    """The link of a result: a PDF (or a scan) at its page, a text or HTML document at the passage
+    (``passage``: the highlighted sentence, else the hit's text), any other format as a whole."""
+    if Path(source).suffix.lower() in TEXT_FRAGMENT_SUFFIXES:
+        fragment = text_fragment(passage)
+        if fragment is not None:
+            return f"{document_link(collection, chunk_id)}#{fragment}"
+    return document_link(collection, chunk_id, page)
+
+
 def linkable(source: str, roots: Sequence[Path]) -> bool:
     """Whether a result may get a link: its source lies below one of ``roots`` (by name only; the
     server checks the file itself when it is asked for)."""
