@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from search.core.display import shown_name
 from search.core.eta import EtaMeter, eta_text
 from search.core.reports import IndexProgress, ProgressFn
 
@@ -29,7 +30,7 @@ def progress_text(event: IndexProgress, eta: str) -> str:
     if eta:
         parts.append(eta)
     if event.current:
-        parts.append(event.current[-40:])
+        parts.append(shown_name(event.current)[-40:])  # a file name may hold escapes: never raw
     return ", ".join(parts)
 
 
