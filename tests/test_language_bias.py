@@ -17,6 +17,7 @@ from search.core.settings import Settings
 from search.models import language_bias
 from search.models.embed_cache import model_key
 from search.models.language_bias import (
+    FittedMeans,
     LanguageCentering,
     centering_for,
     compute_centering,
@@ -130,9 +131,9 @@ def test_collections_record_the_correction_and_searches_apply_it(tmp_path: Path)
     app.index_folder(_docs(tmp_path))
     meta = app.catalog.require("docs-fake-centered").meta
     centering = app.services.centering()
-    assert (
-        centering is not None and meta.correction == centering.name and meta.feedback == DEFAULT_FEEDBACK.name
-    )
+    assert centering is not None and meta.feedback == DEFAULT_FEEDBACK.name
+    assert meta.correction == centering.with_fitting().name and meta.correction.startswith("centering-v2:")
+    assert FittedMeans.from_json(meta.language_means).counts == {"en": 2}  # fitted to the folder's chunks
     query = "How do honeybees survive the varroa mite in the winter?"
     outcome = app.search(make_request(query, "docs-fake-centered", [], 2, "dense", None, "off"))
     assert outcome.result.corrected and outcome.result.hits[0].relpath == "bees.txt"

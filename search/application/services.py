@@ -18,7 +18,7 @@ from search.core.errors import ModelMismatchError, UnknownModelError
 from search.core.settings import Settings
 from search.models.embed_cache import CachedEmbedder, EmbeddingCache
 from search.models.embedder import Embedder
-from search.models.language_bias import LanguageCentering
+from search.models.language_bias import FITTED_METHOD, LanguageCentering
 from search.models.registry import ModelRegistry
 from search.models.reranker import Reranker
 from search.models.specs import ModelSpec
@@ -198,7 +198,8 @@ class Services:
         correction = self.centering(model)
         from indexer.pipeline import VectorSettings
 
-        return VectorSettings(correction, DEFAULT_FEEDBACK.name if correction else None)
+        fitted = correction.with_fitting() if correction else None  # means fitted to each collection
+        return VectorSettings(fitted, DEFAULT_FEEDBACK.name if correction else None)
 
     def vector_settings_of_existing(self, meta: CollectionMeta) -> VectorSettings:
         """What more writes into an existing collection must do: exactly what it records."""
@@ -220,6 +221,7 @@ class Services:
         correction = None
         if meta.correction is not None:
             correction = self._centerings.get(spec.name, lambda: self._load_centering(spec))
+            correction = correction.with_fitting(meta.correction.startswith(f"{FITTED_METHOD}:"))
         try:
             feedback = Feedback.parse(meta.feedback) if meta.feedback else None
         except (ValueError, KeyError) as exc:
