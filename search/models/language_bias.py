@@ -327,14 +327,18 @@ def _file_name(name: str) -> str:
 
 
 def centering_for(embedder: Embedder, model_key: str, cache_dir: Path) -> LanguageCentering:
-    """The shipped means for this model and reference text, else cached ones, else computed now and cached."""
+    """The shipped means for this model and reference text, else cached ones, else computed now and cached.
+
+    The constants are this version's (QUERY_WEIGHT, SHRINKAGE), whatever the file recorded: they
+    shape queries and future refits, not the stored vectors, so they may change between versions.
+    """
     expected = centering_name(model_key, reference_digest(reference_sentences()))
     shipped = resources.files(REFERENCE_PACKAGE) / REFERENCE_FOLDER / SHIPPED / _file_name(expected)
     cached = cache_dir / "language-means" / _file_name(expected)
     for candidate in (Path(str(shipped)), cached):
         found = load_centering(candidate) if candidate.is_file() else None
         if found is not None and found.name == expected:
-            return found
+            return replace(found, query_weight=QUERY_WEIGHT, shrinkage=SHRINKAGE)
     computed = compute_centering(embedder, model_key)
     save_centering(computed, cached)
     return computed
