@@ -365,7 +365,7 @@ def _right(got: str, truth: str, close: bool) -> bool:
 
 def report_tatoeba(evaldata: Path, split: str, detectors: dict[str, Detect], per_language: bool) -> None:
     windows = tatoeba_windows(evaldata, split)
-    from search.text.language import MIN_LETTERS
+    from search.text.language import DEFAULT_DETECTOR, MIN_LETTERS
 
     answers: dict[str, dict[str, dict[int, list[str]]]] = {}
     seconds: dict[str, float] = {}
@@ -420,12 +420,12 @@ def report_tatoeba(evaldata: Path, split: str, detectors: dict[str, Detect], per
             [
                 lang,
                 *(accuracy(name, lang, long) for name in detectors),
-                accuracy(list(detectors)[-1], lang, [30]),
+                accuracy(DEFAULT_DETECTOR, lang, [30]),
             ]
             for lang in sorted(windows)
         ]
         print(
-            f"\nper language, windows of {LONG}+ characters (last column: {list(detectors)[-1]}, 30+ characters)"
+            f"\nper language, windows of {LONG}+ characters (last column: {DEFAULT_DETECTOR}, 30+ characters)"
         )
         print(format_table(["language", *detectors, "short"], table))
 

@@ -42,7 +42,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -190,6 +193,30 @@ def pool_as_the_app_reads_it(evaldata: Path, split: str, size: int) -> QuerySet:
         return replace(load_queryset(Path(tmp)), name=f"tatoeba-pool-{split}")
 
 
+def baseline_report(baseline: Path, queryset: QuerySet, cache: Path, data: Path, model: str) -> EvalReport:
+    """``app.py eval --queries DIR`` of another checkout (its detector, its correction) on the same set.
+
+    The set goes as a BEIR folder without language fields, so the baseline detects languages its way.
+    """
+    with tempfile.TemporaryDirectory(prefix="baseline-eval-") as tmp:
+        folder, out = Path(tmp) / "set", Path(tmp) / "out"
+        write_beir(queryset, folder)
+        env = {**os.environ, "PYTHONPATH": str(baseline)}
+        command = [
+            sys.executable,
+            str(baseline / "app.py"),
+            "--data-dir",
+            str(data),
+            "--cache-dir",
+            str(cache),
+        ]
+        command += ["eval", "--queries", str(folder), "--models", model, "--out", str(out)]
+        done = subprocess.run(command, cwd=baseline, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.exit(f"{baseline}: app.py eval failed:\n{done.stderr[-3000:]}")
+        return EvalReport.from_json(json.loads((out / "report.json").read_text(encoding="utf-8")))
+
+
 def tatoeba_queryset(evaldata: Path, code: str, lang: str, split: str | None, limit: int | None) -> QuerySet:
     """Sentences in ``lang`` -> the English sentences, each query's translation relevant."""
     folder = evaldata / "tatoeba"
@@ -238,7 +265,8 @@ def tasks(evaldata: Path, split: str, quick: bool) -> dict[str, Callable[[], lis
 
 
 def _mean(reports: Sequence[EvalReport], metric: str) -> float:
-    return 100 * statistics.fmean(r.score(r.pipelines[0], metric) for r in reports)
+    """Mean of a metric over reports, in %; NaN where a report lacks it (a baseline's own metric list)."""
+    return 100 * statistics.fmean(r.overall[r.pipelines[0]].get(metric, math.nan) for r in reports)
 
 
 def report_rows(task: str, variant: Variant, reports: list[EvalReport], seconds: float) -> list[object]:
@@ -284,12 +312,15 @@ def per_language(task: str, by_variant: dict[str, EvalReport]) -> None:
     print(format_table(headers, rows))
 
 
-def tune(evaldata: Path, model: str, cache: Path, data: Path, quick: bool, tasks_: Sequence[str]) -> None:
-    """The grid the constants were chosen on (dev split only)."""
+def tune(
+    evaldata: Path, model: str, cache: Path, data: Path, quick: bool, tasks_: Sequence[str], grid_: str
+) -> None:
+    """The grid the constants were chosen on (dev split only): ``grid_`` is "k,k,...:w,w,..."."""
+    shrinkages, weights = grid_.split(":")
     grid = [
-        Variant(f"k={k:g} w={w:g}", shrinkage=k, query_weight=w)
-        for k in (0.0, 5.0, 20.0, 100.0, 1e9)
-        for w in (0.25, 0.5, 0.75)
+        Variant(f"k={float(k):g} w={float(w):g}", shrinkage=float(k), query_weight=float(w))
+        for k in shrinkages.split(",")
+        for w in weights.split(",")
     ]
     sets = {task: tasks(evaldata, "dev", quick)[task]() for task in tasks_}
     rows = []
@@ -297,12 +328,12 @@ def tune(evaldata: Path, model: str, cache: Path, data: Path, quick: bool, tasks
         row: list[object] = [variant.name]
         for querysets in sets.values():
             reports = [run_setting(qs, model, cache, data, variant)[0] for qs in querysets]
-            row += [_mean(reports, "ndcg@10"), _mean(reports, "recall@1")]
+            row += [_mean(reports, "ndcg@10"), _mean(reports, "hit_rate@1")]
         rows.append(row)
         print(f"  {variant.name} done", file=sys.stderr, flush=True)
     headers = ["constants (dev)"]
     for task in sets:
-        headers += [f"{task} nDCG@10", f"{task} R@1"]
+        headers += [f"{task} nDCG@10", f"{task} hit@1"]
     print(format_table(headers, rows))
 
 
@@ -321,6 +352,9 @@ def main() -> None:
     parser.add_argument("--per-language", action="store_true", help="tables by document language (pools)")
     parser.add_argument("--tune", action="store_true", help="the grid of constants, on the dev split")
     parser.add_argument(
+        "--grid", default="0,5,20,100,1e9:0.25,0.5,0.75", help="SHRINKAGE values:QUERY_WEIGHT values"
+    )
+    parser.add_argument(
         "--write-beir", type=Path, help="write the Tatoeba pool of --split as a BEIR folder and stop"
     )
     args = parser.parse_args()
@@ -338,13 +372,24 @@ def main() -> None:
         if args.tune:
             if args.split != "dev":
                 sys.exit("--tune runs on the dev split only")
-            tune(evaldata, args.model, cache, Path(tmp) / "data", args.quick, args.tasks.split(","))
+            tune(
+                evaldata, args.model, cache, Path(tmp) / "data", args.quick, args.tasks.split(","), args.grid
+            )
             return
         rows = []
         available = tasks(evaldata, args.split, args.quick)
         for task in args.tasks.split(","):
             sets = available[task]()
             by_variant: dict[str, EvalReport] = {}
+            if args.baseline and task == "tatoeba-pool":
+                t0 = time.perf_counter()
+                report = baseline_report(
+                    args.baseline.resolve(), sets[0], cache, Path(tmp) / "base", args.model
+                )
+                rows.append(
+                    report_rows(task, Variant("before (baseline)"), [report], time.perf_counter() - t0)
+                )
+                by_variant["before"] = report
             for name in args.settings.split(","):
                 variant = variants[name]
                 reports, seconds = [], 0.0
