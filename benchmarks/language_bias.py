@@ -68,7 +68,13 @@ from search.evaluation.xquad import (
     xquad_r,
     xquad_same_language,
 )
-from search.models.language_bias import QUERY_WEIGHT, SHRINKAGE, LanguageCentering
+from search.models.language_bias import (
+    PARAGRAPHS,
+    QUERY_WEIGHT,
+    SHRINKAGE,
+    LanguageCentering,
+    compute_centering,
+)
 from search.models.specs import ModelSpec
 
 POOL6 = ("ar", "de", "en", "hi", "ru", "zh")
@@ -111,6 +117,7 @@ class Variant:
     fitted: bool = True
     shrinkage: float = SHRINKAGE
     query_weight: float = QUERY_WEIGHT
+    paragraphs: int = PARAGRAPHS  # pseudo-paragraphs per language of the reference means
 
 
 def services_for(settings: Settings, variant: Variant) -> Services:
@@ -119,6 +126,10 @@ def services_for(settings: Settings, variant: Variant) -> Services:
     class Tuned(Services):
         def _load_centering(self, spec: ModelSpec) -> LanguageCentering:
             base = super()._load_centering(spec)
+            if variant.paragraphs != PARAGRAPHS:  # other reference means, same name (this run only)
+                embedder = self.document_embedder(spec.name)
+                other = compute_centering(embedder, "tuning", variant.paragraphs)
+                base = replace(other, name=base.name)
             return replace(base, shrinkage=variant.shrinkage, query_weight=variant.query_weight)
 
         def vector_settings(self, model: str | None = None):  # type: ignore[no-untyped-def]
@@ -315,12 +326,20 @@ def per_language(task: str, by_variant: dict[str, EvalReport]) -> None:
 def tune(
     evaldata: Path, model: str, cache: Path, data: Path, quick: bool, tasks_: Sequence[str], grid_: str
 ) -> None:
-    """The grid the constants were chosen on (dev split only): ``grid_`` is "k,k,...:w,w,..."."""
-    shrinkages, weights = grid_.split(":")
+    """The grid the constants were chosen on (dev split only): ``grid_`` is "k,k,...:w,w,...[:p,p,...]"
+    (SHRINKAGE, QUERY_WEIGHT, PARAGRAPHS)."""
+    shrinkages, weights, *rest = grid_.split(":")
+    paragraphs = rest[0] if rest else str(PARAGRAPHS)
     grid = [
-        Variant(f"k={float(k):g} w={float(w):g}", shrinkage=float(k), query_weight=float(w))
+        Variant(
+            f"k={float(k):g} w={float(w):g} p={int(p)}",
+            shrinkage=float(k),
+            query_weight=float(w),
+            paragraphs=int(p),
+        )
         for k in shrinkages.split(",")
         for w in weights.split(",")
+        for p in paragraphs.split(",")
     ]
     sets = {task: tasks(evaldata, "dev", quick)[task]() for task in tasks_}
     rows = []

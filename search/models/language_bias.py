@@ -48,7 +48,7 @@ PARAGRAPHS = 24  # pseudo-paragraphs per language (2 -> 72.9, 8 -> 76.3, 24 -> 7
 # How many chunks the reference mean counts for against the collection's own chunks of a language:
 # the mean used is (sum of the language's chunk vectors + SHRINKAGE x reference mean) / (chunks +
 # SHRINKAGE). Chosen on the development sets (README, "A folder of many languages").
-SHRINKAGE = 20.0
+SHRINKAGE = 100.0
 # Stored vectors are re-corrected when a language's mean has moved by more than this (Euclidean, in
 # the unit-vector space): smaller moves change scores by less than about this much, and a folder
 # that grows a little does not rewrite every vector each run.
@@ -283,10 +283,12 @@ def centering_name(model_key: str, digest: str) -> str:
     return f"{METHOD}:{hashlib.sha256(f'{model_key}|{digest}'.encode()).hexdigest()[:12]}"
 
 
-def compute_centering(embedder: Embedder, model_key: str) -> LanguageCentering:
+def compute_centering(
+    embedder: Embedder, model_key: str, paragraphs_per_language: int = PARAGRAPHS
+) -> LanguageCentering:
     """Embed the reference text with ``embedder`` (a few seconds for a small model on a CPU)."""
     texts = reference_sentences()
-    paragraphs = pseudo_paragraphs(texts)
+    paragraphs = pseudo_paragraphs(texts, paragraphs_per_language)
     document_means: dict[str, np.ndarray] = {}
     query_means = []
     for lang in sorted(texts):
