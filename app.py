@@ -4,7 +4,7 @@ python app.py                                  # UI on http://127.0.0.1:7860 (--
 python app.py index ~/Documents/papers         # index (incrementally) with the default model
 python app.py search "Wie lernen Bienen?" --lang en,zh -k 5
 python app.py eval --queries sample_corpora/queryset --models multilingual-e5-small
-python app.py doctor                           # how the model runs on this machine, and why
+python app.py doctor                           # how the model runs on this machine, and why; the OCR engine
 python app.py models                           # the models you can pick, and which run here offline
 """
 
@@ -14,11 +14,13 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from search.core.display import safe_json, shown_name, shown_text
 from search.core.environment import apply_network_policy, prepare_process
 from search.core.errors import user_message
 from search.core.settings import Settings
@@ -51,7 +53,14 @@ def _serve_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         action="append",
         type=Path,
         default=default,
-        help="folder the UI may index (repeatable)",
+        help="folder the UI may index and read query sets from, whose indexed documents results may open "
+        "(repeatable; nothing else in it is served)",
+    )
+    p.add_argument(
+        "--max-uploads-mb",
+        type=int,
+        default=default,
+        help="room for all files uploaded through the UI together (default 1000 MB)",
     )
     p.add_argument(
         "--no-sample",
@@ -97,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-embedding-cache",
         action="store_true",
         help="always embed with the model (default: reuse vectors of texts embedded before, kept in the cache dir)",
+    )
+    parser.add_argument(
+        "--ocr-langs",
+        help="Tesseract packs for every scanned page and image, e.g. deu+eng or jpn,jpn_vert "
+        "(default: chosen per page from the detected script and the installed packs)",
+    )
+    parser.add_argument(
+        "--no-ocr", action="store_true", help="do not read scanned pages and images (they are reported)"
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback of unexpected errors")
     _serve_options(parser, defaults=True)
@@ -156,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerank", help="comma-separated second stages to add to each pipeline")
     p.add_argument("--out", type=Path, help="write report.json and PNG charts here")
     p.add_argument(
+        "--search-index",
+        choices=("exact", "ann"),
+        default="exact",
+        help="exact: every search scans all chunks (the default); ann: build the search index (HNSW) as "
+        "indexing a folder does and search through it, so the figures include what the graph misses",
+    )
+    p.add_argument(
         "--reference-scores",
         type=Path,
         default=REFERENCE_SCORES,
@@ -193,6 +217,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         host=args.host,
         port=args.port,
         allowed_roots=tuple(p.resolve() for p in args.allow_root) if args.allow_root else None,
+        max_uploads_mb=getattr(args, "max_uploads_mb", None),
     )
     if args.on_disk:
         settings = settings.with_overrides(on_disk=True)
@@ -200,6 +225,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings = settings.with_overrides(embedding_cache=False)
     if args.allow_downloads:
         settings = settings.with_overrides(allow_downloads=True)
+    if args.no_ocr:
+        settings = settings.with_overrides(ocr=False)
+    if args.ocr_langs:
+        settings = settings.with_overrides(ocr_languages=tuple(re.split(r"[+,\s]+", args.ocr_langs.strip())))
     if getattr(args, "no_language_correction", False):
         settings = settings.with_overrides(language_correction=False)
     settings = settings.with_overrides(reference_scores=getattr(args, "reference_scores", REFERENCE_SCORES))
@@ -226,14 +255,14 @@ def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
             report = app.index_folder(args.folder, args.model, args.collection, config, progress)
     except IndexInterrupted as stopped:  # Ctrl-C: what was completed, then the one line and 130
         report = stopped.report
-        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+        print(safe_json(report.to_json()) if args.json else report.summary())
         print(
             f"interrupted: {len(report.indexed)} file(s) were indexed completely before Ctrl-C; "
             "run the same command again to index the rest",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.summary())
+    print(safe_json(report.to_json()) if args.json else report.summary())
     return 0
 
 
@@ -261,7 +290,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
     result = outcome.result
     language = result.query_language.label if result.query_language else "undetermined"
     for warning in outcome.warnings:  # the model out of its depth: said, on stderr (stdout may be JSON)
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {shown_text(warning)}", file=sys.stderr)
     if args.json:
         hits = [
             {
@@ -271,33 +300,37 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
                 "source": h.relpath,
                 "page": h.page,
                 "language": h.language,
+                "ocr": {"confidence": h.ocr} if h.ocr is not None else None,
                 "text": h.text,
             }
             for i, h in enumerate(result.hits, 1)
         ]
         print(
-            json.dumps(
+            safe_json(
                 {
                     "query": result.query,
                     "query_language": result.query_language.code if result.query_language else None,
                     "timings_ms": dict(result.timings_ms),
                     "warnings": list(outcome.warnings),
+                    "relevance_note": outcome.cue_note,
                     "hits": hits,
-                },
-                ensure_ascii=False,
-                indent=2,
+                }
             )
         )
         return 0
     print(
-        f"{len(result.hits)} results from {result.collection!r} ({result.model}, "
+        f"{len(result.hits)} results from {result.collection!r} ({shown_name(result.model)}, "
         f"{result.timings_ms.get('total', 0):.0f} ms; query read as {language})"
     )
+    if outcome.cue_note:
+        print(outcome.cue_note)
     for rank, hit in enumerate(result.hits, 1):
         page = f" p.{hit.page}" if hit.page else ""
-        snippet = " ".join(hit.text.split())[:240]
+        page += f" (OCR, confidence {hit.ocr:.0f})" if hit.ocr is not None else ""
+        snippet = shown_text(" ".join(hit.text.split())[:240])
         cue = f" ({LABELS[outcome.cues[rank - 1]]})" if rank <= len(outcome.cues) else ""
-        print(f"{rank:>2}. {hit.score:.3f}{cue} [{hit.language}] {hit.relpath}{page}\n    {snippet}")
+        where = f"[{shown_name(hit.language)}] {shown_name(hit.relpath)}{page}"
+        print(f"{rank:>2}. {hit.score:.3f}{cue} {where}\n    {snippet}")
     return 0
 
 
@@ -306,7 +339,7 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from search.application.evaluating import PipelineSpec
+    from search.application.evaluating import EvalWorkspace, PipelineSpec
     from search.evaluation.metrics import judged_queries
     from search.evaluation.plots import plot_language_heatmap, plot_report
     from search.evaluation.querysets import load_queryset
@@ -328,20 +361,26 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
         judged = len(judged_queries(queryset))
         skipped = len(queryset.queries) - judged
         tqdm.write(
-            f"query set {queryset.name!r} ({queryset.metadata.get('layout', '')}): read "
-            f"{queryset.metadata.get('files', args.queries)}; {len(queryset.corpus)} documents, "
-            f"{judged} queries with judgements"
-            + (f" ({skipped} without judgements skipped)" if skipped else ""),
+            shown_text(
+                f"query set {shown_name(queryset.name)!r} ({queryset.metadata.get('layout', '')}): read "
+                f"{queryset.metadata.get('files', args.queries)}; {len(queryset.corpus)} documents, "
+                f"{judged} queries with judgements"
+                + (f" ({skipped} without judgements skipped)" if skipped else "")
+            ),
             file=sys.stderr,
         )
 
         def progress(fraction: float, message: str) -> None:
-            bar.set_description_str(message[:80], refresh=False)
+            bar.set_description_str(shown_text(message[:80]), refresh=False)
             bar.update(int(fraction * 1000) - bar.n)
 
-        report = app.evaluate(queryset, pipelines, progress=progress)
-    print(format_report(report))
-    print("\n" + app.leaderboard_text(report, queryset))
+        workspace = EvalWorkspace(ann=args.search_index == "ann")
+        try:
+            report = app.evaluate(queryset, pipelines, progress=progress, workspace=workspace)
+        finally:
+            workspace.close()
+    print(shown_text(format_report(report)))
+    print("\n" + shown_text(app.leaderboard_text(report, queryset)))
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -360,14 +399,14 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
 def cmd_collections(app: SearchApp, args: argparse.Namespace) -> int:
     for info in app.collections():
-        print(f"{info.name}\t{info.model}\t{info.chunks} chunks")
+        print(f"{info.name}\t{shown_name(info.model)}\t{info.chunks} chunks")
     return 0
 
 
 def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
     infos = app.models()
     if args.json:
-        print(json.dumps([info.to_json() for info in infos], ensure_ascii=False, indent=2))
+        print(safe_json([info.to_json() for info in infos]))
         return 0
     shown = [info for info in infos if info.available or args.all_models]
     rows = [("NAME", "FAMILY", "DIM", "LANGUAGES", "LICENCE", "HERE")]
@@ -395,7 +434,8 @@ def cmd_models(app: SearchApp, args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(app: SearchApp, args: argparse.Namespace) -> int:
-    print(app.backend_report(args.model).summary())
+    print(shown_text(app.backend_report(args.model).summary()))
+    print(shown_text(app.ocr_report().summary()))
     return 0
 
 
@@ -457,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         message = user_message(exc)
         if message is not None:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {shown_text(message)}", file=sys.stderr)
             return EXIT_USER_ERROR
         if args.debug:
             raise

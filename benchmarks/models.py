@@ -82,7 +82,7 @@ def cross_lingual(app: SearchApp, models: Sequence[str], langs: Sequence[str], l
             "by_language": {
                 lang: report.by_query_language[lang][m]["ndcg@10"] for lang in report.by_query_language
             },
-            "vs_first": None if c is None else f"{c.delta:+.3f} p={c.p_value:.3g}",
+            "vs_first": None if c is None else f"{c.delta:+.3f} p={c.p:.3g} (Holm)",
         }
     return rows
 

@@ -8,7 +8,9 @@ sample query set (110 queries, 13 languages) embedded by the default model
 through ``Searcher.search``, exactly the app's path. Per store and size:
 
 * store only: a dense search of one query (``search_one``) with queries near stored vectors, recall@10 vs exact numpy search;
-* end to end: ``Searcher.search(text)``; its hits are checked (k of them, in the filter's language);
+* end to end: ``Searcher.search(text)`` with the model's language correction and the cross-lingual
+  vote, as the app searches a new collection (the stored synthetic vectors stand for corrected
+  ones); its hits are checked (k of them, in the filter's language);
 * baseline, same run: the query embedding alone (``encode_queries`` of one text).
 
 Recall is measured with queries near stored vectors (the store-only rows): a
@@ -28,6 +30,7 @@ qdrant-client's local mode on a folder (exact brute force in Python), capped by
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import tempfile
@@ -53,7 +56,11 @@ from benchmarks.store_latency import (
     quiet_local_mode_warning,
     synthetic_points,
 )
+from search.core.paths import default_cache_dir
+from search.models.embed_cache import model_key
 from search.models.embedder import Embedder
+from search.models.language_bias import LanguageCentering, centering_for
+from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback
 from search.retrieval.searcher import Searcher
 from search.stores.base import CollectionMeta, VectorStore
 
@@ -93,10 +100,22 @@ def embed_latency(embedder: Embedder, texts: Sequence[str]) -> tuple[float, floa
     return percentiles(seconds)
 
 
+def vector_settings(
+    embedder: Embedder, cache_dir: Path | None = None
+) -> tuple[LanguageCentering | None, Feedback | None]:
+    """What a new collection of this model records: its language correction and the vote (none for
+    models without a correction), so that the end-to-end figures include both, as the app runs them."""
+    if not embedder.spec.language_centering:
+        return None, None
+    key = model_key(embedder.spec, getattr(embedder, "max_tokens", None))
+    return centering_for(embedder, key, cache_dir or default_cache_dir()), DEFAULT_FEEDBACK
+
+
 def end_to_end(
     store: VectorStore, embedder: Embedder, texts: Sequence[str], filtered: bool
 ) -> tuple[float, float]:
-    searcher = Searcher(store, COLLECTION, embedder)
+    correction, feedback = vector_settings(embedder)
+    searcher = Searcher(store, COLLECTION, embedder, correction=correction, feedback=feedback)
     flt = FILTER if filtered else None
     searcher.search(texts[0], k=K, flt=flt)  # warm-up
     seconds = []
@@ -120,9 +139,13 @@ def bench(
 ) -> list[Row]:
     store = open_backend(backend, workdir / f"{backend}-{len(points)}")
     try:
-        load_s, optimize_s = build(
-            store, points, meta=CollectionMeta.for_model(embedder.spec), name=COLLECTION
+        correction, feedback = vector_settings(embedder)
+        meta = dataclasses.replace(
+            CollectionMeta.for_model(embedder.spec),
+            correction=correction.name if correction else None,
+            feedback=feedback.name if feedback else None,
         )
+        load_s, optimize_s = build(store, points, meta=meta, name=COLLECTION)
         rows = []
         for filtered in (False, True):
             s50, s95, s_recall = measure(store, points, store_queries, filtered, name=COLLECTION)
@@ -223,13 +246,14 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
         "--client-max", type=int, default=100_000, help="skip the client above this many chunks"
     )
     parser.add_argument("--device", help="cpu, cuda ... (default: CUDA when available)")
+    parser.add_argument("--cache-dir", type=Path, help="model cache (default: the app's)")
     args = parser.parse_args(argv)
     quiet_local_mode_warning()
     if embedder is None:
         from search.models.loading import load_embedder
         from search.models.specs import DEFAULT_MODEL
 
-        embedder = load_embedder(DEFAULT_MODEL, device=args.device)
+        embedder = load_embedder(DEFAULT_MODEL, device=args.device, cache_dir=args.cache_dir)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [10_000, 100_000]
     sizes += [300_000] if args.large else []
     texts = query_texts(args.queries)

@@ -22,6 +22,11 @@ The baseline for every ratio is ``dense`` in the same run.
     python -m benchmarks.second_stage --langs en,de --limit 30 --latency-queries 10   # smoke run
     nice python -m benchmarks.second_stage --langs en,de,zh,ar,hi,th
     python -m benchmarks.second_stage --rerankers mmarco-minilm,/path/to/bge-reranker-v2-m3
+    python -m benchmarks.second_stage --langs en,de,zh,ar --split dev --weights 0.25,0.75   # choose the weight
+    python -m benchmarks.second_stage --langs en,de,zh,ar --split test                      # report it
+
+The hybrid sparse weight (DEFAULT_SPARSE_WEIGHT) is chosen with ``--split dev`` (XQuAD
+articles 0-23) and reported with ``--split test`` (articles 24-47; benchmarks.splits).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table
+from benchmarks.splits import SPLITS, article_split
 from search.core.types import CorpusDoc, Hit, QuerySet
 from search.evaluation.metrics import evaluate
 from search.evaluation.report import EvalReport
@@ -243,7 +249,7 @@ def significance_lines(reports: Mapping[str, EvalReport], other: str) -> list[st
         if comparison is not None:
             lines.append(
                 f"  {lang}: {other} - {BASELINE} = {100 * comparison.delta:+.2f} nDCG@10, "
-                f"p={comparison.p_value:.3g} ({report.stat_test}), "
+                f"p={comparison.p:.3g} ({report.stat_test}, Holm-adjusted), "
                 f"wins/ties/losses {comparison.wins}/{comparison.ties}/{comparison.losses}"
             )
     return lines
@@ -259,7 +265,7 @@ def print_setup(title: str, reports: Mapping[str, EvalReport]) -> None:
     print(format_table(LANG_HEADERS, rows))
     print(f"\n-- {title}: mean over {len(reports)} languages (baseline: {BASELINE}, same run) --")
     print(format_table(SUMMARY_HEADERS, summary_rows(reports)))
-    for name in [p.name for p in FIRST_STAGES if p.mode == "hybrid"]:
+    for name in [p for p in next(iter(reports.values())).pipelines if p.startswith("hybrid")]:
         lines = significance_lines(reports, name)
         if lines:
             print(f"paired test, {name} vs {BASELINE}:")
@@ -322,6 +328,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("edge", "memory"), default="edge")
     parser.add_argument("--no-cross", action="store_true", help="skip the cross-lingual setup")
     parser.add_argument("--device", default=None)
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="all",
+        help="XQuAD articles: dev (0-23, choose), test (24-47, report)",
+    )
+    parser.add_argument(
+        "--weights",
+        default="",
+        help="extra RRF sparse weights to compare, e.g. 0.25,0.75 (choose on --split dev)",
+    )
     args = parser.parse_args(argv)
 
     data = evaldata_dir()
@@ -329,13 +346,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     embedder = load_embedder(args.model, device=args.device)
     sparse = SubwordBM25Encoder.for_embedder(embedder)
     first = {p.name: p for p in FIRST_STAGES}[args.rerank_first]
-    pipelines = list(FIRST_STAGES) + [
-        Pipeline(f"{first.name}+{r.name}", first.mode, first.fusion, first.sparse_weight, r)
-        for r in load_rerankers([n for n in args.rerankers.split(",") if n], args.device)
+    extra = [
+        Pipeline(f"hybrid-rrf-w{float(w):g}", "hybrid", "rrf", float(w))
+        for w in args.weights.split(",")
+        if w and f"hybrid-rrf-w{float(w):g}" not in {p.name for p in FIRST_STAGES}
     ]
+    pipelines = (
+        list(FIRST_STAGES)
+        + extra
+        + [
+            Pipeline(f"{first.name}+{r.name}", first.mode, first.fusion, first.sparse_weight, r)
+            for r in load_rerankers([n for n in args.rerankers.split(",") if n], args.device)
+        ]
+    )
     print(
         f"model {embedder.spec.name}; sparse {sparse.name}; store {args.backend}; k={K}; "
-        f"paragraph limit {args.limit or 'none'}; latency over the first {args.latency_queries} queries per run"
+        f"paragraph limit {args.limit or 'none'}; XQuAD articles: {args.split}; latency over the first {args.latency_queries} queries per run"
     )
     started = time.perf_counter()
     with open_bench_store(args.backend) as store:
@@ -344,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for lang in langs:
             t0 = time.perf_counter()
             same[lang] = bench.run(
-                xquad_same_language(data, lang, limit=args.limit),
+                article_split(xquad_same_language(data, lang, limit=args.limit), args.split),
                 pipelines,
                 args.latency_queries,
                 args.candidates,
@@ -356,7 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for lang in langs:
                 if lang == args.pivot:
                     continue
-                qs = xquad_cross_lingual(data, [lang], [args.pivot], limit=args.limit)
+                qs = article_split(
+                    xquad_cross_lingual(data, [lang], [args.pivot], limit=args.limit), args.split
+                )
                 cross[f"{lang}->{args.pivot}"] = bench.run(
                     qs, pipelines, args.latency_queries, args.candidates
                 )

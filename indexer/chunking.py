@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from search.core.types import SECTION_SEPARATOR, UNDETERMINED, Chunk, Document
+from search.core.types import SECTION_SEPARATOR, UNDETERMINED, Chunk, Document, Section
 from search.models.embedder import TokenCounter, TokenizedDocuments
 from search.text.language import DEFAULT_DETECTOR, LanguageDetector, detect_language
 from search.text.sentences import Span, cluster_boundary, sentence_spans, trim_span, window_spans, word_spans
@@ -426,9 +426,16 @@ def _chunks(
                 end=end,
                 tokens=counts[start, end],  # _settle counted every final group; the indexer batches by it
                 token_ids=counts.ids((start, end)),
+                ocr=_ocr_confidence(doc.sections[unit.section] for unit in group),
             )
         )
     return chunks
+
+
+def _ocr_confidence(sections: Iterable[Section]) -> float | None:
+    """A chunk holding any text read by OCR is marked with the lowest confidence of its pages."""
+    found = [section.ocr for section in sections if section.ocr is not None]
+    return min(found) if found else None
 
 
 def _headings(doc: Document) -> list[str]:

@@ -13,6 +13,7 @@ waits for PDF parsing, and the model gets batches of chunks of similar length
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import queue
 import threading
@@ -25,17 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from indexer.chunking import chunk_document
+from indexer.extract.formats import human_size
 from indexer.extract.loaders import (
     Discovery,
     ExtractionError,
     LoaderConfig,
     UnreadableFileError,
     discover,
-    file_sha256,
     load_parts,
 )
+from indexer.ocr.tally import OcrTally
+from indexer.opened import NotRegularFileError, OutsideRootError, open_checked
 from indexer.recenter import recenter
-from indexer.walk import OUTSIDE_ROOT, is_within
 from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import (
     BUILDING_STAGE,
@@ -209,6 +211,7 @@ def index_folder(
     if not root_path.is_dir():
         raise NotAFolderError(f"not a folder: {folder}")
     run = _Run(embedder, store, collection, sparse, config, root_path.as_posix(), progress, cancel, vectors)
+    config = run.config  # its OCR reports pages to this run
 
     t0 = time.perf_counter()
     found: Discovery = discover(root_path, config.loader)
@@ -216,8 +219,16 @@ def index_folder(
     run.timer.add("discover", time.perf_counter() - t0)
 
     present = {Path(entry.path).as_posix() for entry in found.files}
-    present |= {Path(s.path).as_posix() for s in found.skipped}  # unreadable now, but not deleted
-    removed = sorted(source for source in state if source not in present)
+    # Unreadable now (permissions, I/O) but not deleted: their chunks stay, and so do those of every file
+    # below an unreadable folder. Skipped for any other reason (a link out of the folder, too large...):
+    # no longer served.
+    kept = {Path(s.path).as_posix() for s in found.skipped if s.transient}
+    present |= kept
+    removed = sorted(
+        source
+        for source in state
+        if source not in present and not any(source.startswith(k + "/") for k in kept)
+    )
     if removed:
         t0 = time.perf_counter()
         store.delete_sources(collection, removed)
@@ -302,7 +313,13 @@ class _Run:
     ) -> None:
         self.started = time.perf_counter()
         self.embedder, self.store, self.collection = embedder, store, collection
+        self.ocr = OcrTally(self.rel, on_page=self.report_progress)
+        if config.loader.ocr is not None:
+            config = replace(
+                config, loader=replace(config.loader, ocr=config.loader.ocr.with_listener(self.ocr))
+            )
         self.config = config
+        self._progress_lock = threading.Lock()  # the producer reports OCR'd pages, the writer files
         self.root = root
         self.progress = progress
         self.cancel = cancel or threading.Event()  # the caller's; only read
@@ -345,11 +362,16 @@ class _Run:
 
     def report_progress(self, finished: Sequence[str] = ()) -> None:
         """Files count as done once all their chunks are written (or they needed none)."""
-        if finished:
-            self.current = self.rel(finished[-1])
-        if self.progress:
-            done = self.settled + self.writer.completed
-            self.progress(IndexProgress(done, self.total, self.writer.written, self.current))
+        with self._progress_lock:
+            if finished:
+                self.current = self.rel(finished[-1])
+            if self.progress and hasattr(self, "writer"):
+                done = self.settled + self.writer.completed
+                self.progress(
+                    IndexProgress(
+                        done, self.total, self.writer.written, self.current, pages_ocr=self.ocr.pages
+                    )
+                )
 
     def drop(self, item: _Parsed, state: Mapping[str, _FileState]) -> None:
         """A file skipped with a reason, perhaps after some of its parts were already written."""
@@ -452,6 +474,7 @@ class _Run:
             chunks_by_language=dict(self.writer.languages),
             timings=timings,
             cancelled=self.cancel.is_set() or interrupted,
+            ocr=self.ocr.summary(self.writer.languages),
         )
         if interrupted:
             raise IndexInterrupted(report)
@@ -535,37 +558,71 @@ def _produce(
     stop: threading.Event,
     cancel: threading.Event,
 ) -> None:
-    """Hash, skip unchanged, extract and chunk; runs beside the embedding loop."""
+    """Open each file once, hash, skip unchanged, extract and chunk; runs beside the embedding loop.
+
+    The file is opened once and checked by its descriptor (indexer.opened): the hash and every
+    parser read that open file, so a symlink renamed over the path after the walk can bring
+    nothing from outside the folder into the index.
+    """
     real_root = os.path.realpath(root)
     try:
         for entry in found.files:
             if stop.is_set() or cancel.is_set():
                 break
             source = Path(entry.path).as_posix()
-            if not is_within(os.path.realpath(entry.path), real_root):  # made a link out since the walk
-                _put(out, _Parsed(source, "", error=OUTSIDE_ROOT), stop)
-                continue
             t0 = time.perf_counter()
             try:
-                content_hash = file_sha256(Path(entry.path))
-            except FileNotFoundError:
+                opened = open_checked(Path(entry.path), real_root)
+            except OSError as exc:
                 timer.add("hash", time.perf_counter() - t0)
-                _put(out, _Parsed(source, "", error="disappeared while indexing"), stop)
+                _put(out, _unopened(source, exc), stop)
                 continue
-            except OSError as exc:  # permissions or I/O, perhaps passing: what is indexed stays
+            with opened:
+                limit = config.loader.size_limit(entry.format)
+                if opened.size > limit:  # grown or swapped since the walk: never hashed whole
+                    reason = f"too large: {human_size(opened.size)} (limit for {entry.format} is {human_size(limit)})"
+                    _put(out, _Parsed(source, "", error=reason), stop)
+                    continue
+                try:
+                    content_hash = opened.sha256()
+                except OSError as exc:  # I/O, perhaps passing: what is indexed stays
+                    timer.add("hash", time.perf_counter() - t0)
+                    _put(out, _unopened(source, exc), stop)
+                    continue
                 timer.add("hash", time.perf_counter() - t0)
-                _put(out, _Parsed(source, "", error=f"unreadable: {exc.strerror or exc}", keep=True), stop)
-                continue
-            timer.add("hash", time.perf_counter() - t0)
-            known = state.get(source)
-            if known is not None and known.complete(content_hash):
-                _put(out, _Parsed(source, content_hash, unchanged=True), stop)
-                continue
-            _produce_file(Path(entry.path), root, content_hash, chunker, config, timer, out, stop, cancel)
+                known = state.get(source)
+                if known is not None and known.complete(content_hash):
+                    _put(out, _Parsed(source, content_hash, unchanged=True), stop)
+                    continue
+                _produce_file(
+                    Path(entry.path),
+                    root,
+                    content_hash,
+                    chunker,
+                    config,
+                    timer,
+                    out,
+                    stop,
+                    cancel,
+                    reader=opened.path,
+                )
     except BaseException as exc:  # noqa: BLE001 - a bug, not a bad file: surface it in the caller's thread
         _put(out, exc, stop, force=True)
     finally:
         _put(out, None, stop, force=True)
+
+
+def _unopened(source: str, exc: OSError) -> _Parsed:
+    """Why a file could not be opened (or read) since the walk, and whether its indexed chunks stay:
+    only for a passing failure (permissions, I/O); a link out of the folder, a file gone or
+    replaced by a device loses them."""
+    if isinstance(exc, (OutsideRootError, NotRegularFileError)):
+        return _Parsed(source, "", error=str(exc.strerror))
+    if isinstance(exc, FileNotFoundError):
+        return _Parsed(source, "", error="disappeared while indexing")
+    if exc.errno == errno.ELOOP:
+        return _Parsed(source, "", error="symlink loop: the link resolves to itself")
+    return _Parsed(source, "", error=f"unreadable: {exc.strerror or exc}", keep=True)
 
 
 def _produce_file(
@@ -578,6 +635,7 @@ def _produce_file(
     out: queue.Queue[_Parsed | BaseException | None],
     stop: threading.Event,
     cancel: threading.Event,
+    reader: Path | None = None,
 ) -> None:
     """Extract and chunk one file, part by part (one part unless it is a long text file).
 
@@ -586,7 +644,7 @@ def _produce_file(
     the earlier ones 0, and the store takes the largest as what a complete file must have.
     """
     source = path.as_posix()
-    parts = iter(load_parts(path, root, config.loader, content_hash=content_hash))
+    parts = iter(load_parts(path, root, config.loader, content_hash=content_hash, reader=reader))
     held: _Parsed | None = None
     position = 0
     while not (stop.is_set() or cancel.is_set()):

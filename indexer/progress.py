@@ -25,7 +25,10 @@ def tqdm_progress(disable: bool = False) -> Iterator[ProgressFn]:
                 bar.set_description_str(event.stage, refresh=False)
                 bar.set_postfix_str(f"{event.chunks_written} chunks", refresh=False)
             else:
-                bar.set_postfix_str(f"{event.chunks_written} chunks, {event.current[-40:]}", refresh=False)
+                ocr = f", {event.pages_ocr} pages OCR'd" if event.pages_ocr else ""
+                bar.set_postfix_str(
+                    f"{event.chunks_written} chunks{ocr}, {event.current[-40:]}", refresh=False
+                )
             bar.update(event.files_done - bar.n)
 
         yield update

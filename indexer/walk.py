@@ -43,6 +43,9 @@ class Skipped:
 
     path: Path
     reason: str
+    # Unreadable now (permissions, I/O), perhaps passing: what is indexed of it stays. Any other reason
+    # (a link out of the folder, a loop, a device, too large, a bad name) removes its indexed chunks.
+    transient: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ class _Walker:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            self.skipped.append(Skipped(_display_path(folder), _os_reason(exc, "folder")))
+            self.skipped.append(Skipped(_display_path(folder), _os_reason(exc, "folder"), _transient(exc)))
             return
         for entry in entries:
             if entry.name.startswith("."):
@@ -186,7 +189,7 @@ class _Walker:
             with open(path, "rb"):
                 pass
         except OSError as exc:
-            self.skipped.append(Skipped(path, _os_reason(exc, "file")))
+            self.skipped.append(Skipped(path, _os_reason(exc, "file"), _transient(exc)))
             return
         self.seen_files[real] = path
         self.files.append(FileEntry(path, st.st_size, st.st_mtime, fmt))
@@ -224,7 +227,12 @@ class _Walker:
             if format_of(path) is not None:
                 self.skipped.append(Skipped(path, "broken symlink: its target does not exist"))
         else:
-            self.skipped.append(Skipped(path, _os_reason(exc, "file")))
+            self.skipped.append(Skipped(path, _os_reason(exc, "file"), _transient(exc)))
+
+
+def _transient(exc: OSError) -> bool:
+    """Permissions and I/O errors may pass (chunks kept); a loop or a vanished file will not."""
+    return not isinstance(exc, FileNotFoundError) and exc.errno != errno.ELOOP
 
 
 def is_within(real_path: str, real_root: str) -> bool:

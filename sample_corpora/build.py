@@ -20,6 +20,10 @@ Document body markup (a small subset of Markdown, one block per line):
     ===                     page break (PDF, DOCX), new slide (PPTX), new chapter (EPUB)
     any other line          a paragraph; blank lines between blocks are optional
 
+Scanned documents: a ``.png`` or ``.tiff`` path, or ``scan: true`` on a ``.pdf``, renders the
+pages as images (benchmarks/page_images.py, Debian's Noto fonts, 200 dpi, the sheet turned a
+little) with no text layer, so only OCR reads them; ``vertical: true`` sets Japanese in columns.
+
 Builds are deterministic: fixed metadata and timestamps, no random ids, ZIP members written
 with a fixed date, so rebuilding with the pinned library versions gives byte-identical files.
 """
@@ -55,7 +59,9 @@ PDF_DATE = "D:20250101000000Z"
 ZIP_DATE = (2025, 1, 1, 0, 0, 0)
 UUID_NAMESPACE = uuid.UUID("5b1f2f3e-4d0a-4c8e-9a61-0c4f1a9b7e21")
 
-FORMATS = ("pdf", "docx", "pptx", "html", "md", "txt", "epub")
+FORMATS = ("pdf", "docx", "pptx", "html", "md", "txt", "epub", "png", "tiff")
+IMAGE_FORMATS = ("png", "tiff")  # scanned pages, one per frame
+SCAN_DPI = 200
 BINARY_FORMATS = ("pdf", "docx", "pptx", "epub")
 RTL_LANGUAGES = {"ar", "he", "fa", "ur"}
 # Scripts that PDF text extraction cannot give back in logical order (shaping, reordering):
@@ -66,6 +72,7 @@ CHAR_COUNTED = {"zh", "ja"}  # languages written without spaces: sizes are given
 LANGUAGE_NAMES = {
     "ar": "Arabic",
     "de": "German",
+    "el": "Greek",
     "en": "English",
     "es": "Spanish",
     "fr": "French",
@@ -80,7 +87,7 @@ LANGUAGE_NAMES = {
     "zh": "Chinese",
 }
 
-MAX_TOTAL_CHARS = 64_000  # whole corpus, plain text: indexing budget (about 21k e5 tokens; README, tests)
+MAX_TOTAL_CHARS = 66_000  # whole corpus, plain text: indexing budget (about 21k e5 tokens; README, tests)
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,6 +111,8 @@ class Source:
     pages: list[list[Block]]
     description: str = ""
     source_file: str = ""
+    scan: bool = False  # pages rendered as images, no text layer: only OCR reads them
+    vertical: bool = False  # (scans) Japanese set in vertical columns
 
     @property
     def blocks(self) -> list[Block]:
@@ -163,7 +172,8 @@ def load_source(path: Path) -> Source:
         raise ValueError(f"{where}: path {rel!r} does not mirror the source file name {expected!r}")
     pages = parse_body(data["body"], where)
     language = data["language"]
-    if fmt == "pdf" and language in NO_PDF_LANGUAGES:
+    scan = bool(data.get("scan")) or fmt in IMAGE_FORMATS
+    if fmt == "pdf" and language in NO_PDF_LANGUAGES and not scan:
         raise ValueError(f"{where}: {language} text does not survive PDF extraction; use another format")
     return Source(
         path=rel,
@@ -174,6 +184,8 @@ def load_source(path: Path) -> Source:
         pages=pages,
         description=data.get("description", ""),
         source_file=where,
+        scan=scan,
+        vertical=bool(data.get("vertical")),
     )
 
 
@@ -530,7 +542,74 @@ def render_epub(src: Source) -> bytes:
     return _normalize_zip(raw.getvalue(), first="mimetype")
 
 
+def _scan_images(src: Source) -> list[Any]:
+    """Each source page as a grey page image, as a scanner gives it (deterministic)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from benchmarks.page_images import SCRIPT_OF, Degradation, degrade, render_page, render_pages
+
+    script = SCRIPT_OF[src.language]
+    images = []
+    for number, page in enumerate(src.pages):
+        paragraphs = [block.text for block in page]
+        if src.vertical:
+            image = render_page(paragraphs, script, SCAN_DPI, vertical=True, points=12)
+        else:
+            rendered = render_pages(paragraphs, script, SCAN_DPI)
+            if len(rendered) != 1:
+                raise ValueError(f"{src.path}: a source page overflowed its scanned page")
+            image = rendered[0]
+        images.append(degrade(image, Degradation(skew=0.4 if number % 2 == 0 else -0.3)))
+    return images
+
+
+def render_scan(src: Source) -> bytes:
+    images = _scan_images(src)
+    buffer = io.BytesIO()
+    if src.format == "png":
+        if len(images) != 1:
+            raise ValueError(f"{src.path}: a PNG holds one page")
+        images[0].save(buffer, "PNG", dpi=(SCAN_DPI, SCAN_DPI), optimize=True)
+        return buffer.getvalue()
+    if src.format == "tiff":
+        images[0].save(
+            buffer,
+            "TIFF",
+            save_all=True,
+            append_images=images[1:],
+            dpi=(SCAN_DPI, SCAN_DPI),
+            compression="tiff_deflate",
+        )
+        return buffer.getvalue()
+    import pymupdf
+
+    doc = pymupdf.open()
+    for image in images:
+        png = io.BytesIO()
+        image.save(png, "PNG", optimize=True)
+        page = doc.new_page(width=image.width * 72 / SCAN_DPI, height=image.height * 72 / SCAN_DPI)
+        page.insert_image(page.rect, stream=png.getvalue())
+    doc.set_metadata(
+        {
+            "title": src.title,
+            "author": AUTHOR,
+            "subject": src.description or src.topic,
+            "keywords": f"sample corpus, {src.topic}, {src.language}, scanned",
+            "creator": "sample_corpora/build.py",
+            "producer": "PyMuPDF",
+            "creationDate": PDF_DATE,
+            "modDate": PDF_DATE,
+        }
+    )
+    doc.set_language(src.language)
+    data: bytes = doc.tobytes(garbage=4, deflate=True, no_new_id=True)
+    doc.close()
+    return data
+
+
 def render(src: Source) -> bytes:
+    if src.scan:
+        return render_scan(src)
     renderer = {
         "pdf": render_pdf,
         "docx": render_docx,
@@ -593,9 +672,32 @@ def extract_pages(path: Path) -> list[str]:
     return [text]
 
 
+def scan_pages(path: Path) -> tuple[int, str]:
+    """Pages of a scanned document and the text of its text layer (which must be empty)."""
+    if path.suffix == ".pdf":
+        import pymupdf
+
+        with pymupdf.open(path) as doc:
+            return doc.page_count, "".join(page.get_text() for page in doc)
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return getattr(image, "n_frames", 1), ""
+
+
 def roundtrip_problems(src: Source, path: Path) -> list[str]:
-    """Differences between a generated file's extracted text and its source (empty list: identical)."""
+    """Differences between a generated file's extracted text and its source (empty list: identical).
+
+    A scan has no text to extract: its pages are counted and its text layer must be empty (what
+    OCR reads back is checked in tests/test_sample_corpora.py where Tesseract is installed)."""
     problems: list[str] = []
+    if src.scan:
+        pages, text = scan_pages(path)
+        if pages != len(src.pages):
+            problems.append(f"{src.path}: {pages} scanned pages, source has {len(src.pages)}")
+        if text.strip():
+            problems.append(f"{src.path}: a scan with a text layer")
+        return problems
     got = extract_pages(path)
     want = src.page_texts() if src.format in BINARY_FORMATS else [src.text]
     if len(got) != len(want):
@@ -791,10 +893,10 @@ def stats() -> int:
     for src in sorted(sources, key=lambda s: (s.path.startswith("misc/"), s.path)):
         n, unit = size_of(src)
         pages = {"pdf": "pages", "docx": "pages", "pptx": "slides", "epub": "chapters"}.get(src.format)
+        pages = "pages" if src.scan else pages
         extent = f"{len(src.pages)} {pages if len(src.pages) > 1 else pages[:-1]}" if pages else ""
-        print(
-            f"| `{src.path}` | {src.language} | {src.format.upper()} | {extent} | {src.topic} | {n} {unit} |"
-        )
+        kind = src.format.upper() + (" (scan)" if src.scan else "")
+        print(f"| `{src.path}` | {src.language} | {kind} | {extent} | {src.topic} | {n} {unit} |")
     print()
     topics = sorted({s.topic for s in sources})
     print("| topic | " + " | ".join(["languages", "formats", "documents"]) + " |")

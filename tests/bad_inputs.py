@@ -142,8 +142,14 @@ def make_bad_corpus(folder: Path) -> dict[str, str]:
     (folder / ".hidden.txt").write_bytes(b"hidden")
     (folder / ".git").mkdir()
     (folder / ".git" / "notes.md").write_bytes(b"# hidden folder")
-    (folder / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (folder / "notes.rtf").write_bytes(b"{\\rtf1 hello}")
+    # Images are read by OCR: one that stops after its signature, one that is not an image at all
+    write("picture.png", b"\x89PNG\r\n\x1a\n", "corrupt or unreadable image")
+    write(
+        "photo.jpg",
+        b"\xff\xd8\xff\xe0" + bytes(rng.randrange(256) for _ in range(2000)),
+        "corrupt or unreadable image",
+    )
     return expected
 
 

@@ -141,6 +141,21 @@ def test_end_to_end_with_fake_embedder(services: Services, no_network: list[obje
     assert services.store.list_collections() == []  # the app's store is never touched
 
 
+def test_an_evaluation_can_search_through_the_real_index(services: Services, tmp_path: Path) -> None:
+    """--search-index ann: the scratch index gets its HNSW graph as an index run does, searches use it."""
+    from search.stores.edge import EdgeStore, EdgeTuning
+
+    store = EdgeStore(tmp_path / "ann", EdgeTuning(indexing_threshold_kb=1))  # a graph even for 4 documents
+    with EvalWorkspace(store, ann=True) as workspace:
+        report = evaluate_pipelines(services, _queryset(), [PipelineSpec(FAKE)], workspace=workspace)
+        (collection,) = store.list_collections()
+        assert store.indexed_vectors(collection) > 0
+    assert report.details[FAKE]["search_index"] == "ann"
+    assert report.overall[FAKE]["mrr@10"] == pytest.approx(1.0)
+    with EvalWorkspace() as exact:
+        assert exact.search_index == "exact"
+
+
 def test_workspace_keeps_the_index_for_the_next_run(
     services: Services, embedders: dict[str, FakeEmbedder]
 ) -> None:

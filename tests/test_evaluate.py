@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from search.core.types import CorpusDoc, Hit, Query, QuerySet
-from search.evaluation.metrics import DEFAULT_METRICS, evaluate, fold_hits
+from search.evaluation.metrics import DEFAULT_METRICS, evaluate, fold_hits, holm
 from search.evaluation.plots import plot_language_heatmap, plot_report
 from search.evaluation.report import EvalReport, format_report
 
@@ -186,6 +186,24 @@ def test_paired_test_between_runs() -> None:
     assert same is not None and same.p_value == 1.0 and not same.significant
     # every pair once, every metric
     assert len(report.comparisons) == 3 * len(DEFAULT_METRICS)
+
+
+def test_significance_is_holm_adjusted_over_the_pairs_of_each_metric() -> None:
+    # Holm on four p-values, by hand: sorted 0.01, 0.02, 0.03, 0.04 -> x4, x3, x2, x1, kept monotone.
+    assert holm([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([0.01, float("nan")])[0] == pytest.approx(0.01)  # a NaN is no test
+    report = evaluate(_queryset(), {"perfect": PERFECT, "worse": WORSE, "same": PERFECT})
+    for metric in DEFAULT_METRICS:
+        family = [c for c in report.comparisons if c.metric == metric]
+        assert [c.p_adjusted for c in family] == pytest.approx(holm([c.p_value for c in family]), nan_ok=True)
+        assert all(c.significant == (c.p_adjusted < report.alpha) for c in family)
+    assert report.correction == "holm"
+    assert "Holm-adjusted over the 3 pipeline pairs of each metric" in format_report(report)
+    again = EvalReport.from_json(json.loads(json.dumps(report.to_json())))
+    assert again.correction == "holm" and again.comparisons[0].p_adjusted == pytest.approx(
+        report.comparisons[0].p_adjusted
+    )
 
 
 def test_fisher_randomization_test_is_available() -> None:

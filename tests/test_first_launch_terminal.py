@@ -93,7 +93,7 @@ def test_first_launch_terminal_has_steps_and_no_third_party_warnings(
     for step in (
         "[1/3] preparing the model",
         "[2/3] indexing the sample documents",
-        "48/48",
+        "51/51",
         "[3/3] building the index",
     ):
         assert step in text, step

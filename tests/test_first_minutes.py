@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from indexer.extract.textnorm import normalize_text
-from search.application.access import source_link
 from search.application.bootstrap import SampleBootstrap
+from search.application.documents import document_link, linkable
 from search.application.searching import make_request
 from search.application.sources import match_sources
 from search.core.types import Hit
+from search.retrieval.cue_calibration import Calibration, CueThresholds, calibration_key
 from tests.ui_harness import DOCUMENTS, FAKE_MODEL, make_app, start_app, write_documents
 from ui.context import make_context
 from ui.render import hit_card, progress_html, repeats_heading
@@ -160,19 +161,15 @@ def test_match_sources_forms() -> None:
     assert match.warning("docs") is not None
 
 
-def test_source_link_only_inside_the_roots(tmp_path: Path) -> None:
+def test_result_links_name_the_collection_and_chunk_only_inside_the_roots(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    root.mkdir()
-    inside = root / "a.txt"
-    inside.write_text("a")
-    outside = tmp_path / "secret.txt"
-    outside.write_text("s")
-    (root / "escape.txt").symlink_to(outside)
-    assert source_link(str(inside), [root]) is not None
-    assert source_link(str(outside), [root]) is None
-    assert source_link(str(root / "escape.txt"), [root]) is None  # a symlink out of the root
-    assert source_link(str(root / "missing.txt"), [root]) is None
-    assert source_link(str(inside), []) is None
+    assert linkable(str(root / "a.txt"), [root]) and linkable(str(root / "sub" / "b.pdf"), [root])
+    assert not linkable(str(tmp_path / "secret.txt"), [root]) and not linkable(str(root / "a.txt"), [])
+    assert not linkable(str(tmp_path / "root-sibling" / "a.txt"), [root])
+    link = document_link("docs-e5", "5f1d7c9e-0000-5000-8000-000000000000", page=3)
+    assert link == "documents/docs-e5/5f1d7c9e-0000-5000-8000-000000000000#page=3"
+    assert str(tmp_path) not in link  # no server path in a link
+    assert document_link("docs", "x", anchor=":~:text=bees").endswith("#:~:text=bees")
 
 
 def test_the_server_serves_indexed_files_and_refuses_others(tmp_path: Path) -> None:
@@ -181,11 +178,20 @@ def test_the_server_serves_indexed_files_and_refuses_others(tmp_path: Path) -> N
     running = start_app(tmp_path / "app")
     try:
         (running.docs / "escape.txt").symlink_to(secret)
-        link = source_link(str(running.docs / "bees" / "en-varroa.txt"), [running.docs])
-        assert link is not None
+        request = make_request(
+            "varroa mite honeybee", running.app.collection_for(None), (), 5, "dense", None, "off"
+        )
+        hit = running.app.search(request).result.hits[0]
+        assert hit.relpath == "bees/en-varroa.txt"
+        link = document_link(running.app.collection_for(None), hit.chunk_id)
         with urllib.request.urlopen(running.url + link, timeout=10) as response:
             assert response.read().decode() == DOCUMENTS["bees/en-varroa.txt"]
-        for path in (secret, running.docs / "escape.txt", Path("/etc/passwd")):
+        for path in (
+            secret,
+            running.docs / "escape.txt",
+            running.docs / "bees" / "en-varroa.txt",
+            Path("/etc/passwd"),
+        ):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(f"{running.url}gradio_api/file={path}", timeout=10)
             assert refused.value.code in (403, 404), path
@@ -199,11 +205,36 @@ def test_dense_hits_carry_a_relevance_cue_and_scores_explain_themselves(tmp_path
     try:
         app.index_folder(docs)
         collection = app.collection_for(None)
+        uncalibrated = app.search(
+            make_request("varroa mite winter", collection, None, 5, "dense", None, "off")
+        )
+        assert uncalibrated.cues == () and uncalibrated.cue_note is not None
+        assert "No relevance cue" in uncalibrated.cue_note and "not calibrated" in uncalibrated.cue_note
+        meta = app.searcher(collection).meta
+        keys = {
+            mode: calibration_key(meta.model, mode, meta.correction, meta.feedback)
+            for mode in ("dense", "sparse")
+        }
+        app.calibration = Calibration({key: CueThresholds(0.0, -1.5, 0.875) for key in keys.values()}, {})
         dense = app.search(make_request("varroa mite winter", collection, None, 5, "dense", None, "off"))
         assert len(dense.cues) == len(dense.result.hits) and set(dense.cues) <= {"strong", "weak", "none"}
+        assert dense.cue_note is None
         sparse = app.search(make_request("varroa mite winter", collection, None, 5, "sparse", None, "off"))
         # BM25 is not on a closeness scale: sparse hits are judged by their dense scores
         assert len(sparse.cues) == len(sparse.result.hits) and set(sparse.cues) <= {"strong", "weak", "none"}
+        for mode, outcome in (("dense", dense), ("sparse", sparse)):  # a filter changes no cue
+            cue_of = {hit.chunk_id: cue for hit, cue in zip(outcome.result.hits, outcome.cues)}
+            language = outcome.result.hits[0].language
+            narrowed = app.search(
+                make_request("varroa mite winter", collection, [language], 5, mode, None, "off")
+            )
+            assert narrowed.result.hits
+            for hit, cue in zip(narrowed.result.hits, narrowed.cues):
+                assert hit.chunk_id not in cue_of or cue_of[hit.chunk_id] == cue
+        hybrid = app.search(make_request("varroa mite winter", collection, None, 5, "hybrid", None, "off"))
+        assert hybrid.cues == () and "hybrid" in (
+            hybrid.cue_note or ""
+        )  # calibrated for dense and sparse only
         floor = app.noise_floor(collection)
         assert floor is app.noise_floor(collection)  # measured once per collection size
     finally:

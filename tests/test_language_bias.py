@@ -174,45 +174,22 @@ def test_a_searcher_refuses_a_correction_the_collection_was_not_written_with(tmp
     app.close()
 
 
-def test_feedback_pulls_up_the_leaders_translation_and_keeps_the_leader() -> None:
+def test_feedback_moves_the_query_toward_the_leader_and_its_translation() -> None:
     leader = unit(1, 0.1, 0)
     translation = unit(0.9, 0.15, 0.4)  # says the same, scores lower against the query
     unrelated = unit(0.2, 1, 0)
-    points = [
-        ScoredPoint("leader", 0.80, {}, leader),
-        ScoredPoint("unrelated", 0.62, {}, unrelated),
-        ScoredPoint("translation", 0.60, {}, translation),
-    ]
-    ranked = Feedback(weight=0.4, top=5, temperature=0.01).rescore(points)
-    assert [p.id for p in ranked] == ["leader", "translation", "unrelated"]
-    assert Feedback(weight=0.0).rescore(points)[1].id == "unrelated"
+    query = unit(1, 0.7, -0.4)  # the leader first, the unrelated passage before the translation
+    voters = [ScoredPoint("leader", float(query @ leader), {}, leader)]
+    moved = Feedback(weight=0.4, top=5, temperature=0.01).query(query, voters)
+    assert float(moved @ translation) > float(moved @ unrelated)
+    assert float(query @ translation) < float(query @ unrelated)  # the query alone ranks them the other way
+    assert np.isclose(np.linalg.norm(moved), 1.0)
+    assert np.allclose(Feedback(weight=0.0).query(query, voters), query)
     assert Feedback.parse(DEFAULT_FEEDBACK.name) == DEFAULT_FEEDBACK
+    legacy = "softmax-prf-v1:w=0.4,top=5,t=0.01,n=100"  # what collections of earlier versions record
+    assert Feedback.parse(legacy).name == legacy
     with pytest.raises(ValueError):
         Feedback.parse("unknown-v9:w=1")
-
-
-def test_feedback_leaves_candidates_of_one_language_alone() -> None:
-    """The vote pulls up translations; within one language it would only blur the ranking."""
-    leader, translation, unrelated = unit(1, 0.1, 0), unit(0.9, 0.15, 0.4), unit(0.2, 1, 0)
-
-    def points(*languages: str) -> list[ScoredPoint]:
-        ids = ("leader", "unrelated", "translation")
-        scores, vectors = (0.80, 0.62, 0.60), (leader, unrelated, translation)
-        return [
-            ScoredPoint(i, s, {"language": lang}, v) for i, s, lang, v in zip(ids, scores, languages, vectors)
-        ]
-
-    feedback = Feedback(weight=0.4, top=5, temperature=0.01)
-    assert [p.id for p in feedback.rescore(points("de", "de", "de"))] == [
-        "leader",
-        "unrelated",
-        "translation",
-    ]
-    assert [p.id for p in feedback.rescore(points("de", "de", "fr"))] == [
-        "leader",
-        "translation",
-        "unrelated",
-    ]
 
 
 def test_query_language_is_read_by_fasttext_and_can_be_given() -> None:

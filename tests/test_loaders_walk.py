@@ -88,13 +88,13 @@ def test_hidden_files_and_folders_are_ignored_unsupported_are_counted(tmp_path: 
     touch(tmp_path / ".secret.txt")
     touch(tmp_path / ".git" / "notes.md")
     touch(tmp_path / "sub" / ".cache" / "x.pdf")
-    touch(tmp_path / "image.png")
+    touch(tmp_path / "image.png")  # images are read by OCR
     touch(tmp_path / "notes.rtf")
     touch(tmp_path / "Makefile")
     touch(tmp_path / "ok.txt")
     found = discover(tmp_path, LoaderConfig())
-    assert rel(found, tmp_path) == ["ok.txt"]
-    assert found.unsupported == 3
+    assert rel(found, tmp_path) == ["image.png", "ok.txt"]
+    assert found.unsupported == 2
     assert found.skipped == ()
 
 

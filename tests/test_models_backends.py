@@ -114,7 +114,8 @@ def test_models_backend_inline_weights_are_moved_beside_the_graph_once(
     before = inline.stat().st_size
     hidden = embed_backends.OnnxEncoder(inline).run(ids, mask)
     assert (tmp_path / "model.onnx.data").is_file() and inline.stat().st_size < before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.onnx.data"]  # no temporaries
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["checksums.json", "model.onnx", "model.onnx.data"]  # no temporaries; the new files' sums
     np.testing.assert_array_equal(embed_backends.OnnxEncoder(export).run(ids, mask), hidden)
     monkeypatch.setattr(embed_backends, "_INLINE_WEIGHTS_BYTES", 1 << 40)
     assert embed_backends.external_weights(inline) == inline  # already converted: left alone

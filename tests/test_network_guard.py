@@ -164,7 +164,7 @@ def test_cli_must_show_runs_without_any_network_call(bundled_model_cache: Path, 
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)
     formats = {path.suffix for path in corpus.rglob("*.*")}
-    assert formats == {".pdf", ".docx", ".pptx", ".epub", ".md", ".txt", ".html"}
+    assert formats == {".pdf", ".docx", ".pptx", ".epub", ".md", ".txt", ".html", ".tiff"}  # a scan: OCR
 
     env = {k: v for k, v in os.environ.items() if k not in OFFLINE_VARIABLES}
     env["PYTHONPATH"] = str(REPO)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from indexer import walk
 from indexer.chunking import chunk_id
+from indexer.opened import OpenedFile
 from indexer.pipeline import IndexConfig, index_folder
 from search.core.errors import ModelMismatchError, StoreError
 from search.core.reports import IndexReport
@@ -250,16 +251,18 @@ def test_unreadable_files_keep_their_chunks_corrupt_ones_lose_them(
     import indexer.extract.loaders
     import indexer.pipeline
 
-    def failing_hash(path: Path) -> str:
+    real_open = indexer.pipeline.open_checked
+
+    def failing_open(path: Path, real_root: str) -> OpenedFile:  # the one open after the walk
         if path.name == "coraux.txt":
             raise PermissionError(13, "Permission denied", str(path))
-        return walk.file_sha256(path)
+        return real_open(path, real_root)
 
-    def failing_extract(fmt: str, path: Path, config: object) -> object:
+    def failing_extract(fmt: str, path: Path, config: object, source: str) -> object:
         raise OSError(5, "Input/output error", str(path))
 
     with monkeypatch.context() as patch:
-        patch.setattr(indexer.pipeline, "file_sha256", failing_hash)
+        patch.setattr(indexer.pipeline, "open_checked", failing_open)
         report = run(corpus, store)
     assert [(s.path, s.reason) for s in report.skipped] == [
         ("fr/coraux.txt", "unreadable: Permission denied")

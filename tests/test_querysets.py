@@ -24,9 +24,9 @@ needs_evaldata = pytest.mark.skipif(
 def test_sample_queryset_loads() -> None:
     qs = load_queryset(SAMPLE)
     assert qs.name == "mlsearch-sample-v1"
-    assert len(qs.corpus) == 48
-    assert len(qs.queries) == 122
-    assert sum(len(j) for j in qs.qrels.values()) == 333
+    assert len(qs.corpus) == 51
+    assert len(qs.queries) == 128
+    assert sum(len(j) for j in qs.qrels.values()) == 356
     assert {q.language for q in qs.queries.values()} >= {"ar", "de", "en", "es", "fr", "hi", "ja", "ru", "zh"}
     assert all(doc_id in qs.corpus for judged in qs.qrels.values() for doc_id in judged)
     for doc_id, doc in qs.corpus.items():

@@ -244,7 +244,9 @@ def test_upload_index_and_find(client: Client, app: RunningApp, tmp_path: Path) 
     _, _, data = search(client, "蜂巢 六边形 蜂蜡")
     assert data["hits"][0]["source"] == "zh-fengchao.txt"
     assert data["hits"][0]["language"] == "zh"
-    assert (app.services.settings.data_dir / "uploads" / "zh-fengchao.txt").is_file()
+    # in a folder of its own below the uploads folder, and Gradio's temporary copy is gone
+    (saved,) = (app.services.settings.data_dir / "uploads").glob("*/zh-fengchao.txt")
+    assert saved.read_text(encoding="utf-8") == upload.read_text(encoding="utf-8")
 
 
 def test_upload_of_other_types_is_rejected(client: Client, tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ from search.application.access import (
     resolve_allowed_folder,
     safe_filename,
     save_uploads,
+    tidy_upload,
+    uploads_size,
 )
 from search.core.errors import NotAllowedError
 
@@ -105,27 +107,36 @@ def test_uploads_are_size_limited_and_typed(tmp_path: Path) -> None:
     exe.write_bytes(b"MZ")
     dest = tmp_path / "uploads"
     result = save_uploads([small, big, exe, incoming / "gone.txt"], dest, max_bytes=1024)
-    assert result.saved == ("notes.txt",)
+    assert result.saved == ("notes.txt",) and result.folder is not None and result.folder.parent == dest
     reasons = dict(result.refused)
     assert "too large" in reasons["big.txt"]
     assert "unsupported" in reasons["tool.exe"]
     assert "unreadable" in reasons["gone.txt"]
-    assert sorted(p.name for p in dest.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in result.folder.iterdir()) == ["notes.txt"]
+    nothing = save_uploads([exe], dest, max_bytes=1024)
+    assert nothing.folder is None and len(list(dest.iterdir())) == 1  # no empty folder left
 
 
-def test_two_uploads_of_one_name_are_both_kept_and_a_replacement_is_reported(tmp_path: Path) -> None:
-    """Gradio keeps each upload's original name: notes.txt from two folders must not overwrite each other."""
+def test_each_upload_has_a_folder_of_its_own_and_all_share_a_quota(tmp_path: Path) -> None:
+    """Two callers uploading notes.txt never overwrite each other; a quota bounds all uploads together."""
     first, second = tmp_path / "in1" / "notes.txt", tmp_path / "in2" / "notes.txt"
     for path, text in ((first, "Honeybees in winter."), (second, "Tea harvest in spring.")):
         path.parent.mkdir()
         path.write_text(text, encoding="utf-8")
     dest = tmp_path / "uploads"
-    result = save_uploads([first, second], dest, max_bytes=1024)
-    assert result.saved == ("notes.txt", "notes (2).txt") and result.replaced == ()
-    assert (dest / "notes.txt").read_text(encoding="utf-8") == "Honeybees in winter."
-    assert (dest / "notes (2).txt").read_text(encoding="utf-8") == "Tea harvest in spring."
-    again = save_uploads([first], dest, max_bytes=1024)  # the same file again: nothing to say
-    assert again.saved == ("notes.txt",) and again.replaced == ()
-    first.write_text("Honeybees in winter, edited.", encoding="utf-8")
-    edited = save_uploads([first], dest, max_bytes=1024)  # a new version replaces the old: said so
-    assert edited.saved == ("notes.txt",) and edited.replaced == ("notes.txt",)
+    both = save_uploads([first, second], dest, max_bytes=1024)
+    assert both.saved == ("notes.txt", "notes (2).txt")  # two of one name in one upload: both kept
+    again = save_uploads([second], dest, max_bytes=1024)
+    assert again.folder is not None and again.folder != both.folder
+    assert (
+        both.folder is not None
+        and (both.folder / "notes.txt").read_text(encoding="utf-8") == "Honeybees in winter."
+    )
+    assert (again.folder / "notes.txt").read_text(encoding="utf-8") == "Tea harvest in spring."
+    quota = uploads_size(dest) + 25  # room for one more 20-byte file, not two
+    full = save_uploads([first, second], dest, max_bytes=1024, quota_bytes=quota)
+    assert full.saved == ("notes.txt",) and "uploads folder is full" in dict(full.refused)["notes (2).txt"]
+    assert uploads_size(dest) <= quota
+    assert full.folder is not None
+    tidy_upload(full.folder, ["notes.txt"])  # a file the indexer skipped is not kept, nor its empty folder
+    assert not full.folder.exists()

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
 from search.application.search_app import SearchApp
 from ui.choices import (
@@ -22,6 +24,7 @@ from ui.choices import (
 )
 from ui.context import UiContext, make_context
 from ui.render import CSS, message, progress_html
+from ui.server import HostGuard, check_port, document_route, served_names
 from ui.tabs_compare import CompareTab, build_compare_tab
 from ui.tabs_evaluate import build_evaluate_tab
 from ui.tabs_index import build_index_tab
@@ -54,6 +57,9 @@ DIR_AUTO_HEAD = """<script>
 </script>"""
 DEFAULT_CONCURRENCY = 2  # searches at once; the model is the bottleneck on a small CPU
 MAX_QUEUE = 64  # waiting requests beyond this are refused rather than piling up
+# Gradio's temporary copies (uploads it received, charts it served) older than an hour go every ten minutes;
+# uploads are deleted as soon as they are saved (ui.tabs_index).
+DELETE_CACHE = (600, 3600)
 
 
 def _refresh_pickers(
@@ -114,7 +120,7 @@ def _bootstrap_status(ctx: UiContext) -> tuple[str, bool]:
 def build_app(app: SearchApp, sample_folder: Path | None = None) -> gr.Blocks:
     """The Blocks app; ``sample_folder`` enables first-launch indexing of its documents (started by ``serve``)."""
     ctx = make_context(app, sample_folder)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(
             f"# {TITLE}\nSearch your documents in any language, compare models, measure retrieval quality."
         )
@@ -147,16 +153,28 @@ def build_app(app: SearchApp, sample_folder: Path | None = None) -> gr.Blocks:
     return demo
 
 
-def launch_options(app: SearchApp, ctx: UiContext | None = None) -> dict[str, Any]:
-    """Safety settings for ``Blocks.launch``: localhost by default, no share link, size-limited uploads."""
+def launch_options(app: SearchApp, ctx: UiContext | None = None, port: int | None = None) -> dict[str, Any]:
+    """Safety settings for ``Blocks.launch``: localhost by default, no share link, size-limited uploads.
+
+    Gradio serves files below its ``allowed_paths`` to anyone: only the Evaluate tab's charts and
+    reports (``ui-runs``) are there. Documents are served by the app's own route (ui.server), only
+    as the source of a search result; the folders they live in are blocked from Gradio's route.
+    """
     settings = app.settings
-    # Result cards link to indexed files below these folders; Gradio resolves symlinks before the check.
-    allowed = [str(ctx.outputs_dir), *map(str, ctx.open_roots)] if ctx is not None else []
+    port = port if port is not None else settings.port
+    allowed = [str(ctx.outputs_dir)] if ctx is not None else []
+    app_kwargs: dict[str, Any] = {
+        "middleware": [Middleware(HostGuard, allowed=served_names(settings.host, port))]
+    }
+    if ctx is not None:
+        app_kwargs["routes"] = [document_route(app, lambda: ctx.open_roots)]
     return {
         "server_name": settings.host,
         "share": False,
         "max_file_size": f"{int(settings.max_upload_mb)}mb",
         "allowed_paths": allowed,
+        "blocked_paths": blocked_paths(app, ctx),
+        "app_kwargs": app_kwargs,
         "ssr_mode": False,
         "mcp_server": False,
         "pwa": False,
@@ -167,6 +185,21 @@ def launch_options(app: SearchApp, ctx: UiContext | None = None) -> dict[str, An
         "show_error": False,
         "enable_monitoring": False,
     }
+
+
+def blocked_paths(app: SearchApp, ctx: UiContext | None) -> list[str]:
+    """Folders Gradio's file route must never serve, even if something of theirs became one of its files:
+    the documents' folders, the index and the model cache (never one holding the charts or Gradio's own
+    temporary folder, which it needs)."""
+    settings = app.settings
+    folders = [*(ctx.open_roots if ctx is not None else settings.allowed_roots), settings.data_dir / "qdrant"]
+    folders.append(settings.cache_dir)
+    needed = [Path(get_upload_folder()).resolve(), *([ctx.outputs_dir.resolve()] if ctx is not None else [])]
+    out = []
+    for folder in (Path(f).resolve() for f in folders):
+        if not any(folder == n or folder in n.parents for n in needed):
+            out.append(str(folder))
+    return out
 
 
 def serve(demo: gr.Blocks, app: SearchApp, port: int | None = None, block: bool = True) -> str:
@@ -180,11 +213,13 @@ def serve(demo: gr.Blocks, app: SearchApp, port: int | None = None, block: bool 
     if ctx is not None:
         ctx.outputs_dir.mkdir(parents=True, exist_ok=True)
     demo.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=MAX_QUEUE)
+    port = port if port is not None else app.settings.port
+    check_port(app.settings.host, port)
     _, url, _ = demo.launch(
-        server_port=port if port is not None else app.settings.port,
+        server_port=port,
         prevent_thread_lock=True,
         quiet=True,
-        **launch_options(app, ctx),
+        **launch_options(app, ctx, port),
     )
     if block:
         print(f"Multilingual search is running on {url} (Ctrl-C to stop)", flush=True)

@@ -40,7 +40,7 @@ class LazyEvalWorkspace:
 @dataclass(frozen=True)
 class UiContext:
     app: SearchApp
-    uploads_dir: Path  # uploaded files are copied here and indexed from here
+    uploads_dir: Path  # each upload is copied into a folder of its own below this one and indexed from there
     outputs_dir: Path  # evaluation reports and charts the page shows
     sample_folder: Path | None = None
     queryset_folder: Path | None = None  # default query set of the Evaluate tab
@@ -59,6 +59,11 @@ class UiContext:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.app.settings.max_upload_mb) * 1024 * 1024
+
+    @property
+    def uploads_quota_bytes(self) -> int:
+        """Room for all uploads together."""
+        return int(self.app.settings.max_uploads_mb) * 1024 * 1024
 
 
 def make_context(app: SearchApp, sample_folder: Path | None) -> UiContext:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import logging
 
+import gradio as gr
+
+from search.core.display import shown_text
 from search.core.errors import user_message as known_message
 
 log = logging.getLogger("ui")
@@ -16,3 +20,9 @@ def user_message(exc: BaseException) -> str:
         return text
     log.exception("unexpected error in a UI handler", exc_info=exc)
     return f"Something went wrong ({type(exc).__name__}); the details are in the server log."
+
+
+def warn(text: str) -> None:
+    """A warning pop-up. Gradio renders its message as HTML: a message quoting a file name, an id or a
+    line of a query set must show that text, never links or remote images made from it."""
+    gr.Warning(html.escape(shown_text(text)))

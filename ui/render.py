@@ -13,6 +13,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from search.core.display import shown_name
 from search.core.reports import IndexReport
 from search.core.types import Hit
 from search.retrieval.highlight import Highlight
@@ -29,6 +30,8 @@ CSS = """
   font-weight: 600; background: var(--color-accent-soft); color: var(--color-accent); text-transform: uppercase; }
 .mls-source { font-weight: 600; word-break: break-all; }
 .mls-page { color: var(--body-text-color-subdued); }
+.mls-ocr { font-size: 0.8em; padding: 1px 8px; border-radius: 999px; border: 1px dashed currentColor;
+  color: var(--body-text-color-subdued); }
 .mls-cue { font-size: 0.8em; padding: 1px 8px; border-radius: 999px; border: 1px solid currentColor; }
 .mls-cue-strong { color: #15803d; }
 .mls-cue-weak { color: #b45309; }
@@ -59,6 +62,12 @@ CONTEXT_BEFORE = 160
 
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def esc_name(text: object) -> str:
+    """A file name or id for a page: escaped, with control and bidi characters shown as escapes
+    (``rtl\u202egnp.txt`` must not read as ``rtltxt.png``)."""
+    return esc(shown_name(text))
 
 
 def message(text: str, kind: str = "info") -> str:
@@ -125,8 +134,8 @@ def repeats_heading(text: str, heading: str) -> bool:
 
 
 CUE_HELP = (
-    "how this passage compares with what meaningless queries reach in this collection "
-    "(measured on the sample query set: see search/retrieval/relevance.py)"
+    "how this passage compares with what meaningless queries reach in this collection, with thresholds "
+    "calibrated for this model and mode on held-out sets (see the README, Relevance cue)"
 )
 
 
@@ -166,8 +175,9 @@ def hit_card(
             else ""
         )
         + f'<span class="mls-badge" title="language of this passage">{esc(hit.language)}</span>'
-        f'<span class="mls-source">{esc(hit.relpath)}</span>'
+        f'<span class="mls-source">{esc_name(hit.relpath)}</span>'
         + (f'<span class="mls-page">{esc(page)}</span>' if page else "")
+        + ocr_badge(hit.ocr)
         + (
             f'<a class="mls-open" href="{esc(link)}" target="_blank" rel="noopener noreferrer" '
             f'title="open the source document">open ↗</a>'
@@ -180,6 +190,17 @@ def hit_card(
         + full
         + "</div>"
     )
+
+
+def ocr_badge(confidence: float | None) -> str:
+    """Marks a passage read by OCR from a scanned page or an image, with Tesseract's mean word confidence."""
+    if confidence is None:
+        return ""
+    help_text = (
+        f"text read by OCR (Tesseract) from a scanned page or an image; mean word confidence "
+        f"{confidence:.0f} of 100: the words may differ from the page"
+    )
+    return f'<span class="mls-ocr" title="{esc(help_text)}">OCR {confidence:.0f}%</span>'
 
 
 def result_cards(
@@ -281,7 +302,7 @@ def compare_html(columns: Sequence[Column], k: int) -> str:
                 items.append(
                     f'<li{cls}><span class="mls-score">{hit.score:.3f}</span> '
                     f'<span class="mls-badge">{esc(hit.language)}</span> '
-                    f'<span class="mls-source">{esc(hit.relpath)}</span>'
+                    f'<span class="mls-source">{esc_name(hit.relpath)}</span>'
                     + (f' <span class="mls-page">{esc(page)}</span>' if page else "")
                     + f'<div class="mls-small" dir="auto">{esc(short)}</div></li>'
                 )
@@ -344,14 +365,16 @@ def index_report_html(report: IndexReport) -> str:
     )
     skipped = (
         '<details open><summary>Skipped files</summary><table class="mls-table"><tr><th>file</th><th>reason</th></tr>'
-        + "".join(f"<tr><td>{esc(s.path)}</td><td>{esc(s.reason)}</td></tr>" for s in report.skipped)
+        + "".join(
+            f"<tr><td>{esc_name(s.path)}</td><td>{esc_name(s.reason)}</td></tr>" for s in report.skipped
+        )
         + "</table></details>"
         if report.skipped
         else ""
     )
     indexed = (
         f"<details><summary>Indexed files ({len(report.indexed)})</summary><ul>"
-        + "".join(f"<li>{esc(path)}</li>" for path in report.indexed)
+        + "".join(f"<li>{esc_name(path)}</li>" for path in report.indexed)
         + "</ul></details>"
         if report.indexed
         else ""

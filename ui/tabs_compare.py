@@ -19,6 +19,7 @@ from ui.choices import (
     second_stage_choices,
 )
 from ui.context import UiContext
+from ui.errors import warn
 from ui.render import Column, compare_html, message, pair_rows
 
 OVERLAP_HEADERS = ["pipeline A", "pipeline B", "overlap@k (documents)", "only A found", "only B found"]
@@ -53,7 +54,7 @@ def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], s
         except (TypeError, ValueError):
             top_k = 10
         if not str(query or "").strip():
-            gr.Warning("Enter a query.")
+            warn("Enter a query.")
             return message("Enter a query.", "warn"), [], ""
         choices = []
         for i in range(0, len(pipeline_values), 4):
@@ -63,11 +64,11 @@ def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], s
                 choices.append(PipelineChoice(collection, mode or "dense", stage))
         columns = [_column(side) for side in ctx.app.compare(query, top_k, choices)]
         if len(columns) < 2:
-            gr.Warning("Enable at least two pipelines.")
+            warn("Enable at least two pipelines.")
             return message("Enable at least two pipelines to compare.", "warn"), [], ""
         for col in columns:
             if col.error:
-                gr.Warning(f"{col.label}: {col.error}")
+                warn(f"{col.label}: {col.error}")
         latency = " · ".join(
             f"{col.label}: {col.latency_ms:.0f} ms" for col in columns if col.latency_ms is not None
         )

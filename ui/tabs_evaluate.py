@@ -27,8 +27,8 @@ from ui.choices import (
     second_stage_choices,
 )
 from ui.context import UiContext
-from ui.errors import user_message
-from ui.render import esc, message
+from ui.errors import user_message, warn
+from ui.render import esc, esc_name, message
 
 MAX_PIPELINES = 12  # models x modes x second stages; each one embeds the whole corpus once
 
@@ -142,17 +142,17 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             heatmap = plot_language_heatmap(report, out / "languages.png", metric=PRIMARY_METRIC)
         except Exception as exc:  # noqa: BLE001 - any exporter failure means: stay on torch
             text = user_message(exc)
-            gr.Warning(text)
+            warn(text)
             return message(text, "err"), pd.DataFrame(), None, None, None, ""
         headers, rows = metrics_rows(report)
         skipped = (
             f" ({report.queries_skipped} without judgements skipped)" if report.queries_skipped > 0 else ""
         )
         source = "".join(
-            f"<br><small>{esc(key)}: {esc(value)}</small>" for key, value in report.source.items()
+            f"<br><small>{esc(key)}: {esc_name(value)}</small>" for key, value in report.source.items()
         )
         summary = (
-            f"<p><b>{esc(report.queryset)}</b>: {report.queries_evaluated} queries with judgements{skipped}, "
+            f"<p><b>{esc_name(report.queryset)}</b>: {report.queries_evaluated} queries with judgements{skipped}, "
             f"{report.documents} documents, {len(report.pipelines)} "
             f"pipeline{'s' if len(report.pipelines) != 1 else ''}.{source}</p>"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -9,19 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from search.application.access import (
     SUPPORTED_SUFFIXES,
     check_collection_name,
     resolve_allowed_folder,
     save_uploads,
+    tidy_upload,
 )
+from search.core.display import shown_name
 from search.core.errors import NotAllowedError
 from search.core.reports import IndexProgress, IndexReport
 from ui.choices import model_choices, model_picker_choices, models_needing_download
 from ui.context import UiContext
-from ui.errors import user_message
-from ui.render import esc, index_report_html, message
+from ui.errors import user_message, warn
+from ui.render import esc_name, index_report_html, message
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,11 @@ def run_index(
         progress(0, desc="Loading the model and scanning the folder …")
 
         def update(event: IndexProgress) -> None:
+            ocr = f" · {event.pages_ocr} pages OCR'd" if event.pages_ocr else ""
             progress(
-                (event.files_done, max(event.files_total, 1)), desc=f"Indexing {event.current}", unit="files"
+                (event.files_done, max(event.files_total, 1)),
+                desc=f"Indexing {shown_name(event.current)}{ocr}",
+                unit="files",
             )
 
         return ctx.app.index_folder(folder, model, collection, progress=update, cancel=threading.Event())
@@ -77,7 +85,7 @@ def index_folder_fn(ctx: UiContext) -> Callable[..., str]:
             report = run_index(ctx, path, checked_model(ctx, model), _collection(collection), progress)
         except Exception as exc:  # noqa: BLE001 - optional: the cheap tokenizers above still run
             text = user_message(exc)
-            gr.Warning(text)
+            warn(text)
             return message(text, "err")
         return index_report_html(report)
 
@@ -91,30 +99,46 @@ def index_uploads_fn(ctx: UiContext) -> Callable[..., str]:
         collection: str,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects a progress tracker
     ) -> str:
-        """Copy uploaded files into the app's uploads folder and index that folder."""
+        """Copy uploaded files into a folder of their own below the app's uploads folder and index it."""
         try:
             if not files:
                 raise NotAllowedError("Choose one or more files to upload first.")
             chosen = checked_model(ctx, model)
             name = _collection(collection)
-            saved = save_uploads(files, ctx.uploads_dir, ctx.max_upload_bytes)
+            try:
+                saved = save_uploads(files, ctx.uploads_dir, ctx.max_upload_bytes, ctx.uploads_quota_bytes)
+            finally:
+                discard_received(files)  # Gradio's temporary copies: saved or refused, never kept twice
             refused = "".join(
-                message(f"Not indexed: {file}: {reason}", "warn") for file, reason in saved.refused
+                message(f"Not indexed: {shown_name(file)}: {reason}", "warn")
+                for file, reason in saved.refused
             )
-            if saved.replaced:
-                refused += message(f"Replaced earlier uploads of: {', '.join(saved.replaced)}", "warn")
-            if not saved.saved:
-                gr.Warning("No uploaded file could be indexed.")
+            if saved.folder is None:
+                warn("No uploaded file could be indexed.")
                 return refused or message("No uploaded file could be indexed.", "warn")
-            report = run_index(ctx, ctx.uploads_dir, chosen, name, progress)
+            report = run_index(ctx, saved.folder, chosen, name, progress)
+            tidy_upload(saved.folder, [skipped.path for skipped in report.skipped])
         except Exception as exc:  # noqa: BLE001
             text = user_message(exc)
-            gr.Warning(text)
+            warn(text)
             return message(text, "err")
-        uploaded = ", ".join(esc(n) for n in saved.saved)
+        uploaded = ", ".join(esc_name(n) for n in saved.saved)
         return f"<p>Uploaded: {uploaded}</p>{refused}{index_report_html(report)}"
 
     return index_uploads
+
+
+def discard_received(files: Sequence[str]) -> None:
+    """Delete the copies Gradio kept of uploaded files (each in a folder of its own in its temporary
+    folder): 5 uploads of 30 MB left 150 MB there. Only files inside that folder are touched."""
+    received = Path(get_upload_folder()).resolve()
+    for item in files:
+        path = Path(os.path.abspath(item))
+        if received not in path.parents or path.is_symlink() or not path.is_file():
+            continue
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # empty once its one file is gone
 
 
 def build_index_tab(ctx: UiContext) -> IndexTab:

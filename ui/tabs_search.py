@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from search.application.access import source_link
+from search.application.documents import document_link, linkable
 from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
 from ui.choices import (
     AUTO_LANGUAGE,
@@ -23,7 +23,7 @@ from ui.choices import (
     second_stage_choices,
 )
 from ui.context import UiContext
-from ui.errors import user_message
+from ui.errors import user_message, warn
 from ui.render import message, result_cards, timings_text
 
 
@@ -50,6 +50,7 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
         "query_language": result.query_language.code if result.query_language else None,
         "query_language_given": bool(result.query_language and result.query_language.given),
         "warnings": list(outcome.warnings),  # languages the model does not support, and the like
+        "relevance_note": outcome.cue_note,  # why the hits carry no relevance cue, when they do not
         "hits": [
             {
                 "rank": rank,
@@ -58,6 +59,8 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
                 "source": hit.relpath,
                 "page": hit.page,
                 "language": hit.language,
+                # read by OCR (a scanned page or an image): the engine's mean word confidence, 0-100
+                "ocr": {"engine": "tesseract", "confidence": hit.ocr} if hit.ocr is not None else None,
                 "heading": hit.heading,
                 "text": hit.text,
                 "highlight": [mark.start, mark.end] if mark else None,
@@ -78,8 +81,13 @@ def render_outcome(ctx: UiContext, outcome: SearchOutcome) -> Rendered:
         + (f" + {result.reranker}" if result.reranker else "")
         + f") · query language: **{language}** · {timings_text(outcome.timings_ms)}"
         + "".join(f"\n\n⚠ {warning}" for warning in outcome.warnings)
+        + (f"\n\n{outcome.cue_note}" if outcome.cue_note else "")
     )
-    links = [source_link(hit.source, ctx.open_roots) for hit in result.hits]
+    roots = ctx.open_roots
+    links = [
+        document_link(result.collection, hit.chunk_id, hit.page) if linkable(hit.source, roots) else None
+        for hit in result.hits
+    ]
     return (
         result_cards(
             result.hits,
@@ -119,7 +127,7 @@ def _not_ready(text: str) -> Rendered:
 
 def _failure(exc: Exception) -> Rendered:
     text = user_message(exc)
-    gr.Warning(text)
+    warn(text)
     return message(text, "warn"), "", {"error": text}
 
 
@@ -194,7 +202,7 @@ def second_pass_fn(ctx: UiContext) -> Callable[[SearchOutcome | None], Any]:
         try:
             return render_outcome(ctx, ctx.app.highlight(pending, "semantic"))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message on the page
-            gr.Warning(user_message(exc))
+            warn(user_message(exc))
             return gr.update(), gr.update(), gr.update()
 
     return second_pass

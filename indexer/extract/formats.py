@@ -5,9 +5,10 @@ Kept apart from the extractors so that walking a folder never imports a parser.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.ocr.pages import PageReader
 from search.core.errors import AppError
 from search.core.types import Section
 from search.text.language import DEFAULT_DETECTOR, LanguageDetector
@@ -22,9 +23,18 @@ FORMATS: dict[str, str] = {
     ".epub": "epub",
     ".html": "html",
     ".htm": "html",
+    ".xhtml": "html",
     ".md": "md",
     ".markdown": "md",
     ".txt": "txt",
+    # images: read by OCR, one page per frame (multi-page TIFF)
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".tif": "image",
+    ".tiff": "image",
+    ".webp": "image",
+    ".bmp": "image",
 }
 TEXT_FORMATS = frozenset({"html", "md", "txt"})  # read whole into memory, so a tighter limit
 ZIP_FORMATS = frozenset({"docx", "pptx", "epub"})
@@ -58,6 +68,8 @@ class LoaderConfig:
     max_zip_members: int = 20_000
     max_pdf_pages: int = 20_000
     language_detector: LanguageDetector = DEFAULT_DETECTOR  # tells documents' and chunks' languages
+    # reads scanned PDF pages and images (Tesseract, found on first use); None: they are reported, not read
+    ocr: PageReader | None = field(default_factory=PageReader)
 
     def size_limit(self, fmt: str) -> int:
         return self.max_text_bytes if fmt in TEXT_FORMATS else self.max_binary_bytes

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe, format_of, human_size
+from indexer.extract.scans import ocr_source
 from indexer.extract.textnorm import normalize_text
 from indexer.extract.textstream import PART_CHARS, open_text, text_parts
 from indexer.walk import Discovery, FileEntry, Skipped, discover, file_sha256
@@ -51,9 +52,17 @@ def load_document(path: Path, root: Path, config: LoaderConfig, content_hash: st
 
 
 def load_parts(
-    path: Path, root: Path, config: LoaderConfig, content_hash: str | None = None
+    path: Path,
+    root: Path,
+    config: LoaderConfig,
+    content_hash: str | None = None,
+    reader: Path | None = None,
 ) -> Iterator[Document]:
     """Extract one file as Documents of bounded size, in reading order (usually just one).
+
+    ``reader``: where to read the file's bytes, when the caller opened it already (the indexer
+    passes ``/proc/self/fd/N`` of the descriptor it checked, see indexer.opened); ``path`` still
+    names it (format, source, messages).
 
     A plain-text, Markdown or HTML file larger than a part (PART_CHARS bytes) arrives in parts
     of about PART_CHARS characters (text cut at paragraph breaks, HTML between elements), all
@@ -67,19 +76,20 @@ def load_parts(
         raise ExtractionError(f"unsupported file type {path.suffix or '(no suffix)'}")
     source = Path(os.path.abspath(path)).as_posix()
     base = Document(source, Path(os.path.abspath(root)).as_posix(), content_hash or "", fmt, ())
-    with _reasons(fmt, path):
-        size = os.stat(path).st_size
+    data = Path(reader) if reader is not None else path
+    with _reasons(fmt, path, data):
+        size = os.stat(data).st_size
         if size > config.size_limit(fmt):
             limit = human_size(config.size_limit(fmt))
             raise ExtractionError(f"too large: {human_size(size)} (limit for {fmt} is {limit})")
         if size == 0:
             raise ExtractionError("empty")
         if not content_hash:
-            base = replace(base, content_hash=file_sha256(path))
+            base = replace(base, content_hash=file_sha256(data))
         if fmt in STREAMED_FORMATS and size > PART_CHARS:
-            yield from _streamed_parts(path, base, config)
+            yield from _streamed_parts(data, base, config)
             return
-        sections, title = _extract(fmt, path, config)
+        sections, title = _extract(fmt, data, config, source)
     sections = tuple(s for s in sections if s.text)
     if not sections:
         raise ExtractionError("empty")
@@ -118,8 +128,20 @@ def _streamed_parts(path: Path, base: Document, config: LoaderConfig) -> Iterato
 
 
 @contextmanager
-def _reasons(fmt: str, path: Path) -> Iterator[None]:
-    """Whatever a parser does with a hostile file ends as an ExtractionError with a reason."""
+def _reasons(fmt: str, path: Path, data: Path | None = None) -> Iterator[None]:
+    """Whatever a parser does with a hostile file ends as an ExtractionError with a reason (naming the
+    file as ``path``, never as the descriptor path it was read through)."""
+    try:
+        with _as_reasons(fmt, path):
+            yield
+    except ExtractionError as exc:
+        if data is not None and data != path and str(data) in str(exc):
+            raise type(exc)(str(exc).replace(str(data), path.name)) from None
+        raise
+
+
+@contextmanager
+def _as_reasons(fmt: str, path: Path) -> Iterator[None]:
     try:
         yield
     except ExtractionError:
@@ -138,8 +160,14 @@ def _reasons(fmt: str, path: Path) -> Iterator[None]:
         raise ExtractionError(f"{fmt} extraction failed: {describe(exc)}") from None
 
 
-def _extract(fmt: str, path: Path, config: LoaderConfig) -> tuple[tuple[Section, ...], str]:
-    result = _extractor(fmt)(path, config)
+def _extract(fmt: str, path: Path, config: LoaderConfig, source: str) -> tuple[tuple[Section, ...], str]:
+    """``path`` is where the bytes are read (perhaps a descriptor's path); ``source`` names the
+    document for the OCR report and its cache, which must never say ``/proc/self/fd/N``."""
+    if fmt in ("pdf", "image"):
+        with ocr_source(source):
+            result = _extractor(fmt)(path, config)
+    else:
+        result = _extractor(fmt)(path, config)
     return result.sections, result.title
 
 
@@ -153,6 +181,10 @@ def _extractor(fmt: str) -> Callable[[Path, LoaderConfig], Extracted]:
         from indexer.extract.epub import extract_epub
 
         return extract_epub
+    if fmt == "image":
+        from indexer.extract.images import extract_image
+
+        return extract_image
     from indexer.extract import office as extract_office
 
     return {

@@ -14,8 +14,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# C0/C1 controls except tab and newline, the BOM, soft hyphen, and noncharacters.
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\ufeff\ufffe\uffff]")
+# C0/C1 controls except tab and newline, the BOM, soft hyphen, noncharacters, and the bidi embeddings,
+# overrides and isolates (U+202A-E, U+2066-9): they reorder what is displayed after them (a passage
+# could show other words than it holds); the bidi marks (LRM, RLM) belong to right-to-left text and stay.
+_INVISIBLE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\ufeff\ufffe\uffff\u202a-\u202e\u2066-\u2069]"
+)
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*")

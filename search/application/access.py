@@ -3,19 +3,22 @@
 The web UI can be reached by anyone who can reach its port, so a folder typed
 into it is only indexed when it resolves (symlinks followed, ``..`` collapsed)
 inside one of the configured allowed roots, and uploads are size-checked and
-copied under a fixed folder with their directory parts stripped.
+copied, with their directory parts stripped, into a folder of their own below
+the uploads folder, within a quota for all uploads. What a browser may open is
+search.application.documents' business.
 """
 
 from __future__ import annotations
 
-import filecmp
+import contextlib
 import re
+import secrets
 import shutil
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from indexer.extract.formats import FORMATS
 from search.core.errors import InvalidCollectionNameError, NotAllowedError
@@ -54,25 +57,6 @@ def resolve_allowed_folder(raw: str, roots: Sequence[Path]) -> Path:
     return resolved
 
 
-FILE_ROUTE = "gradio_api/file="  # the web server's route for files under its allowed paths
-
-
-def source_link(source: str, roots: Sequence[Path]) -> str | None:
-    """A link that opens an indexed file in the browser, or None when it is not under ``roots``.
-
-    The check follows symlinks (a link out of a root gets no link); the web server applies
-    the same roots as its allowed paths, so a request crafted for any other file is refused there.
-    """
-    if not source or not roots:
-        return None
-    try:
-        real = Path(source).resolve()
-        inside = any(is_inside(real, Path(root).resolve()) for root in roots) and real.is_file()
-    except (OSError, ValueError):
-        return None
-    return FILE_ROUTE + quote(str(real)) if inside else None
-
-
 def check_collection_name(name: str) -> str:
     """The stores' own naming rule (nothing that could leave the collections folder)."""
     try:
@@ -90,22 +74,26 @@ def safe_filename(name: str) -> str:
 
 @dataclass(frozen=True)
 class SavedUploads:
-    saved: tuple[str, ...]  # file names now in the uploads folder
+    saved: tuple[str, ...]  # file names now in this upload's folder
     refused: tuple[tuple[str, str], ...]  # (file name, reason)
-    replaced: tuple[str, ...] = ()  # saved names that replaced an earlier, different upload of that name
+    folder: Path | None = None  # this upload's own folder below the uploads folder; None: nothing saved
 
 
-def save_uploads(files: Sequence[str | Path], dest: Path, max_bytes: int) -> SavedUploads:
-    """Copy uploaded temp files into ``dest`` (one flat folder), refusing oversize or unsupported files.
+def save_uploads(
+    files: Sequence[str | Path], uploads: Path, max_bytes: int, quota_bytes: int | None = None
+) -> SavedUploads:
+    """Copy uploaded temp files into a new folder of their own below ``uploads``, refusing oversize or
+    unsupported files and whatever would take the uploads past ``quota_bytes`` in all.
 
-    Two files of one name in the same upload (from different folders) are both kept, the second
-    as ``name (2).ext``; a file replacing an earlier upload of its name (an edited version, most
-    likely) is listed in ``replaced`` so the page can say so.
+    Each upload gets its own folder, indexed on its own: an upload never overwrites another
+    caller's file of the same name, nor makes the run re-read every earlier upload. Two files of
+    one name in the same upload (from different folders) are both kept, the second as ``name (2).ext``.
     """
-    dest.mkdir(parents=True, exist_ok=True)
+    uploads.mkdir(parents=True, exist_ok=True)
+    used = uploads_size(uploads) if quota_bytes is not None else 0
+    folder: Path | None = None
     saved: list[str] = []
     refused: list[tuple[str, str]] = []
-    replaced: list[str] = []
     for item in files:
         source = Path(item)
         name = _unused_name(safe_filename(_original_name(source)), saved)
@@ -120,15 +108,52 @@ def save_uploads(files: Sequence[str | Path], dest: Path, max_bytes: int) -> Sav
         if size > max_bytes:
             refused.append((name, f"too large: {size / 1e6:.1f} MB, the limit is {max_bytes / 1e6:.0f} MB"))
             continue
-        target = dest / name
-        if not is_inside(target.resolve(), dest.resolve()):
+        if quota_bytes is not None and used + size > quota_bytes:
+            refused.append(
+                (name, f"the uploads folder is full ({quota_bytes / 1e6:.0f} MB for all uploads together)")
+            )
+            continue
+        if folder is None:
+            folder = _new_upload_folder(uploads)
+        target = folder / name
+        if not is_inside(target.resolve(), folder.resolve()):
             refused.append((name, "invalid file name"))
             continue
-        if target.is_file() and not filecmp.cmp(source, target, shallow=False):
-            replaced.append(name)
         shutil.copyfile(source, target)
+        used += size
         saved.append(name)
-    return SavedUploads(tuple(saved), tuple(refused), tuple(replaced))
+    return SavedUploads(tuple(saved), tuple(refused), folder)
+
+
+def uploads_size(uploads: Path) -> int:
+    """Bytes of every file below the uploads folder (what the quota counts)."""
+    total = 0
+    for path in uploads.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def tidy_upload(folder: Path, skipped: Sequence[str]) -> None:
+    """After indexing an upload: its files the indexer skipped are deleted (they can never be found, and
+    they count against the quota), and the folder with them when nothing is left."""
+    for name in skipped:
+        path = folder / name
+        if path.parent == folder and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _new_upload_folder(uploads: Path) -> Path:
+    """A fresh folder for one upload, named by time and chance (nothing a caller chooses)."""
+    folder = uploads / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _unused_name(name: str, taken: Sequence[str]) -> str:

@@ -134,7 +134,8 @@ class SampleBootstrap:
             "running",
             event.files_done,
             event.files_total,
-            f"Indexing the sample documents with {self._model_name} (first launch): {event.current}",
+            f"Indexing the sample documents with {self._model_name} (first launch): {event.current}"
+            + (f" ({event.pages_ocr} scanned pages read by OCR)" if event.pages_ocr else ""),
             step=2,
             step_started=self._status.step_started,
         )

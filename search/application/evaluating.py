@@ -101,7 +101,11 @@ class EvalWorkspace:
     1000 set whose vectors were cached.)
     """
 
-    def __init__(self, store: VectorStore | None = None, config: IndexConfig | None = None) -> None:
+    def __init__(
+        self, store: VectorStore | None = None, config: IndexConfig | None = None, *, ann: bool = False
+    ) -> None:
+        """``ann``: build the search index (HNSW) as an index run of the app does and search through
+        it, so the figures include what the graph loses (issue 22); by default every search is exact."""
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         if store is None:
             from search.stores.edge import EdgeStore
@@ -109,7 +113,8 @@ class EvalWorkspace:
             self._folder = tempfile.TemporaryDirectory(prefix="mlsearch-eval-")
             store = EdgeStore(Path(self._folder.name))
         self.store = store
-        self.config = config or IndexConfig(optimize=False)  # exact search: no graph to build
+        self.config = config or IndexConfig(optimize=ann)  # without a graph every search is exact
+        self.search_index = "ann" if self.config.optimize else "exact"
         self._indexed: dict[tuple[str, str, str | None], IndexedCorpus] = {}
         self._lock = threading.Lock()
 
@@ -364,6 +369,7 @@ def evaluate_pipelines(
                     if index_seconds
                     else None,
                     "index_bytes": space.disk_bytes(corpus.collection),
+                    "search_index": space.search_index,  # "exact", or "ann": through the app's HNSW index
                     "dimension": embedder.spec.dimension,
                     # Query languages the model was not trained on: their scores are flagged, not trusted.
                     "unsupported_query_languages": sorted(

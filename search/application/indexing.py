@@ -38,6 +38,8 @@ def index_with_services(
         services.vector_settings_of_existing(existing) if existing else services.vector_settings(spec.name)
     )
     embedder = services.document_embedder(spec.name)
+    config = config or IndexConfig()
+    config = replace(config, loader=replace(config.loader, ocr=services.page_reader()))
     hits_before = _cache_hits(embedder)
     try:
         report = index_folder(

@@ -9,7 +9,7 @@ input and render the results.
 
 A search costs two store calls whatever the number of collections: one to
 confirm the collection's description (another process may have rebuilt it) and
-the query itself.
+the query itself (one more, its voters, where the cross-lingual vote runs).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from search.application.searching import SearchOutcome, SearchRequest, language_
 from search.application.services import Services, default_collection
 from search.application.sources import displayed_files, match_sources
 from search.core.errors import QueryError, user_message
-from search.core.reports import BackendReport, IndexReport, ProgressFn
+from search.core.reports import BackendReport, IndexReport, OcrEngineReport, ProgressFn
 from search.core.settings import Settings
 from search.evaluation.leaderboard import (
     LeaderboardRow,
@@ -39,18 +39,21 @@ from search.evaluation.leaderboard import (
     mteb_task_for,
 )
 from search.models.reranker import Reranker
+from search.retrieval.cue_calibration import Calibration, CueThresholds, calibration_key, shipped_calibration
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
-from search.retrieval.relevance import PROBES, Cue, NoiseFloor
+from search.retrieval.relevance import PROBES, Cue, NoiseFloor, cue_for
 from search.retrieval.searcher import MAX_K, Searcher, SearchResult
 from search.stores.base import SearchFilter
 
 log = logging.getLogger("search")
+MB = 1024 * 1024
 CUE_DEPTH = 50  # dense hits looked up to judge sparse, hybrid and reranked hits on the closeness scale
 
 if TYPE_CHECKING:  # imported where used: a cold `app.py search` needs none of them (issue 18)
     from indexer.pipeline import IndexConfig
     from search.application.access import SavedUploads
     from search.application.backend_plans import BackgroundPlan
+    from search.application.documents import DocumentAccess, OpenedDocument
     from search.application.evaluating import EvalWorkspace, PipelineSpec, ProgressCallback
     from search.core.types import QuerySet
     from search.evaluation.report import EvalReport
@@ -83,8 +86,12 @@ class SearchApp:
     """``any_reranker``: a second stage may be any hub id or local folder (the CLI's trusted user);
     otherwise only the rerankers installed on this machine (what a browser user may name)."""
 
-    def __init__(self, services: Services, *, any_reranker: bool = False) -> None:
+    def __init__(
+        self, services: Services, *, any_reranker: bool = False, calibration: Calibration | None = None
+    ) -> None:
         self.services = services
+        # The relevance cue's thresholds per model, mode and vectors (search.retrieval.cue_calibration).
+        self.calibration = calibration if calibration is not None else shipped_calibration()
         self._any_reranker = any_reranker
         self.catalog = Catalog(services.store)
         self._searchers: dict[str, Searcher] = {}
@@ -92,6 +99,7 @@ class SearchApp:
         self._second_stages: list[str] | None = None
         self._background_plan: BackgroundPlan | None = None
         self._floors: dict[tuple[str, str], NoiseFloor] = {}
+        self._documents: DocumentAccess | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, any_reranker: bool = False) -> SearchApp:
@@ -170,6 +178,12 @@ class SearchApp:
 
         return backend_report(self.services, model)
 
+    def ocr_report(self) -> OcrEngineReport:
+        """The OCR engine indexing would use here: version, packs, how languages are chosen."""
+        from search.application.ocr_status import ocr_report
+
+        return ocr_report(self.services.page_reader())
+
     def plan_backends_in_background(self, model: str | None = None) -> bool:
         """Measure the model's backend plan in a background process if "auto" has none yet (the UI, after
         its first-launch indexing); True when one was started. The plan is used from the next start."""
@@ -216,8 +230,8 @@ class SearchApp:
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
         warnings += language_warnings(searcher.embedder.spec, result)
-        cues = self._cues(result, flt)
-        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues)
+        cues, note = self._cues(result)
+        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues, note)
         return self.highlight(plain, request.highlight)
 
     def highlight(self, outcome: SearchOutcome, kind: str) -> SearchOutcome:
@@ -278,33 +292,46 @@ class SearchApp:
             self._floors[(collection, key)] = floor
         return floor
 
-    def _cues(self, result: SearchResult, flt: SearchFilter) -> tuple[Cue, ...]:
-        """Strong / weak / no clear match per hit, judged on the dense (closeness) scale.
+    def cue_thresholds(self, result: SearchResult) -> CueThresholds | str:
+        """The calibrated thresholds for this result's model, mode and vectors, or why there are none."""
+        meta = self.catalog.require(result.collection).meta  # confirmed by this search: no store call
+        mode = "rerank" if result.reranker else result.mode
+        return self.calibration.lookup(calibration_key(meta.model, mode, meta.correction, meta.feedback))
+
+    def _cues(self, result: SearchResult) -> tuple[tuple[Cue, ...], str | None]:
+        """Strong / weak / no clear match per hit with the thresholds calibrated for the result's model,
+        mode and vectors; none, and why, where there are none."""
+        if not result.hits:
+            return (), None
+        thresholds = self.cue_thresholds(result)
+        if isinstance(thresholds, str):
+            return (), thresholds
+        margins, likeness = self.relevance_margins(result)
+        return tuple(cue_for(margin, likeness, thresholds) for margin in margins), None
+
+    def relevance_margins(self, result: SearchResult) -> tuple[tuple[float | None, ...], float]:
+        """Each hit's margin above the collection's noise floor on the dense (closeness) scale, and the
+        query's likeness to the meaningless probes: what the cue reads (and its calibration measures).
 
         Sparse (BM25), hybrid (RRF) and second-stage scores are on other scales: their hits are
-        judged by their dense score in a dense search of the same query (one more store query, and
-        a query embedding when the search had none: sparse); a hit beyond that search's depth is not
-        close in meaning: no clear match.
+        judged by their dense score in an unfiltered dense search of the same query (one more store
+        query, and a query embedding when the search had none: sparse); a hit beyond that search's
+        depth is not close in meaning (None). Unfiltered, so that a filter changes no cue.
         """
-        if not result.hits:
-            return ()
         floor = self.noise_floor(result.collection)
         if result.mode == "dense" and not result.reranker:
-            likeness = floor.likeness(result.query_vector)
-            return tuple(floor.cue(hit.score, likeness) for hit in result.hits)
+            return tuple(floor.margin(hit.score) for hit in result.hits), floor.likeness(result.query_vector)
         (dense,) = self.searcher(result.collection).search_batch(
             [result.query],
             k=min(max(CUE_DEPTH, len(result.hits)), MAX_K),
-            flt=flt,
             mode="dense",
             vectors=None if result.query_vector is None else result.query_vector[None],
         )
         scores = {hit.chunk_id: hit.score for hit in dense.hits}
-        likeness = floor.likeness(dense.query_vector)
-        return tuple(
-            floor.cue(scores[hit.chunk_id], likeness) if hit.chunk_id in scores else "none"
-            for hit in result.hits
+        margins = tuple(
+            floor.margin(scores[hit.chunk_id]) if hit.chunk_id in scores else None for hit in result.hits
         )
+        return margins, floor.likeness(dense.query_vector)
 
     def searcher(self, collection: str) -> Searcher:
         """The collection's searcher, its description confirmed with one store call."""
@@ -348,6 +375,17 @@ class SearchApp:
             return LexicalHighlighter()
         return None
 
+    def open_document(self, collection: str, chunk_id: str, roots: Sequence[Path]) -> OpenedDocument:
+        """The source file of a search result, checked and open, for a browser (only below ``roots``;
+        see search.application.documents for every check)."""
+        with self._lock:
+            if self._documents is None:
+                from search.application.documents import DocumentAccess
+
+                self._documents = DocumentAccess(self.services.store)
+            documents = self._documents
+        return documents.open(collection, chunk_id, roots)
+
     # ---- indexing --------------------------------------------------------------------------------
 
     def index_folder(
@@ -366,6 +404,8 @@ class SearchApp:
             report = index_with_services(self.services, folder, model, collection, config, progress, cancel)
         finally:
             self.catalog.invalidate()
+            with self._lock:  # a fresh searcher reads the collection's languages again (the vote)
+                self._searchers.clear()
         self._measure_floor(report.collection)
         return report
 
@@ -401,13 +441,18 @@ class SearchApp:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> tuple[SavedUploads, IndexReport | None]:
-        """Copy uploads (typed and size-checked) into ``uploads_dir`` and index that folder."""
-        from search.application.access import save_uploads
+        """Copy uploads (typed, size-checked, within the quota) into a new folder below ``uploads_dir`` and
+        index that folder alone; files it could not index are not kept."""
+        from search.application.access import save_uploads, tidy_upload
 
-        saved = save_uploads(files, uploads_dir, int(self.settings.max_upload_mb) * 1024 * 1024)
-        if not saved.saved:
+        saved = save_uploads(
+            files, uploads_dir, self.settings.max_upload_mb * MB, self.settings.max_uploads_mb * MB
+        )
+        if saved.folder is None:
             return saved, None
-        return saved, self.index_folder(uploads_dir, model, collection, progress=progress, cancel=cancel)
+        report = self.index_folder(saved.folder, model, collection, progress=progress, cancel=cancel)
+        tidy_upload(saved.folder, [s.path for s in report.skipped])
+        return saved, report
 
     # ---- evaluating ------------------------------------------------------------------------------
 

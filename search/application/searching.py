@@ -52,7 +52,8 @@ class SearchOutcome:
     # One line each: a source filter that names no indexed file; where the model is out of its depth
     # (a language it was not trained on, a cross-lingual match from a same-language model).
     warnings: tuple[str, ...] = ()
-    cues: tuple[Cue, ...] = ()  # per hit, "strong" / "weak" / "none" (dense only; empty otherwise)
+    cues: tuple[Cue, ...] = ()  # per hit, "strong" / "weak" / "none"; empty where the cue is not calibrated
+    cue_note: str | None = None  # why there is no cue (no calibration for this model and mode)
 
 
 def language_warnings(spec: ModelSpec, result: SearchResult) -> tuple[str, ...]:

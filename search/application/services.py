@@ -27,6 +27,7 @@ from search.stores.base import CollectionMeta, VectorStore
 from search.text.sparse import SparseEncoder
 
 if TYPE_CHECKING:  # the indexer is imported when indexing: a cold `app.py search` skips ~0.1 s of imports
+    from indexer.ocr.pages import PageReader
     from indexer.pipeline import VectorSettings
 
 COLLECTION_PREFIX = "docs"
@@ -106,6 +107,7 @@ class Services:
         self._centerings = _Loaded()
         self._cache: EmbeddingCache | None = None
         self._cache_lock = threading.Lock()
+        self._ocr: PageReader | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -172,7 +174,10 @@ class Services:
         embedder = self.embedder(model)
         if not (self.settings.embedding_cache and embedder.spec.revision):
             return embedder
-        return self._cached.get(embedder.spec.name, lambda: CachedEmbedder(embedder, self._embedding_cache()))
+        cache = self._embedding_cache()
+        if cache.disabled:  # said once when it was opened; the run goes on without it
+            return embedder
+        return self._cached.get(embedder.spec.name, lambda: CachedEmbedder(embedder, cache))
 
     def _embedding_cache(self) -> EmbeddingCache:
         with self._cache_lock:
@@ -261,7 +266,23 @@ class Services:
             raise UnknownModelError(f"No reranker {name!r} is available.")
         return self._rerankers.get(name, lambda: factory(name))
 
+    def page_reader(self) -> PageReader | None:
+        """OCR of scanned pages and images (None when the settings turn it off): one engine, found on
+        first use, and one cache of read pages beside the models, shared by every index run."""
+        if not self.settings.ocr:
+            return None
+        with self._cache_lock:
+            if self._ocr is None:
+                from indexer.ocr.cache import OcrCache
+                from indexer.ocr.pages import OcrOptions, PageReader
+
+                options = OcrOptions(languages=self.settings.ocr_languages)
+                self._ocr = PageReader(options, OcrCache.in_dir(self.settings.cache_dir))
+            return self._ocr
+
     def close(self) -> None:
         self.store.close()
         if self._cache is not None:
             self._cache.close()
+        if self._ocr is not None and self._ocr.cache is not None:
+            self._ocr.cache.close()

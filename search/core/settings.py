@@ -36,8 +36,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     max_upload_mb: int = 50
+    max_uploads_mb: int = 1000  # all uploads together (each upload is kept in a folder of its own)
     # Published MTEB figures shown beside evaluation leaderboards, read at run time if the folder exists.
     reference_scores: Path | None = None
+    # Scanned pages and images are read by Tesseract where it is installed (indexer.ocr); off: reported.
+    ocr: bool = True
+    ocr_languages: tuple[str, ...] = ()  # Tesseract packs for every page (--ocr-langs); () = chosen per page
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields changed; ``None`` values leave a field as it is."""

@@ -24,6 +24,7 @@ class Section:
     text: str
     kind: str = "text"  # "title" | "text" | "list" | "table"
     page: int | None = None  # 1-based page or slide; None for formats without pages
+    ocr: float | None = None  # read by OCR: the engine's mean word confidence (0-100); None: a text layer
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Document:
     source: str  # absolute POSIX path of the file
     root: str  # absolute POSIX path of the folder it was indexed from
     content_hash: str  # sha256 hex of the file bytes: what incremental re-indexing compares
-    format: str  # "pdf" | "docx" | "pptx" | "html" | "md" | "txt" | "epub"
+    format: str  # "pdf" | "docx" | "pptx" | "html" | "md" | "txt" | "epub" | "image"
     sections: tuple[Section, ...]
     language: str = UNDETERMINED  # ISO 639-1, or "und"
     title: str = ""
@@ -72,6 +73,7 @@ class Chunk:
     # The ids behind ``tokens`` when the model's tokenizer gave them: the model reuses them instead of
     # tokenising the text again. Not stored, not compared.
     token_ids: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+    ocr: float | None = None  # text read by OCR: the lowest mean confidence of its pages (0-100)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Hit:
     heading: str = ""
     root: str = ""
     doc_language: str = UNDETERMINED
+    ocr: float | None = None  # the passage was read by OCR, with this mean confidence (0-100)
 
     @property
     def relpath(self) -> str:

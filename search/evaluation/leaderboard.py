@@ -123,7 +123,7 @@ def leaderboard(
             if c is not None:
                 sign = c.delta if c.baseline == best else -c.delta
                 rows[i] = replace(
-                    row, vs_best=f"{sign:+.3f} (p={c.p_value:.2g}{', significant' if c.significant else ''})"
+                    row, vs_best=f"{sign:+.3f} (p={c.p:.2g}{', significant' if c.significant else ''})"
                 )
     return rows
 

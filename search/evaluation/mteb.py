@@ -123,14 +123,23 @@ def readme_configs(folder: Path) -> Configs:
             continue
         splits: dict[str, tuple[Path, ...]] = {}
         for split, patterns in _data_files(entry.get("data_files")).items():
-            files = sorted(
-                {p for pattern in patterns for p in folder.glob(pattern) if p.is_file() and _is_data(p)}
-            )
+            files = sorted({p for pattern in patterns for p in _glob(folder, pattern) if _is_data(p)})
             if files:
                 splits[split] = tuple(files)
         if splits:
             configs[str(entry["config_name"])] = splits
     return configs
+
+
+def _glob(folder: Path, pattern: str) -> list[Path]:
+    """Files a card's pattern names inside ``folder``; an absolute or malformed pattern names none
+    (load_queryset also refuses any file that resolves outside the folder)."""
+    if Path(pattern).is_absolute():
+        return []
+    try:
+        return [p for p in folder.glob(pattern) if p.is_file()]
+    except (ValueError, NotImplementedError, OSError):
+        return []
 
 
 def _data_files(value: Any) -> dict[str, list[str]]:

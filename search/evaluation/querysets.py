@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from search.core.display import excerpt
 from search.core.errors import QuerySetError
 from search.core.types import UNDETERMINED, CorpusDoc, Query, QuerySet
 from search.evaluation.beir import beir_files
@@ -42,6 +44,9 @@ INFO_FILE = "queryset.json"
 QRELS_HEADER = "query-id\tcorpus-id\tscore"
 # QuerySet.metadata keys that say where the numbers come from; the report repeats them.
 SOURCE_KEYS = ("layout", "files", "split", "subset", QUERY_LANGUAGES, DOCUMENT_LANGUAGES)
+# Relevance grades are small integers (BEIR and TREC use 0-4, some sets -2 for spam); anything else is a
+# mistake (a float column, a misplaced field), and ranx's 2^grade - 1 gain overflows past ~1000.
+MIN_GRADE, MAX_GRADE = -10, 100
 
 
 # --------------------------------------------------------------------------------------------
@@ -67,6 +72,7 @@ def load_queryset(
     if not folder.is_dir():
         raise QuerySetError(f"not a query set folder: {folder}")
     files = find_queryset_files(folder, split, subset)
+    _check_inside(files, folder / INFO_FILE)
     info = _read_info(folder / INFO_FILE)
     raw = _read(files)
     metadata = {
@@ -124,7 +130,7 @@ def _read(files: QuerySetFiles) -> _Raw:
         for where, record in read_records(path, files.label(path)):
             doc_id = _required_id(record, where)
             if doc_id in raw.corpus:
-                raise QuerySetError(f"{where}: duplicate document id {doc_id!r}")
+                raise QuerySetError(f"{where}: duplicate document id {excerpt(doc_id)}")
             language = _text(record.get("language"))
             if not language:
                 raw.unlabelled_documents.add(doc_id)
@@ -141,7 +147,7 @@ def _read(files: QuerySetFiles) -> _Raw:
         for where, record in read_records(path, files.label(path)):
             qid = _required_id(record, where)
             if qid in raw.queries:
-                raise QuerySetError(f"{where}: duplicate query id {qid!r}")
+                raise QuerySetError(f"{where}: duplicate query id {excerpt(qid)}")
             text = _text(record.get("text")).strip()
             if not text:
                 empty_queries[qid] = where  # an error only if the query is judged
@@ -156,14 +162,13 @@ def _read(files: QuerySetFiles) -> _Raw:
         label = files.label(path)
         for where, qid, doc_id, grade in read_qrels(path, label):
             judgements += 1
-            try:
-                score = int(float(grade))
-            except ValueError:
-                raise QuerySetError(f"{where}: score {grade!r} is not a number") from None
+            score = _grade(grade, where)
             if qid not in raw.queries:
-                raise QuerySetError(f"{where}: unknown query id {qid!r}")
+                raise QuerySetError(f"{where}: unknown query id {excerpt(qid)}")
             if doc_id not in raw.corpus:
-                raise QuerySetError(f"{where}: document {doc_id!r} is not in {_names(files, files.corpus)}")
+                raise QuerySetError(
+                    f"{where}: document {excerpt(doc_id)} is not in {_names(files, files.corpus)}"
+                )
             if score > 0:
                 raw.qrels.setdefault(qid, {})[doc_id] = score
     qrels_names = _names(files, files.qrels)
@@ -173,8 +178,38 @@ def _read(files: QuerySetFiles) -> _Raw:
         raise QuerySetError(f"{qrels_names}: no query has a relevant document (every score is 0 or less)")
     for qid, where in empty_queries.items():
         if qid in raw.qrels:
-            raise QuerySetError(f"{where}: query {qid!r} has no text")
+            raise QuerySetError(f"{where}: query {excerpt(qid)} has no text")
     return raw
+
+
+def _grade(raw: str, where: str) -> int:
+    """A judgement's relevance grade: a whole number between MIN_GRADE and MAX_GRADE ("2" or "2.0")."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise QuerySetError(f"{where}: score {excerpt(raw)} is not a number") from None
+    if not value.is_integer():  # also NaN and infinities
+        raise QuerySetError(f"{where}: score {excerpt(raw)} is not a whole number (grades are 0, 1, 2, ...)")
+    if not MIN_GRADE <= value <= MAX_GRADE:
+        raise QuerySetError(
+            f"{where}: score {excerpt(raw)} is outside {MIN_GRADE}..{MAX_GRADE} (grades are small integers)"
+        )
+    return int(value)
+
+
+def _check_inside(files: QuerySetFiles, *others: Path) -> None:
+    """Every file read must lie in the query set folder once symlinks are followed: a link to a key
+    file or another user's data is refused unread (the Evaluate tab reads folders under allowed roots,
+    and error messages quote what they read)."""
+    root = os.path.realpath(files.folder)
+    for path in (*files.corpus, *files.queries, *files.qrels, *others):
+        if not os.path.lexists(path):
+            continue
+        real = os.path.realpath(path)
+        if real != root and not real.startswith(root.rstrip("/") + "/"):
+            raise QuerySetError(
+                f"{files.label(path)}: a symlink to a place outside the query set folder; not read"
+            )
 
 
 def _names(files: QuerySetFiles, paths: Iterable[Path]) -> str:

@@ -7,8 +7,10 @@ as ``corpus.jsonl.gz:81234: ...``. Nothing here knows what a corpus or a query i
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -21,6 +23,16 @@ TSV_SUFFIXES = (".tsv", ".tsv.gz", ".txt", ".txt.gz")
 PARQUET_SUFFIXES = (".parquet",)
 RECORD_SUFFIXES = (*JSONL_SUFFIXES, *PARQUET_SUFFIXES)
 QRELS_FIELDS = ("query-id", "corpus-id", "score")
+
+# Limits on what one file of a query set may make this process hold, as the indexer has for documents
+# (indexer/extract: 10 MB text files, zip archives at most 100:1). A query set is read whole into
+# memory before a model is loaded, and the Evaluate tab reads any folder under an allowed root: a
+# 4 MB gzip file holding one 4 GB line must be refused, not decompressed.
+MB = 1024 * 1024
+MAX_LINE_BYTES = 10 * MB  # one record (a document) per line; BEIR documents are a few KB
+MAX_GZIP_RATIO = 100  # decompressed / compressed; JSON lines of text compress about 3-5:1
+GZIP_RATIO_FLOOR = 64 * MB  # small, very repetitive files compress harmlessly beyond the ratio
+MAX_PARQUET_BYTES = 4096 * MB  # uncompressed size a Parquet file's metadata may declare
 
 
 def read_records(path: Path, label: str) -> Iterator[tuple[str, Record]]:
@@ -58,19 +70,43 @@ def id_text(value: object) -> str:
     return str(value)
 
 
-def _open_text(path: Path) -> IO[str]:
+def _open_bytes(path: Path) -> IO[bytes]:
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes
+    return path.open("rb")
 
 
 def _lines(path: Path, label: str) -> Iterator[tuple[int, str]]:
+    """The file's lines, decoded, one at a time: each at most MAX_LINE_BYTES, a gzip file's whole at most
+    MAX_GZIP_RATIO times its size (past GZIP_RATIO_FLOOR). A UTF-8 byte-order mark is skipped."""
+    compressed = path.name.lower().endswith(".gz")
+    budget = max(GZIP_RATIO_FLOOR, MAX_GZIP_RATIO * path.stat().st_size) if compressed else None
+    read = 0
     try:
-        with _open_text(path) as handle:
-            yield from enumerate(handle, 1)
-    except UnicodeDecodeError as exc:
-        raise QuerySetError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except (gzip.BadGzipFile, EOFError) as exc:
+        with _open_bytes(path) as handle:
+            number = 0
+            while raw := handle.readline(MAX_LINE_BYTES + 1):
+                number += 1
+                read += len(raw)
+                if len(raw) > MAX_LINE_BYTES:
+                    raise QuerySetError(
+                        f"{label}:{number}: a line longer than {MAX_LINE_BYTES // MB} MB (the limit for one "
+                        "record); not read"
+                    )
+                if budget is not None and read > budget:
+                    raise QuerySetError(
+                        f"{label}: decompresses to more than {MAX_GZIP_RATIO} times its size (a gzip bomb?); "
+                        "not read"
+                    )
+                if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :]
+                try:
+                    yield number, raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise QuerySetError(
+                        f"{label}:{number}: not UTF-8 text ({exc.reason} at byte {exc.start} of the line)"
+                    ) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise QuerySetError(f"{label}: not a complete gzip file ({exc})") from None
 
 
@@ -118,6 +154,16 @@ def _parquet(path: Path, label: str) -> Iterator[tuple[str, Record]]:
     except ImportError:
         pq = None
     if pq is not None:
+        try:
+            declared = pq.ParquetFile(path).metadata
+            size = sum(declared.row_group(i).total_byte_size for i in range(declared.num_row_groups))
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+            raise QuerySetError(f"{label}: not a readable Parquet file ({exc})") from None
+        if size > MAX_PARQUET_BYTES:
+            raise QuerySetError(
+                f"{label}: declares {size / MB:.0f} MB of uncompressed data (the limit is "
+                f"{MAX_PARQUET_BYTES // MB} MB); not read"
+            )
         try:
             table = pq.read_table(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file

@@ -26,6 +26,14 @@ METRIC_LABELS = {
 TEST_LABELS = {"student": "paired t-test", "fisher": "Fisher randomization test"}
 
 
+def correction_label(report: EvalReport) -> str:
+    """What the p-values of a report's significance table are."""
+    if report.correction == "holm":
+        n = len(report.pipelines)
+        return f"p Holm-adjusted over the {n * (n - 1) // 2} pipeline pairs of each metric"
+    return "p not adjusted for multiple comparisons"
+
+
 def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric)
 
@@ -57,17 +65,27 @@ class Latency:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One metric, two pipelines: the mean difference and ranx's p-value over paired per-query scores."""
+    """One metric, two pipelines: the mean difference and ranx's p-value over paired per-query scores.
+
+    ``p_adjusted``: the p-value after Holm's correction over every pair of pipelines compared on
+    the same metric (a table of n pipelines runs n(n-1)/2 tests per metric); ``significant`` reads it.
+    """
 
     baseline: str
     other: str
     metric: str
     delta: float  # mean(other) - mean(baseline)
-    p_value: float
-    significant: bool  # p_value < alpha
+    p_value: float  # the test's own, unadjusted
+    significant: bool  # p_adjusted < alpha
     wins: int  # queries where other > baseline
     ties: int
     losses: int
+    p_adjusted: float = float("nan")  # NaN: a report written before the correction (p_value alone)
+
+    @property
+    def p(self) -> float:
+        """The p-value to show: the adjusted one when the report has it."""
+        return self.p_value if self.p_adjusted != self.p_adjusted else self.p_adjusted
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,9 @@ class EvalReport:
     comparisons: tuple[Comparison, ...] = ()
     stat_test: str = "student"
     alpha: float = 0.05
+    correction: str = (
+        "holm"  # multiple-comparison correction of the p-values ("none": reports of earlier versions)
+    )
     latency: Mapping[str, Latency] = field(default_factory=dict)
     details: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # pipeline -> free-form facts
     # pipeline -> mean share of a query's top 10 written in the query's own language: the pull a
@@ -126,7 +147,11 @@ class EvalReport:
             "significance": {
                 "test": self.stat_test,
                 "alpha": self.alpha,
-                "comparisons": [vars(c) | {"p_value": _finite(c.p_value)} for c in self.comparisons],
+                "correction": self.correction,
+                "comparisons": [
+                    vars(c) | {"p_value": _finite(c.p_value), "p_adjusted": _finite(c.p_adjusted)}
+                    for c in self.comparisons
+                ],
             },
             "latency_ms": {name: vars(lat) for name, lat in self.latency.items()},
             "details": _plain(self.details),
@@ -156,11 +181,18 @@ class EvalReport:
             doc_language_counts=data["doc_language_counts"],
             per_query=data.get("per_query", {}),
             comparisons=tuple(
-                Comparison(**{**c, "p_value": float("nan") if c["p_value"] is None else c["p_value"]})
+                Comparison(
+                    **{
+                        **c,
+                        "p_value": float("nan") if c["p_value"] is None else c["p_value"],
+                        "p_adjusted": float("nan") if c.get("p_adjusted") is None else c["p_adjusted"],
+                    }
+                )
                 for c in sig.get("comparisons", [])
             ),
             stat_test=sig.get("test", "student"),
             alpha=float(sig.get("alpha", 0.05)),
+            correction=sig.get("correction", "none"),
             latency={name: Latency(**lat) for name, lat in data.get("latency_ms", {}).items()},
             details=data.get("details", {}),
             source=data.get("source", {}),
@@ -244,7 +276,8 @@ def format_report(report: EvalReport, language_metrics: Sequence[str] = (PRIMARY
             "",
             (
                 f"Difference vs {base} ({TEST_LABELS.get(report.stat_test, report.stat_test)}, "
-                f"paired over {report.queries_evaluated} queries; * p < {report.alpha:g})"
+                f"paired over {report.queries_evaluated} queries; {correction_label(report)}; "
+                f"* p < {report.alpha:g})"
             ),
         ]
         sig_rows = []
@@ -252,9 +285,7 @@ def format_report(report: EvalReport, language_metrics: Sequence[str] = (PRIMARY
             row = [other]
             for metric in report.metrics:
                 c = report.comparison(base, other, metric)
-                row.append(
-                    "" if c is None else f"{c.delta:+.3f} p={c.p_value:.3f}{'*' if c.significant else ''}"
-                )
+                row.append("" if c is None else f"{c.delta:+.3f} p={c.p:.3f}{'*' if c.significant else ''}")
             sig_rows.append(row)
         lines.append(text_table(["pipeline", *(metric_label(m) for m in report.metrics)], sig_rows))
 

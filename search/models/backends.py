@@ -43,7 +43,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from search.core.errors import OnnxExportError, UnsafeModelFileError
+from search.core.errors import OnnxExportError, UnsafeModelFileError, environment_failure
+from search.models.integrity import damaged, discard, record, recorded_names
 from search.models.scratch import private_dir, remove_stale_temporaries
 
 if TYPE_CHECKING:
@@ -154,8 +155,9 @@ def export_onnx(model: PreTrainedModel, dest: Path) -> Path:
         # weights beside the graph: ONNX Runtime maps them instead of parsing them (search.models.backends.OnnxEncoder)
         program.save(str(tmp / "model.onnx"), external_data=True)  # type: ignore[union-attr]
         error = verify_export(model, tmp / "model.onnx")
-        record = {"version": _EXPORT_VERSION, "torch": torch.__version__, "max_relative_error": error}
-        (tmp / "export.json").write_text(json.dumps(record))
+        facts = {"version": _EXPORT_VERSION, "torch": torch.__version__, "max_relative_error": error}
+        (tmp / "export.json").write_text(json.dumps(facts))
+        record(tmp, _graph_files(tmp / "model.onnx"))  # checked on every load (search.models.integrity)
         tmp.chmod(0o755)
         try:
             os.replace(tmp, dest)
@@ -198,7 +200,7 @@ def quantize_onnx_int8(source: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     dest = source.parent / "model.int8.onnx"
-    if dest.is_file():
+    if dest.is_file() and _intact(dest):
         return dest
     remove_stale_temporaries(source.parent)
     tmp = private_dir(source.parent, dest.name)
@@ -206,6 +208,7 @@ def quantize_onnx_int8(source: Path) -> Path:
         out = tmp / dest.name
         quantize_dynamic(source, out, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
         os.replace(out, dest)
+        record(dest.parent, _graph_files(dest))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
@@ -264,6 +267,7 @@ def external_weights(path: Path) -> Path:
         ir.save(ir.load(path), tmp / path.name, external_data=data)
         os.replace(tmp / data, path.parent / data)
         os.replace(tmp / path.name, path)
+        record(path.parent, _graph_files(path))
     except OSError as exc:  # a read-only or full cache: the inline graph still runs, only opens slower
         log.warning("%s: weights kept inline (%s)", path, exc)
     finally:
@@ -353,11 +357,35 @@ def build_runner(
     return OnnxEncoder(path, threads), backend
 
 
+def _graph_files(graph: Path) -> list[str]:
+    """A graph and its weights file (when they are kept beside it): what its checksums cover."""
+    data = graph.with_name(graph.name + ".data")
+    return [graph.name, *([data.name] if data.is_file() else [])]
+
+
+def _intact(graph: Path) -> bool:
+    """Whether a graph (and its weights) still has the bytes recorded when it was written; a damaged
+    one is removed (said in one line naming the file) so that it is made again."""
+    recorded = [name for name in recorded_names(graph.parent) if name.startswith(graph.name)]
+    bad = damaged(graph.parent, recorded or _graph_files(graph))
+    if not bad:
+        return True
+    log.warning(
+        "%s does not match the checksum recorded when it was written (damaged or changed): making it again",
+        graph.parent / bad[0],
+    )
+    for name in (graph.name, graph.name + ".data"):
+        (graph.parent / name).unlink(missing_ok=True)
+    return False
+
+
 def exported_onnx(load_model: Callable[[], PreTrainedModel], dest: Path) -> Path:
-    """The checked export in ``dest``, made now if missing; a model that failed before is not retried."""
+    """The checked export in ``dest``, made now if missing (or damaged); a model that failed before is not retried."""
     path = dest / "model.onnx"
     if path.is_file():
-        return path
+        if _intact(path):
+            return path
+        discard(dest)
     failed = failure_marker(dest)
     if failed.is_file():
         reason = json.loads(failed.read_text()).get("error", "export failed")
@@ -368,6 +396,12 @@ def exported_onnx(load_model: Callable[[], PreTrainedModel], dest: Path) -> Path
         path = export_onnx(load_model(), dest)
     except UnsafeModelFileError:
         raise  # the weights themselves are refused: no backend can run them, nothing to remember
+    except OSError as exc:
+        failure = environment_failure(exc)
+        if failure is not None:  # a full or read-only cache says nothing about the model: not remembered
+            raise failure from exc
+        _remember_failure(failed, exc)
+        raise OnnxExportError(f"the model did not export to ONNX ({type(exc).__name__}: {exc})") from exc
     except OnnxExportError as exc:
         _remember_failure(failed, exc)
         raise

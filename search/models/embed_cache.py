@@ -15,6 +15,7 @@ model in one batch, keeping the inner embedder's length-sorted batching.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -24,8 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from search.core.optional_sqlite import OptionalSqlite
+from search.models.backends import PRECISION_ORDER
 from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.specs import ModelSpec
+
+log = logging.getLogger(__name__)
 
 CACHE_FILENAME = "embeddings.sqlite3"
 # 2: a rowid table (a 1.5 KB vector fits in its page; version 1's WITHOUT ROWID table put every
@@ -40,6 +45,15 @@ def model_key(spec: ModelSpec, max_tokens: int | None = None) -> str:
     return f"{spec.name}|{spec.source}|{spec.revision or '-'}|d{spec.dimension}|t{tokens}"
 
 
+def variant_suffix(backend: str | None) -> str:
+    """What a backend adds to the key: nothing for the backends that pass the quality gate (their
+    vectors agree at cosine >= 0.999 with fp32, so they may answer for each other), its name for any
+    other (int8 loses 1-2 points of nDCG@10: its vectors must never be served to a default run)."""
+    if backend is None or backend in PRECISION_ORDER:
+        return ""
+    return f"|{backend}"
+
+
 def text_digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
@@ -51,78 +65,105 @@ class CacheStats:
 
 
 class EmbeddingCache:
-    """float32 vectors in SQLite keyed by (model key, prompt, text sha256)."""
+    """float32 vectors in SQLite keyed by (model key, prompt, text sha256).
+
+    The cache is optional (``OptionalSqlite``): a damaged file is set aside, a read-only, full or
+    foreign folder turns it off, each said in one line naming the file; a vector that is not
+    finite (a poisoned or damaged entry) is never served, but embedded again.
+    """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
-            if self._db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-                self._db.execute("DROP TABLE IF EXISTS vectors")  # a cache: rebuilt, never migrated
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS vectors ("
-                " model TEXT NOT NULL, prompt TEXT NOT NULL, text_sha BLOB NOT NULL, vector BLOB NOT NULL,"
-                " UNIQUE (model, prompt, text_sha))"
-            )
-            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        self._file = OptionalSqlite(path, "embedding cache", _setup)
+        self._warned_poison = False
 
     @classmethod
     def in_dir(cls, cache_dir: Path) -> EmbeddingCache:
         return cls(cache_dir / CACHE_FILENAME)
 
+    @property
+    def disabled(self) -> str | None:
+        """Why the cache is off (None while it works)."""
+        return self._file.disabled
+
     def get(
         self, model: str, prompt: str, digests: Sequence[bytes], dimension: int
     ) -> dict[bytes, np.ndarray]:
-        """The cached vectors among ``digests``; entries of the wrong size are treated as missing."""
-        found: dict[bytes, np.ndarray] = {}
+        """The cached vectors among ``digests``; entries of the wrong size or not finite are treated as missing."""
         unique = list(dict.fromkeys(digests))
-        with self._lock:
+
+        def read(db: sqlite3.Connection) -> tuple[dict[bytes, np.ndarray], int]:
+            found: dict[bytes, np.ndarray] = {}
+            poisoned = 0
             for start in range(0, len(unique), _LOOKUP_CHUNK):
                 part = unique[start : start + _LOOKUP_CHUNK]
-                rows = self._db.execute(
+                rows = db.execute(
                     "SELECT text_sha, vector FROM vectors WHERE model = ? AND prompt = ? "
                     f"AND text_sha IN ({','.join('?' * len(part))})",
                     (model, prompt, *part),
                 ).fetchall()
                 for digest, blob in rows:
                     vector = np.frombuffer(blob, dtype="<f4")
-                    if vector.shape[0] == dimension:
-                        found[bytes(digest)] = vector
+                    if vector.shape[0] != dimension:
+                        continue
+                    if not np.isfinite(vector).all():
+                        poisoned += 1
+                        continue
+                    found[bytes(digest)] = vector
+            return found, poisoned
+
+        nothing: tuple[dict[bytes, np.ndarray], int] = ({}, 0)
+        found, poisoned = self._file.run(read, nothing)
+        if poisoned and not self._warned_poison:
+            self._warned_poison = True
+            log.warning(
+                "embedding cache %s holds NaN or infinite vectors (damaged or tampered with): "
+                "they are ignored and the texts embedded again",
+                self.path,
+            )
         return found
 
     def put(self, model: str, prompt: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
-        rows = [(model, prompt, digest, np.asarray(v, dtype="<f4").tobytes()) for digest, v in items]
-        if not rows:
-            return
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        rows = [
+            (model, prompt, digest, vector.tobytes())
+            for digest, v in items
+            if np.isfinite(vector := np.asarray(v, dtype="<f4")).all()
+        ]
+        if rows:
+            self._file.write(
+                lambda db: db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+            )
 
     def count(self, model: str | None = None) -> int:
-        with self._lock:
-            if model is None:
-                return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
-            return int(
-                self._db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0]
-            )
+        if model is None:
+            return self._file.run(lambda db: int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]), 0)
+        return self._file.run(
+            lambda db: int(
+                db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0]
+            ),
+            0,
+        )
 
     def forget(self, model: str) -> int:
         """Drop one model's vectors (e.g. a local model whose weights changed without a new revision)."""
-        with self._lock:
-            return self._db.execute("DELETE FROM vectors WHERE model = ?", (model,)).rowcount
+        return self._file.run(
+            lambda db: int(db.execute("DELETE FROM vectors WHERE model = ?", (model,)).rowcount), 0
+        )
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
+
+
+def _setup(db: sqlite3.Connection) -> None:
+    if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+        db.execute("DROP TABLE IF EXISTS vectors")  # a cache: rebuilt, never migrated
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS vectors ("
+        " model TEXT NOT NULL, prompt TEXT NOT NULL, text_sha BLOB NOT NULL, vector BLOB NOT NULL,"
+        " UNIQUE (model, prompt, text_sha))"
+    )
+    db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+    db.execute("SELECT model, prompt, text_sha, vector FROM vectors LIMIT 1").fetchall()
 
 
 class CachedEmbedder:
@@ -149,6 +190,13 @@ class CachedEmbedder:
     def key(self) -> str:
         return self._key
 
+    def side_key(self, side: int) -> str:
+        """The key of passages (0) or queries (1): the model key and the variant of the backend that
+        embeds that side (an explicit int8 backend gets keys of its own)."""
+        backends = getattr(self._inner, "backends", None)
+        backend = str(backends[side]) if isinstance(backends, tuple) and len(backends) == 2 else None
+        return self._key + variant_suffix(backend)
+
     def __getattr__(self, name: str) -> Any:
         """Anything else the wrapped embedder offers (``tokenize`` for the sparse encoder, ``max_tokens``...)."""
         if name.startswith("_"):
@@ -161,7 +209,7 @@ class CachedEmbedder:
 
     def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
         prompt = self.spec.query_prefix(task)
-        return self._encode(texts, prompt, lambda miss: self._inner.encode_queries(miss, task=task))
+        return self._encode(texts, prompt, lambda miss: self._inner.encode_queries(miss, task=task), side=1)
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.spec.document_prompt, self._inner.encode_documents)
@@ -186,14 +234,15 @@ class CachedEmbedder:
         return self._inner.document_overhead()
 
     def _encode(
-        self, texts: Sequence[str], prompt: str, embed: Callable[[list[str]], np.ndarray]
+        self, texts: Sequence[str], prompt: str, embed: Callable[[list[str]], np.ndarray], side: int = 0
     ) -> np.ndarray:
         dim = self.spec.dimension
         out = np.empty((len(texts), dim), dtype=np.float32)
         if not texts:
             return out
+        key = self.side_key(side)
         digests = [text_digest(t) for t in texts]
-        found = self._cache.get(self._key, prompt, digests, dim)
+        found = self._cache.get(key, prompt, digests, dim)
         missing: dict[bytes, str] = {}  # digest -> text, each distinct text embedded once
         hits = 0
         for row, digest in enumerate(digests):
@@ -206,7 +255,7 @@ class CachedEmbedder:
         if missing:
             vectors = np.asarray(embed(list(missing.values())), dtype=np.float32)
             fresh = dict(zip(missing, vectors))
-            self._cache.put(self._key, prompt, fresh.items())
+            self._cache.put(key, prompt, fresh.items())
             for row, digest in enumerate(digests):
                 if digest in fresh:
                     out[row] = fresh[digest]

@@ -14,20 +14,22 @@ from typing import Literal
 
 import numpy as np
 
-from search.core.errors import CollectionNotFoundError, ModelMismatchError, QueryError, StoreError
+from search.core.errors import CollectionNotFoundError, ModelError, ModelMismatchError, QueryError, StoreError
 from search.core.types import Hit, SparseVector
 from search.models.embedder import Embedder
 from search.models.language_bias import LanguageCentering
 from search.models.reranker import Reranker
-from search.retrieval.feedback import Feedback
+from search.retrieval.feedback import Feedback, votes
+from search.retrieval.fusion import fuse
 from search.stores.base import (
     CollectionMeta,
     FusionMethod,
+    ScoredPoint,
     SearchFilter,
     StoreQuery,
     VectorStore,
 )
-from search.stores.payload import decode_hit
+from search.stores.payload import Field, decode_hit
 from search.text.query_language import QueryLanguage
 from search.text.query_language import query_language as read_query_language
 from search.text.sparse import SparseEncoder
@@ -42,6 +44,8 @@ MAX_K = 1000
 # (+1.6 / -7.7) and DBSF (+2.1 / -15.9) gain more same-language but lose far more across.
 DEFAULT_FUSION: FusionMethod = "rrf"
 DEFAULT_SPARSE_WEIGHT = 0.5
+VOTE_RECHECK_S = 30.0  # how long a searcher trusts its reading of the collection's languages
+HYBRID_DEPTH = 100  # candidates of each list a hybrid search fuses (more when k is larger)
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class Searcher:
             )
         self._correction = correction
         self._feedback = feedback
+        self._vote_checked: tuple[float, bool] | None = None  # (when, whether the vote runs)
         self.meta: CollectionMeta = meta
 
     @property
@@ -197,26 +202,25 @@ class Searcher:
         searched = list(dense)
         if self._correction is not None and mode != "sparse":
             searched = list(self._correction.queries(np.stack([np.asarray(d) for d in dense])))
-        t0 = time.perf_counter()
+        if any(d is not None and not np.isfinite(d).all() for d in searched):
+            # A NaN query matches nothing and would read as "0 results": say what is broken instead.
+            raise ModelError(
+                f"The model {self._embedder.spec.name!r} computed a NaN or infinite query vector: its "
+                "files (or the language correction's means) are damaged; run app.py doctor, or delete the "
+                "model's cache folder to have it built again."
+            )
         first_k = max(k, candidates) if reranker else k
-        feedback = self._feedback if mode == "dense" else None
-        depth = max(first_k, feedback.candidates) if feedback else first_k
-        results = self._store.search_batch(
-            self._collection,
-            [
-                StoreQuery(dense=d, sparse=s, with_vectors=feedback is not None)
-                for d, s in zip(searched, sparse)
-            ],
-            depth,
-            flt,
-            fusion=fusion,
-            sparse_weight=sparse_weight,
-        )
-        timings["search"] = _ms(t0)
-        if feedback is not None:
+        if mode == "dense" and self._feedback is not None and self._votes():
             t0 = time.perf_counter()
-            results = [feedback.rescore(points)[:first_k] for points in results]
+            searched = list(self._voted([np.asarray(q) for q in searched], self._feedback))
             timings["feedback"] = _ms(t0)
+        t0 = time.perf_counter()
+        if mode == "hybrid":
+            results = self._hybrid(searched, sparse, first_k, flt, fusion, sparse_weight)
+        else:
+            requests = [StoreQuery(dense=d, sparse=s) for d, s in zip(searched, sparse)]
+            results = self._store.search_batch(self._collection, requests, first_k, flt)
+        timings["search"] = _ms(t0)
         hits = [[decode_hit(point) for point in points] for points in results]
         if reranker is not None:
             t0 = time.perf_counter()
@@ -237,6 +241,49 @@ class Searcher:
                 corrected=self._correction is not None,
             )
             for text, found, vector in zip(texts, hits, dense)
+        ]
+
+    def _votes(self) -> bool:
+        """Whether the collection holds more than one language: a facet call (3 ms at 50k chunks, 8
+        searches' worth), so read again at most every VOTE_RECHECK_S seconds; SearchApp builds a new
+        searcher after each index run, so its own runs show at once."""
+        now = time.monotonic()
+        if self._vote_checked is None or now - self._vote_checked[0] > VOTE_RECHECK_S:
+            self._vote_checked = (now, votes(self._store.facet(self._collection, Field.LANGUAGE.value)))
+        return self._vote_checked[1]
+
+    def _voted(self, queries: Sequence[np.ndarray], feedback: Feedback) -> list[np.ndarray]:
+        """Each query moved toward its best passages in the whole collection: no filter, so that a
+        filter narrows the results of the one moved vector instead of changing who votes."""
+        voters = self._store.search_batch(
+            self._collection, [StoreQuery(dense=q, with_vectors=True) for q in queries], feedback.top
+        )
+        return [feedback.query(q, found) for q, found in zip(queries, voters)]
+
+    def _hybrid(
+        self,
+        dense: Sequence[np.ndarray | None],
+        sparse: Sequence[SparseVector | None],
+        k: int,
+        flt: SearchFilter | None,
+        fusion: FusionMethod,
+        sparse_weight: float,
+    ) -> list[list[ScoredPoint]]:
+        """Dense and sparse lists fused by search.retrieval.fusion: ranks from the unfiltered lists."""
+        depth = max(HYBRID_DEPTH, k)
+        queries = []
+        for d, s in zip(dense, sparse):
+            queries += [StoreQuery(dense=d), StoreQuery(sparse=s)]
+        unfiltered = self._store.search_batch(self._collection, queries, depth)
+        filtered = (
+            unfiltered
+            if flt is None or flt.is_empty()
+            else self._store.search_batch(self._collection, queries, depth, flt)
+        )
+        weights = (1.0, sparse_weight)
+        return [
+            fuse(filtered[i : i + 2], unfiltered[i : i + 2], weights, depth, fusion)[:k]
+            for i in range(0, len(queries), 2)
         ]
 
     def _check(self, k: int, mode: Mode) -> None:

@@ -35,6 +35,9 @@ from search.stores.base import (
     StoreQuery,
 )
 from search.stores.common import (
+    HNSW_EF,
+    HNSW_EF_CONSTRUCT,
+    HNSW_M,
     RRF_K,
     SCROLL_PAGE,
     batched,
@@ -187,6 +190,7 @@ class ClientStore:
             "write_consistency_factor": self._write_consistency_factor,
             "on_disk_payload": self._on_disk or None,
             "quantization_config": self._quantization_config(),
+            "hnsw_config": models.HnswConfigDiff(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT),
         }
         with self._serial:
             try:
@@ -477,6 +481,7 @@ def _request(
             query=_floats(dense),
             using=DENSE,
             filter=native,
+            params=models.SearchParams(hnsw_ef=HNSW_EF),
             limit=k,
             with_payload=True,
             with_vector=[DENSE] if query.with_vectors else False,

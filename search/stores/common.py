@@ -29,6 +29,11 @@ T = TypeVar("T")
 # Qdrant's own default for reciprocal rank fusion; the edge API needs it spelled out,
 # and the server's FusionQuery uses it implicitly, so both backends rank alike.
 RRF_K = 2
+# Graph settings of both stores, from benchmarks/ann_recall.py (see search.stores.edge.EdgeTuning):
+# the engine defaults (m=16, ef_construct=100) lost whole languages on a real 52k-chunk collection.
+HNSW_M = 32
+HNSW_EF_CONSTRUCT = 200
+HNSW_EF = 512  # search-time beam width
 SCROLL_PAGE = 1000
 _NOT_COMPARED = ("extra", "model_source", "language_means")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -84,14 +89,22 @@ def not_found_error(name: str, known: Sequence[str]) -> CollectionNotFoundError:
 
 
 def check_dimension(name: str, meta: CollectionMeta, points: Sequence[Point]) -> None:
-    """Fail before the engine does, with a message that names the model."""
+    """Fail before the engine does, with a message that names the model; never write a NaN or an infinity
+    (a damaged model or cache: such a point matches nothing, and the collection would answer nothing)."""
     for point in points:
-        size = int(np.asarray(point.vector).shape[-1])
+        vector = np.asarray(point.vector)
+        size = int(vector.shape[-1])
         if size != meta.dimension:
             raise ModelMismatchError(
                 f"Collection {name!r} holds {meta.dimension}-d vectors from model {meta.model!r}, "
                 f"but point {point.id} has a {size}-d vector. Embed with --model {meta.model!r} "
                 "or index into a new collection (--collection NAME)."
+            )
+        if not np.isfinite(vector).all():
+            raise StoreError(
+                f"Refused to write a NaN or infinite vector into {name!r} (model {meta.model!r}): the model's "
+                "files or the embedding cache are damaged. Nothing of that batch was written; run app.py "
+                "doctor, or delete the model's cache folder to have it built again, then index again."
             )
 
 

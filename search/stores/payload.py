@@ -30,6 +30,7 @@ class Field(StrEnum):
     )
     HEADING = "heading"
     FORMAT = "format"
+    OCR = "ocr"  # read by OCR: the engine's mean word confidence (0-100); absent or null: a text layer
     MEAN = (
         "mean"  # id of the language mean the stored vector was corrected with (search.models.language_bias)
     )
@@ -62,6 +63,8 @@ def encode_chunk(chunk: Chunk, mean: str | None = None) -> dict[str, Any]:
         Field.HEADING: chunk.heading,
         Field.FORMAT: chunk.format,
     }
+    if chunk.ocr is not None:
+        payload[Field.OCR] = round(chunk.ocr, 1)
     if mean is not None:
         payload[Field.MEAN] = mean
     return {key.value: value for key, value in payload.items()}  # plain str keys for every backend
@@ -80,7 +83,12 @@ def decode_hit(point: ScoredPoint) -> Hit:
         heading=str(p.get(Field.HEADING, "")),
         root=str(p.get(Field.ROOT, "")),
         doc_language=str(p.get(Field.DOC_LANGUAGE, UNDETERMINED)),
+        ocr=_confidence(p.get(Field.OCR)),
     )
+
+
+def _confidence(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import shutil
 import struct
 import tempfile
@@ -26,12 +27,15 @@ import numpy as np
 
 from search.core.errors import BundledModelError
 from search.core.paths import default_cache_dir
+from search.models.integrity import damaged, discard, files_below, record, recorded_names, remembered_sha256
 from search.models.registry import ModelRegistry
 from search.models.scratch import install_folder, private_dir, read_marker, remove_stale_temporaries
 from search.models.specs import BUNDLED_SOURCE, DEFAULT_MODEL, ModelSpec
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
 
 # Bump when the converted folder changes in any way, so caches are rebuilt.
 CONVERTER_VERSION = "3"
@@ -443,11 +447,20 @@ def ensure_bundled_model(cache_dir: Path | None = None) -> Path:
     """
     spec = bundled_spec()
     source = bundled_source_file()
-    sha = file_sha256(source)
     final = bundled_model_dir(cache_dir, spec)
     remove_stale_temporaries(final.parent)  # conversions a killed process left half-written
+    # The package's 72 MB file is hashed once per stamp (search.models.integrity), not on every load.
+    sha = remembered_sha256(source, final, "source") if final.is_dir() else file_sha256(source)
     if is_current(final, sha):
-        return final
+        bad = damaged(final, recorded_names(final) or files_below(final, leave_out=(MARKER_FILENAME,)))
+        if not bad:
+            return final
+        log.warning(
+            "%s does not match the checksum recorded when it was converted (damaged or changed): "
+            "converting the model again",
+            final / bad[0],
+        )
+        discard(final)
 
     started = time.perf_counter()
     tmp = private_dir(final.parent, final.name)
@@ -456,6 +469,7 @@ def ensure_bundled_model(cache_dir: Path | None = None) -> Path:
         seconds = round(time.perf_counter() - started, 2)
         marker = ConversionMarker(CONVERTER_VERSION, sha, f"{SOURCE_PACKAGE}/{SOURCE_FILENAME}", seconds)
         _write_json(tmp / MARKER_FILENAME, asdict(marker))
+        record(tmp, files_below(tmp, leave_out=(MARKER_FILENAME,)))  # checked on every load
         tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
         install_folder(tmp, final, lambda: is_current(final, sha))
     finally:

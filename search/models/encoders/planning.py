@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from search.models.backends import (
+    PRECISION_ORDER,
     build_runner,
     onnx_available,
+    onnx_dir,
     torch_bf16_supported,
     weights_signature,
 )
@@ -76,6 +78,14 @@ class ModelFiles:
         )
         return runner
 
+    def weights(self, backend: str) -> Path:
+        """Where the files a backend runs are: the ONNX export's folder, or the model folder."""
+        return (
+            onnx_dir(self.cache_dir, self.folder, self.model_id)
+            if backend.startswith("onnx")
+            else self.folder
+        )
+
     def plan_file(self) -> tuple[Path, str, dict[str, Any]]:
         key, parts = plan_key(
             self.model_id, weights_signature(self.folder), cpu_info(), library_versions(), self.device
@@ -84,9 +94,29 @@ class ModelFiles:
 
 
 def cached_plan(files: ModelFiles) -> Plan | None:
+    """The plan cached for this model, CPU and libraries; None when there is none, or when it names a
+    backend that did not pass the quality gate (a plan file is plain JSON anyone could edit: a backend
+    "auto" may run is one the gate measured and passed, never int8)."""
     path, key, _ = files.plan_file()
     plan = load_plan(path)
-    return plan if plan is not None and plan.key == key else None
+    if plan is None or plan.key != key:
+        return None
+    refused = [name for name in dict.fromkeys((plan.documents, plan.queries)) if not passed_gate(plan, name)]
+    if refused:
+        plan_log.warning(
+            "%s names %s, which did not pass the quality gate there: plan ignored (measured again)",
+            path,
+            " and ".join(refused),
+        )
+        return None
+    return plan
+
+
+def passed_gate(plan: Plan, backend: str) -> bool:
+    """Whether ``plan`` may run ``backend``: one of the backends that pass the gate (never int8), and not
+    one the plan itself measured failing it here."""
+    measured = plan.measurement(backend)
+    return backend in PRECISION_ORDER and (measured is None or (measured.passed and not measured.error))
 
 
 def model_id(spec: ModelSpec) -> str:
@@ -119,7 +149,7 @@ def runners_for(
 
     if backend != "auto" or files.device != "cpu":
         name = "torch" if backend == "auto" else backend
-        runner = Runner(name, lambda: files.build(name))
+        runner = Runner(name, lambda: files.build(name), source=files.weights(name))
         return runner, runner, None
     plan = None if planning == "replan" else cached_plan(files)
     if plan is None and planning in ("now", "replan"):
@@ -140,10 +170,13 @@ def runners_for(
 def _lazy(plan: Plan, files: ModelFiles) -> tuple[Runner, Runner, Plan]:
     from search.models.encoders.transformers import Runner
 
-    documents = Runner(plan.documents, lambda: files.build(plan.documents))
+    documents = Runner(
+        plan.documents, lambda: files.build(plan.documents), source=files.weights(plan.documents)
+    )
     if plan.queries == plan.documents:
         return documents, documents, plan
-    return documents, Runner(plan.queries, lambda: files.build(plan.queries)), plan
+    queries = Runner(plan.queries, lambda: files.build(plan.queries), source=files.weights(plan.queries))
+    return documents, queries, plan
 
 
 def make_plan(
@@ -175,7 +208,7 @@ def make_plan(
 
     def builder(name: str) -> Callable[[], TransformersEmbedder]:
         def build() -> TransformersEmbedder:
-            runners[name] = Runner.ready(name, makers[name]())
+            runners[name] = Runner.ready(name, makers[name](), source=files.weights(name))
             return view(runners[name])
 
         return build
@@ -193,10 +226,18 @@ def make_plan(
     )
     path, key, parts = files.plan_file()
     plan = replace(plan, key=key, key_parts=parts)
-    save_plan(path, plan)
+    saved = True
+    try:
+        save_plan(path, plan)
+    except OSError as exc:  # a full or read-only cache: the plan is used now and measured again next time
+        saved = False
+        plan_log.warning(
+            "could not save the backend plan in %s (%s): it is measured again next time", path, exc
+        )
     for line in plan.describe():
         plan_log.info("%s", line)
-    plan_log.info("plan saved in %s", path)
+    if saved:
+        plan_log.info("plan saved in %s", path)
     return plan, {name: runners[name] for name in alive}
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from search.core.errors import ModelNotAvailableError
 from search.core.paths import default_cache_dir
 from search.models.encoders.numpy_base import NumpyEmbedder
+from search.models.integrity import damaged, discard, files_below, record, recorded_names
 from search.models.scratch import install_folder, private_dir, read_marker, remove_stale_temporaries
 from search.models.specs import DISTILLED_PREFIX, ModelSpec
 
@@ -107,7 +108,14 @@ def ensure_distilled(
     final = distilled_dir(spec, cache_dir)
     remove_stale_temporaries(final.parent)  # distillations a killed process left half-written
     if is_distilled(spec, cache_dir):
-        return final
+        bad = damaged(final, recorded_names(final) or files_below(final, leave_out=(MARKER_FILENAME,)))
+        if not bad:
+            return final
+        if log is not None:
+            log(
+                f"{final / bad[0]} does not match the checksum recorded when it was built (damaged or changed)"
+            )
+        discard(final)
     if log is not None:
         log(f"building {spec.name} from {base_model_of(spec)} (once, a few minutes on a small CPU) …")
     started = time.perf_counter()
@@ -124,6 +132,7 @@ def ensure_distilled(
             dimension=int(config.get("hidden_dim", spec.dimension)),
         )
         (tmp / MARKER_FILENAME).write_text(json.dumps(asdict(marker), indent=1), encoding="utf-8")
+        record(tmp, files_below(tmp, leave_out=(MARKER_FILENAME,)))  # checked on every load
         tmp.chmod(0o755)
         install_folder(tmp, final, lambda: is_distilled(spec, cache_dir))
     finally:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from search.core.errors import CorruptModelError
 from search.models.backends import BACKENDS, Backend
 from search.models.encoders.weights import check_pickled_weights, refusing_unsafe_pickles
 from search.models.specs import ModelSpec
@@ -197,16 +198,17 @@ class Runner:
     a search does not wait behind an indexing batch.
     """
 
-    def __init__(self, backend: str, build: Callable[[], Any]) -> None:
+    def __init__(self, backend: str, build: Callable[[], Any], source: Path | str = "") -> None:
         self.backend = backend
+        self.source = str(source)  # the files it runs (model folder or ONNX export), for error messages
         self._build: Callable[[], Any] | None = build
         self._model: Any = None
         self._build_lock = threading.Lock()
         self.lock = threading.Lock()
 
     @classmethod
-    def ready(cls, backend: str, model: Any) -> Runner:
-        runner = cls(backend, lambda: model)
+    def ready(cls, backend: str, model: Any, source: Path | str = "") -> Runner:
+        runner = cls(backend, lambda: model, source)
         runner.get()
         return runner
 
@@ -456,6 +458,17 @@ class TransformersEmbedder:
 
     def _forward(self, batch: list[Sequence[int]], runner: Runner | None = None) -> np.ndarray:
         runner = runner or self._documents
+        vectors = self._forward_unchecked(batch, runner)
+        if not np.isfinite(vectors).all():  # damaged weights: never into the index, never into a search
+            where = runner.source or f"the files of {self._spec.name}"
+            raise CorruptModelError(
+                f"The model in {where} ({runner.backend}) computed NaN or infinite vectors: its files are "
+                "damaged. Delete that folder to have it built again (the bundled model and ONNX exports "
+                "are rebuilt on the next run), or reinstall the model."
+            )
+        return vectors
+
+    def _forward_unchecked(self, batch: list[Sequence[int]], runner: Runner) -> np.ndarray:
         model = runner.get()
         input_ids, mask = pad_arrays(batch, self._pad_id, self._spec.padding_side)
         if getattr(model, "numpy_io", False) and not self._head.dense:

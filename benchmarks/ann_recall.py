@@ -1,0 +1,398 @@
+"""ANN recall of the app's own search against exact search, on real multilingual collections.
+
+Why: the embedded store answers from an HNSW graph once a collection outgrows
+``EdgeTuning.indexing_threshold_kb``; on a collection whose vectors cluster by language
+the graph walk can stay in one language's cluster and lose the others (issue 22:
+recall@10 0.73 on 11k generated chunks, 5 of 40 queries at 0.0). This indexes real
+text through the app's own path (``index_documents``: chunking, language detection,
+the embedding cache, the language correction), builds the graph with each setting,
+and searches every query through ``Searcher.search_batch`` (the correction and the
+cross-lingual vote included) with the graph and with an exact scan of the same
+store; recall@10 = shared top-10 chunk ids / 10. p50 is ``Searcher.search`` of one
+already-embedded query at a time (store work and the vote; the query embedding is
+not included, it is the same for every setting).
+
+Collections:
+
+* ``real``: XQuAD-R's 13,005 answer-pool sentences (11 languages) plus the non-English
+  side of Tatoeba pairs (1000 sentences per language, as many languages as needed to
+  reach ``--size``); queries: XQuAD-R questions in its 11 languages;
+* ``clustered``: the generated multilingual folder of benchmarks.gen_corpus (real text
+  recombined, 14 languages, one language per file: the issue's case), indexed as a
+  folder; queries: the sample query set (15 languages). Embedding ~11k chunks of 256
+  tokens takes long on two cores; ``synthetic`` is the fast stand-in:
+* ``synthetic``: 384-d vectors in language clusters (a shared direction per language, the
+  shares of benchmarks.store_latency) and topic clusters within them, written as the
+  indexer writes chunks; queries: a topic in another language's direction, searched
+  through ``Searcher.search_batch`` (the vote included: the collection is multilingual).
+
+    python -m benchmarks.ann_recall --cache-dir C                       # both, default grid
+    python -m benchmarks.ann_recall --cache-dir C --collections clustered --files 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import REPO, evaldata_dir, format_table
+from benchmarks.gen_corpus import generate
+from benchmarks.store_latency import DIM, LANGUAGE_SHARES, META, Synthetic, load
+from indexer.pipeline import IndexConfig, index_documents, index_folder
+from search.application.evaluating import corpus_documents
+from search.application.services import Services
+from search.core.settings import Settings
+from search.core.types import CorpusDoc, QuerySet
+from search.evaluation.querysets import load_queryset
+from search.evaluation.xquad import xquad_r
+from search.models.specs import ModelSpec
+from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback
+from search.retrieval.searcher import Searcher
+from search.stores.base import SearchFilter
+from search.stores.edge import EdgeStore, EdgeTuning
+
+K = 10
+XQUAD_R_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
+COLLECTION = "ann"
+
+
+@dataclass(frozen=True)
+class Build:
+    """Graph settings fixed when the index is built."""
+
+    m: int
+    ef_construct: int
+
+    @property
+    def label(self) -> str:
+        return f"m={self.m}, ef_construct={self.ef_construct}"
+
+
+@dataclass(frozen=True)
+class Row:
+    collection: str
+    chunks: int
+    setting: str
+    filtered: bool
+    recall: float
+    min_recall: float
+    zero: int
+    p50_ms: float
+    p50_exact_ms: float
+    build_s: float
+
+
+def tatoeba_languages(evaldata: Path) -> list[str]:
+    """Tatoeba pairs with a full 1000 sentences, in name order (reproducible)."""
+    folder = evaldata / "tatoeba"
+    codes = sorted(p.name.split(".")[1].split("-")[0] for p in folder.glob("tatoeba.*-eng.eng"))
+    return [
+        c for c in codes if len((folder / f"tatoeba.{c}-eng.{c}").read_text("utf-8").splitlines()) >= 1000
+    ]
+
+
+def real_collection(evaldata: Path, size: int, queries_per_language: int) -> tuple[QuerySet, list[str]]:
+    pool = xquad_r(evaldata, XQUAD_R_LANGUAGES, XQUAD_R_LANGUAGES)
+    corpus = dict(pool.corpus)
+    for code in tatoeba_languages(evaldata):
+        if len(corpus) >= size:
+            break
+        lines = (evaldata / "tatoeba" / f"tatoeba.{code}-eng.{code}").read_text("utf-8").splitlines()
+        for i, line in enumerate(lines[:1000]):
+            if line.strip():
+                corpus[f"tatoeba-{code}:{i}"] = CorpusDoc(f"tatoeba-{code}:{i}", line.strip())
+    by_language: dict[str, list[str]] = {}
+    for query in pool.queries.values():
+        by_language.setdefault(query.language, []).append(query.text)
+    texts = [t for lang in XQUAD_R_LANGUAGES for t in by_language[lang][:queries_per_language]]
+    return QuerySet("ann-real", corpus, {}, {}), texts
+
+
+def search_all(
+    searcher: Searcher, texts: Sequence[str], vectors: np.ndarray, flt: SearchFilter | None
+) -> list[list[str]]:
+    results = searcher.search_batch(list(texts), k=K, flt=flt, vectors=vectors)
+    return [[hit.chunk_id for hit in r.hits] for r in results]
+
+
+def p50_one_by_one(
+    searcher: Searcher, texts: Sequence[str], vectors: np.ndarray, flt: SearchFilter | None
+) -> float:
+    searcher.search_batch([texts[0]], k=K, flt=flt, vectors=vectors[:1])  # warm
+    times = []
+    for i, text in enumerate(texts):
+        t0 = time.perf_counter()
+        searcher.search_batch([text], k=K, flt=flt, vectors=vectors[i : i + 1])
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def recall(found: Sequence[Sequence[str]], truth: Sequence[Sequence[str]]) -> list[float]:
+    return [len(set(f) & set(t)) / max(1, min(K, len(t))) for f, t in zip(found, truth)]
+
+
+def compare(
+    searcher: Searcher,
+    store: EdgeStore,
+    name: str,
+    chunks: int,
+    build: Build,
+    build_s: float,
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    efs: Sequence[int | None],
+    filter_language: str | None,
+) -> list[Row]:
+    """Every search-time setting on one build, unfiltered and filtered, against the exact scan."""
+    rows: list[Row] = []
+    filters: list[SearchFilter | None] = [None]
+    if filter_language:
+        filters.append(SearchFilter(languages=(filter_language,)))
+    for flt in filters:
+        store.set_search(exact=True)
+        truth = search_all(searcher, texts, vectors, flt)
+        exact_p50 = p50_one_by_one(searcher, texts, vectors, flt)
+        for ef in efs:
+            store.set_search(hnsw_ef=ef)
+            values = recall(search_all(searcher, texts, vectors, flt), truth)
+            rows.append(
+                Row(
+                    name,
+                    chunks,
+                    f"{build.label}, ef={ef or 'default'}",
+                    flt is not None,
+                    statistics.fmean(values),
+                    min(values),
+                    sum(v == 0 for v in values),
+                    p50_one_by_one(searcher, texts, vectors, flt),
+                    exact_p50,
+                    build_s,
+                )
+            )
+            print(f"  {rows[-1]}", flush=True)
+    store.set_search()
+    return rows
+
+
+def measure(
+    name: str,
+    services: Services,
+    build_into: Callable[[EdgeStore, Any, Any], int],
+    texts: Sequence[str],
+    builds: Sequence[Build],
+    efs: Sequence[int | None],
+    workdir: Path,
+    filter_language: str | None,
+) -> list[Row]:
+    embedder = services.document_embedder()
+    settings = services.vector_settings()
+    vectors = embedder.encode_queries(list(texts))
+    rows: list[Row] = []
+    for build in builds:
+        tuning = EdgeTuning(hnsw_m=build.m, hnsw_ef_construct=build.ef_construct, indexing_threshold_kb=1)
+        folder = workdir / f"{name}-{build.m}-{build.ef_construct}"
+        store = EdgeStore(folder, tuning)
+        try:
+            chunks = build_into(store, embedder, settings)
+            t0 = time.perf_counter()
+            store.optimize(COLLECTION)
+            build_s = time.perf_counter() - t0
+            searcher = Searcher(
+                store,
+                COLLECTION,
+                embedder.inner if hasattr(embedder, "inner") else embedder,
+                correction=settings.correction,
+                feedback=Feedback.parse(settings.feedback) if settings.feedback else None,
+            )
+            rows += compare(
+                searcher, store, name, chunks, build, build_s, texts, vectors, efs, filter_language
+            )
+        finally:
+            store.close()
+    return rows
+
+
+class SyntheticModel:
+    """Stands for the model a synthetic collection records: vectors come precomputed."""
+
+    spec = ModelSpec(name="synthetic-384", source="synthetic", dimension=DIM, max_tokens=512, pooling="mean")
+
+    def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
+        raise AssertionError("synthetic queries come as vectors")
+
+
+def language_clustered(n: int, queries: int, seed: int = 0) -> tuple[Synthetic, np.ndarray]:
+    """Points = language direction + topic direction + noise; queries = a topic seen from another language."""
+    rng = np.random.default_rng(seed)
+    codes = list(LANGUAGE_SHARES)
+    shares = np.array(list(LANGUAGE_SHARES.values()))
+    languages = rng.choice(len(codes), size=n, p=shares / shares.sum())
+    directions = rng.standard_normal((len(codes), DIM)).astype(np.float32)
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    topics = rng.standard_normal((max(1, n // 50), DIM)).astype(np.float32)
+    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
+    topic = rng.integers(0, len(topics), n)
+    noise = rng.standard_normal((n, DIM)).astype(np.float32) / np.sqrt(DIM)
+    vectors = 0.8 * directions[languages] + topics[topic] + 0.7 * noise
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    asked = rng.integers(0, len(topics), queries)
+    seen_from = rng.integers(0, len(codes), queries)
+    q_noise = rng.standard_normal((queries, DIM)).astype(np.float32) / np.sqrt(DIM)
+    query_vectors = 0.8 * directions[seen_from] + topics[asked] + 0.7 * q_noise
+    query_vectors /= np.linalg.norm(query_vectors, axis=1, keepdims=True)
+    return Synthetic(vectors, np.array(codes)[languages]), query_vectors.astype(np.float32)
+
+
+def synthetic_rows(
+    size: int, builds: Sequence[Build], efs: Sequence[int | None], workdir: Path, filter_language: str | None
+) -> list[Row]:
+    points, query_vectors = language_clustered(size, 200)
+    texts = [f"synthetic query {i}" for i in range(len(query_vectors))]
+    meta = dataclasses.replace(META, model=SyntheticModel.spec.name, feedback=DEFAULT_FEEDBACK.name)
+    rows = []
+    for build in builds:
+        tuning = EdgeTuning(hnsw_m=build.m, hnsw_ef_construct=build.ef_construct, indexing_threshold_kb=1)
+        store = EdgeStore(workdir / f"synthetic-{build.m}-{build.ef_construct}", tuning)
+        try:
+            load(store, points, meta=meta, name=COLLECTION)
+            t0 = time.perf_counter()
+            store.optimize(COLLECTION)
+            build_s = time.perf_counter() - t0
+            searcher = Searcher(store, COLLECTION, SyntheticModel(), feedback=DEFAULT_FEEDBACK)  # type: ignore[arg-type]
+            rows += compare(
+                searcher,
+                store,
+                "synthetic",
+                len(points),
+                build,
+                build_s,
+                texts,
+                query_vectors,
+                efs,
+                filter_language,
+            )
+        finally:
+            store.close()
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> list[Row]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cache-dir", type=Path, help="model and embedding cache (default: the app's)")
+    parser.add_argument("--collections", default="real,synthetic", help="real, clustered, synthetic")
+    parser.add_argument("--size", type=int, default=52_000, help="real collection: at least this many chunks")
+    parser.add_argument("--files", type=int, default=1800, help="clustered collection: generated files")
+    parser.add_argument("--synthetic-size", type=int, default=100_000, help="synthetic collection: points")
+    parser.add_argument("--queries-per-language", type=int, default=20)
+    parser.add_argument("--builds", default="16:100,32:200", help="m:ef_construct pairs")
+    parser.add_argument(
+        "--efs", default="0,64,128,256", help="search-time ef values (0: the engine's default)"
+    )
+    parser.add_argument(
+        "--filter-language", default="de", help="also measure with this language filter ('' to skip)"
+    )
+    args = parser.parse_args(argv)
+    builds = [Build(int(m), int(e)) for m, e in (pair.split(":") for pair in args.builds.split(","))]
+    efs = [int(e) or None for e in args.efs.split(",")]
+    base = Settings(backend_planning="later").with_overrides(cache_dir=args.cache_dir)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="ann-recall-") as tmp:
+        workdir = Path(tmp)
+        services = Services.build(base.with_overrides(data_dir=workdir / "app"))
+        try:
+            if "real" in args.collections.split(","):
+                queryset, texts = real_collection(evaldata_dir(), args.size, args.queries_per_language)
+                documents = corpus_documents(queryset)
+                print(f"real: {len(documents)} documents, {len(texts)} queries", flush=True)
+
+                def real(store: EdgeStore, embedder: object, settings: object) -> int:
+                    report = index_documents(
+                        documents, embedder, store, COLLECTION,  # type: ignore[arg-type]
+                        config=IndexConfig(optimize=False), vectors=settings,  # type: ignore[arg-type]
+                    )  # fmt: skip
+                    return report.chunks_written
+
+                rows += measure(
+                    "real", services, real, texts, builds, efs, workdir, args.filter_language or None
+                )
+            if "clustered" in args.collections.split(","):
+                folder = generate(workdir / "generated", args.files).root
+                texts = [q.text for q in load_queryset(REPO / "sample_corpora" / "queryset").queries.values()]
+
+                def clustered(store: EdgeStore, embedder: object, settings: object) -> int:
+                    report = index_folder(
+                        folder, embedder, store, COLLECTION,  # type: ignore[arg-type]
+                        config=IndexConfig(optimize=False), vectors=settings,  # type: ignore[arg-type]
+                    )  # fmt: skip
+                    return store.count(COLLECTION) or report.chunks_written
+
+                rows += measure(
+                    "clustered",
+                    services,
+                    clustered,
+                    texts,
+                    builds,
+                    efs,
+                    workdir,
+                    args.filter_language or None,
+                )
+        finally:
+            services.close()
+            if "synthetic" in args.collections.split(","):
+                rows += synthetic_rows(
+                    args.synthetic_size, builds, efs, workdir, args.filter_language or None
+                )
+    print()
+    print(
+        f"recall@{K} of Searcher.search (correction + vote) through the graph vs an exact scan of the same store; "
+        f"p50 one query at a time, query embedding excluded; cpu count {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        format_table(
+            [
+                "collection",
+                "chunks",
+                "settings",
+                "filter",
+                f"recall@{K}",
+                "min",
+                "queries at 0",
+                "p50 ms",
+                "exact p50 ms",
+                "build s",
+            ],
+            [
+                [
+                    r.collection,
+                    r.chunks,
+                    r.setting,
+                    "language" if r.filtered else "none",
+                    f"{r.recall:.3f}",
+                    f"{r.min_recall:.2f}",
+                    r.zero,
+                    r.p50_ms,
+                    r.p50_exact_ms,
+                    r.build_s,
+                ]
+                for r in rows
+            ],
+        )
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    main()
