@@ -103,6 +103,13 @@ POOLS = {
         ("ita", "vie", "nld", "ell"),
     ),
 }
+TATOEBA_CODES = {
+    "heb": "he", "ukr": "uk", "pol": "pl", "ind": "id", "swh": "sw", "pes": "fa", "ben": "bn",
+    "deu": "de", "cmn": "zh", "rus": "ru", "spa": "es", "kor": "ko", "tur": "tr", "urd": "ur",
+    "ces": "cs", "hun": "hu", "fin": "fi", "tam": "ta", "mar": "mr", "bul": "bg", "lit": "lt",
+    "sqi": "sq", "fra": "fr", "jpn": "ja", "ara": "ar", "ita": "it", "vie": "vi", "nld": "nl",
+    "ell": "el",
+}  # fmt: skip
 POOL_SIZE = 300  # pairs per language and split
 METRICS = ("ndcg@10", "hit_rate@1", "recall@1", "map@20")
 SETTINGS = ("raw", "reference", "fitted")
@@ -323,6 +330,47 @@ def per_language(task: str, by_variant: dict[str, EvalReport]) -> None:
     print(format_table(headers, rows))
 
 
+def true_language(qid: str) -> str:
+    """The true language of a Tatoeba-pool query's document, from its id: ``eng>heb:3`` a Hebrew
+    document, ``spa:3`` an English one queried in Spanish (``en<es``)."""
+    if qid.startswith("eng>"):
+        code = qid[4:].split(":", 1)[0]
+        return TATOEBA_CODES.get(code, code)
+    code = qid.split(":", 1)[0]
+    return f"en<{TATOEBA_CODES.get(code, code)}"
+
+
+def per_true_language(task: str, by_variant: dict[str, EvalReport]) -> None:
+    """Recall@1 and nDCG@10 by the document's true language (from the pool's ids, not detected),
+    so that settings whose detectors disagree are compared on the same queries."""
+    groups: dict[str, list[str]] = {}
+    first = next(iter(by_variant.values()))
+    for qid in first.per_query[first.pipelines[0]]["ndcg@10"]:
+        groups.setdefault(true_language(qid), []).append(qid)
+    rows, worst = [], {}
+    for lang in sorted(groups, key=lambda g: (g.startswith("en<"), g)):
+        row: list[object] = [lang, len(groups[lang])]
+        for report in by_variant.values():
+            scores = report.per_query[report.pipelines[0]]
+            for metric in ("recall@1", "ndcg@10"):
+                row.append(100 * statistics.fmean(scores[metric][q] for q in groups[lang]))
+        rows.append(row)
+    for i, name in enumerate(by_variant):
+        values = {str(row[0]): float(row[2 + 2 * i]) for row in rows}  # type: ignore[arg-type]
+        best = max(values.values())
+        worst[name] = min(values, key=lambda g: values[g])
+        behind = sorted(g for g, v in values.items() if best - v > 5.0)
+        print(
+            f"  {task} {name}: best true document language R@1 {best:.1f}, worst {worst[name]} "
+            f"{values[worst[name]]:.1f}; more than 5 points behind the best: {', '.join(behind) or 'none'}"
+        )
+    headers = ["document language (true)", "queries"]
+    for name in by_variant:
+        headers += [f"{name} R@1", f"{name} nDCG@10"]
+    print(f"\n{task}: by the document's true language ('en<xx': English documents queried in xx)")
+    print(format_table(headers, rows))
+
+
 def tune(
     evaldata: Path, model: str, cache: Path, data: Path, quick: bool, tasks_: Sequence[str], grid_: str
 ) -> None:
@@ -376,6 +424,11 @@ def main() -> None:
     parser.add_argument(
         "--write-beir", type=Path, help="write the Tatoeba pool of --split as a BEIR folder and stop"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. main): its own `app.py eval` on the Tatoeba pool is the 'today' column",
+    )
     args = parser.parse_args()
     evaldata = evaldata_dir()
     if args.write_beir:
@@ -406,9 +459,11 @@ def main() -> None:
                     args.baseline.resolve(), sets[0], cache, Path(tmp) / "base", args.model
                 )
                 rows.append(
-                    report_rows(task, Variant("before (baseline)"), [report], time.perf_counter() - t0)
+                    report_rows(
+                        task, Variant("today (baseline checkout)"), [report], time.perf_counter() - t0
+                    )
                 )
-                by_variant["before"] = report
+                by_variant["today"] = report
             for name in args.settings.split(","):
                 variant = variants[name]
                 reports, seconds = [], 0.0
@@ -421,6 +476,8 @@ def main() -> None:
                 print(f"  {task} {name} done", file=sys.stderr, flush=True)
             if args.per_language and task in ("tatoeba-pool", "pool6", "pool12"):
                 per_language(task, by_variant)
+            if args.per_language and task == "tatoeba-pool":
+                per_true_language(task, by_variant)
     split = "sample: demo set" if args.tasks == "sample" else f"{args.split} split"
     print(
         f"\nLanguage-bias correction, model {args.model}, {split}{' (quick subsets)' if args.quick else ''}"
