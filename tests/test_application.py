@@ -17,6 +17,7 @@ from search.application.searching import make_request
 from search.application.services import Services
 from search.core.settings import Settings
 from search.models.registry import ModelRegistry
+from search.models.specs import ModelSpec
 from search.stores.client import ClientStore
 from tests.fakes import FakeEmbedder, fake_spec
 
@@ -140,7 +141,7 @@ def test_allow_downloads_reaches_the_hub_client_and_the_default_stays_offline(
     # ... and the setting itself is what the model loader gets (no environment read back).
     seen: list[bool] = []
 
-    def resolve(source: str, revision: str | None, **kwargs: Any) -> Path:
+    def resolve(spec: ModelSpec, **kwargs: Any) -> Path:
         seen.append(kwargs["allow_downloads"])
         raise cli_error()
 
@@ -149,7 +150,7 @@ def test_allow_downloads_reaches_the_hub_client_and_the_default_stays_offline(
 
         return ModelNotAvailableError("stop here")
 
-    monkeypatch.setattr("search.models.loading.resolve_folder", resolve)
+    monkeypatch.setattr("search.models.loading.model_folder", resolve)
     for flags, expected in (([], False), (["--allow-downloads"], True)):
         settings = cli.settings_from_args(cli.build_parser().parse_args([*flags, *common, "collections"]))
         services = Services(settings, ClientStore(":memory:"))

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from search.models.embedder import Embedder
+from search.models.reference_text import REFERENCE_FOLDER, REFERENCE_PACKAGE, reference_sentences
 
 METHOD = "centering-v1"  # frozen reference means (collections written before issue 22 keep them)
 FITTED_METHOD = "centering-v2"  # reference means moved toward the collection's own, per language
@@ -56,8 +57,6 @@ SHRINKAGE = 100.0
 REFIT_TOLERANCE = 0.01
 PRIOR = "r:"  # mean ids of reference means ("r:de"; "r:*" the fallback): not stored, rebuilt from the name
 _NO_SPACE = frozenset({"zh", "ja"})  # scripts written without spaces between sentences
-REFERENCE_PACKAGE = "search.models"
-REFERENCE_FOLDER = "language_reference"
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -250,20 +249,6 @@ def raw_vectors(stored: np.ndarray, means: np.ndarray) -> np.ndarray:
     return m + t[:, None] * s
 
 
-def reference_sentences() -> dict[str, list[str]]:
-    """language -> the project's parallel reference sentences (same count and order in every language)."""
-    folder = resources.files(REFERENCE_PACKAGE) / REFERENCE_FOLDER
-    texts = {}
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".txt"):
-            lines = entry.read_text(encoding="utf-8").splitlines()
-            texts[entry.name[: -len(".txt")]] = [line.strip() for line in lines if line.strip()]
-    counts = {len(v) for v in texts.values()}
-    if len(counts) != 1:
-        raise ValueError(f"reference files must be parallel; sentence counts differ: {sorted(counts)}")
-    return texts
-
-
 def reference_digest(texts: Mapping[str, Sequence[str]]) -> str:
     return hashlib.sha256(json.dumps(texts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
@@ -350,26 +335,3 @@ def centering_for(embedder: Embedder, model_key: str, cache_dir: Path) -> Langua
     with contextlib.suppress(OSError):  # a full or read-only cache: computed again next time
         save_centering(computed, cached)
     return computed
-
-
-def main() -> None:
-    """Write the shipped means of a model into the package (run after changing the reference text)."""
-    import argparse
-
-    from search.models.embed_cache import model_key
-    from search.models.loading import load_embedder
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--model", default="multilingual-e5-small")
-    parser.add_argument("--cache-dir", type=Path, help="model cache (converted bundled model)")
-    args = parser.parse_args()
-    embedder = load_embedder(args.model, cache_dir=args.cache_dir, backend="torch")
-    key = model_key(embedder.spec, getattr(embedder, "max_tokens", None))
-    centering = compute_centering(embedder, key)
-    folder = Path(str(resources.files(REFERENCE_PACKAGE) / REFERENCE_FOLDER / SHIPPED))
-    save_centering(centering, folder / _file_name(centering.name))
-    print(f"{centering.name}: {len(centering.languages)} languages -> {folder / _file_name(centering.name)}")
-
-
-if __name__ == "__main__":
-    main()
