@@ -54,6 +54,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.common import REPO, evaldata_dir, format_table
+from indexer.service import FolderIndexer
 from search.application.evaluating import EvalWorkspace, PipelineSpec, evaluate_pipelines
 from search.application.services import Services
 from search.core.settings import Settings
@@ -256,7 +257,7 @@ def run_setting(
     services = services_for(settings, variant)
     t0 = time.perf_counter()
     try:
-        with EvalWorkspace() as workspace:
+        with EvalWorkspace(FolderIndexer()) as workspace:
             report = evaluate_pipelines(
                 services, queryset, [PipelineSpec(model)], workspace=workspace, metrics=METRICS
             )

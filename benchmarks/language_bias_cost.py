@@ -38,6 +38,7 @@ from benchmarks.gen_corpus import generate
 DRIVER = r"""
 import json, sys, time
 from pathlib import Path
+from indexer.service import FolderIndexer
 from search.application.search_app import SearchApp
 from search.application.searching import SearchRequest
 from search.core.settings import Settings
@@ -46,7 +47,7 @@ from search.evaluation.querysets import load_queryset
 folder, data, cache, sample, corrected = sys.argv[1:6]
 settings = Settings(embedding_cache=False, data_dir=Path(data), cache_dir=Path(cache),
                     language_correction=corrected == "1")
-app = SearchApp.build(settings)
+app = SearchApp.build(settings, indexer_factory=FolderIndexer)
 queries = [q.text for q in load_queryset(Path(sample) / "queryset").queries.values()]
 try:
     app.index_folder(Path(sample) / "documents", collection="sample")

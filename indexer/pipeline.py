@@ -50,6 +50,7 @@ from search.core.reports import (
 from search.core.types import Chunk, Document, SparseVector, relative_source
 from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.language_bias import FittedMeans, LanguageCentering
+from search.models.vector_settings import RAW_VECTORS, VectorSettings
 from search.stores.base import CollectionMeta, Point, VectorStore
 from search.stores.payload import FILE_STATE_FIELDS, StoredChunkState, encode_chunk
 from search.text.sparse import SparseEncoder
@@ -114,22 +115,6 @@ class _Timer:
     def add(self, stage: str, seconds: float) -> None:
         with self.lock:
             self.totals[stage] += seconds
-
-
-@dataclass(frozen=True)
-class VectorSettings:
-    """What the stored vectors are besides the model's output: the language correction applied to
-    them and the search-time feedback they were measured with (both recorded per collection)."""
-
-    correction: LanguageCentering | None = None
-    feedback: str | None = None
-
-    @property
-    def names(self) -> tuple[str | None, str | None]:
-        return (self.correction.name if self.correction else None, self.feedback)
-
-
-RAW_VECTORS = VectorSettings()
 
 
 def collection_meta(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import app as cli
+from indexer.service import FolderIndexer
 from search.application.search_app import SearchApp
 from search.application.searching import make_request
 from search.application.services import Services
@@ -51,6 +52,7 @@ def _app(tmp_path: Path) -> tuple[SearchApp, CountingClient]:
         store,
         registry=ModelRegistry((spec,)),
         embedder_factory=FakeEmbedder,
+        indexer_factory=FolderIndexer,
     )
     return SearchApp(services), counting
 

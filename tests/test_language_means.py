@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.recenter import recenter
+from indexer.service import FolderIndexer
 from search.application.search_app import SearchApp
 from search.application.searching import make_request
 from search.application.services import Services
@@ -52,6 +53,7 @@ def _services(tmp_path: Path, store: object | None = None) -> Services:
         store or ClientStore(":memory:"),  # type: ignore[arg-type]
         registry=ModelRegistry((spec,)),
         embedder_factory=FakeEmbedder,
+        indexer_factory=FolderIndexer,
     )
 
 

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from indexer.extract.decode import HEAD_BYTES, detect_encoding
-from indexer.extract.formats import ExtractionError, format_of
+from search.application.ports import Indexer
 from search.core.errors import AppError, InvalidCollectionNameError, NotAllowedError
+from search.core.formats import format_of
 from search.stores.base import VectorStore
 from search.stores.common import validate_collection_name
 from search.stores.payload import Field
@@ -186,8 +186,9 @@ class OpenedDocument:
 class DocumentAccess:
     """Looks a result's source up and opens it after every check (see the module docstring)."""
 
-    def __init__(self, store: VectorStore) -> None:
+    def __init__(self, store: VectorStore, indexer: Indexer) -> None:
         self._store = store
+        self._indexer = indexer  # decides a text file's charset as it did when indexing
         self._verified: OrderedDict[tuple[int, ...], tuple[str, str | None]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -255,7 +256,7 @@ class DocumentAccess:
         if known is None:
             text = served_type(fmt, "").media_type in _TEXT_TYPES
             digest, utf8 = _hash_fd(fd, size, check_utf8=text)
-            known = (digest, _charset(fd, utf8, fmt == "html") if text else None)
+            known = (digest, self._indexer.text_encoding(fd, utf8, fmt == "html") if text else None)
             with self._lock:
                 self._verified[stamp] = known
                 while len(self._verified) > _VERIFIED_MEMO:
@@ -286,15 +287,6 @@ def _hash_fd(fd: int, size: int, check_utf8: bool) -> tuple[str, bool]:
         except UnicodeDecodeError:
             valid = False
     return digest.hexdigest(), valid
-
-
-def _charset(fd: int, utf8: bool, html: bool) -> str | None:
-    """The file's encoding, as the indexer decided it (so the browser shows what was indexed)."""
-    try:
-        encoding = detect_encoding(os.pread(fd, HEAD_BYTES, 0), lambda: utf8, html)
-    except ExtractionError:
-        return None
-    return codecs.lookup(encoding.name).name
 
 
 def _descriptor_path(fd: int, real: str, st: os.stat_result) -> str:
