@@ -452,5 +452,5 @@ def test_a_standard_beir_folder_end_to_end(services: Services, tmp_path: Path) -
     assert report.queries_skipped == 1  # query 13 is judged in qrels/dev.tsv only
     text = format_report(report)
     assert "files: corpus.jsonl.gz, queries.jsonl, qrels/test.tsv" in text
-    assert "query languages: detected by the app's language detector" in text
+    assert "query languages: detected by the app's language identifier" in text
     assert report.to_json()["source"]["split"] == "test"

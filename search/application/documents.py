@@ -208,11 +208,11 @@ class DocumentAccess:
         fmt = format_of(source)
         if not source or not os.path.isabs(source) or fmt is None or fmt != payload.get(Field.FORMAT, fmt):
             raise NotAllowedError("This document cannot be opened from the browser.")
-        real_roots = [os.path.realpath(root) for root in roots]
+        real_roots = [_realpath(root) for root in roots]
         where = _serving_root(source, roots)
         if where is None or _hidden(where[1]):
             raise NotAllowedError("This document is not in a folder this server serves.")
-        real = os.path.realpath(source)
+        real = _realpath(source)
         if not any(_below(real, r) for r in real_roots):
             raise NotAllowedError("This document is not in a folder this server serves.")
         opened = self._open_checked(real, real_roots)
@@ -310,11 +310,20 @@ def _serving_root(source: str, roots: Sequence[Path]) -> tuple[Path, Path] | Non
     for root in map(_absolute, roots):
         if path == root or root in path.parents:
             return root, path.relative_to(root)
-    real = Path(os.path.realpath(path))
-    for root in (Path(os.path.realpath(r)) for r in roots):
+    real = Path(_realpath(path))
+    for root in (Path(_realpath(r)) for r in roots):
         if real == root or root in real.parents:
             return root, real.relative_to(root)
     return None
+
+
+def _realpath(path: Path | str) -> str:
+    """``os.path.realpath``, but a path swapped between a link and a file while it is resolved
+    (readlink then says EINVAL) is a document that is changing, not a bug."""
+    try:
+        return os.path.realpath(path)
+    except OSError:
+        raise DocumentChangedError("This document is changing on the server; try again.") from None
 
 
 def _absolute(root: Path | str) -> Path:

@@ -15,15 +15,20 @@ measures it through the app):
   language is needed: per-language query means gained nothing measurable, also with
   the query language misread on purpose.
 
-The means are model metadata, computed by ``compute_centering`` from text the
-project ships (``language_reference/``: 36 sentences written for this project,
+The reference means are model metadata, computed by ``compute_centering`` from text
+the project ships (``language_reference/``: 36 sentences written for this project,
 in 18 languages), as the mean of 24 pseudo-paragraphs per language (paragraph-sized
 text transfers to chunks better than single sentences: pool nDCG@10 76.8 vs 72.4).
-Frozen means keep stored vectors consistent however the folder grows (means taken
-from the folder itself would move; re-centring as it grows bought at most 0.8).
-A language without a reference mean uses the mean of all of them: never raw
-(left raw, Hindi alone took the six-language pool from 77 to 26.5).
-XQuAD pool (6 languages): 50.9 -> 77.6; same-language 94.78 -> 94.73.
+They are where a collection starts: since issue 22 (``centering-v2``) each language's
+mean moves toward the collection's own chunks of that language by count (SHRINKAGE
+pseudo-chunks for the reference), so a language without a reference sentence, or a
+domain unlike the reference text, gets its own mean once the folder holds enough of
+it. Each chunk records the mean it was corrected with; when the means move, stored
+vectors are re-corrected from the stored vectors alone (no re-embedding), and an
+unchanged folder indexed again changes nothing. Collections written before keep
+their frozen means (``centering-v1``). A language seen in neither starts from the
+mean of all references: never raw (left raw, Hindi alone took the six-language pool
+from 77 to 26.5).
 """
 
 from __future__ import annotations
