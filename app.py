@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import sys
@@ -27,6 +26,7 @@ from search.core.settings import Settings
 from search.models.backends import BACKENDS
 
 if TYPE_CHECKING:
+    from search.application.ports import Indexer
     from search.application.search_app import SearchApp
 
 REPO = Path(__file__).resolve().parent
@@ -245,16 +245,16 @@ BACKEND_PLANNING = {"index": "now", "eval": "now", "doctor": "now", "serve": "ba
 def cmd_index(app: SearchApp, args: argparse.Namespace) -> int:
     import logging
 
-    from indexer.pipeline import IndexConfig
     from indexer.progress import tqdm_progress
     from search.core.reports import IndexInterrupted
+    from search.core.settings import IndexOptions
 
-    config = IndexConfig(chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens)
-    if args.max_file_mb:
-        config = config.with_max_file_mb(args.max_file_mb)
+    options = IndexOptions(
+        chunk_tokens=args.chunk_tokens, overlap_tokens=args.overlap_tokens, max_file_mb=args.max_file_mb
+    )
     try:
         with tqdm_progress(disable=args.json, loggers=[logging.getLogger(PLAN_LOGGER)]) as progress:
-            report = app.index_folder(args.folder, args.model, args.collection, config, progress)
+            report = app.index_folder(args.folder, args.model, args.collection, options, progress)
     except IndexInterrupted as stopped:  # Ctrl-C: what was completed, then the one line and 130
         report = stopped.report
         print(safe_json(report.to_json()) if args.json else report.summary())
@@ -342,21 +342,13 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from search.application.evaluating import EvalWorkspace, PipelineSpec
+    from search.application.evaluating import pipeline_grid, write_eval_files
     from search.evaluation.metrics import judged_queries
-    from search.evaluation.plots import plot_language_heatmap, plot_report
     from search.evaluation.querysets import load_queryset
-    from search.evaluation.report import format_report
 
     started = time.perf_counter()
     models = _split(args.models) or (app.settings.default_model,)
-    rerankers: tuple[str | None, ...] = (None, *_split(args.rerank))
-    pipelines = [
-        PipelineSpec(model=model, mode=mode, reranker=reranker)  # type: ignore[arg-type]
-        for model in models
-        for mode in _split(args.modes)
-        for reranker in rerankers
-    ]
+    pipelines = pipeline_grid(models, _split(args.modes), _split(args.rerank))
     bar_format = "{desc} {percentage:3.0f}%|{bar}| {elapsed}"
     with tqdm(total=1000, file=sys.stderr, bar_format=bar_format, leave=False, dynamic_ncols=True) as bar:
         bar.set_description_str("loading the query set", refresh=True)
@@ -377,26 +369,16 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
             bar.set_description_str(shown_text(message[:80]), refresh=False)
             bar.update(int(fraction * 1000) - bar.n)
 
-        workspace = EvalWorkspace(ann=args.search_index == "ann")
+        workspace = app.eval_workspace(ann=args.search_index == "ann")
         try:
             report = app.evaluate(queryset, pipelines, progress=progress, workspace=workspace)
         finally:
             workspace.close()
-    print(shown_text(format_report(report)))
-    print("\n" + shown_text(app.leaderboard_text(report, queryset)))
+    print(shown_text(app.report_text(report, queryset)))
     print(f"\n{len(pipelines)} pipeline(s) evaluated in {time.perf_counter() - started:.1f}s")
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "report.json").write_text(
-            json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
-        )
-        written = [
-            args.out / "report.json",
-            plot_report(report, args.out / "metrics.png"),
-            plot_language_heatmap(report, args.out / "query_languages.png", by="query"),
-            plot_language_heatmap(report, args.out / "document_languages.png", by="document"),
-        ]
-        print("wrote " + ", ".join(str(p) for p in written))
+        written = write_eval_files(report, args.out)
+        print("wrote " + ", ".join(str(p) for p in written.all()))
     return 0
 
 
@@ -500,7 +482,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from search.application.search_app import SearchApp
 
-        app = SearchApp.build(settings, any_reranker=True)
+        # The composition root: the application layer gets the indexer here (search never imports it).
+        app = SearchApp.build(settings, indexer_factory=folder_indexer, any_reranker=True)
         return COMMANDS[command](app, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -521,6 +504,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if app is not None:
             _close(app)
+
+
+def folder_indexer(settings: Settings) -> Indexer:
+    """The indexer behind the application layer, imported when a command first indexes (a cold
+    ``app.py search`` skips its ~0.1-0.3 s of imports)."""
+    from indexer.service import FolderIndexer
+
+    return FolderIndexer(settings)
 
 
 def _close(app: SearchApp) -> None:

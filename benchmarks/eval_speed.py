@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.common import evaldata_dir, format_table
+from indexer.service import FolderIndexer
 from search.application.evaluating import (
     EvalWorkspace,
     PipelineSpec,
@@ -154,6 +155,7 @@ def services_for(embedder: Embedder, cache_dir: Path, hybrid: bool) -> Services:
         registry=registry,
         embedder_factory=lambda spec: embedder,
         sparse_factory=sparse_factory,  # type: ignore[arg-type]
+        indexer_factory=FolderIndexer,
     )
 
 
@@ -161,7 +163,7 @@ def one_by_one(services: Services, queryset: QuerySet, specs: Sequence[PipelineS
     """The evaluation path before batching: every query through ``Searcher.search`` on its own,
     in the scratch store evaluation used then (qdrant-client's in-memory local mode)."""
     runs: dict[str, dict[str, dict[str, float]]] = {}
-    with EvalWorkspace(ClientStore(":memory:")) as space:
+    with EvalWorkspace(FolderIndexer(), ClientStore(":memory:")) as space:
         for model in dict.fromkeys(s.model for s in specs):
             sparse = services.sparse_encoder(model)
             settings = services.vector_settings(model)  # the language correction, as evaluation uses it

@@ -1,81 +1,157 @@
-"""What the language correction costs: query latency and indexing throughput, with and without it.
+"""What the language handling costs: indexing throughput and query latency, against another checkout.
 
-Why: issue 12 asks for the correction to leave query p50 and indexing throughput
-unchanged within noise. Per document the correction is one vector subtraction;
-per query it is one subtraction plus the feedback's re-scoring of 100 candidates
-returned with their vectors (search.retrieval.feedback), instead of 10 without.
-This measures both through the app (SearchApp, the embedded store, the default
-model), in one process and one run, the two settings alternating round by round
-so that load on the machine hits both alike:
+Why: issue 22 asks for the new language identification (prose filter, script vote, lingua's
+second opinion) and the language means fitted to each collection (refit and re-correction
+after each run) to keep indexing throughput and query p50 within 1.2x of the code before.
+Both checkouts run the same script, each round in a fresh process of its own (imports, model
+load and a warm-up index of the sample corpus happen before anything is timed), alternating
+round by round so load on the machine hits both alike:
 
-* indexing: a generated folder (benchmarks.gen_corpus) into a fresh collection per
-  round and setting, the embedding cache off, chunks/s of the whole run;
-* search: the sample query set (122 queries, 15 languages) against the sample
-  corpus, dense mode, k=10; p50/p90 of the app's own end-to-end time per query.
+* indexing: a generated folder (benchmarks.gen_corpus, 14 languages, 7 formats) into a fresh
+  collection of the embedded store, the embedding cache off; chunks/s of the whole run as the
+  report times it (extraction, language identification, chunking, embedding, writing, the
+  refit of the language means and the HNSW build);
+* search: the sample query set (122 queries, 15 languages) against the sample corpus,
+  dense mode, k=10; p50/p90 of the app's own end-to-end time per query (its language read).
 
-    python -m benchmarks.language_bias_cost [--files 120] [--rounds 3]
+The language correction is on in both (each checkout's default). Without ``--baseline`` this
+checkout is compared with itself, correction off ("raw") and on.
+
+    python -m benchmarks.language_bias_cost --baseline ../main --rounds 3     # the README's ratio
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from benchmarks.common import REPO, format_table
 from benchmarks.gen_corpus import generate
+
+# Runs inside each checkout (PYTHONPATH = that checkout): only APIs both sides have.
+DRIVER = r"""
+import json, sys, time
+from pathlib import Path
+from indexer.service import FolderIndexer
 from search.application.search_app import SearchApp
 from search.application.searching import SearchRequest
 from search.core.settings import Settings
 from search.evaluation.querysets import load_queryset
 
-SETTINGS = {False: "raw (before)", True: "corrected"}
+folder, data, cache, sample, corrected = sys.argv[1:6]
+settings = Settings(embedding_cache=False, data_dir=Path(data), cache_dir=Path(cache),
+                    language_correction=corrected == "1")
+app = SearchApp.build(settings, indexer_factory=FolderIndexer)
+queries = [q.text for q in load_queryset(Path(sample) / "queryset").queries.values()]
+try:
+    app.index_folder(Path(sample) / "documents", collection="sample")
+    app.search(SearchRequest(queries[0], "sample"))
+    report = app.index_folder(Path(folder), collection="generated")
+    latency = []
+    for text in queries:
+        latency.append(app.search(SearchRequest(text, "sample")).result.timings_ms["total"])
+finally:
+    app.close()
+print(json.dumps({"chunks": report.chunks_written, "seconds": report.timings["total"],
+                  "timings": report.timings, "latency": latency}))
+"""
+
+
+def one_round(repo: Path, folder: Path, data: Path, cache: Path, corrected: bool) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            DRIVER,
+            str(folder),
+            str(data),
+            str(cache),
+            str(REPO / "sample_corpora"),
+            "1" if corrected else "0",
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{repo}: the round failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--baseline", type=Path, help="the checkout before (e.g. ../main)")
     parser.add_argument("--files", type=int, default=120, help="generated files indexed per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cache-dir", type=Path, help="model cache (default: the app's)")
+    parser.add_argument(
+        "--cache-dir", type=Path, help="model cache shared by both (default: a temporary one)"
+    )
     args = parser.parse_args()
-    queries = [q.text for q in load_queryset(REPO / "sample_corpora" / "queryset").queries.values()]
+    if args.baseline:
+        setups = [("before (baseline)", args.baseline.resolve(), True), ("this checkout", REPO, True)]
+    else:
+        setups = [("raw (correction off)", REPO, False), ("this checkout", REPO, True)]
     with tempfile.TemporaryDirectory(prefix="correction-cost-") as tmp:
         root = Path(tmp)
         folder = generate(root / "docs", args.files).root
-        base = Settings(embedding_cache=False).with_overrides(cache_dir=args.cache_dir)
-        apps = {
-            c: SearchApp.build(base.with_overrides(data_dir=root / f"data-{c}", language_correction=c))
-            for c in SETTINGS
-        }
-        rates: dict[bool, list[float]] = {c: [] for c in SETTINGS}
-        latency: dict[bool, list[float]] = {c: [] for c in SETTINGS}
-        try:
-            for corrected, app in apps.items():  # warm: model loaded, sample collection built
-                app.index_folder(REPO / "sample_corpora" / "documents", collection=f"sample-{corrected}")
-                app.search(SearchRequest(queries[0], f"sample-{corrected}"))
-            for round_ in range(args.rounds):
-                for corrected, app in apps.items():
-                    report = app.index_folder(folder, collection=f"gen-{corrected}-{round_}")
-                    rates[corrected].append(report.chunks_written / report.timings["total"])
-                    for text in queries:
-                        outcome = app.search(SearchRequest(text, f"sample-{corrected}"))
-                        latency[corrected].append(outcome.result.timings_ms["total"])
-        finally:
-            for app in apps.values():
-                app.close()
-    rate = {c: statistics.median(rates[c]) for c in SETTINGS}
-    p50 = {c: statistics.median(latency[c]) for c in SETTINGS}
-    p90 = {c: sorted(latency[c])[int(0.9 * (len(latency[c]) - 1))] for c in SETTINGS}
-    rows = [[label, rate[c], p50[c], p90[c]] for c, label in SETTINGS.items()]
+        cache = args.cache_dir or root / "cache"
+        results: dict[str, list[dict[str, object]]] = {name: [] for name, _, _ in setups}
+        for round_ in range(args.rounds):
+            for i, (name, repo, corrected) in enumerate(setups):
+                data = root / f"data-{i}-{round_}"
+                results[name].append(one_round(repo, folder, data, cache, corrected))
+                print(f"  round {round_ + 1}: {name} done", file=sys.stderr, flush=True)
+    rows = []
+    rate: dict[str, float] = {}
+    p50: dict[str, float] = {}
+    for name, runs in results.items():
+        rates = [float(r["chunks"]) / float(r["seconds"]) for r in runs]  # type: ignore[arg-type]
+        latency = sorted(float(x) for r in runs for x in r["latency"])  # type: ignore[attr-defined]
+        rate[name] = statistics.median(rates)
+        p50[name] = statistics.median(latency)
+        recenter = statistics.median(float(r["timings"].get("recenter", 0.0)) for r in runs)  # type: ignore[attr-defined]
+        chunk = statistics.median(float(r["timings"].get("chunk", 0.0)) for r in runs)  # type: ignore[attr-defined]
+        rows.append(
+            [
+                name,
+                runs[0]["chunks"],
+                rate[name],
+                chunk,
+                recenter,
+                p50[name],
+                latency[int(0.9 * (len(latency) - 1))],
+            ]
+        )
+    print(f"{args.files} generated files x {args.rounds} rounds; 122 sample queries x {args.rounds} rounds")
     print(
-        f"{args.files} generated files x {args.rounds} rounds; {len(queries)} queries x {args.rounds} rounds"
+        format_table(
+            [
+                "setup",
+                "chunks",
+                "index chunks/s (median)",
+                "chunk stage s",
+                "recenter s",
+                "query p50 ms",
+                "query p90 ms",
+            ],
+            rows,
+        )
     )
-    print(format_table(["vectors", "index chunks/s (median)", "query p50 ms", "query p90 ms"], rows))
+    first, last = (name for name, _, _ in (setups[0], setups[-1]))
     print(
-        f"corrected / raw: indexing {rate[True] / rate[False]:.3f}x, query p50 {p50[True] / p50[False]:.3f}x"
+        f"{last} / {first}: indexing {rate[first] / rate[last]:.3f}x the time per chunk, "
+        f"query p50 {p50[last] / p50[first]:.3f}x"
     )
 
 

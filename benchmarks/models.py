@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import evaldata_dir, format_table
+from indexer.service import FolderIndexer
 from search.application.evaluating import PipelineSpec
 from search.application.search_app import SearchApp
 from search.core.settings import Settings
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings(data_dir=Path(tmp), embedding_cache=False).with_overrides(
             cache_dir=args.cache_dir
         )
-        app = SearchApp.build(settings)
+        app = SearchApp.build(settings, indexer_factory=FolderIndexer)
         try:
             started = time.perf_counter()
             figures: dict[str, Any] = {"models": models}

@@ -28,6 +28,7 @@ from typing import Any
 
 from benchmarks.common import REPO, evaldata_dir, format_table
 from benchmarks.page_images import SCRIPT_OF, Degradation, degrade, fonts_missing, render_pages
+from indexer.service import FolderIndexer
 from search.application.evaluating import PipelineSpec
 from search.application.search_app import SearchApp
 from search.core.settings import Settings
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="ocr-retrieval-") as scratch:
         settings = Settings(data_dir=Path(scratch) / "data").with_overrides(cache_dir=args.cache_dir)
-        app = SearchApp.build(settings)
+        app = SearchApp.build(settings, indexer_factory=FolderIndexer)
         try:
             sets: list[tuple[str, QuerySet]] = []
             if "sample" in args.sets:

@@ -21,6 +21,7 @@ Timings need an idle machine; the load average is printed with them.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -31,11 +32,15 @@ import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import REPO, format_table
 from benchmarks.gen_corpus import generate
 from benchmarks.page_images import SCRIPT_OF, Degradation, degrade, render_pages
+
+if TYPE_CHECKING:
+    from indexer.service import FolderIndexer
+    from search.core.settings import Settings
 
 SCAN = Degradation(noise=12.0, skew=0.5)
 
@@ -242,7 +247,12 @@ def throughput(folder: Path, setups: Sequence[tuple[str, Path, str]], rounds: in
     return rows
 
 
+def _same(indexer: FolderIndexer, settings: Settings) -> FolderIndexer:
+    return indexer
+
+
 def beside(scratch: Path, cache_dir: Path, files: int, scans: int, rounds: int) -> list[list[Any]]:
+    from indexer.service import FolderIndexer
     from search.application.search_app import SearchApp
     from search.core.settings import Settings
 
@@ -256,11 +266,11 @@ def beside(scratch: Path, cache_dir: Path, files: int, scans: int, rounds: int) 
     for round_ in range(rounds):
         for label, folder in (("text only", text_folder), (f"text + {scans} scanned pages", mixed_folder)):
             settings = Settings(data_dir=scratch / f"beside-data-{round_}-{len(rows[label])}-{label[:4]}")
-            app = SearchApp.build(
-                settings.with_overrides(cache_dir=cache_dir, embedding_cache=False, ocr=True)
-            )
+            settings = settings.with_overrides(cache_dir=cache_dir, embedding_cache=False, ocr=True)
+            indexer = FolderIndexer(settings)
+            app = SearchApp.build(settings, indexer_factory=functools.partial(_same, indexer))
             try:
-                reader = app.services.page_reader()
+                reader = indexer.page_reader()
                 if reader is not None and reader.cache is not None:
                     reader.cache.clear()  # the scans are read afresh every round
                 report = app.index_folder(folder)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from benchmarks.common import evaldata_dir, format_table
 from benchmarks.splits import SPLITS, article_split
+from indexer.service import FolderIndexer
 from search.application.evaluating import EvalWorkspace, PipelineSpec, chunk_depth, run_pipeline
 from search.application.services import Services
 from search.core.settings import Settings
@@ -106,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             Settings(data_dir=Path(tmp), backend_planning="later").with_overrides(cache_dir=args.cache_dir)
         )
         try:
-            with EvalWorkspace() as workspace:
+            with EvalWorkspace(FolderIndexer()) as workspace:
                 results = {name: scores(services, workspace, qs, settings) for name, qs in sets.items()}
         finally:
             services.close()

@@ -37,6 +37,7 @@ from indexer.extract.loaders import (
 )
 from indexer.ocr.tally import OcrTally
 from indexer.opened import NotRegularFileError, OutsideRootError, open_checked
+from indexer.recenter import recenter
 from search.core.errors import NotAFolderError, StoreError
 from search.core.reports import (
     BUILDING_STAGE,
@@ -48,7 +49,8 @@ from search.core.reports import (
 )
 from search.core.types import Chunk, Document, SparseVector, relative_source
 from search.models.embedder import Embedder, TokenizedDocuments
-from search.models.language_bias import LanguageCentering
+from search.models.language_bias import FittedMeans, LanguageCentering
+from search.models.vector_settings import RAW_VECTORS, VectorSettings
 from search.stores.base import CollectionMeta, Point, VectorStore
 from search.stores.payload import FILE_STATE_FIELDS, StoredChunkState, encode_chunk
 from search.text.sparse import SparseEncoder
@@ -113,22 +115,6 @@ class _Timer:
     def add(self, stage: str, seconds: float) -> None:
         with self.lock:
             self.totals[stage] += seconds
-
-
-@dataclass(frozen=True)
-class VectorSettings:
-    """What the stored vectors are besides the model's output: the language correction applied to
-    them and the search-time feedback they were measured with (both recorded per collection)."""
-
-    correction: LanguageCentering | None = None
-    feedback: str | None = None
-
-    @property
-    def names(self) -> tuple[str | None, str | None]:
-        return (self.correction.name if self.correction else None, self.feedback)
-
-
-RAW_VECTORS = VectorSettings()
 
 
 def collection_meta(
@@ -338,6 +324,11 @@ class _Run:
         self.work_finished = 0  # bytes of the files done (indexed, unchanged or skipped)
         self.work_settled = 0  # of those, the files that needed no model
         prepare_collection(store, collection, embedder, sparse, config, vectors)
+        self.correction = vectors.correction
+        means = None
+        if self.correction is not None and self.correction.fitted:
+            meta = store.get_meta(collection)
+            means = FittedMeans.from_json(meta.language_means if meta else None)
         self.writer = _Writer(
             embedder,
             store,
@@ -347,7 +338,9 @@ class _Run:
             self.timer,
             on_write=self.report_progress,
             correction=vectors.correction,
+            means=means,
         )
+        self.deleted = False  # chunks were removed (files gone or skipped): the language means may move
 
     def rel(self, source: str) -> str:
         return self.display.get(source) or relative_source(source, self.root)
@@ -394,6 +387,7 @@ class _Run:
         """A file skipped with a reason, perhaps after some of its parts were already written."""
         partial = self.writer.discard(item.source)  # chunks of the new version are in the store
         known = state.get(item.source)
+        self.deleted = self.deleted or partial or (known is not None and not item.keep)
         if known is not None and not item.keep:  # the indexed version no longer exists
             self.store.delete_sources(self.collection, [item.source])
         elif partial:
@@ -461,6 +455,11 @@ class _Run:
             _drain(parsed)
             # After Ctrl-C do not wait long for a file still being parsed: the thread is a daemon.
             producer.join(timeout=PRODUCER_GRACE_S * 8 if interrupted else None)
+        if not (interrupted or self.cancel.is_set()):
+            try:
+                self.refit(removed)
+            except KeyboardInterrupt:
+                interrupted = True  # every chunk records its mean: the next run finishes the refit
         if self.config.optimize and not (interrupted or self.cancel.is_set()):
             if self.progress:  # can take a while on a large collection: say what is happening
                 done = self.settled + self.writer.completed
@@ -506,6 +505,24 @@ class _Run:
         if interrupted:
             raise IndexInterrupted(report)
         return report
+
+    def refit(self, removed: Sequence[str]) -> None:
+        """The collection's language means refitted to its chunks, its vectors re-corrected where they
+        moved (indexer/recenter.py): after a run that wrote or removed chunks, or after one that was
+        stopped before it could (the chunks counted then differ from the collection's, or means of a
+        refit stopped halfway are still recorded)."""
+        correction = self.correction
+        if correction is None or not correction.fitted:
+            return
+        if not (self.writer.written or removed or self.deleted):
+            meta = self.store.get_meta(self.collection)
+            means = FittedMeans.from_json(meta.language_means if meta else None)
+            unfinished = set(means.vectors) - set(means.current.values())  # a refit was stopped halfway
+            if not unfinished and sum(means.counts.values()) == self.store.count(self.collection):
+                return
+        t0 = time.perf_counter()
+        recenter(self.store, self.collection, correction)
+        self.timer.add("recenter", time.perf_counter() - t0)
 
 
 def chunk_budget(embedder: Embedder, config: IndexConfig) -> int:
@@ -764,10 +781,12 @@ class _Writer:
         timer: _Timer,
         on_write: Callable[[Sequence[str]], None] | None = None,
         correction: LanguageCentering | None = None,
+        means: FittedMeans | None = None,
     ) -> None:
         self._embedder = embedder
         self._reuse_ids = config.reuse_token_ids
         self._correction = correction
+        self._means = means  # the collection's fitted language means (a fitted correction only)
         self._on_write = on_write  # called after each batch with the sources it finished
         self._store = store
         self._collection = collection
@@ -877,8 +896,12 @@ class _Writer:
         texts = [chunk.text for chunk in batch]
         t0 = time.perf_counter()
         vectors = self._embed(batch, texts)
+        means: Sequence[str | None] = [None] * len(batch)
         if self._correction is not None:  # after the embedding cache: it keeps the model's own vectors
-            vectors = self._correction.documents(vectors, [chunk.language for chunk in batch])
+            languages = [chunk.language for chunk in batch]
+            vectors, used = self._correction.correct(vectors, languages, self._means)
+            if self._correction.fitted:
+                means = used
         self._timer.add("embed", time.perf_counter() - t0)
         sparse_vectors: Sequence[Any] = [None] * len(batch)
         if self._sparse is not None:
@@ -890,8 +913,8 @@ class _Writer:
                 sparse_vectors = self._sparse.encode_documents(texts)
                 self._timer.add("sparse", time.perf_counter() - t0)
         points = [
-            Point(id=chunk.id, vector=vector, payload=encode_chunk(chunk), sparse=sv)
-            for chunk, vector, sv in zip(batch, vectors, sparse_vectors)
+            Point(id=chunk.id, vector=vector, payload=encode_chunk(chunk, mean), sparse=sv)
+            for chunk, vector, sv, mean in zip(batch, vectors, sparse_vectors, means)
         ]
         t0 = time.perf_counter()
         self._store.upsert(self._collection, points)

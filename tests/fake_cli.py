@@ -18,7 +18,7 @@ import numpy as np
 
 import app
 from search.application.search_app import SearchApp
-from search.application.services import Services, open_store
+from search.application.services import IndexerFactory, Services, open_store
 from search.core.settings import Settings
 from search.models.registry import ModelRegistry
 from search.models.specs import ModelSpec
@@ -33,14 +33,22 @@ class SlowEmbedder(FakeEmbedder):
         return super().encode_documents(texts)
 
 
-def build(settings: Settings, *, any_reranker: bool = False) -> SearchApp:
+def build(
+    settings: Settings, *, indexer_factory: IndexerFactory | None = None, any_reranker: bool = False
+) -> SearchApp:
     spec = fake_spec()
     settings = settings.with_overrides(default_model=spec.name)
 
     def embedder(model: ModelSpec) -> FakeEmbedder:
         return SlowEmbedder(model)
 
-    services = Services(settings, open_store(settings), ModelRegistry((spec,)), embedder_factory=embedder)
+    services = Services(
+        settings,
+        open_store(settings),
+        ModelRegistry((spec,)),
+        embedder_factory=embedder,
+        indexer_factory=indexer_factory,  # what app.py wires
+    )
     return SearchApp(services, any_reranker=any_reranker)
 
 

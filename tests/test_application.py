@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 import app as cli
+from indexer.service import FolderIndexer
 from search.application.search_app import SearchApp
 from search.application.searching import make_request
 from search.application.services import Services
 from search.core.settings import Settings
 from search.models.registry import ModelRegistry
+from search.models.specs import ModelSpec
 from search.stores.client import ClientStore
 from tests.fakes import FakeEmbedder, fake_spec
 
@@ -50,6 +52,7 @@ def _app(tmp_path: Path) -> tuple[SearchApp, CountingClient]:
         store,
         registry=ModelRegistry((spec,)),
         embedder_factory=FakeEmbedder,
+        indexer_factory=FolderIndexer,
     )
     return SearchApp(services), counting
 
@@ -140,7 +143,7 @@ def test_allow_downloads_reaches_the_hub_client_and_the_default_stays_offline(
     # ... and the setting itself is what the model loader gets (no environment read back).
     seen: list[bool] = []
 
-    def resolve(source: str, revision: str | None, **kwargs: Any) -> Path:
+    def resolve(spec: ModelSpec, **kwargs: Any) -> Path:
         seen.append(kwargs["allow_downloads"])
         raise cli_error()
 
@@ -149,7 +152,7 @@ def test_allow_downloads_reaches_the_hub_client_and_the_default_stays_offline(
 
         return ModelNotAvailableError("stop here")
 
-    monkeypatch.setattr("search.models.loading.resolve_folder", resolve)
+    monkeypatch.setattr("search.models.loading.model_folder", resolve)
     for flags, expected in (([], False), (["--allow-downloads"], True)):
         settings = cli.settings_from_args(cli.build_parser().parse_args([*flags, *common, "collections"]))
         services = Services(settings, ClientStore(":memory:"))

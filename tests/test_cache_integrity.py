@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.service import FolderIndexer
 from search.application.search_app import SearchApp
 from search.application.searching import make_request
 from search.application.services import Services
@@ -190,7 +191,13 @@ def test_a_poisoned_cache_never_puts_a_nan_in_the_store(
     spec = fake_spec()
     settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", default_model=spec.name)
     app = SearchApp(
-        Services(settings, EdgeStore(settings.data_dir / "qdrant"), ModelRegistry((spec,)), FakeEmbedder)
+        Services(
+            settings,
+            EdgeStore(settings.data_dir / "qdrant"),
+            ModelRegistry((spec,)),
+            FakeEmbedder,
+            indexer_factory=FolderIndexer,
+        )
     )
     try:
         docs = corpus(tmp_path)
@@ -241,7 +248,15 @@ class NanEmbedder(FakeEmbedder):
 def test_a_search_with_a_nan_query_says_the_model_is_damaged(tmp_path: Path) -> None:
     spec = fake_spec()
     settings = Settings(data_dir=tmp_path / "d", cache_dir=tmp_path / "c", default_model=spec.name)
-    app = SearchApp(Services(settings, ClientStore(":memory:"), ModelRegistry((spec,)), NanEmbedder))
+    app = SearchApp(
+        Services(
+            settings,
+            ClientStore(":memory:"),
+            ModelRegistry((spec,)),
+            NanEmbedder,
+            indexer_factory=FolderIndexer,
+        )
+    )
     try:
         app.index_folder(corpus(tmp_path))
         with pytest.raises(ModelError, match="NaN or infinite query vector"):

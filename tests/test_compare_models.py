@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from indexer.service import FolderIndexer
 from search.application.bootstrap import SampleBootstrap
 from search.application.evaluating import PipelineSpec
 from search.application.search_app import PipelineChoice, SearchApp
@@ -126,6 +127,7 @@ def test_index_report_flags_passages_in_languages_the_model_does_not_support(tmp
         EdgeStore(settings.data_dir / "qdrant"),
         ModelRegistry((spec,)),
         embedder_factory=FakeEmbedder,
+        indexer_factory=FolderIndexer,
     )
     search_app = SearchApp(services)
     try:

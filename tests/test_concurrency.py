@@ -23,12 +23,13 @@ import numpy as np
 import pytest
 
 from indexer.pipeline import IndexConfig
+from indexer.service import FolderIndexer
 from search.application.indexing import index_with_services
 from search.application.search_app import SearchApp
 from search.application.services import Services
 from search.core.errors import StoreLockedError
 from search.core.reports import IndexReport
-from search.core.settings import Settings
+from search.core.settings import IndexOptions, Settings
 from search.models.registry import ModelRegistry
 from search.models.specs import ModelSpec
 from search.stores.base import VectorStore
@@ -43,6 +44,7 @@ pytestmark = pytest.mark.usefixtures("no_network")
 REPO = Path(__file__).resolve().parents[1]
 NAME = "docs"
 CONFIG = IndexConfig(chunk_tokens=64, overlap_tokens=8, batch_size=4)
+OPTIONS = IndexOptions(chunk_tokens=64, overlap_tokens=8, batch_size=4)
 MAX_SEARCH_SECONDS = 5.0  # generous for a loaded 2-core machine; typical is a few ms
 
 
@@ -67,6 +69,7 @@ def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service
         store,
         registry=ModelRegistry((spec,)),
         embedder_factory=lambda s: SlowEmbedder(s, delay=0.03),
+        indexer_factory=FolderIndexer,
     )
     yield built
     built.close()
@@ -76,7 +79,7 @@ def test_searches_keep_answering_while_an_index_run_writes(services: Services, t
     first = tmp_path / "first"
     first.mkdir()
     (first / "bees.txt").write_text("\n\n".join(good_paragraphs("en", 0)), encoding="utf-8")
-    index_with_services(services, first, collection=NAME, config=CONFIG)
+    index_with_services(services, first, collection=NAME, options=OPTIONS)
     searcher = SearchApp(services).searcher(NAME)
     bulk = tmp_path / "bulk"
     make_pdfs(bulk, files=16)
@@ -85,7 +88,7 @@ def test_searches_keep_answering_while_an_index_run_writes(services: Services, t
 
     def index() -> None:
         try:
-            outcome["report"] = index_with_services(services, bulk, collection=NAME, config=CONFIG)
+            outcome["report"] = index_with_services(services, bulk, collection=NAME, options=OPTIONS)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
             outcome["error"] = exc
 

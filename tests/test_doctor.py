@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import app as cli
+from search.application import backend_plans
 from search.application.backend_plans import BackgroundPlan, plan_pending
 from search.application.services import Services
 from search.core.settings import Settings
@@ -118,14 +119,14 @@ def test_background_plan_only_when_asked_and_missing(
     )
     assert not plan_pending(explicit)
     command = BackgroundPlan(background).command()
-    assert command[1:5] == ["-m", "search.models.encoders.planning", "--model", tiny.source]
+    assert command[1:5] == ["-m", "search.application.backend_plans", "--model", tiny.source]
     assert command[command.index("--cache-dir") + 1] == str(tmp_path)
 
     # what the child process runs, here in-process with mocked timing: afterwards nothing is pending
     native_bf16_cpu(monkeypatch)
     monkeypatch.setattr(planning, "onnx_available", lambda: False)
     fake_timing(monkeypatch, docs={"bf16": 0.1}, queries={"bf16": 0.001})
-    assert planning.main(["--model", tiny.source, "--cache-dir", str(tmp_path)]) == 0
+    assert backend_plans.measure_plan(["--model", tiny.source, "--cache-dir", str(tmp_path)]) == 0
     (saved,) = (tmp_path / "plans").glob("*.json")
     assert json.loads(saved.read_text())["documents"] == "bf16"
     assert not plan_pending(background)

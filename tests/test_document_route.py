@@ -345,3 +345,22 @@ def test_a_port_in_use_is_one_line_naming_another_port(tmp_path: Path) -> None:
     assert len(lines) == 1 and lines[0].startswith(f"error: port {port} is in use"), result.stderr
     suggested = int(lines[0].rsplit("--port ", 1)[1])
     assert suggested != port and suggested > 0
+
+
+def test_a_source_swapped_while_its_path_is_resolved_is_changing_not_a_bug(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """realpath's readlink says EINVAL when a link became a file in between (seen under load)."""
+    link = served.link("varroa mite winter honeybees", "docs/bees.txt")
+    real_realpath = documents.os.path.realpath
+
+    def swapped(path: object, *args: object, **kwargs: object) -> str:
+        if str(path).endswith("bees.txt"):
+            raise OSError(22, "Invalid argument", str(path))
+        return real_realpath(path, *args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(documents.os.path, "realpath", swapped)
+    status, _, body = fetch(served.url + link)
+    monkeypatch.setattr(documents.os.path, "realpath", real_realpath)
+    assert status == 409
+    assert b"changing" in body

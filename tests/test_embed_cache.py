@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.service import FolderIndexer
 from search.application.indexing import index_with_services
 from search.application.search_app import SearchApp
 from search.application.services import Services
@@ -163,6 +164,7 @@ def _services(tmp_path: Path, embedder: FakeEmbedder, **settings: object) -> Ser
         ClientStore(":memory:"),
         registry=ModelRegistry((spec,)),
         embedder_factory=lambda _: embedder,
+        indexer_factory=FolderIndexer,
     )
 
 

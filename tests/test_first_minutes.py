@@ -219,6 +219,20 @@ def test_dense_hits_carry_a_relevance_cue_and_scores_explain_themselves(tmp_path
         dense = app.search(make_request("varroa mite winter", collection, None, 5, "dense", None, "off"))
         assert len(dense.cues) == len(dense.result.hits) and set(dense.cues) <= {"strong", "weak", "none"}
         assert dense.cue_note is None
+        # The cue follows the hit's margin above the noise floor: the answer is strong, and the labels
+        # never rise as the scores fall.
+        order = {"none": 0, "weak": 1, "strong": 2}
+        assert dense.result.hits[0].relpath == "bees/en-varroa.txt" and dense.cues[0] == "strong"
+        levels = [order[c] for c in dense.cues if c is not None]  # dense hits always carry their cue
+        assert len(levels) == len(dense.cues) and levels == sorted(levels, reverse=True)
+        for thresholds, why in (
+            (CueThresholds(9.0, 9.0, 0.875), "margins out of reach"),
+            (CueThresholds(0.0, -1.5, -1.0), "every query reads as nonsense"),
+        ):
+            app.calibration = Calibration({keys["dense"]: thresholds}, {})
+            strict = app.search(make_request("varroa mite winter", collection, None, 5, "dense", None, "off"))
+            assert set(strict.cues) == {"none"}, why
+        app.calibration = Calibration({key: CueThresholds(0.0, -1.5, 0.875) for key in keys.values()}, {})
         sparse = app.search(make_request("varroa mite winter", collection, None, 5, "sparse", None, "off"))
         # BM25 is not on a closeness scale: sparse hits are judged by their dense scores
         # (None: a cue stronger than one ranked above it is not shown, issue 25)

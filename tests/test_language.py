@@ -168,10 +168,18 @@ def test_devanagari_is_not_a_shortcut() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "   \n", "12345 !!! --- 3.14", "ok", "Hello", "東京都", "👍🎉", "https://example.com/a/b"]
+    "text",
+    ["", "   \n", "12345 !!! --- 3.14", "ok", "Hello", "👍🎉", "https://example.com/a/b", "ls -l /etc"],
 )
 def test_undetermined(text: str) -> None:
     assert detect_language(text) == UNDETERMINED
+
+
+def test_short_text_keeps_a_language_when_the_detector_is_sure() -> None:
+    """Below MIN_LETTERS a shared script answers only at SHORT_MIN_PROBABILITY: "und" is for text
+    without a language, not for every short heading."""
+    assert detect_language("東京都") == "ja"
+    assert detect_language("Das ist gut.") == "de"
 
 
 def test_japanese_with_latin_and_many_kanji_is_still_japanese() -> None:
@@ -184,8 +192,13 @@ def test_chinese_code_is_plain_iso_639_1() -> None:
     assert detect_language("我們在臺北學習中文，這裡的老師都很好，學生也非常努力。") == "zh"
 
 
-def test_min_letters_raises_the_bar() -> None:
+def test_min_letters_raises_the_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below ``min_letters`` a shared script needs the detector's SHORT_MIN_PROBABILITY."""
+    from search.text import language
+
     sentence = SAMPLES["de"][0]
+    assert detect_language(sentence) == "de"
+    monkeypatch.setattr(language, "SHORT_MIN_PROBABILITY", 1.01)
     assert detect_language(sentence) == "de"
     assert detect_language(sentence, min_letters=200) == UNDETERMINED
     assert detect_language(SAMPLES["ko"][0], min_letters=200) == "ko"  # the script needs no statistics

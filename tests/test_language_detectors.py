@@ -88,3 +88,52 @@ def test_the_latin_candidates_are_langdetects_languages() -> None:
     from search.text.language import LANGDETECT_LANGUAGES, _factory, _iso
 
     assert frozenset(_iso(lang) for lang in _factory().get_lang_list()) == LANGDETECT_LANGUAGES
+
+
+# Project-written text in the style of a technical manual: prose quoting commands, paths and options.
+TECHNICAL = {
+    "ja": (
+        'cron(8) はコマンドを定期的に実行するデーモンです。設定は /etc/crontab に書き、"crontab -e" で編集します。\n'
+        "$ crontab -l\n0 5 * * * /usr/local/bin/backup.sh"
+    ),
+    "zh": (
+        '使用 "apt-get install" 命令安装软件包，配置文件位于 /etc/apt/sources.list 中。\n'
+        "# apt-get update\n# apt-get install vim"
+    ),
+    "ko": 'systemctl(1) 명령으로 서비스를 시작하거나 멈출 수 있습니다. 예: "systemctl restart ssh".',
+    "de": (
+        'Mit "systemctl restart ssh.service" startet man den Dienst neu; die Protokolle stehen in '
+        "/var/log/syslog und lassen sich mit journalctl -u ssh lesen."
+    ),
+    "fr": (
+        "Pour planifier une tâche, éditez la table avec « crontab -e » ; chaque ligne indique quand lancer "
+        "la commande, par exemple /usr/bin/rsync -a ~/docs /mnt/backup."
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(TECHNICAL))
+def test_prose_quoting_commands_and_paths_is_read_in_its_language(language: str) -> None:
+    """Issue 22: Japanese chapters with commands inline came out "und" (the Latin letters won)."""
+    assert detect_language(TECHNICAL[language], 40) == language
+
+
+def test_code_alone_has_no_language_and_a_chunk_of_it_takes_its_documents() -> None:
+    code = "$ ls -l /etc/apt\n# apt-get install -y vim-nox\nx86_64 3.14 --force"
+    assert detect_language(code) == UNDETERMINED
+    doc = Document("/d/a.txt", "/d", "h", "txt", (Section(TECHNICAL["ja"]), Section(code)), language="ja")
+    chunks = chunk_document(doc, FakeEmbedder(fake_spec(max_tokens=512)), 12, 0)
+    assert len(chunks) >= 2 and {c.language for c in chunks} == {"ja"}
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Jeg har aldri vært i Paris, men jeg vil gjerne reise dit neste sommer med familien min.", "no"),
+        ("Ninapenda kusoma vitabu na kunywa chai asubuhi na jioni kila siku.", "sw"),
+        ("Danes je lep dan in gremo na sprehod ob reki z mojimi prijatelji.", "sl"),
+    ],
+)
+def test_lingua_settles_what_the_compressed_fasttext_model_confuses(text: str, language: str) -> None:
+    assert detect_language(text, detector="fasttext-alone") != language  # Danish, or nothing sure
+    assert detect_language(text) == language

@@ -271,7 +271,7 @@ def test_the_card_marks_a_hit_read_by_ocr_with_its_confidence() -> None:
 
 
 def test_doctor_lists_the_engine_its_version_and_packs() -> None:
-    from search.application.ocr_status import ocr_report
+    from indexer.ocr.status import ocr_report
 
     report = ocr_report(PageReader())
     assert report.engine.startswith("tesseract 5") and {"eng", "osd", "jpn_vert"} <= set(report.packs)

@@ -243,6 +243,44 @@ def test_iter_payloads_returns_every_point_with_the_requested_fields(docs: Vecto
     assert rows[points[7].id] == {"doc_hash": "h7", "n_chunks": 1}
 
 
+def test_iter_vectors_returns_stored_vectors_with_fields_and_honours_a_filter(docs: VectorStore) -> None:
+    chunks = [make_chunk(str(i), language="de" if i % 2 else "en") for i in range(5)]
+    docs.upsert(NAME, [make_point(c, basis(i)) for i, c in enumerate(chunks)])
+    found = {i: (payload, vector) for i, payload, vector in docs.iter_vectors(NAME, ["language"])}
+    assert set(found) == {c.id for c in chunks}
+    for i, chunk in enumerate(chunks):
+        payload, vector = found[chunk.id]
+        assert payload == {"language": chunk.language}
+        np.testing.assert_allclose(vector, basis(i), atol=1e-6)
+    german = {i for i, _, _ in docs.iter_vectors(NAME, [], SearchFilter(languages=("de",)))}
+    assert german == {c.id for c in chunks if c.language == "de"}
+
+
+def test_update_vectors_replaces_dense_vectors_sets_payload_and_keeps_the_rest(docs: VectorStore) -> None:
+    chunks = [make_chunk(str(i), text=f"term{i} shared") for i in range(3)]
+    sparse = SparseVector((1, 2), (1.0, 0.5))
+    docs.upsert(NAME, [make_point(c, basis(i), sparse) for i, c in enumerate(chunks)])
+    docs.update_vectors(NAME, [chunks[0].id, chunks[1].id], np.stack([basis(5), basis(6)]), {"mean": "m1"})
+    stored = {i: (payload, vector) for i, payload, vector in docs.iter_vectors(NAME, ["mean", "text"])}
+    np.testing.assert_allclose(stored[chunks[0].id][1], basis(5), atol=1e-6)
+    np.testing.assert_allclose(stored[chunks[2].id][1], basis(2), atol=1e-6)
+    assert stored[chunks[0].id][0] == {"mean": "m1", "text": "term0 shared"}
+    assert stored[chunks[2].id][0] == {"text": "term2 shared"}
+    assert ids(search_dense(docs, NAME, basis(6), 1)) == [chunks[1].id]
+    assert len(search_sparse(docs, NAME, sparse, 3)) == 3  # sparse vectors untouched
+
+
+def test_update_meta_records_state_but_refuses_another_model(docs: VectorStore) -> None:
+    moved = dataclasses.replace(META, language_means='{"version": 1}')
+    docs.update_meta(NAME, moved)
+    assert docs.get_meta(NAME) == moved
+    docs.create_collection(NAME, META)  # state is not part of what must match
+    with pytest.raises(ModelMismatchError):
+        docs.update_meta(NAME, dataclasses.replace(META, dimension=DIM + 1))
+    with pytest.raises(CollectionNotFoundError):
+        docs.update_meta("missing", META)
+
+
 def test_count_with_and_without_filters(docs: VectorStore) -> None:
     langs = ["en", "de", "ja", "en", "de", "en"]
     docs.upsert(

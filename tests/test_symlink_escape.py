@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from indexer.service import FolderIndexer
 from indexer.walk import OUTSIDE_ROOT
 from search.application.search_app import SearchApp
 from search.application.searching import make_request
@@ -55,7 +56,15 @@ def test_ui_folder_indexing_never_follows_a_link_out_of_the_root(tmp_path: Path)
         allowed_roots=(root,),
         embedding_cache=False,
     )
-    app = SearchApp(Services(settings, ClientStore(":memory:"), ModelRegistry((spec,)), FakeEmbedder))
+    app = SearchApp(
+        Services(
+            settings,
+            ClientStore(":memory:"),
+            ModelRegistry((spec,)),
+            FakeEmbedder,
+            indexer_factory=FolderIndexer,
+        )
+    )
     try:
         report = app.index_allowed_folder(str(root))
         assert report.indexed == ("docs/bees.txt",)

@@ -12,6 +12,7 @@ import pytest
 
 from indexer import pipeline
 from indexer.extract.formats import ExtractionError
+from indexer.service import FolderIndexer
 from search.application.search_app import PipelineChoice, SearchApp
 from search.application.searching import make_request
 from search.application.services import Services
@@ -34,7 +35,15 @@ def make_app(tmp_path: Path, root: Path) -> SearchApp:
         allowed_roots=(root,),
         embedding_cache=False,
     )
-    return SearchApp(Services(settings, ClientStore(":memory:"), ModelRegistry((spec,)), FakeEmbedder))
+    return SearchApp(
+        Services(
+            settings,
+            ClientStore(":memory:"),
+            ModelRegistry((spec,)),
+            FakeEmbedder,
+            indexer_factory=FolderIndexer,
+        )
+    )
 
 
 def test_reports_and_results_name_files_relative_to_the_indexed_folder(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from indexer.service import FolderIndexer
 from search.application.search_app import SearchApp
 from search.application.services import Services
 from search.core.settings import Settings
@@ -159,6 +160,7 @@ def make_services(tmp: Path, allowed_roots: Sequence[Path] = (), max_upload_mb: 
         embedder_factory=FakeEmbedder,
         sparse_factory=lambda embedder: SubwordBM25Encoder(WordHashTokenizer(), embedder.spec.name),
         reranker_factory=lambda name: LengthReranker(),
+        indexer_factory=FolderIndexer,
     )
 
 

@@ -22,12 +22,10 @@ class LazyEvalWorkspace:
         self._lock = threading.Lock()
         self._workspace: EvalWorkspace | None = None
 
-    def get(self) -> EvalWorkspace:
-        from search.application.evaluating import EvalWorkspace
-
+    def get(self, app: SearchApp) -> EvalWorkspace:
         with self._lock:
             if self._workspace is None:
-                self._workspace = EvalWorkspace()
+                self._workspace = app.eval_workspace()
             return self._workspace
 
     def close(self) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,9 +13,8 @@ import pandas as pd
 from search.application.access import is_inside
 from search.core.errors import NotAllowedError
 from search.evaluation.leaderboard import LEADERBOARD_HEADERS, LeaderboardRow, leaderboard_rows
-from search.evaluation.plots import plot_language_heatmap, plot_report
 from search.evaluation.querysets import load_queryset
-from search.evaluation.report import PRIMARY_METRIC, EvalReport, format_report, metric_label
+from search.evaluation.report import PRIMARY_METRIC, EvalReport, metric_label
 from search.retrieval.searcher import MODES
 from ui.choices import (
     NO_SECOND_STAGE,
@@ -103,7 +100,7 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects a progress tracker
     ) -> tuple[Any, ...]:
         """Evaluate every (model, mode, second stage) pipeline on a query set; returns table, charts, report."""
-        from search.application.evaluating import PipelineSpec
+        from search.application.evaluating import pipeline_grid, write_eval_files
 
         try:
             path = allowed_queryset_folder(ctx, folder)
@@ -114,10 +111,7 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             stages = [s for s in (second_stages or []) if s in offered_stages and s != NO_SECOND_STAGE]
             if not chosen_models:
                 raise NotAllowedError("Choose at least one model.")
-            pipelines = [
-                PipelineSpec(model=model, mode=mode, reranker=stage)  # type: ignore[arg-type]
-                for model, mode, stage in itertools.product(chosen_models, chosen_modes, [None, *stages])
-            ]
+            pipelines = pipeline_grid(chosen_models, chosen_modes, stages)
             if len(pipelines) > MAX_PIPELINES:
                 raise NotAllowedError(
                     f"{len(pipelines)} pipelines is too many for one run (at most {MAX_PIPELINES})."
@@ -130,16 +124,10 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
                 progress(RUN_SHARE * max(0.0, min(1.0, float(fraction))), desc=text)
 
             report = ctx.app.evaluate(
-                queryset, pipelines, progress=update, workspace=ctx.eval_workspace.get()
+                queryset, pipelines, progress=update, workspace=ctx.eval_workspace.get(ctx.app)
             )
             progress(0.97, desc="drawing the charts")
-            out = ctx.outputs_dir / time.strftime("eval-%Y%m%d-%H%M%S")
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "report.json").write_text(
-                json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8"
-            )
-            bars = plot_report(report, out / "metrics.png")
-            heatmap = plot_language_heatmap(report, out / "languages.png", metric=PRIMARY_METRIC)
+            files = write_eval_files(report, ctx.outputs_dir / time.strftime("eval-%Y%m%d-%H%M%S"))
         except Exception as exc:  # noqa: BLE001 - any exporter failure means: stay on torch
             text = user_message(exc)
             warn(text)
@@ -160,8 +148,8 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
         if len(board) > 1:
             summary += leaderboard_html(board)
         table = pd.DataFrame(rows, columns=headers)
-        text = format_report(report) + "\n\n" + ctx.app.leaderboard_text(report, queryset)
-        return summary, table, str(bars), str(heatmap), str(out / "report.json"), text
+        text = ctx.app.report_text(report, queryset)
+        return summary, table, str(files.metrics), str(files.query_languages), str(files.report), text
 
     return evaluate
 

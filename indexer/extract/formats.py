@@ -6,36 +6,16 @@ Kept apart from the extractors so that walking a folder never imports a parser.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from indexer.ocr.pages import PageReader
 from search.core.errors import AppError
+from search.core.formats import FORMATS as FORMATS  # where extractors and the walk look them up
+from search.core.formats import format_of as format_of
 from search.core.types import Section
 from search.text.language import DEFAULT_DETECTOR, LanguageDetector
 
 MB = 1024 * 1024
 
-# suffix (lower case) -> Document.format
-FORMATS: dict[str, str] = {
-    ".pdf": "pdf",
-    ".docx": "docx",
-    ".pptx": "pptx",
-    ".epub": "epub",
-    ".html": "html",
-    ".htm": "html",
-    ".xhtml": "html",
-    ".md": "md",
-    ".markdown": "md",
-    ".txt": "txt",
-    # images: read by OCR, one page per frame (multi-page TIFF)
-    ".png": "image",
-    ".jpg": "image",
-    ".jpeg": "image",
-    ".tif": "image",
-    ".tiff": "image",
-    ".webp": "image",
-    ".bmp": "image",
-}
 TEXT_FORMATS = frozenset({"html", "md", "txt"})  # read whole into memory, so a tighter limit
 ZIP_FORMATS = frozenset({"docx", "pptx", "epub"})
 
@@ -73,11 +53,6 @@ class LoaderConfig:
 
     def size_limit(self, fmt: str) -> int:
         return self.max_text_bytes if fmt in TEXT_FORMATS else self.max_binary_bytes
-
-
-def format_of(path: Path | str) -> str | None:
-    """Document.format for a path, or None for a file type the indexer does not read."""
-    return FORMATS.get(Path(path).suffix.lower())
 
 
 def human_size(n: int) -> str:

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.extract.formats import FORMATS
 from search.core.errors import InvalidCollectionNameError, NotAllowedError
+from search.core.formats import FORMATS
 from search.stores.common import validate_collection_name
 
 MAX_PATH_CHARS = 4096

@@ -9,16 +9,23 @@ slowing its timings. The plan it saves is used from the next start.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from search.application.services import Services
+from search.core.environment import apply_network_policy, prepare_process
 from search.core.reports import BackendReport
 from search.models.cpu import cpu_info
+from search.models.encoders.planning import plan_missing
+from search.models.loading import load_embedder
+from search.models.planner import log as plan_log
+from search.models.planner import plan_path
 
 log = logging.getLogger("ui")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +39,6 @@ def backend_report(services: Services, model: str | None = None) -> BackendRepor
     plan = getattr(embedder, "plan", None)
     plan_file = None
     if plan is not None and plan.measured:
-        from search.models.planner import plan_path
-
         plan_file = str(
             plan_path(services.settings.cache_dir, str(plan.key_parts.get("model", "")), plan.key)
         )
@@ -56,8 +61,6 @@ def plan_pending(services: Services, model: str | None = None) -> bool:
     """
     if services.settings.backend != "auto" or services.settings.backend_planning != "background":
         return False
-    from search.models.encoders.planning import plan_missing
-
     settings = services.settings
     return plan_missing(
         services.spec(model),
@@ -82,7 +85,7 @@ class BackgroundPlan:
         return [
             sys.executable,
             "-m",
-            "search.models.encoders.planning",
+            "search.application.backend_plans",
             "--model",
             name,
             "--cache-dir",
@@ -140,3 +143,24 @@ class BackgroundPlan:
         """End the child (server shutdown): a half-done plan is simply not saved."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
+
+
+def measure_plan(argv: Sequence[str] | None = None) -> int:
+    """Measure a model's plan in a process of its own (the UI runs this in the background, niced)."""
+    parser = argparse.ArgumentParser(description=measure_plan.__doc__)
+    parser.add_argument("--model", required=True, help="registry name or local folder")
+    parser.add_argument("--cache-dir", type=Path, required=True)
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by this much")
+    args = parser.parse_args(argv)
+    prepare_process()
+    apply_network_policy(False)
+    if args.nice and hasattr(os, "nice"):
+        os.nice(args.nice)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    plan_log.setLevel(logging.INFO)
+    load_embedder(args.model, cache_dir=args.cache_dir, backend="auto", planning="now")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(measure_plan())

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from indexer.extract.decode import HEAD_BYTES, detect_encoding
-from indexer.extract.formats import ExtractionError, format_of
+from search.application.ports import Indexer
 from search.core.errors import AppError, InvalidCollectionNameError, NotAllowedError
+from search.core.formats import format_of
 from search.stores.base import VectorStore
 from search.stores.common import validate_collection_name
 from search.stores.payload import Field
@@ -215,8 +215,9 @@ class OpenedDocument:
 class DocumentAccess:
     """Looks a result's source up and opens it after every check (see the module docstring)."""
 
-    def __init__(self, store: VectorStore) -> None:
+    def __init__(self, store: VectorStore, indexer: Indexer) -> None:
         self._store = store
+        self._indexer = indexer  # decides a text file's charset as it did when indexing
         self._verified: OrderedDict[tuple[int, ...], tuple[str, str | None]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -236,11 +237,11 @@ class DocumentAccess:
         fmt = format_of(source)
         if not source or not os.path.isabs(source) or fmt is None or fmt != payload.get(Field.FORMAT, fmt):
             raise NotAllowedError("This document cannot be opened from the browser.")
-        real_roots = [os.path.realpath(root) for root in roots]
+        real_roots = [_realpath(root) for root in roots]
         where = _serving_root(source, roots)
         if where is None or _hidden(where[1]):
             raise NotAllowedError("This document is not in a folder this server serves.")
-        real = os.path.realpath(source)
+        real = _realpath(source)
         if not any(_below(real, r) for r in real_roots):
             raise NotAllowedError("This document is not in a folder this server serves.")
         opened = self._open_checked(real, real_roots)
@@ -284,7 +285,7 @@ class DocumentAccess:
         if known is None:
             text = served_type(fmt, "").media_type in _TEXT_TYPES
             digest, utf8 = _hash_fd(fd, size, check_utf8=text)
-            known = (digest, _charset(fd, utf8, fmt == "html") if text else None)
+            known = (digest, self._indexer.text_encoding(fd, utf8, fmt == "html") if text else None)
             with self._lock:
                 self._verified[stamp] = known
                 while len(self._verified) > _VERIFIED_MEMO:
@@ -317,15 +318,6 @@ def _hash_fd(fd: int, size: int, check_utf8: bool) -> tuple[str, bool]:
     return digest.hexdigest(), valid
 
 
-def _charset(fd: int, utf8: bool, html: bool) -> str | None:
-    """The file's encoding, as the indexer decided it (so the browser shows what was indexed)."""
-    try:
-        encoding = detect_encoding(os.pread(fd, HEAD_BYTES, 0), lambda: utf8, html)
-    except ExtractionError:
-        return None
-    return codecs.lookup(encoding.name).name
-
-
 def _descriptor_path(fd: int, real: str, st: os.stat_result) -> str:
     """Where the open file lives, as the kernel reports it for the descriptor (/proc), else by comparing
     the descriptor's device and inode with the path's."""
@@ -347,11 +339,20 @@ def _serving_root(source: str, roots: Sequence[Path]) -> tuple[Path, Path] | Non
     for root in map(_absolute, roots):
         if path == root or root in path.parents:
             return root, path.relative_to(root)
-    real = Path(os.path.realpath(path))
-    for root in (Path(os.path.realpath(r)) for r in roots):
+    real = Path(_realpath(path))
+    for root in (Path(_realpath(r)) for r in roots):
         if real == root or root in real.parents:
             return root, real.relative_to(root)
     return None
+
+
+def _realpath(path: Path | str) -> str:
+    """``os.path.realpath``, but a path swapped between a link and a file while it is resolved
+    (readlink then says EINVAL) is a document that is changing, not a bug."""
+    try:
+        return os.path.realpath(path)
+    except OSError:
+        raise DocumentChangedError("This document is changing on the server; try again.") from None
 
 
 def _absolute(root: Path | str) -> Path:

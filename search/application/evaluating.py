@@ -31,16 +31,18 @@ from typing import Any, Self
 
 import numpy as np
 
-from indexer.pipeline import RAW_VECTORS, IndexConfig, VectorSettings, index_documents
+from search.application.ports import Indexer
 from search.application.services import Services
 from search.core.errors import InputError, QueryError, QuerySetError
 from search.core.reports import IndexReport
+from search.core.settings import IndexOptions
 from search.core.types import SECTION_SEPARATOR, CorpusDoc, Document, Hit, Query, QuerySet, Section
 from search.evaluation.metrics import DEFAULT_METRICS, evaluate, fold_hits, judged_queries
 from search.evaluation.querysets import queryset_source
 from search.evaluation.report import EvalReport
 from search.models.embedder import Embedder
 from search.models.reranker import Reranker
+from search.models.vector_settings import RAW_VECTORS, VectorSettings
 from search.retrieval.feedback import Feedback
 from search.retrieval.searcher import MAX_K, MODES, Mode, Searcher, clean_query
 from search.stores.base import VectorStore
@@ -89,6 +91,49 @@ class IndexedCorpus:
     report: IndexReport
 
 
+def pipeline_grid(
+    models: Sequence[str], modes: Sequence[str], rerankers: Sequence[str] = ()
+) -> list[PipelineSpec]:
+    """Every model x mode, each without a second stage and then with each reranker: the pipelines
+    ``app.py eval`` and the Evaluate tab run for the same choices."""
+    return [
+        PipelineSpec(model=model, mode=mode, reranker=reranker)  # type: ignore[arg-type]
+        for model in models
+        for mode in modes
+        for reranker in (None, *rerankers)
+    ]
+
+
+@dataclass(frozen=True)
+class EvalFiles:
+    """What an evaluation run leaves in its output folder, the same from the CLI and the UI."""
+
+    report: Path  # report.json
+    metrics: Path  # bars per metric and pipeline
+    query_languages: Path  # nDCG@10 by query language and pipeline
+    document_languages: Path  # ... by document language
+
+    def all(self) -> tuple[Path, ...]:
+        return (self.report, self.metrics, self.query_languages, self.document_languages)
+
+
+def write_eval_files(report: EvalReport, out: Path) -> EvalFiles:
+    """The report as JSON and its charts, in ``out`` (created)."""
+    import json
+
+    from search.evaluation.plots import plot_language_heatmap, plot_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "report.json"
+    path.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+    return EvalFiles(
+        report=path,
+        metrics=plot_report(report, out / "metrics.png"),
+        query_languages=plot_language_heatmap(report, out / "query_languages.png", by="query"),
+        document_languages=plot_language_heatmap(report, out / "document_languages.png", by="document"),
+    )
+
+
 class EvalWorkspace:
     """Scratch indexes of query-set corpora, one per (corpus, model, sparse encoder), reused across runs.
 
@@ -101,9 +146,7 @@ class EvalWorkspace:
     1000 set whose vectors were cached.)
     """
 
-    def __init__(
-        self, store: VectorStore | None = None, config: IndexConfig | None = None, *, ann: bool = False
-    ) -> None:
+    def __init__(self, indexer: Indexer, store: VectorStore | None = None, *, ann: bool = False) -> None:
         """``ann``: build the search index (HNSW) as an index run of the app does and search through
         it, so the figures include what the graph loses (issue 22); by default every search is exact."""
         self._folder: tempfile.TemporaryDirectory[str] | None = None
@@ -113,8 +156,9 @@ class EvalWorkspace:
             self._folder = tempfile.TemporaryDirectory(prefix="mlsearch-eval-")
             store = EdgeStore(Path(self._folder.name))
         self.store = store
-        self.config = config or IndexConfig(optimize=ann)  # without a graph every search is exact
-        self.search_index = "ann" if self.config.optimize else "exact"
+        self.indexer = indexer
+        self.options = IndexOptions(optimize=ann)  # without a graph every search is exact
+        self.search_index = "ann" if ann else "exact"
         self._indexed: dict[tuple[str, str, str | None], IndexedCorpus] = {}
         self._lock = threading.Lock()
 
@@ -142,13 +186,13 @@ class EvalWorkspace:
             if self.store.get_meta(collection) is not None:  # a half-built index from a cancelled run
                 self.store.drop_collection(collection)
             documents = corpus_documents(queryset)
-            report = index_documents(
+            report = self.indexer.index_documents(
                 documents,
                 embedder,
                 self.store,
                 collection,
                 sparse=sparse,
-                config=self.config,
+                options=self.options,
                 progress=(lambda p: progress(p.files_done, p.files_total)) if progress else None,
                 vectors=vectors,
             )
@@ -307,7 +351,7 @@ def evaluate_pipelines(
     sparse_for = _sparse_encoders(services, unique)
 
     own_workspace = workspace is None
-    space = workspace or EvalWorkspace()
+    space = workspace or EvalWorkspace(services.indexer)
     texts = _cleaned(judged)
     runs: dict[str, dict[str, dict[str, float]]] = {}
     latencies: dict[str, list[float]] = {}

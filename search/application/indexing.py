@@ -6,10 +6,10 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from indexer.pipeline import IndexConfig, index_folder
 from search.application.services import Services, default_collection
 from search.core.errors import NotAFolderError
 from search.core.reports import IndexInterrupted, IndexReport, ProgressFn
+from search.core.settings import IndexOptions
 from search.models.embed_cache import CachedEmbedder
 from search.models.embedder import Embedder
 
@@ -19,7 +19,7 @@ def index_with_services(
     folder: Path,
     model: str | None = None,
     collection: str | None = None,
-    config: IndexConfig | None = None,
+    options: IndexOptions | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> IndexReport:
@@ -38,17 +38,15 @@ def index_with_services(
         services.vector_settings_of_existing(existing) if existing else services.vector_settings(spec.name)
     )
     embedder = services.document_embedder(spec.name)
-    config = config or IndexConfig()
-    config = replace(config, loader=replace(config.loader, ocr=services.page_reader()))
     hits_before = _cache_hits(embedder)
     try:
-        report = index_folder(
+        report = services.indexer.index_folder(
             folder,
             embedder,
             services.store,
             name,
             sparse=sparse,
-            config=config,
+            options=options,
             progress=progress,
             cancel=cancel,
             vectors=vectors,

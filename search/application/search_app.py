@@ -27,11 +27,11 @@ from search.application.index_rates import IndexRate, IndexRates
 from search.application.models import ModelInfo, list_models
 from search.application.noise_floors import floor_key, read_floor, write_floor
 from search.application.searching import SearchOutcome, SearchRequest, language_warnings, make_request
-from search.application.services import Services, default_collection
+from search.application.services import IndexerFactory, Services, default_collection
 from search.application.sources import displayed_files, match_sources
 from search.core.errors import QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, OcrEngineReport, ProgressFn
-from search.core.settings import Settings
+from search.core.settings import IndexOptions, Settings
 from search.evaluation.leaderboard import (
     LeaderboardRow,
     ReferenceScores,
@@ -39,6 +39,7 @@ from search.evaluation.leaderboard import (
     leaderboard,
     mteb_task_for,
 )
+from search.evaluation.report import format_report
 from search.models.reranker import Reranker
 from search.retrieval.cue_calibration import Calibration, CueThresholds, calibration_key, shipped_calibration
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
@@ -51,7 +52,6 @@ MB = 1024 * 1024
 CUE_DEPTH = 50  # dense hits looked up to judge sparse, hybrid and reranked hits on the closeness scale
 
 if TYPE_CHECKING:  # imported where used: a cold `app.py search` needs none of them (issue 18)
-    from indexer.pipeline import IndexConfig
     from search.application.access import SavedUploads
     from search.application.backend_plans import BackgroundPlan
     from search.application.documents import DocumentAccess, OpenedDocument
@@ -104,8 +104,12 @@ class SearchApp:
         self._documents: DocumentAccess | None = None
 
     @classmethod
-    def build(cls, settings: Settings, *, any_reranker: bool = False) -> SearchApp:
-        return cls(Services.build(settings), any_reranker=any_reranker)
+    def build(
+        cls, settings: Settings, *, indexer_factory: IndexerFactory | None = None, any_reranker: bool = False
+    ) -> SearchApp:
+        """The app over ``settings``; ``indexer_factory`` is ``indexer.service.FolderIndexer`` where it
+        indexes or evaluates (search never imports the indexer: app.py and the test builders wire it)."""
+        return cls(Services.build(settings, indexer_factory), any_reranker=any_reranker)
 
     @property
     def settings(self) -> Settings:
@@ -182,9 +186,7 @@ class SearchApp:
 
     def ocr_report(self) -> OcrEngineReport:
         """The OCR engine indexing would use here: version, packs, how languages are chosen."""
-        from search.application.ocr_status import ocr_report
-
-        return ocr_report(self.services.page_reader())
+        return self.services.indexer.ocr_report()
 
     def plan_backends_in_background(self, model: str | None = None) -> bool:
         """Measure the model's backend plan in a background process if "auto" has none yet (the UI, after
@@ -401,7 +403,7 @@ class SearchApp:
             if self._documents is None:
                 from search.application.documents import DocumentAccess
 
-                self._documents = DocumentAccess(self.services.store)
+                self._documents = DocumentAccess(self.services.store, self.services.indexer)
             documents = self._documents
         return documents.open(collection, chunk_id, roots)
 
@@ -412,7 +414,7 @@ class SearchApp:
         folder: Path,
         model: str | None = None,
         collection: str | None = None,
-        config: IndexConfig | None = None,
+        options: IndexOptions | None = None,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> IndexReport:
@@ -420,7 +422,7 @@ class SearchApp:
         try:
             from search.application.indexing import index_with_services
 
-            report = index_with_services(self.services, folder, model, collection, config, progress, cancel)
+            report = index_with_services(self.services, folder, model, collection, options, progress, cancel)
         finally:
             self.catalog.invalidate()
             with self._lock:  # a fresh searcher reads the collection's languages again (the vote)
@@ -536,6 +538,10 @@ class SearchApp:
         rows, task, reference = self._leaderboard(report, queryset)
         return format_leaderboard(report, rows, task=task, origin=reference.origin)
 
+    def report_text(self, report: EvalReport, queryset: QuerySet) -> str:
+        """The report as text, then the leaderboard: what ``app.py eval`` prints and the Evaluate tab shows."""
+        return format_report(report) + "\n\n" + self.leaderboard_text(report, queryset)
+
     def _leaderboard(
         self, report: EvalReport, queryset: QuerySet
     ) -> tuple[list[LeaderboardRow], str | None, ReferenceScores]:
@@ -544,6 +550,12 @@ class SearchApp:
         models = {str(d.get("model")) for d in report.details.values() if d.get("model")}
         names = {model: self.services.spec(model).mteb_name for model in models}
         return leaderboard(report, mteb_names=names, reference=reference, task=task), task, reference
+
+    def eval_workspace(self, *, ann: bool = False) -> EvalWorkspace:
+        """A scratch store for evaluations (the caller closes it), indexed by this app's indexer."""
+        from search.application.evaluating import EvalWorkspace
+
+        return EvalWorkspace(self.services.indexer, ann=ann)
 
     def evaluate(
         self,

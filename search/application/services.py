@@ -16,19 +16,20 @@ from typing import TYPE_CHECKING, TypeVar
 
 from search.core.errors import ModelMismatchError, UnknownModelError
 from search.core.settings import Settings
-from search.models.embed_cache import CachedEmbedder, EmbeddingCache
+from search.models.embed_cache import CachedEmbedder, EmbeddingCache, model_key
 from search.models.embedder import Embedder
-from search.models.language_bias import LanguageCentering
+from search.models.language_bias import FITTED_METHOD, LanguageCentering, centering_for
+from search.models.loading import available_rerankers, load_embedder, load_reranker, model_available_offline
 from search.models.registry import ModelRegistry
 from search.models.reranker import Reranker
 from search.models.specs import ModelSpec
-from search.retrieval.feedback import Feedback
+from search.models.vector_settings import VectorSettings
+from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback
 from search.stores.base import CollectionMeta, VectorStore
 from search.text.sparse import SparseEncoder
 
-if TYPE_CHECKING:  # the indexer is imported when indexing: a cold `app.py search` skips ~0.1 s of imports
-    from indexer.ocr.pages import PageReader
-    from indexer.pipeline import VectorSettings
+if TYPE_CHECKING:
+    from search.application.ports import Indexer
 
 COLLECTION_PREFIX = "docs"
 T = TypeVar("T")
@@ -60,6 +61,7 @@ def open_store(settings: Settings) -> VectorStore:
 EmbedderFactory = Callable[[ModelSpec], Embedder]
 SparseFactory = Callable[[Embedder], SparseEncoder]
 RerankerFactory = Callable[[str], Reranker]
+IndexerFactory = Callable[[Settings], "Indexer"]
 
 
 class _Loaded:
@@ -93,8 +95,12 @@ class Services:
         embedder_factory: EmbedderFactory | None = None,
         sparse_factory: SparseFactory | None = None,
         reranker_factory: RerankerFactory | None = None,
+        indexer_factory: IndexerFactory | None = None,
     ) -> None:
         self.settings = settings
+        # Wired by whatever builds the app (app.py: FolderIndexer): search never imports the indexer.
+        self._indexer_factory = indexer_factory
+        self._indexer: Indexer | None = None
         self.store = store
         self.registry = registry or ModelRegistry()
         self._embedder_factory = embedder_factory or self._load_embedder
@@ -107,12 +113,11 @@ class Services:
         self._centerings = _Loaded()
         self._cache: EmbeddingCache | None = None
         self._cache_lock = threading.Lock()
-        self._ocr: PageReader | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
-        """The app's services: BM25 over each model's own tokenizer for sparse/hybrid, cross-encoders by name."""
-        from search.models.loading import load_reranker
+    def build(cls, settings: Settings, indexer_factory: IndexerFactory | None = None) -> Services:
+        """The app's services: BM25 over each model's own tokenizer for sparse/hybrid, cross-encoders by name;
+        ``indexer_factory`` is ``indexer.service.FolderIndexer`` where the app indexes (app.py wires it)."""
         from search.text.bm25 import SubwordBM25Encoder
 
         return cls(
@@ -122,10 +127,23 @@ class Services:
             reranker_factory=lambda name: load_reranker(
                 name, device=settings.device, allow_downloads=settings.allow_downloads
             ),
+            indexer_factory=indexer_factory,
         )
 
+    @property
+    def indexer(self) -> Indexer:
+        """The indexer this app was built with; none is a wiring bug of the front end (or test) that built it."""
+        factory = self._indexer_factory
+        if factory is None:
+            raise RuntimeError(
+                "no indexer wired: build the app with indexer_factory=FolderIndexer (see app.py)"
+            )
+        with self._cache_lock:
+            if self._indexer is None:
+                self._indexer = factory(self.settings)
+            return self._indexer
+
     def _load_embedder(self, spec: ModelSpec) -> Embedder:
-        from search.models.loading import load_embedder
 
         return load_embedder(
             spec,
@@ -144,7 +162,6 @@ class Services:
         """
         if self._embedder_factory != self._load_embedder:
             return True
-        from search.models.loading import model_available_offline
 
         return model_available_offline(spec, self.registry, self.settings.cache_dir)
 
@@ -198,12 +215,10 @@ class Services:
 
     def vector_settings(self, model: str | None = None) -> VectorSettings:
         """What a new collection of this model writes: the correction, and the feedback it was measured with."""
-        from search.retrieval.feedback import DEFAULT_FEEDBACK
 
         correction = self.centering(model)
-        from indexer.pipeline import VectorSettings
-
-        return VectorSettings(correction, DEFAULT_FEEDBACK.name if correction else None)
+        fitted = correction.with_fitting() if correction else None  # means fitted to each collection
+        return VectorSettings(fitted, DEFAULT_FEEDBACK.name if correction else None)
 
     def vector_settings_of_existing(self, meta: CollectionMeta) -> VectorSettings:
         """What more writes into an existing collection must do: exactly what it records."""
@@ -213,18 +228,16 @@ class Services:
                 f"This version computes a different language correction for {meta.model!r} than the one the "
                 f"collection records ({meta.correction!r}); index into a new collection (--collection NAME)."
             )
-        from indexer.pipeline import VectorSettings
-
         return VectorSettings(correction, feedback.name if feedback else None)
 
     def vector_settings_of(self, meta: CollectionMeta) -> tuple[LanguageCentering | None, Feedback | None]:
         """The correction and feedback a collection records, rebuilt for searching it."""
-        from search.retrieval.feedback import Feedback
 
         spec = self.model_of(meta)
         correction = None
         if meta.correction is not None:
             correction = self._centerings.get(spec.name, lambda: self._load_centering(spec))
+            correction = correction.with_fitting(meta.correction.startswith(f"{FITTED_METHOD}:"))
         try:
             feedback = Feedback.parse(meta.feedback) if meta.feedback else None
         except (ValueError, KeyError) as exc:
@@ -235,8 +248,6 @@ class Services:
         return correction, feedback
 
     def _load_centering(self, spec: ModelSpec) -> LanguageCentering:
-        from search.models.embed_cache import model_key
-        from search.models.language_bias import centering_for
 
         embedder = self.embedder(spec.name)
         key = model_key(embedder.spec, getattr(embedder, "max_tokens", None))
@@ -254,7 +265,6 @@ class Services:
         """Registry rerankers whose files are on this machine: what a UI may offer (never free-form names)."""
         if self._reranker_factory is None:
             return []
-        from search.models.loading import available_rerankers
 
         return available_rerankers()
 
@@ -264,23 +274,9 @@ class Services:
             raise UnknownModelError(f"No reranker {name!r} is available.")
         return self._rerankers.get(name, lambda: factory(name))
 
-    def page_reader(self) -> PageReader | None:
-        """OCR of scanned pages and images (None when the settings turn it off): one engine, found on
-        first use, and one cache of read pages beside the models, shared by every index run."""
-        if not self.settings.ocr:
-            return None
-        with self._cache_lock:
-            if self._ocr is None:
-                from indexer.ocr.cache import OcrCache
-                from indexer.ocr.pages import OcrOptions, PageReader
-
-                options = OcrOptions(languages=self.settings.ocr_languages)
-                self._ocr = PageReader(options, OcrCache.in_dir(self.settings.cache_dir))
-            return self._ocr
-
     def close(self) -> None:
         self.store.close()
         if self._cache is not None:
             self._cache.close()
-        if self._ocr is not None and self._ocr.cache is not None:
-            self._ocr.cache.close()
+        if self._indexer is not None:
+            self._indexer.close()

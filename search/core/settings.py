@@ -46,3 +46,14 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields changed; ``None`` values leave a field as it is."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """What a front end may set for one index run; None keeps the indexer's own default."""
+
+    chunk_tokens: int | None = None  # longest chunk in model tokens, prompt included
+    overlap_tokens: int | None = None
+    batch_size: int | None = None  # chunks per embed + write round trip
+    max_file_mb: float | None = None  # size cap on text files (the only formats read whole into memory)
+    optimize: bool = True  # build the ANN index after the run (off: every search is exact)

@@ -14,18 +14,21 @@ from dataclasses import replace
 
 from search.core.types import UNDETERMINED, QuerySet
 from search.text.language import detect_language
+from search.text.query_language import detect_query_language
 
-DETECTOR = "the app's language detector (search.text.language: Unicode script, then langdetect)"
+DETECTOR = "the app's language identifier (search.text.language: prose, script, then fastText lid.176)"
 QUERY_LANGUAGES = "query languages"  # metadata keys: how the languages in the report were obtained
 DOCUMENT_LANGUAGES = "document languages"
 
 
-def detect_languages(texts: Sequence[str]) -> list[str]:
+def detect_languages(texts: Sequence[str], queries: bool = False) -> list[str]:
     """The one call evaluation makes to tell texts' languages (ISO 639-1, "und" when unsure).
 
-    One function on purpose: short queries are hard for langdetect, and a detector
-    made for them can replace this one here without touching readers or reports.
+    The identifier the indexer and the search use: documents as the indexer reads them,
+    queries as a search reads them (a best guess for any text with a letter).
     """
+    if queries:
+        return [detect_query_language(text).code for text in texts]
     return [detect_language(text) for text in texts]
 
 
@@ -45,7 +48,9 @@ def fill_languages(
     query_ids = [qid for qid in judged if qid in queries and qid in queryset.queries]
     doc_ids = [doc for doc in queryset.corpus if doc in relevant and doc in documents]
     new_queries = dict(queryset.queries)
-    for qid, language in zip(query_ids, detect_languages([new_queries[q].text for q in query_ids])):
+    for qid, language in zip(
+        query_ids, detect_languages([new_queries[q].text for q in query_ids], queries=True)
+    ):
         new_queries[qid] = replace(new_queries[qid], language=language)
     new_corpus = dict(queryset.corpus)
     texts = [_document_text(new_corpus[d].title, new_corpus[d].text) for d in doc_ids]

@@ -12,11 +12,22 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from search.core.errors import QuerySetError
 from search.core.types import CorpusDoc, Query, QuerySet
 
 XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
+# The 48 articles' first 24 (paragraphs 0-119, 632 questions) and last 24 (120-239, 558): a development
+# and a test half for constants tuned on XQuAD (pass as ``limit``).
+DEV_HALF = slice(0, 120)
+TEST_HALF = slice(120, None)
+T = TypeVar("T")
+
+
+def _cut(items: list[T], limit: int | slice | None) -> list[T]:
+    """The first ``limit`` items, or the ``limit`` slice of them."""
+    return items[limit] if isinstance(limit, slice) else items[:limit]
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ def read_xquad(evaldata: Path | str, lang: str) -> list[XQuADParagraph]:
     return paragraphs
 
 
-def xquad_same_language(evaldata: Path | str, lang: str, limit: int | None = None) -> QuerySet:
+def xquad_same_language(evaldata: Path | str, lang: str, limit: int | slice | None = None) -> QuerySet:
     """Questions in ``lang`` -> paragraphs in ``lang``, built as MTEB's XQuADRetrieval builds it.
 
     MTEB (``XQuADRetrieval.load_data``): contexts are deduplicated by text; questions are
@@ -58,7 +69,7 @@ def xquad_same_language(evaldata: Path | str, lang: str, limit: int | None = Non
     question is relevant to every paragraph it was asked about. Texts are stripped, as the
     Hugging Face ``xquad`` loader does. ``limit`` keeps the first N paragraphs (smoke runs).
     """
-    paragraphs = read_xquad(evaldata, lang)[:limit]
+    paragraphs = _cut(read_xquad(evaldata, lang), limit)
     corpus: dict[str, CorpusDoc] = {}
     doc_of_text: dict[str, str] = {}
     for paragraph in paragraphs:
@@ -89,7 +100,7 @@ def xquad_cross_lingual(
     query_langs: Sequence[str],
     doc_langs: Sequence[str],
     target: str | None = None,
-    limit: int | None = None,
+    limit: int | slice | None = None,
 ) -> QuerySet:
     """Questions in each of ``query_langs`` -> one pool of the paragraphs of all ``doc_langs``.
 
@@ -104,7 +115,9 @@ def xquad_cross_lingual(
         raise QuerySetError(
             f"target language {target!r} is not among the document languages {list(doc_langs)}"
         )
-    by_lang = {lang: read_xquad(evaldata, lang)[:limit] for lang in dict.fromkeys([*query_langs, *doc_langs])}
+    by_lang = {
+        lang: _cut(read_xquad(evaldata, lang), limit) for lang in dict.fromkeys([*query_langs, *doc_langs])
+    }
     reference = [p.pid for p in next(iter(by_lang.values()))]
     for lang, paragraphs in by_lang.items():
         if [p.pid for p in paragraphs] != reference:
@@ -147,7 +160,10 @@ def xquad_cross_lingual(
 
 
 def xquad_r(
-    evaldata: Path | str, query_langs: Sequence[str], doc_langs: Sequence[str], limit: int | None = None
+    evaldata: Path | str,
+    query_langs: Sequence[str],
+    doc_langs: Sequence[str],
+    limit: int | slice | None = None,
 ) -> QuerySet:
     """XQuAD-R (LAReQA): questions -> one pool of answer *sentences* in all ``doc_langs``.
 
@@ -157,7 +173,9 @@ def xquad_r(
     ``answer_start``. ``limit`` keeps the first N paragraphs.
     """
     folder = Path(evaldata) / "xquad-r"
-    data = {lang: _read_xquad_r(folder, lang)[:limit] for lang in dict.fromkeys([*query_langs, *doc_langs])}
+    data = {
+        lang: _cut(_read_xquad_r(folder, lang), limit) for lang in dict.fromkeys([*query_langs, *doc_langs])
+    }
     corpus: dict[str, CorpusDoc] = {}
     answer_sentence: dict[tuple[str, str], str] = {}
     for lang in doc_langs:

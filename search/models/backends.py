@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -420,3 +421,37 @@ def _remember_failure(marker: Path, exc: BaseException) -> None:
     log.warning("%s: ONNX Runtime not used (%s)", marker.name, exc)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps({"error": str(exc)[:500], "version": _EXPORT_VERSION}))
+
+
+class Runner:
+    """One backend's forward pass, built on first use and then shared by every view of the embedder.
+
+    Each runner has its own lock: with queries on ONNX Runtime and passages on torch,
+    a search does not wait behind an indexing batch.
+    """
+
+    def __init__(self, backend: str, build: Callable[[], Any], source: Path | str = "") -> None:
+        self.backend = backend
+        self.source = str(source)  # the files it runs (model folder or ONNX export), for error messages
+        self._build: Callable[[], Any] | None = build
+        self._model: Any = None
+        self._build_lock = threading.Lock()
+        self.lock = threading.Lock()
+
+    @classmethod
+    def ready(cls, backend: str, model: Any, source: Path | str = "") -> Runner:
+        runner = cls(backend, lambda: model, source)
+        runner.get()
+        return runner
+
+    def get(self) -> Any:
+        if self._build is not None:
+            with self._build_lock:
+                if self._build is not None:
+                    self._model = self._build()
+                    self._build = None
+        return self._model
+
+    @property
+    def built(self) -> bool:
+        return self._build is None

@@ -186,3 +186,14 @@ def foreign_cores(start: CpuSample | None, end: CpuSample | None) -> float | Non
     if start is None or end is None or end.wall <= start.wall:
         return None
     return max(0.0, ((end.busy - start.busy) - (end.own - start.own)) / (end.wall - start.wall))
+
+
+def pick_device(device: str | None = None) -> str:
+    """CUDA when torch sees a GPU; the CPU without importing torch where no GPU driver exists."""
+    if device:
+        return device
+    if not cuda_possible():
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 from search.core.errors import ModelNotAvailableError
-from search.models.specs import BUNDLED_SOURCE
+from search.models.encoders.bundled import ensure_bundled_model
+from search.models.specs import BUNDLED_SOURCE, ModelSpec
 
 _HUB_IGNORE = (  # other runtimes' weights: the app exports its own ONNX graph when it uses one
     "*.onnx",
@@ -34,6 +35,14 @@ def looks_like_hub_id(name: str) -> bool:
     return len(parts) == 2 and all(parts) and not name.startswith((".", "~", "/"))
 
 
+def model_folder(spec: ModelSpec, *, allow_downloads: bool = False, cache_dir: Path | None = None) -> Path:
+    """A model's folder from its spec: the bundled model converted once (under the spec's own name and
+    revision), else ``resolve_folder``."""
+    if spec.source == BUNDLED_SOURCE:
+        return ensure_bundled_model(cache_dir, spec)
+    return resolve_folder(spec.source, spec.revision, allow_downloads=allow_downloads, cache_dir=cache_dir)
+
+
 def resolve_folder(
     source: str,
     revision: str | None,
@@ -42,10 +51,9 @@ def resolve_folder(
     cache_dir: Path | None = None,
     what: str = "model",
 ) -> Path:
-    """A local folder holding a model: bundled (converted once), a local folder, or the HF cache/hub."""
+    """A local folder holding a model: bundled (the catalog's spec; a caller holding a spec passes it
+    through ``model_folder``), a local folder, or the HF cache/hub."""
     if source == BUNDLED_SOURCE:
-        from search.models.encoders.bundled import ensure_bundled_model
-
         return ensure_bundled_model(cache_dir)
     local = Path(source).expanduser()
     if local.is_dir():

@@ -7,14 +7,26 @@ network policy built once at the entry point).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 from search.core.errors import InputError, ModelNotAvailableError
 from search.models.backends import Backend
+from search.models.cpu import pick_device
 from search.models.embedder import Embedder
+from search.models.encoders.cross_encoder import load_causal_yes_no, load_sequence_classifier
 from search.models.encoders.planning import Planning
-from search.models.hub import is_available_offline, resolve_folder
+from search.models.encoders.static import (
+    StaticEmbedder,
+    base_model_of,
+    distiller_installed,
+    ensure_distilled,
+    is_distilled,
+)
+from search.models.encoders.transformers import TransformersEmbedder
+from search.models.encoders.use import UseEmbedder, use_installed
+from search.models.hub import is_available_offline, model_folder, resolve_folder
 from search.models.registry import ModelRegistry, RerankerRegistry
 from search.models.reranker import Reranker
 from search.models.specs import DISTILLED_PREFIX, ModelSpec, RerankerFamily
@@ -37,19 +49,13 @@ def load_embedder(
     for the model (search.models.encoders.planning): measure "now", or run on the
     provisional choice and measure "later".
     """
-    from search.models.encoders.transformers import TransformersEmbedder
-
     registry = registry or ModelRegistry()
     spec = model if isinstance(model, ModelSpec) else registry.get(model)
     if spec.family == "use":
-        from search.models.encoders.use import UseEmbedder
-
         return UseEmbedder(spec)
     if spec.family == "model2vec":
-        from search.models.encoders.static import StaticEmbedder
-
         return StaticEmbedder(spec, static_folder(spec, registry, cache_dir, allow_downloads=allow_downloads))
-    folder = resolve_folder(spec.source, spec.revision, allow_downloads=allow_downloads, cache_dir=cache_dir)
+    folder = model_folder(spec, allow_downloads=allow_downloads, cache_dir=cache_dir)
     return TransformersEmbedder.from_folder(
         folder,
         spec,
@@ -65,18 +71,12 @@ def static_folder(
     spec: ModelSpec, registry: ModelRegistry, cache_dir: Path | None, *, allow_downloads: bool = False
 ) -> Path:
     """A distilled model's folder, distilled from its base model on first use (minutes, once)."""
-    import logging
-
-    from search.models.encoders.static import base_model_of, ensure_distilled
-
     if not spec.source.startswith(DISTILLED_PREFIX):
         return resolve_folder(
             spec.source, spec.revision, allow_downloads=allow_downloads, cache_dir=cache_dir
         )
     base = registry.get(base_model_of(spec))
-    base_folder = resolve_folder(
-        base.source, base.revision, allow_downloads=allow_downloads, cache_dir=cache_dir
-    )
+    base_folder = model_folder(base, allow_downloads=allow_downloads, cache_dir=cache_dir)
     return ensure_distilled(spec, base_folder, cache_dir, log=logging.getLogger(__name__).warning)
 
 
@@ -85,12 +85,8 @@ def model_available_offline(
 ) -> bool:
     """Whether the model can load on this machine without a network (a model built locally counts)."""
     if spec.family == "use":
-        from search.models.encoders.use import use_installed
-
         return use_installed()
     if spec.source.startswith(DISTILLED_PREFIX):
-        from search.models.encoders.static import base_model_of, distiller_installed, is_distilled
-
         if is_distilled(spec, cache_dir):
             return True
         base = (registry or ModelRegistry()).get(base_model_of(spec))
@@ -123,9 +119,6 @@ def load_reranker(
     allow_downloads: bool = False,
 ) -> Reranker:
     """A registry name, alias, hub id or local folder -> a ready reranker (offline unless allowed)."""
-    from search.models.encoders.cross_encoder import load_causal_yes_no, load_sequence_classifier
-    from search.models.encoders.transformers import pick_device
-
     registry = registry or RerankerRegistry()
     spec = registry.get(name)
     known = spec.name in registry.names()

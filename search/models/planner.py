@@ -45,6 +45,7 @@ import numpy as np
 
 from search.models.backends import PRECISION_ORDER
 from search.models.cpu import CpuInfo, CpuSample, cpu_sample, foreign_cores
+from search.models.reference_text import reference_sentences
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +196,6 @@ _NO_SPACES = ("ja", "th", "zh")
 
 def probe() -> Probe:
     """Built from the project's parallel reference text (search/models/language_reference)."""
-    from search.models.language_bias import reference_sentences
-
     texts = reference_sentences()
     langs = sorted(texts)
     n = len(texts[langs[0]])

@@ -88,6 +88,9 @@ class CollectionMeta:
     # search.retrieval.feedback); None: raw model vectors (collections of earlier versions).
     correction: str | None = None
     feedback: str | None = None
+    # The correction's state that moves as chunks come and go (search.models.language_bias.FittedMeans,
+    # as JSON): written by the indexer, never part of what makes two metas compatible.
+    language_means: str | None = None
     schema: int = SCHEMA_VERSION
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -216,6 +219,24 @@ class VectorStore(Protocol):
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredPoint]:
         """Points by id (score 0), in the order given, missing ids left out."""
+        ...
+
+    def iter_vectors(
+        self, name: str, fields: Sequence[str], flt: SearchFilter | None = None
+    ) -> Iterator[tuple[str, dict[str, Any], np.ndarray]]:
+        """(id, selected payload fields, stored dense vector) of every point matching ``flt``."""
+        ...
+
+    def update_vectors(
+        self, name: str, ids: Sequence[str], vectors: np.ndarray, payload: Mapping[str, Any]
+    ) -> None:
+        """Replace the dense vectors of these points and set ``payload``'s fields on all of them
+        (their other fields and sparse vectors stay)."""
+        ...
+
+    def update_meta(self, name: str, meta: CollectionMeta) -> None:
+        """Record ``meta`` for an existing collection; it must describe the same vectors
+        (only fields that are not compared, such as ``language_means``, may differ)."""
         ...
 
     def optimize(self, name: str) -> None:

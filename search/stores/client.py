@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -275,7 +275,61 @@ class ClientStore:
         with self._errors(name):
             self._client.delete(name, points_selector=selector, wait=True)
 
+    def update_vectors(
+        self, name: str, ids: Sequence[str], vectors: np.ndarray, payload: Mapping[str, Any]
+    ) -> None:
+        if not len(ids):
+            return
+        check_dimension(name, self._known_meta(name), [Point(ids[0], vectors[0], {})])
+        for start in range(0, len(ids), UPSERT_BATCH):
+            part: list[Any] = list(ids[start : start + UPSERT_BATCH])
+            changes = [
+                models.PointVectors(id=i, vector={DENSE: _floats(v)})
+                for i, v in zip(part, vectors[start : start + len(part)])
+            ]
+            with self._errors(name):
+                self._client.update_vectors(name, points=changes, wait=True)
+                if payload:
+                    self._client.set_payload(name, payload=dict(payload), points=part, wait=True)
+
+    def update_meta(self, name: str, meta: CollectionMeta) -> None:
+        validate_collection_name(name)
+        existing = self.get_meta(name)
+        if existing is None:
+            raise not_found_error(name, self.list_collections())
+        if meta_conflict(existing, meta):
+            raise mismatch_error(name, existing, meta)
+        if self._meta_from_collection(name) is not None:
+            with self._serial, self._errors(name):
+                self._client.update_collection(name, metadata={META_KEY: meta.to_json()})
+        else:
+            self._registry_put(name, meta)
+        with self._metas_lock:
+            self._metas[name] = meta
+
     # ---- reads ------------------------------------------------------------------------------------
+
+    def iter_vectors(
+        self, name: str, fields: Sequence[str], flt: SearchFilter | None = None
+    ) -> Iterator[tuple[str, dict[str, Any], np.ndarray]]:
+        native = _search_filter(flt)
+        offset: Any = None
+        while True:
+            with self._errors(name):
+                records, offset = self._client.scroll(
+                    name,
+                    limit=SCROLL_PAGE,
+                    offset=offset,
+                    scroll_filter=native,
+                    with_payload=list(fields) or False,
+                    with_vectors=[DENSE],
+                )
+            for record in records:
+                vector = _dense_of(record.vector)
+                if vector is not None:
+                    yield str(record.id), dict(record.payload or {}), vector
+            if offset is None:
+                return
 
     def iter_payloads(self, name: str, fields: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         offset: Any = None

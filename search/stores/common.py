@@ -35,7 +35,7 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCT = 200
 HNSW_EF = 512  # search-time beam width
 SCROLL_PAGE = 1000
-_NOT_COMPARED = ("extra", "model_source")
+_NOT_COMPARED = ("extra", "model_source", "language_means")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
@@ -55,8 +55,9 @@ def validate_collection_name(name: str) -> str:
 def meta_conflict(existing: CollectionMeta, requested: CollectionMeta) -> str | None:
     """Why ``requested`` cannot reuse a collection built as ``existing``.
 
-    ``extra`` is informational and ``model_source`` is where the same weights were
-    loaded from (a moved folder is still the same model), so neither counts.
+    ``extra`` is informational, ``model_source`` is where the same weights were loaded
+    from (a moved folder is still the same model) and ``language_means`` is state that
+    moves with the collection's chunks, so none of them counts.
     """
     mine, theirs = existing.to_json(), requested.to_json()
     for key in _NOT_COMPARED:

@@ -58,7 +58,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -83,6 +83,7 @@ from qdrant_edge import (
     Modifier,
     PayloadSchemaType,
     PayloadSelector,
+    PointVectors,
     Prefetch,
     Query,
     QueryBatchRequest,
@@ -527,7 +528,61 @@ class EdgeStore:
             handle.shard.update(UpdateOperation.delete_points_by_filter(_edge_filter(conditions)))
             self._maybe_flush(handle)
 
+    def update_vectors(
+        self, name: str, ids: Sequence[str], vectors: np.ndarray, payload: Mapping[str, Any]
+    ) -> None:
+        if not len(ids):
+            return
+        with self._writing(name) as handle:
+            check_dimension(name, handle.meta, [Point(ids[0], vectors[0], {})])
+            for start in range(0, len(ids), self._tuning.write_batch):
+                part: list[Any] = list(ids[start : start + self._tuning.write_batch])
+                rows = vectors[start : start + len(part)]
+                changes = [PointVectors(i, {DENSE: _dense(v)}) for i, v in zip(part, rows)]
+                handle.shard.update(UpdateOperation.update_vectors(changes))
+                if payload:
+                    handle.shard.update(UpdateOperation.set_payload(part, dict(payload)))
+                self._maybe_flush(handle)
+
+    def update_meta(self, name: str, meta: CollectionMeta) -> None:
+        validate_collection_name(name)
+        with self._lock:
+            self._check_open()
+            existing = self._read_meta(name)
+            if existing is None:
+                raise not_found_error(name, self.list_collections())
+            if meta_conflict(existing, meta):
+                raise mismatch_error(name, existing, meta)
+            write_json_atomic(self._collections_dir / name / META_FILE, meta.to_json())
+            handle = self._open.get(name)
+            if handle is not None:
+                handle.meta = meta
+
     # ---- reads ------------------------------------------------------------------------------------
+
+    def iter_vectors(
+        self, name: str, fields: Sequence[str], flt: SearchFilter | None = None
+    ) -> Iterator[tuple[str, dict[str, Any], np.ndarray]]:
+        selector: Any = PayloadSelector.Include(list(fields)) if fields else False
+        native = _search_filter(flt)
+        offset: Any = None
+        while True:
+            with self._reading(name) as handle:
+                records, offset = handle.shard.scroll(
+                    ScrollRequest(
+                        offset=offset,
+                        limit=SCROLL_PAGE,
+                        filter=native,
+                        with_payload=selector,
+                        with_vector=[DENSE],
+                    )
+                )
+            for record in records:
+                vector = _dense_of(record.vector)
+                if vector is not None:
+                    yield str(record.id), dict(record.payload or {}), vector
+            if offset is None:
+                return
 
     def iter_payloads(self, name: str, fields: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         # The gate is held per page only, so an abandoned iterator never blocks close or drop.

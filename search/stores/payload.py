@@ -31,6 +31,9 @@ class Field(StrEnum):
     HEADING = "heading"
     FORMAT = "format"
     OCR = "ocr"  # read by OCR: the engine's mean word confidence (0-100); absent or null: a text layer
+    MEAN = (
+        "mean"  # id of the language mean the stored vector was corrected with (search.models.language_bias)
+    )
 
 
 # Keyword indexes every collection gets: filters (language, source, root), facets, stale-chunk deletes.
@@ -45,8 +48,8 @@ INDEXED_FIELDS: tuple[Field, ...] = (
 FILE_STATE_FIELDS: tuple[Field, ...] = (Field.SOURCE, Field.DOC_HASH, Field.N_CHUNKS)
 
 
-def encode_chunk(chunk: Chunk) -> dict[str, Any]:
-    """The payload stored with a chunk."""
+def encode_chunk(chunk: Chunk, mean: str | None = None) -> dict[str, Any]:
+    """The payload stored with a chunk (``mean``: the language mean its vector was corrected with)."""
     payload = {
         Field.TEXT: chunk.text,
         Field.SOURCE: chunk.source,
@@ -62,6 +65,8 @@ def encode_chunk(chunk: Chunk) -> dict[str, Any]:
     }
     if chunk.ocr is not None:
         payload[Field.OCR] = round(chunk.ocr, 1)
+    if mean is not None:
+        payload[Field.MEAN] = mean
     return {key.value: value for key, value in payload.items()}  # plain str keys for every backend
 
 

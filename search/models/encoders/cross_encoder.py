@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search.core.types import Hit
+from search.models.encoders.transformers import pad_batch
 from search.models.encoders.weights import refusing_unsafe_pickles
 from search.models.reranker import order_by_scores
 
@@ -120,8 +121,6 @@ class SequenceClassificationReranker(_PairScorer):
     def _forward(self, batch: list[list[int]]) -> list[float]:
         import torch
 
-        from search.models.encoders.transformers import pad_batch
-
         input_ids, mask = pad_batch(batch, self._pad_id, "right")
         with self._lock, torch.inference_mode():
             logits = self._model(
@@ -181,8 +180,6 @@ class CausalYesNoReranker(_PairScorer):
 
     def _forward(self, batch: list[list[int]]) -> list[float]:
         import torch
-
-        from search.models.encoders.transformers import pad_batch
 
         # Left padding puts every row's last token in the last position.
         input_ids, mask = pad_batch(batch, self._pad_id, "left")

@@ -11,37 +11,44 @@ included), "replan" measures even when a plan is cached, and "later" runs on the
 provisional choice (bf16 where the CPU runs it natively, else torch fp32: neither
 needs an export) and leaves the measuring to a later run, e.g. the background
 run the UI starts after its first-launch indexing (``python -m
-search.models.encoders.planning``).
+search.application.backend_plans``).
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from search.models.backends import (
     PRECISION_ORDER,
+    Runner,
     build_runner,
     onnx_available,
     onnx_dir,
     torch_bf16_supported,
     weights_signature,
 )
-from search.models.cpu import cpu_info, library_versions
-from search.models.planner import Plan, load_plan, measure, plan_key, plan_path, probe, provisional, save_plan
+from search.models.cpu import cpu_info, library_versions, pick_device
+from search.models.encoders.weights import refusing_unsafe_pickles
+from search.models.hub import model_folder
+from search.models.planner import (
+    Candidate,
+    Plan,
+    load_plan,
+    measure,
+    plan_key,
+    plan_path,
+    probe,
+    provisional,
+    save_plan,
+)
 from search.models.planner import log as plan_log
 from search.models.specs import ModelSpec
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
-
-    from search.models.encoders.transformers import Runner, TransformersEmbedder
 
 # "background" is "later" for loading; it tells the UI to start the measuring process itself.
 Planning = Literal["now", "later", "background", "replan"]
@@ -60,8 +67,6 @@ class ModelFiles:
     def load_fp32(self) -> PreTrainedModel:
         import torch
         from transformers import AutoModel
-
-        from search.models.encoders.weights import refusing_unsafe_pickles
 
         with refusing_unsafe_pickles(self.folder):
             model = AutoModel.from_pretrained(self.folder, local_files_only=True, dtype=torch.float32)
@@ -128,25 +133,20 @@ def plan_missing(
     spec: ModelSpec, *, cache_dir: Path, device: str | None = None, allow_downloads: bool = False
 ) -> bool:
     """Whether "auto" would run this model on the provisional choice (checked without loading it)."""
-    from search.models.encoders.transformers import pick_device
-    from search.models.hub import resolve_folder
-
     device = pick_device(device)
     if device != "cpu":
         return False
-    folder = resolve_folder(spec.source, spec.revision, allow_downloads=allow_downloads, cache_dir=cache_dir)
+    folder = model_folder(spec, allow_downloads=allow_downloads, cache_dir=cache_dir)
     return cached_plan(ModelFiles(folder, model_id(spec), cache_dir, device)) is None
 
 
 def runners_for(
     backend: str,
     files: ModelFiles,
-    view: Callable[[Runner], TransformersEmbedder],
+    view: Callable[[Runner], Candidate],
     planning: Planning,
 ) -> tuple[Runner, Runner, Plan | None]:
     """(passages' runner, queries' runner, the plan followed); runners not built until first used."""
-    from search.models.encoders.transformers import Runner
-
     if backend != "auto" or files.device != "cpu":
         name = "torch" if backend == "auto" else backend
         runner = Runner(name, lambda: files.build(name), source=files.weights(name))
@@ -168,8 +168,6 @@ def runners_for(
 
 
 def _lazy(plan: Plan, files: ModelFiles) -> tuple[Runner, Runner, Plan]:
-    from search.models.encoders.transformers import Runner
-
     documents = Runner(
         plan.documents, lambda: files.build(plan.documents), source=files.weights(plan.documents)
     )
@@ -179,12 +177,8 @@ def _lazy(plan: Plan, files: ModelFiles) -> tuple[Runner, Runner, Plan]:
     return documents, queries, plan
 
 
-def make_plan(
-    files: ModelFiles, view: Callable[[Runner], TransformersEmbedder]
-) -> tuple[Plan, dict[str, Runner]]:
+def make_plan(files: ModelFiles, view: Callable[[Runner], Candidate]) -> tuple[Plan, dict[str, Runner]]:
     """Measure the candidates on this machine, cache the plan, log its figures; the built runners."""
-    from search.models.encoders.transformers import Runner
-
     cpu = cpu_info()
     fp32: list[PreTrainedModel] = []
 
@@ -206,8 +200,8 @@ def make_plan(
         makers["bf16-autocast"] = lambda: files.build("bf16-autocast", shared_fp32)
     runners: dict[str, Runner] = {}
 
-    def builder(name: str) -> Callable[[], TransformersEmbedder]:
-        def build() -> TransformersEmbedder:
+    def builder(name: str) -> Callable[[], Candidate]:
+        def build() -> Candidate:
             runners[name] = Runner.ready(name, makers[name](), source=files.weights(name))
             return view(runners[name])
 
@@ -239,28 +233,3 @@ def make_plan(
     if saved:
         plan_log.info("plan saved in %s", path)
     return plan, {name: runners[name] for name in alive}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Measure a model's plan in a process of its own (the UI runs this in the background, niced)."""
-    from search.core.environment import apply_network_policy, prepare_process
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--model", required=True, help="registry name or local folder")
-    parser.add_argument("--cache-dir", type=Path, required=True)
-    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by this much")
-    args = parser.parse_args(argv)
-    prepare_process()
-    apply_network_policy(False)
-    if args.nice and hasattr(os, "nice"):
-        os.nice(args.nice)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    plan_log.setLevel(logging.INFO)
-    from search.models.loading import load_embedder
-
-    load_embedder(args.model, cache_dir=args.cache_dir, backend="auto", planning="now")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

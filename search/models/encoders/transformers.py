@@ -10,7 +10,6 @@ different ones.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search.core.errors import CorruptModelError
-from search.models.backends import BACKENDS, Backend
+from search.core.paths import default_cache_dir
+from search.models.backends import BACKENDS, Backend, Runner
+from search.models.cpu import pick_device
+from search.models.encoders.planning import ModelFiles, Planning, model_id, runners_for
 from search.models.encoders.weights import check_pickled_weights, refusing_unsafe_pickles
+from search.models.scratch import remove_stale_temporaries
 from search.models.specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -28,7 +31,6 @@ if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
     from transformers import PreTrainedModel
 
-    from search.models.encoders.planning import Planning
     from search.models.planner import Plan
 
 
@@ -178,53 +180,6 @@ def pool_numpy(hidden: np.ndarray, mask: np.ndarray, pooling: str) -> np.ndarray
     raise ValueError(f"unknown pooling {pooling!r}")
 
 
-def pick_device(device: str | None = None) -> str:
-    """CUDA when torch sees a GPU; the CPU without importing torch where no GPU driver exists."""
-    if device:
-        return device
-    from search.models.cpu import cuda_possible
-
-    if not cuda_possible():
-        return "cpu"
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-class Runner:
-    """One backend's forward pass, built on first use and then shared by every view of the embedder.
-
-    Each runner has its own lock: with queries on ONNX Runtime and passages on torch,
-    a search does not wait behind an indexing batch.
-    """
-
-    def __init__(self, backend: str, build: Callable[[], Any], source: Path | str = "") -> None:
-        self.backend = backend
-        self.source = str(source)  # the files it runs (model folder or ONNX export), for error messages
-        self._build: Callable[[], Any] | None = build
-        self._model: Any = None
-        self._build_lock = threading.Lock()
-        self.lock = threading.Lock()
-
-    @classmethod
-    def ready(cls, backend: str, model: Any, source: Path | str = "") -> Runner:
-        runner = cls(backend, lambda: model, source)
-        runner.get()
-        return runner
-
-    def get(self) -> Any:
-        if self._build is not None:
-            with self._build_lock:
-                if self._build is not None:
-                    self._model = self._build()
-                    self._build = None
-        return self._model
-
-    @property
-    def built(self) -> bool:
-        return self._build is None
-
-
 class TransformersEmbedder:
     """Any ModelSpec on torch/transformers: prompts, pooling and packaged layers as the authors did.
 
@@ -287,10 +242,6 @@ class TransformersEmbedder:
         else torch fp32). A GPU always runs torch. Nothing is built until first used:
         a search whose queries run on ONNX Runtime imports no torch.
         """
-        from search.core.paths import default_cache_dir
-        from search.models.encoders.planning import ModelFiles, model_id, runners_for
-        from search.models.scratch import remove_stale_temporaries
-
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         device = (
