@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from search.application.index_rates import IndexRates
+from search.core.errors import NotAllowedError
 from search.core.reports import IndexReport
 from tests.ui_harness import FAKE_MODEL, OTHER_MODEL, make_app, write_documents
 from ui.choices import compare_defaults, compare_offer
@@ -59,5 +62,23 @@ def test_compare_defaults_pair_the_same_folder_and_never_unrelated_collections(t
         assert [pick[0] for pick in compare_defaults(app)][:2] == [own, target]
         note, model = compare_offer(app, own)
         assert model is None and target in note
+    finally:
+        app.close()
+
+
+def test_from_the_browser_only_folders_it_may_index_are_indexed_again(tmp_path: Path) -> None:
+    """A folder the CLI indexed outside the allowed roots may have gained files nobody chose to make
+    searchable: the browser's offer refuses it in one line with the command to run instead."""
+    app = make_app(tmp_path)
+    try:
+        mine = write_documents(tmp_path / "mine")
+        app.index_folder(mine, FAKE_MODEL)
+        own = app.collection_for(FAKE_MODEL)
+        with pytest.raises(NotAllowedError, match="python app.py index .* --model") as refused:
+            app.index_with_second_model(own, OTHER_MODEL, within=(tmp_path / "elsewhere",))
+        assert "\n" not in str(refused.value)
+        assert app.catalog.get(app.collection_for(OTHER_MODEL)) is None  # nothing was written
+        reports = app.index_with_second_model(own, OTHER_MODEL, within=(tmp_path,))
+        assert reports and reports[0].chunks_written > 0
     finally:
         app.close()

@@ -115,7 +115,9 @@ def _index_offer_fn(ctx: UiContext) -> Callable[..., tuple[Any, Any, Any, Any]]:
             def update(event: IndexProgress) -> None:
                 progress(event.fraction, desc=index_progress_text(event, eta_text(meter.update(event))))
 
-            reports = ctx.app.index_with_second_model(collection, model, progress=update)
+            reports = ctx.app.index_with_second_model(
+                collection, model, progress=update, within=ctx.open_roots
+            )
         except Exception as exc:  # noqa: BLE001 - a failed run is a message, the tab stays usable
             text = user_message(exc)
             warn(text)

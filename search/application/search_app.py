@@ -15,6 +15,7 @@ the query itself (one more, its voters, where the cross-lingual vote runs).
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 import time
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from search.application.access import is_inside
 from search.application.catalog import Catalog, CollectionInfo
 from search.application.index_rates import IndexRate, IndexRates
 from search.application.models import ModelInfo, list_models
@@ -29,7 +31,7 @@ from search.application.noise_floors import floor_key, read_floor, write_floor
 from search.application.searching import SearchOutcome, SearchRequest, language_warnings, make_request
 from search.application.services import IndexerFactory, Services, default_collection
 from search.application.sources import displayed_files, match_sources
-from search.core.errors import QueryError, user_message
+from search.core.errors import NotAllowedError, QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, OcrEngineReport, ProgressFn
 from search.core.settings import IndexOptions, Settings
 from search.evaluation.leaderboard import (
@@ -462,12 +464,26 @@ class SearchApp:
         return model, self.index_rates.get(self.services.spec(model).name)
 
     def index_with_second_model(
-        self, collection: str, model: str, progress: ProgressFn | None = None
+        self,
+        collection: str,
+        model: str,
+        progress: ProgressFn | None = None,
+        within: Sequence[Path] | None = None,
     ) -> list[IndexReport]:
-        """Index the folders ``collection`` was built from with ``model``: only folders already indexed here
-        (the CLI or an allowed root put them there). Into the model's default collection when that is
-        new or holds the same folders, else into ``<collection>-<model>``, so it holds these documents only."""
+        """Index the folders ``collection`` was built from with ``model``: only folders already indexed here,
+        and from a browser (``within``: the folders it may index) only those inside them, since a folder the
+        CLI indexed may hold files added since that nobody chose to make searchable from the browser. Into
+        the model's default collection when that is new or holds the same folders, else into
+        ``<collection>-<model>``, so it holds these documents only."""
         info = self.catalog.require(collection)
+        if within is not None:
+            real = [Path(root).resolve() for root in within]
+            for root in sorted(info.documents):
+                if not any(is_inside(Path(root).resolve(), allowed) for allowed in real):
+                    raise NotAllowedError(
+                        f"{root} was indexed from the command line, outside the folders this server may "
+                        f"index; run: python app.py index {shlex.quote(root)} --model {model}"
+                    )
         target = self.second_model_collection(collection, model)
         return [
             self.index_folder(Path(root), model, target, progress=progress) for root in sorted(info.documents)
