@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from indexer.service import FolderIndexer
 from search.application.search_app import SearchApp
 from search.core.settings import Settings
 from search.models.registry import ModelRegistry
@@ -72,6 +73,7 @@ def gated_app(tmp: Path, gate: threading.Event) -> SearchApp:
         embedder_factory=lambda spec: GatedEmbedder(spec, gate),
         sparse_factory=lambda embedder: SubwordBM25Encoder(WordHashTokenizer(), embedder.spec.name),
         reranker_factory=lambda name: LengthReranker(),
+        indexer_factory=FolderIndexer,
     )
     return SearchApp(services)
 
