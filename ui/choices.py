@@ -65,7 +65,7 @@ def compare_offer(app: SearchApp, collection: str | None) -> tuple[str, str | No
     offer = app.second_model_offer(info.name)
     only = f"**{info.name}** is indexed with {info.model} only: no other model has indexed its documents"
     if offer is None:
-        return only + ", and no other model runs here. Pipeline B compares another retrieval mode.", None
+        return only + ", and no other model runs here: compare retrieval modes of this collection.", None
     model, rate = offer
     if rate is not None:
         estimate = (
@@ -78,8 +78,7 @@ def compare_offer(app: SearchApp, collection: str | None) -> tuple[str, str | No
             f"{info.chunks:,} passages; {model}'s speed here is not measured yet (the progress shows it)"
         )
     return (
-        f"{only}, so pipeline B compares another retrieval mode of the same collection. To compare two models "
-        f"over the same documents, index them with **{model}**: {estimate}.",
+        f"{only}. To compare two models over the same documents, index them with **{model}**: {estimate}.",
         model,
     )
 

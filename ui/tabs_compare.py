@@ -110,9 +110,11 @@ def _index_offer_fn(ctx: UiContext) -> Callable[..., tuple[Any, Any, Any, Any]]:
             progress(None, desc="Waiting for the indexing run in progress to finish …")
             ctx.index_lock.acquire()
         try:
-            meter = EtaMeter()
+            # One index run per folder, each counting its own work from zero: a new meter for each run.
+            meters: dict[int, EtaMeter] = {}
 
             def update(event: IndexProgress) -> None:
+                meter = meters.setdefault(event.work_total, EtaMeter())
                 progress(event.fraction, desc=index_progress_text(event, eta_text(meter.update(event))))
 
             reports = ctx.app.index_with_second_model(
@@ -191,7 +193,11 @@ def build_compare_tab(ctx: UiContext) -> CompareTab:
             _pipeline_inputs(ctx, 1, second, second_mode, True),
             _pipeline_inputs(ctx, 2, third, "dense", False),
         )
-    note, offered = compare_offer(ctx.app, first)
+    try:
+        note, offered = compare_offer(ctx.app, first)
+    except Exception as exc:  # noqa: BLE001 - a note; the tab is built without it
+        warn(user_message(exc))
+        note, offered = "", None
     with gr.Row():
         offer_note = gr.Markdown(note, elem_id="compare-offer")
         offer_button = gr.Button(

@@ -234,7 +234,8 @@ def _indexing_note(ctx: UiContext, collection: str) -> str:
     bootstrap = ctx.bootstrap
     if bootstrap is None or not bootstrap.writes(collection):
         return ""
-    return f"⏳ Still indexing the sample documents ({bootstrap.status().where}): results are partial. "
+    where = bootstrap.status().where
+    return f"⏳ Still indexing the sample documents{f' ({where})' if where else ''}: results are partial. "
 
 
 def collection_changed(ctx: UiContext) -> Callable[[str | None], tuple[Any, Any]]:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from search.application.sources import MAX_ROOTS
 from search.core.errors import CollectionNotFoundError, StoreError
 from search.retrieval.searcher import MODES, Mode
 from search.stores.base import CollectionMeta, VectorStore
@@ -114,7 +115,7 @@ class Catalog:
                 return None
             chunks = self._store.count(name)
             languages = self._store.facet(name, Field.LANGUAGE.value)
-            roots = self._store.facet(name, Field.ROOT.value)
+            roots = self._store.facet(name, Field.ROOT.value, limit=MAX_ROOTS)  # uploads: a folder each
         except (StoreError, LookupError, ValueError):
             return None  # being dropped or unreadable: not offered
         ordered = dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0])))

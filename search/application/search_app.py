@@ -476,6 +476,11 @@ class SearchApp:
         the model's default collection when that is new or holds the same folders, else into
         ``<collection>-<model>``, so it holds these documents only."""
         info = self.catalog.require(collection)
+        if any(not root or not Path(root).is_absolute() for root in info.documents):
+            raise NotAllowedError(
+                f"Some documents of {collection} were not indexed from a folder (an evaluation corpus?); "
+                f"index their folder with --model {model} instead"
+            )
         if within is not None:
             real = [Path(root).resolve() for root in within]
             for root in sorted(info.documents):
