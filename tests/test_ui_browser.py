@@ -73,6 +73,19 @@ def ensure_chromium() -> Path:
     return CHROMIUM
 
 
+@contextlib.contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """Headless Debian chromium through Playwright, for a browser test module's ``browser`` fixture."""
+    executable = ensure_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield instance
+        instance.close()
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     running = start_app(tmp_path_factory.mktemp("ui-browser"))
@@ -82,14 +95,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = ensure_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(executable), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+    with chromium_browser() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 from search.application.documents import document_link
 from search.stores.base import Point
 from search.stores.payload import Field
-from tests.test_ui_browser import TIMEOUT_MS, ensure_chromium, run_search, screenshot
+from tests.test_ui_browser import TIMEOUT_MS, chromium_browser, run_search, screenshot
 from tests.ui_harness import FAKE_MODEL, RunningApp, free_port, make_app, write_queryset
 from ui.app import build_app, serve
 
@@ -79,14 +79,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = ensure_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(executable), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+    with chromium_browser() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from search.models.specs import ModelSpec
 from search.stores.edge import EdgeStore
 from search.text.bm25 import SubwordBM25Encoder
 from tests.fakes import FakeEmbedder, fake_spec
-from tests.test_ui_browser import TIMEOUT_MS, ensure_chromium, run_search, screenshot
+from tests.test_ui_browser import TIMEOUT_MS, chromium_browser, run_search, screenshot
 from tests.ui_harness import (
     FAKE_MODEL,
     OTHER_MODEL,
@@ -41,14 +41,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = ensure_chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(executable), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
+    with chromium_browser() as instance:
         yield instance
-        instance.close()
 
 
 class GatedEmbedder(FakeEmbedder):
