@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,3 +68,19 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     for row in text_rows:
         out.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
     return "\n".join(out)
+
+
+def run_json_child(script: str, args: Sequence[str], repo: Path, label: str) -> dict[str, Any]:
+    """Run a Python snippet in a fresh process with ``repo`` (this or another checkout) first on the path;
+    its last line of output is a JSON object. A failed child stops the benchmark, naming ``label``."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{label}: the run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

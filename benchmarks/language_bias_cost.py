@@ -23,15 +23,13 @@ checkout is compared with itself, correction off ("raw") and on.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from benchmarks.common import REPO, format_table
+from benchmarks.common import REPO, format_table, run_json_child
 from benchmarks.gen_corpus import generate
 
 # Runs inside each checkout (PYTHONPATH = that checkout): only APIs both sides have.
@@ -63,28 +61,9 @@ print(json.dumps({"chunks": report.chunks_written, "seconds": report.timings["to
 """
 
 
-def one_round(repo: Path, folder: Path, data: Path, cache: Path, corrected: bool) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": str(repo)}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            DRIVER,
-            str(folder),
-            str(data),
-            str(cache),
-            str(REPO / "sample_corpora"),
-            "1" if corrected else "0",
-        ],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{repo}: the round failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+def one_round(repo: Path, folder: Path, data: Path, cache: Path, corrected: bool) -> dict[str, Any]:
+    args = [str(folder), str(data), str(cache), str(REPO / "sample_corpora"), "1" if corrected else "0"]
+    return run_json_child(DRIVER, args, repo, str(repo))
 
 
 def main() -> None:

@@ -25,8 +25,6 @@ import functools
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -34,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.common import REPO, format_table
+from benchmarks.common import REPO, format_table, run_json_child
 from benchmarks.gen_corpus import generate
 from benchmarks.page_images import SCRIPT_OF, Degradation, degrade, render_pages
 
@@ -217,18 +215,7 @@ def throughput(folder: Path, setups: Sequence[tuple[str, Path, str]], rounds: in
                     "config = IndexConfig()",
                 )
             )
-            env = {**os.environ, "PYTHONPATH": str(repo)}
-            done = subprocess.run(
-                [sys.executable, "-c", script, str(folder), ocr],
-                cwd=repo,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise SystemExit(f"{label}: {done.stderr[-1500:]}")
-            results[label].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            results[label].append(run_json_child(script, [str(folder), ocr], repo, label))
     base = statistics.median(r["chunks"] / r["seconds"] for r in results[setups[0][0]])
     rows = []
     for label, _, _ in setups:
