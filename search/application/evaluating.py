@@ -27,12 +27,22 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import numpy as np
 
 from search.application.ports import Indexer
 from search.application.services import Services
+from search.application.variants import (
+    CORRECTIONS,
+    Correction,
+    check_correction,
+    expand_prompts,
+    parse_corrections,
+    prompt_record,
+    query_embedder,
+    variant_suffix,
+)
 from search.core.errors import InputError, QueryError, QuerySetError
 from search.core.reports import IndexReport
 from search.core.settings import IndexOptions
@@ -57,26 +67,32 @@ QUERY_BATCH = 256
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """One retrieval pipeline to evaluate: a model, a first stage and an optional reranker."""
+    """One retrieval pipeline to evaluate: a model, a first stage and an optional reranker, and the
+    variant of the model's vectors and query prompt (search.application.variants)."""
 
     model: str
     mode: Mode = "dense"
     reranker: str | None = None
     candidates: int = 50  # first-stage chunks a reranker re-scores (its ranking is cut there)
+    correction: Correction | None = None  # raw / corrected / vote; None: the model's default, unnamed
+    query_prompt: str | None = None  # None: the registry's; an instruction for an instruction template
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"Unknown mode {self.mode!r}; use one of {MODES}.")
+        if self.correction is not None:
+            parse_corrections([self.correction])
 
     @property
     def label(self) -> str:
-        """Short unique name for tables: the model alone for plain dense search."""
-        if self.mode == "dense" and not self.reranker:
-            return self.model
-        label = f"{self.model}/{self.mode}"
+        """Short unique name for tables: the model alone for plain dense search with its own settings,
+        the variant in brackets ("multilingual-e5-small [raw]")."""
+        label = self.model
+        if self.mode != "dense" or self.reranker:
+            label += f"/{self.mode}"
         if self.reranker:
             label += f"+{self.reranker.rstrip('/').rsplit('/', 1)[-1]}"
-        return label
+        return label + variant_suffix(self.correction, self.query_prompt)
 
 
 @dataclass(frozen=True)
@@ -92,16 +108,79 @@ class IndexedCorpus:
 
 
 def pipeline_grid(
-    models: Sequence[str], modes: Sequence[str], rerankers: Sequence[str] = ()
+    models: Sequence[str],
+    modes: Sequence[str],
+    rerankers: Sequence[str] = (),
+    corrections: Sequence[str] = (),
+    prompts: Sequence[str] = (),
+    *,
+    variants_of: Callable[[str], tuple[Correction, ...]] | None = None,
+    prompted: Callable[[str], bool] | None = None,
 ) -> list[PipelineSpec]:
-    """Every model x mode, each without a second stage and then with each reranker: the pipelines
-    ``app.py eval`` and the Evaluate tab run for the same choices."""
-    return [
-        PipelineSpec(model=model, mode=mode, reranker=reranker)  # type: ignore[arg-type]
-        for model in models
-        for mode in modes
-        for reranker in (None, *rerankers)
-    ]
+    """Every model x mode x correction x query prompt, each without a second stage and then with each
+    reranker: the pipelines ``app.py eval`` and the Evaluate tab run for the same choices.
+
+    ``corrections`` empty: each model's default, unnamed. ``prompts``: each one is a row beside the
+    model's own prompt. ``variants_of(model)`` (the corrections a model can have) and
+    ``prompted(model)`` (whether it takes a prompt) keep a model from rows it cannot have: USE gets
+    ``raw`` only, not three copies of one pipeline (``grid_notes`` says so).
+    """
+    named = parse_corrections(corrections)
+    out = []
+    for model in models:
+        allowed = variants_of(model) if variants_of else CORRECTIONS
+        chosen: list[Correction | None] = [c for c in named if c in allowed] or (
+            [allowed[0]] if named else [None]
+        )
+        own_prompts = (
+            expand_prompts(prompts) if (prompts and (prompted is None or prompted(model))) else (None,)
+        )
+        out += [
+            PipelineSpec(
+                model=model,
+                mode=cast(Mode, mode),
+                reranker=reranker,
+                correction=correction,
+                query_prompt=prompt,
+            )
+            for mode in modes
+            for correction in mode_variants(mode, chosen)
+            for prompt in (own_prompts if mode != "sparse" else (None,))
+            for reranker in (None, *rerankers)
+        ]
+    return list(dict.fromkeys(out))
+
+
+def mode_variants(mode: str, chosen: Sequence[Correction | None]) -> list[Correction | None]:
+    """The correction variants that differ in ``mode``: sparse (lexical) search reads no dense vector
+    (one row, unnamed); the vote runs in dense mode only, so hybrid's "vote" is its "corrected"."""
+    if mode == "sparse":
+        return [None]
+    if mode == "hybrid":
+        return list(dict.fromkeys("corrected" if c == "vote" else c for c in chosen))
+    return list(chosen)
+
+
+def grid_notes(
+    models: Sequence[str],
+    corrections: Sequence[str],
+    prompts: Sequence[str],
+    *,
+    variants_of: Callable[[str], tuple[Correction, ...]],
+    prompted: Callable[[str], bool],
+) -> list[str]:
+    """One line per model that does not get every variant asked for, saying why."""
+    named = parse_corrections(corrections)
+    notes = []
+    for model in models:
+        missing = [c for c in named if c not in variants_of(model)]
+        if missing:
+            notes.append(
+                f"{model} has no language correction: evaluated as 'raw' only (not {', '.join(missing)})."
+            )
+        if prompts and not prompted(model):
+            notes.append(f"{model} embeds queries without a prompt: evaluated with no prompt only.")
+    return notes
 
 
 @dataclass(frozen=True)
@@ -343,9 +422,15 @@ def evaluate_pipelines(
     models = list(dict.fromkeys(p.model for p in unique))
     for model in models:
         services.spec(model)  # unknown names fail here, listing the known ones
+    # Each pipeline's correction, and its query prompt applied to the spec: refused before any work.
+    variant = {p: check_correction(services, p.model, p.correction) for p in unique}
+    for p in unique:
+        prompt_record(services.spec(p.model), p.query_prompt)
+    # Corrected and vote pipelines search one index (the vote is query-side); raw ones their own.
+    indexes = {(p.model, variant[p] == "raw") for p in unique}
+    embeddings = {(p.model, p.query_prompt) for p in unique if p.mode != "sparse"}
     n_docs, n_queries = len(queryset.corpus), len(judged)
-    dense_models = {p.model for p in unique if p.mode != "sparse"}
-    tracker = _Progress(progress, total=len(models) * n_docs + (len(dense_models) + len(unique)) * n_queries)
+    tracker = _Progress(progress, total=len(indexes) * n_docs + (len(embeddings) + len(unique)) * n_queries)
     tracker.stage(f"loading {'the model' if len(models) == 1 else 'models'} ({', '.join(models)})")
     rerankers = {p.reranker: services.reranker(p.reranker) for p in unique if p.reranker}
     sparse_for = _sparse_encoders(services, unique)
@@ -361,66 +446,80 @@ def evaluate_pipelines(
             tracker.stage(f"loading the model {model}")
             embedder = services.document_embedder(model)  # behind the persistent cache (queries too)
             sparse = sparse_for[model]
-            tracker.stage(f"indexing the corpus with {model}: 0/{n_docs} documents")
-            t0 = time.perf_counter()
-            indexed_before = tracker.done
-            settings = services.vector_settings(model)
-            corpus = space.indexed(
-                queryset, embedder, sparse, progress=tracker.indexing(model), vectors=settings
-            )
-            tracker.done = indexed_before + n_docs  # all of it, also when the index was cached
-            index_seconds = round(time.perf_counter() - t0, 2)
-            searcher = Searcher(
-                space.store,
-                corpus.collection,
-                embedder,
-                sparse,
-                correction=settings.correction,
-                feedback=Feedback.parse(settings.feedback) if settings.feedback else None,
-            )
-            chunk_k = chunk_depth(k, corpus.chunks, corpus.documents)
-            vectors, embed_seconds = None, 0.0
-            if model in dense_models:
-                vectors, embed_seconds = _embed_queries(embedder, texts, model, tracker)
-            for spec in (p for p in unique if p.model == model):
-                reranker = rerankers.get(spec.reranker) if spec.reranker else None
-                tracker.stage(f"searching with {spec.label}: 0/{n_queries} queries")
-                run, times = run_pipeline(
-                    searcher,
-                    judged,
-                    spec,
-                    reranker,
-                    chunk_k,
-                    k,
-                    vectors=None if spec.mode == "sparse" else vectors,
-                    texts=texts,
-                    tracker=tracker,
+            queries: dict[str | None, tuple[np.ndarray, float]] = {}  # per prompt: shared by every variant
+            mine = [p for p in unique if p.model == model]
+            for raw in dict.fromkeys(variant[p] == "raw" for p in mine):
+                name = f"{model}{' (raw vectors)' if raw else ''}"
+                tracker.stage(f"indexing the corpus with {name}: 0/{n_docs} documents")
+                t0 = time.perf_counter()
+                indexed_before = tracker.done
+                settings = RAW_VECTORS if raw else services.vector_settings(model)
+                corpus = space.indexed(
+                    queryset, embedder, sparse, progress=tracker.indexing(name), vectors=settings
                 )
-                shared_ms = 0.0 if spec.mode == "sparse" else embed_seconds * 1000 / n_queries
-                runs[spec.label] = run
-                latencies[spec.label] = [t + shared_ms for t in times]
-                details[spec.label] = {
-                    "model": model,
-                    "mode": spec.mode,
-                    "reranker": spec.reranker,
-                    "documents": corpus.documents,
-                    "chunks": corpus.chunks,
-                    "index_seconds": index_seconds,  # 0 when the workspace already held the index
-                    "embed_queries_seconds": round(embed_seconds, 2),  # shared by the model's pipelines
-                    "search_seconds": round(sum(times) / 1000, 2),
-                    "query_batch": QUERY_BATCH,
-                    "documents_per_second": round(corpus.documents / index_seconds, 1)
-                    if index_seconds
-                    else None,
-                    "index_bytes": space.disk_bytes(corpus.collection),
-                    "search_index": space.search_index,  # "exact", or "ann": through the app's HNSW index
-                    "dimension": embedder.spec.dimension,
-                    # Query languages the model was not trained on: their scores are flagged, not trusted.
-                    "unsupported_query_languages": sorted(
-                        {q.language for q in judged if not embedder.spec.supports(q.language)}
-                    ),
-                    "cross_lingual": embedder.spec.cross_lingual,
-                }
+                tracker.done = indexed_before + n_docs  # all of it, also when the index was cached
+                index_seconds = round(time.perf_counter() - t0, 2)
+                searcher = Searcher(
+                    space.store,
+                    corpus.collection,
+                    embedder,
+                    sparse,
+                    correction=settings.correction,
+                    feedback=Feedback.parse(settings.feedback) if settings.feedback else None,
+                )
+                chunk_k = chunk_depth(k, corpus.chunks, corpus.documents)
+                for spec in (p for p in mine if (variant[p] == "raw") == raw):
+                    prompted = query_embedder(embedder, spec.query_prompt)
+                    vectors, embed_seconds = None, 0.0
+                    if spec.mode != "sparse":
+                        if spec.query_prompt not in queries:
+                            label = model + variant_suffix(None, spec.query_prompt)
+                            queries[spec.query_prompt] = _embed_queries(prompted, texts, label, tracker)
+                        vectors, embed_seconds = queries[spec.query_prompt]
+                    reranker = rerankers.get(spec.reranker) if spec.reranker else None
+                    pipeline = searcher.with_queries(prompted)
+                    if variant[spec] == "corrected":
+                        pipeline = pipeline.without_vote()
+                    tracker.stage(f"searching with {spec.label}: 0/{n_queries} queries")
+                    run, times = run_pipeline(
+                        pipeline,
+                        judged,
+                        spec,
+                        reranker,
+                        chunk_k,
+                        k,
+                        vectors=vectors,
+                        texts=texts,
+                        tracker=tracker,
+                    )
+                    shared_ms = 0.0 if spec.mode == "sparse" else embed_seconds * 1000 / n_queries
+                    runs[spec.label] = run
+                    latencies[spec.label] = [t + shared_ms for t in times]
+                    details[spec.label] = {
+                        "model": model,
+                        "mode": spec.mode,
+                        "reranker": spec.reranker,
+                        # raw / corrected / vote as searched (hybrid has no vote; sparse reads no dense vector)
+                        "correction": (mode_variants(spec.mode, [variant[spec]])[0] or "none (sparse)"),
+                        **prompt_record(embedder.spec, spec.query_prompt),
+                        "documents": corpus.documents,
+                        "chunks": corpus.chunks,
+                        "index_seconds": index_seconds,  # 0 when the workspace already held the index
+                        "embed_queries_seconds": round(embed_seconds, 2),  # shared by the model's pipelines
+                        "search_seconds": round(sum(times) / 1000, 2),
+                        "query_batch": QUERY_BATCH,
+                        "documents_per_second": round(corpus.documents / index_seconds, 1)
+                        if index_seconds
+                        else None,
+                        "index_bytes": space.disk_bytes(corpus.collection),
+                        "search_index": space.search_index,  # "exact", or "ann": through the app's HNSW index
+                        "dimension": embedder.spec.dimension,
+                        # Query languages the model was not trained on: their scores are flagged, not trusted.
+                        "unsupported_query_languages": sorted(
+                            {q.language for q in judged if not embedder.spec.supports(q.language)}
+                        ),
+                        "cross_lingual": embedder.spec.cross_lingual,
+                    }
     finally:
         if own_workspace:
             space.close()

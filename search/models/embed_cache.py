@@ -203,6 +203,14 @@ class CachedEmbedder:
             raise AttributeError(name)
         return getattr(self._inner, name)
 
+    def with_spec(self, spec: ModelSpec) -> CachedEmbedder:
+        """The wrapped model under other prompts, still behind this cache (its entries are keyed by the
+        prompt applied, so another query prompt never reads a vector of this one)."""
+        with_spec = getattr(self._inner, "with_spec", None)
+        if with_spec is None:
+            raise ValueError(f"{self.spec.name}: this embedder cannot change its prompts")
+        return CachedEmbedder(with_spec(spec), self._cache, self._key)
+
     @property
     def stats(self) -> CacheStats:
         return CacheStats(self._hits, self._misses)

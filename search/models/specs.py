@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
+from search.core.errors import InputError
 from search.core.settings import DEFAULT_MODEL
 
 __all__ = ["DEFAULT_MODEL", "ModelSpec", "RerankerSpec", "load_spec_file"]
@@ -68,6 +69,35 @@ class ModelSpec:
         if "{task}" not in self.query_prompt:
             return self.query_prompt
         return self.query_prompt.format(task=task or self.default_task or WEB_SEARCH_TASK)
+
+    @property
+    def takes_instruction(self) -> bool:
+        """Whether the query prompt is an instruction template: ``query_prompt`` holds "{task}" (e.g.
+        e5-instruct's "Instruct: {task}\nQuery: "), so a user's setting is the instruction it wraps."""
+        return "{task}" in self.query_prompt
+
+    @property
+    def takes_query_prompt(self) -> bool:
+        """Whether queries can be given another prompt: transformer models read one; the numpy
+        families (USE, model2vec) embed every text alike and have no prompt to change."""
+        return self.family == "transformers"
+
+    def with_query_prompt(self, prompt: str | None) -> ModelSpec:
+        """This spec with a user's query-side prompt (None: the registry's own).
+
+        For an instruction template the text is the instruction that fills "{task}"; for any
+        other model it is the literal text put before each query ("" for none). Passages keep
+        ``document_prompt``: it is what the collection's vectors were written with.
+        """
+        if prompt is None:
+            return self
+        if not self.takes_query_prompt:
+            raise InputError(f"{self.name} embeds queries without a prompt: it has no query prompt to set.")
+        if self.takes_instruction:
+            return replace(self, default_task=prompt)
+        if "{task}" in prompt:
+            raise InputError(f"{self.name} has no instruction template: a query prompt cannot hold {{task}}.")
+        return replace(self, query_prompt=prompt)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)

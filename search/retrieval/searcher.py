@@ -6,6 +6,7 @@ one that built it: vectors from two models live in unrelated spaces.
 
 from __future__ import annotations
 
+import copy
 import time
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from search.models.language_bias import LanguageCentering
 from search.models.reranker import Reranker
 from search.retrieval.feedback import Feedback, votes
 from search.retrieval.fusion import fuse
+from search.retrieval.raw_scan import RawScan
 from search.stores.base import (
     CollectionMeta,
     FusionMethod,
@@ -114,6 +116,7 @@ class Searcher:
             )
         self._correction = correction
         self._feedback = feedback
+        self._raw: RawScan | None = None  # set by ``uncorrected``: dense search scans recovered raw vectors
         self._vote_checked: tuple[float, bool] | None = None  # (when, whether the vote runs)
         self.meta: CollectionMeta = meta
 
@@ -126,8 +129,51 @@ class Searcher:
         return self._embedder
 
     def modes(self) -> tuple[Mode, ...]:
-        """Modes this collection supports: sparse and hybrid need stored sparse vectors."""
-        return MODES if self._sparse is not None else ("dense",)
+        """Modes this collection supports: sparse and hybrid need stored sparse vectors (a raw view of a
+        corrected collection has no hybrid: its dense list is an exact scan outside the store)."""
+        if self._sparse is None:
+            return ("dense",)
+        return ("dense", "sparse") if self._raw is not None else MODES
+
+    @property
+    def variant(self) -> str:
+        """Which vectors this searcher compares: "raw" (the model's own), "corrected" (the language
+        correction, no vote) or "vote" (corrected, and the best passages vote for their translations)."""
+        if self._correction is None:
+            return "raw"
+        return "vote" if self._feedback is not None else "corrected"
+
+    def with_queries(self, embedder: Embedder) -> Searcher:
+        """This searcher with queries embedded by ``embedder``: the same model under another query prompt
+        or instruction. A query-side setting: passages keep the document prompt the collection records
+        (checked), so the stored vectors stay what they are."""
+        mine = self._embedder.spec
+        if replace(embedder.spec, query_prompt=mine.query_prompt, default_task=mine.default_task) != mine:
+            raise ModelMismatchError(
+                f"Collection {self._collection!r} was built with {mine.name!r}; only its query prompt may change."
+            )
+        other = copy.copy(self)
+        other._embedder = embedder
+        return other
+
+    def without_vote(self) -> Searcher:
+        """The collection's corrected vectors searched without the vote (the "corrected" variant): the
+        same stored vectors and corrected query, one store query less."""
+        other = copy.copy(self)
+        other._feedback = None
+        return other
+
+    def uncorrected(self, scan: RawScan) -> Searcher:
+        """The collection searched as the model's raw vectors (the "raw" variant): queries uncorrected,
+        no vote, dense scores from ``scan`` (exact cosines with the recovered raw passages, see
+        search.retrieval.raw_scan). A collection written raw is its own raw variant."""
+        if self._correction is None:
+            return self.without_vote()
+        other = copy.copy(self)
+        other._correction = None
+        other._feedback = None
+        other._raw = scan
+        return other
 
     def search(
         self,
@@ -217,6 +263,8 @@ class Searcher:
         t0 = time.perf_counter()
         if mode == "hybrid":
             results = self._hybrid(searched, sparse, first_k, flt, fusion, sparse_weight)
+        elif mode == "dense" and self._raw is not None:
+            results = self._raw.search_batch([np.asarray(q) for q in searched], first_k, flt, self.meta)
         else:
             requests = [StoreQuery(dense=d, sparse=s) for d, s in zip(searched, sparse)]
             results = self._store.search_batch(self._collection, requests, first_k, flt)
@@ -290,8 +338,11 @@ class Searcher:
         if not 1 <= k <= MAX_K:
             raise QueryError(f"k must be between 1 and {MAX_K}.")
         if mode not in self.modes():
+            why = " (the raw variant of a corrected collection scans its dense vectors outside the store)"
             raise QueryError(
-                f"Mode {mode!r} is not available for collection {self._collection!r}; use one of {self.modes()}."
+                f"Mode {mode!r} is not available for collection {self._collection!r}; use one of {self.modes()}"
+                + (why if self._raw is not None and mode == "hybrid" else "")
+                + "."
             )
 
     def _read_language(self, text: str, given: str | None, timings: dict[str, float]) -> QueryLanguage:
