@@ -148,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["dense", "sparse", "hybrid"], default="dense")
     p.add_argument("--rerank", help="second stage, e.g. a cross-encoder folder or hub id")
     p.add_argument("--query-lang", help="the query's language, when detection reads it wrong (e.g. de)")
+    p.add_argument(
+        "--correction",
+        choices=("raw", "corrected", "vote"),
+        help="search another variant of the collection's vectors: raw (the model's own), corrected (the "
+        "language correction, no vote), vote (corrected + the cross-lingual vote); default: what it records",
+    )
+    p.add_argument(
+        "--query-prompt",
+        metavar="TEXT",
+        help="the text put before the query instead of the model's (e5: 'query: '); for a model with an "
+        "instruction template (e5-instruct, Qwen3) the instruction it wraps. Passages keep theirs",
+    )
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser(
@@ -171,6 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default=None, help="comma-separated models (default: the default model)")
     p.add_argument("--modes", default="dense", help="comma-separated first stages: dense,sparse,hybrid")
     p.add_argument("--rerank", help="comma-separated second stages to add to each pipeline")
+    p.add_argument(
+        "--corrections",
+        help="comma-separated language-correction variants, each its own pipeline: raw (the model's own "
+        "vectors), corrected (language means out, no vote), vote (corrected + vote: the default); a "
+        "model without a correction (USE, m2v) runs raw only",
+    )
+    p.add_argument(
+        "--query-prompt",
+        metavar="TEXT",
+        action="append",
+        help="a query prompt to evaluate beside the model's own (repeatable; '' for none); for an "
+        "instruction template, the instruction. Each is its own pipeline, recorded in report.json",
+    )
     p.add_argument("--out", type=Path, help="write report.json and PNG charts here")
     p.add_argument(
         "--search-index",
@@ -287,6 +312,8 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         model=args.model,
         max_k=MAX_K,
         query_language=args.query_lang,
+        correction=args.correction,
+        query_prompt=args.query_prompt,
     )
     outcome = app.search(request)
     result = outcome.result
@@ -315,6 +342,7 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
                     "timings_ms": dict(result.timings_ms),
                     "warnings": list(outcome.warnings),
                     "relevance_note": outcome.cue_note,
+                    **outcome.variant,  # correction searched, query prompt applied (and who set it)
                     "hits": hits,
                 }
             )
@@ -324,6 +352,11 @@ def cmd_search(app: SearchApp, args: argparse.Namespace) -> int:
         f"{len(result.hits)} results from {result.collection!r} ({shown_name(result.model)}, "
         f"{result.timings_ms.get('total', 0):.0f} ms; query read as {language})"
     )
+    if request.correction or request.query_prompt is not None:
+        print(
+            f"variant: {outcome.variant.get('correction')}, query prompt "
+            f"{shown_text(repr(outcome.variant.get('query_prompt')))}"
+        )
     if outcome.cue_note:
         print(outcome.cue_note)
     for rank, hit in enumerate(result.hits, 1):
@@ -342,13 +375,17 @@ def cmd_eval(app: SearchApp, args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from search.application.evaluating import pipeline_grid, write_eval_files
+    from search.application.evaluating import write_eval_files
     from search.evaluation.metrics import judged_queries
     from search.evaluation.querysets import load_queryset
 
     started = time.perf_counter()
     models = _split(args.models) or (app.settings.default_model,)
-    pipelines = pipeline_grid(models, _split(args.modes), _split(args.rerank))
+    pipelines, notes = app.eval_grid(
+        models, _split(args.modes), _split(args.rerank), _split(args.corrections), args.query_prompt or ()
+    )
+    for note in notes:
+        print(f"note: {shown_text(note)}", file=sys.stderr)
     bar_format = "{desc} {percentage:3.0f}%|{bar}| {elapsed}"
     with tqdm(total=1000, file=sys.stderr, bar_format=bar_format, leave=False, dynamic_ncols=True) as bar:
         bar.set_description_str("loading the query set", refresh=True)

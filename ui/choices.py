@@ -158,3 +158,32 @@ def example_queries(queryset_folder: Path | None, limit: int = 10) -> list[str]:
                 picked.append(queries[depth])
         depth += 1
     return picked
+
+
+AS_RECORDED = "as recorded"  # the collection's own vectors: what it was indexed with
+
+
+def correction_choices() -> list[tuple[str, str]]:
+    """The language-correction variants a search or comparison may pick (search.application.variants)."""
+    return [
+        ("as the collection records", AS_RECORDED),
+        ("raw: the model's own vectors", "raw"),
+        ("corrected: language means out, no vote", "corrected"),
+        ("vote: corrected + the cross-lingual vote", "vote"),
+    ]
+
+
+def chosen_correction(value: str | None) -> str | None:
+    """None for the collection's own variant; the name otherwise (checked by make_request)."""
+    return None if not value or value == AS_RECORDED else str(value)
+
+
+def chosen_prompt(text: str | None) -> str | None:
+    """An empty field keeps the model's query prompt; anything else replaces it (an instruction for
+    a model with an instruction template)."""
+    return None if text is None or not str(text).strip() else str(text)
+
+
+def chosen_prompts(text: str | None) -> list[str]:
+    """One prompt per line (the Evaluate tab compares each beside the model's own)."""
+    return [line for line in str(text or "").splitlines() if line.strip()]

@@ -13,11 +13,15 @@ from search.application.searching import MAX_UI_K
 from search.core.eta import EtaMeter, eta_text
 from search.core.reports import IndexProgress
 from ui.choices import (
+    AS_RECORDED,
     NO_SECOND_STAGE,
     all_modes,
+    chosen_correction,
+    chosen_prompt,
     collection_choices,
     compare_defaults,
     compare_offer,
+    correction_choices,
     mode_choices,
     second_stage_choices,
 )
@@ -26,6 +30,7 @@ from ui.errors import user_message, warn
 from ui.render import Column, compare_html, message, pair_rows
 from ui.tabs_index import index_progress_text
 
+SIDES = 3  # pipelines A, B, C
 OVERLAP_HEADERS = ["pipeline A", "pipeline B", "overlap@k (documents)", "only A found", "only B found"]
 
 
@@ -35,6 +40,8 @@ class PipelineInputs:
     collection: gr.Dropdown
     mode: gr.Radio
     second_stage: gr.Dropdown
+    correction: gr.Dropdown  # raw / corrected / vote: the same collection as another variant
+    query_prompt: gr.Textbox  # empty: the model's own
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,8 @@ def _column(side: ComparedSide) -> Column:
 
 def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], str]]:
     def compare(query: str, k: float, *pipeline_values: Any) -> tuple[str, list[list[object]], str]:
-        """Run the enabled pipelines (enabled, collection, mode, second stage) x 3 on one query."""
+        """Run the enabled pipelines (enabled, collection, mode, second stage) x 3 on one query; then
+        (correction, query prompt) x 3, last so that API clients of the four-value layout still work."""
         try:
             top_k = max(1, min(int(k or 10), MAX_UI_K))
         except (TypeError, ValueError):
@@ -62,11 +70,21 @@ def compare_fn(ctx: UiContext) -> Callable[..., tuple[str, list[list[object]], s
             warn("Enter a query.")
             return message("Enter a query.", "warn"), [], ""
         choices = []
-        for i in range(0, len(pipeline_values), 4):
-            enabled, collection, mode, stage = pipeline_values[i : i + 4]
+        sides, variants = pipeline_values[: 4 * SIDES], pipeline_values[4 * SIDES :]
+        for side, i in enumerate(range(0, len(sides), 4)):
+            enabled, collection, mode, stage = sides[i : i + 4]
+            correction, prompt = (*variants[2 * side : 2 * side + 2], None, None)[:2]
             if enabled:
                 stage = None if not stage or stage == NO_SECOND_STAGE else stage
-                choices.append(PipelineChoice(collection, mode or "dense", stage))
+                choices.append(
+                    PipelineChoice(
+                        collection,
+                        mode or "dense",
+                        stage,
+                        correction=chosen_correction(correction),
+                        query_prompt=chosen_prompt(prompt),
+                    )
+                )
         columns = [_column(side) for side in ctx.app.compare(query, top_k, choices)]
         if len(columns) < 2:
             warn("Enable at least two pipelines.")
@@ -170,7 +188,19 @@ def _pipeline_inputs(
         radio = gr.Radio(all_modes(), value=mode if mode in modes else "dense", label="Retrieval")
         stages = second_stage_choices(ctx.app)
         stage = gr.Dropdown(stages, value=NO_SECOND_STAGE, label="Second stage", interactive=len(stages) > 1)
-    return PipelineInputs(on, picked, radio, stage)
+        correction = gr.Dropdown(
+            correction_choices(),
+            value=AS_RECORDED,
+            label="Language correction",
+            elem_id=f"compare-correction-{index}",
+        )
+        prompt = gr.Textbox(
+            label="Query prompt",
+            placeholder="empty: the model's own",
+            max_lines=2,
+            elem_id=f"compare-prompt-{index}",
+        )
+    return PipelineInputs(on, picked, radio, stage, correction, prompt)
 
 
 def build_compare_tab(ctx: UiContext) -> CompareTab:
@@ -181,7 +211,9 @@ def build_compare_tab(ctx: UiContext) -> CompareTab:
         "Run one query through two or three pipelines over the same documents — by default two different "
         "models when two have indexed them. **overlap@k** is "
         "the share of top-k documents two pipelines agree on; each column marks the documents only it found, "
-        "its latency (embedding + search + second stage) and the languages of its results."
+        "its latency (embedding + search + second stage) and the languages of its results. A side may be "
+        "the same collection as another variant: its language correction (raw, corrected, vote) or its "
+        "query prompt."
     )
     with gr.Row():
         query = gr.Textbox(label="Query", scale=5, elem_id="compare-query")
@@ -216,6 +248,8 @@ def build_compare_tab(ctx: UiContext) -> CompareTab:
     inputs: list[Any] = [query, k]
     for p in pipelines:
         inputs += [p.enabled, p.collection, p.mode, p.second_stage]
+    for p in pipelines:
+        inputs += [p.correction, p.query_prompt]
     for p in pipelines:
         p.collection.change(_modes_for(ctx), [p.collection], [p.mode], api_visibility="private")
     pipelines[0].collection.change(

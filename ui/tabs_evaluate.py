@@ -11,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from search.application.access import is_inside
+from search.application.variants import CORRECTIONS
 from search.core.errors import NotAllowedError
 from search.evaluation.leaderboard import LEADERBOARD_HEADERS, LeaderboardRow, leaderboard_rows
 from search.evaluation.querysets import load_queryset
@@ -18,6 +19,7 @@ from search.evaluation.report import PRIMARY_METRIC, EvalReport, metric_label
 from search.retrieval.searcher import MODES
 from ui.choices import (
     NO_SECOND_STAGE,
+    chosen_prompts,
     model_choices,
     model_picker_choices,
     models_needing_download,
@@ -27,7 +29,7 @@ from ui.context import UiContext
 from ui.errors import user_message, warn
 from ui.render import esc, esc_name, message
 
-MAX_PIPELINES = 12  # models x modes x second stages; each one embeds the whole corpus once
+MAX_PIPELINES = 12  # models x modes x variants x second stages; each model embeds the whole corpus once
 
 
 def allowed_queryset_folder(ctx: UiContext, raw: str) -> Path:
@@ -97,10 +99,13 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
         models: Sequence[str] | None,
         modes: Sequence[str] | None,
         second_stages: Sequence[str] | None,
+        corrections: Sequence[str] | None = None,
+        query_prompts: str | None = "",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects a progress tracker
     ) -> tuple[Any, ...]:
-        """Evaluate every (model, mode, second stage) pipeline on a query set; returns table, charts, report."""
-        from search.application.evaluating import pipeline_grid, write_eval_files
+        """Evaluate every (model, mode, correction, query prompt, second stage) pipeline on a query set;
+        returns table, charts, report. ``query_prompts``: one per line, each beside the model's own."""
+        from search.application.evaluating import write_eval_files
 
         try:
             path = allowed_queryset_folder(ctx, folder)
@@ -111,7 +116,10 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             stages = [s for s in (second_stages or []) if s in offered_stages and s != NO_SECOND_STAGE]
             if not chosen_models:
                 raise NotAllowedError("Choose at least one model.")
-            pipelines = pipeline_grid(chosen_models, chosen_modes, stages)
+            chosen_corrections = [c for c in (corrections or []) if c in CORRECTIONS]
+            pipelines, notes = ctx.app.eval_grid(
+                chosen_models, chosen_modes, stages, chosen_corrections, chosen_prompts(query_prompts)
+            )
             if len(pipelines) > MAX_PIPELINES:
                 raise NotAllowedError(
                     f"{len(pipelines)} pipelines is too many for one run (at most {MAX_PIPELINES})."
@@ -144,6 +152,7 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
             f"{report.documents} documents, {len(report.pipelines)} "
             f"pipeline{'s' if len(report.pipelines) != 1 else ''}.{source}</p>"
         )
+        summary += "".join(f"<p class='mls-small'>{esc(note)}</p>" for note in notes)
         board = ctx.app.leaderboard(report, queryset)
         if len(board) > 1:
             summary += leaderboard_html(board)
@@ -189,6 +198,23 @@ def build_evaluate_tab(ctx: UiContext) -> None:
             visible=bool(stages),
             scale=1,
         )
+    with gr.Row():
+        corrections = gr.CheckboxGroup(
+            list(CORRECTIONS),
+            value=[],
+            label="Language correction variants (none ticked: each model's own)",
+            info="raw: the model's vectors; corrected: language means out; vote: corrected + the "
+            "cross-lingual vote. Each is its own row; a model without a correction runs raw only",
+            elem_id="eval-corrections",
+            scale=2,
+        )
+        prompts = gr.Textbox(
+            label="Query prompts to compare (one per line)",
+            placeholder="each is a row beside the model's own prompt; an instruction for an instruction-tuned model",
+            lines=2,
+            elem_id="eval-prompts",
+            scale=3,
+        )
     summary = gr.HTML(elem_id="eval-summary", min_height=60)  # room for the one progress bar
     table = gr.Dataframe(label="Metrics (mean over queries)", interactive=False, elem_id="eval-table")
     with gr.Row():
@@ -214,7 +240,7 @@ def build_evaluate_tab(ctx: UiContext) -> None:
         text = gr.Code(label="Tables by language", language=None)
     button.click(
         evaluate_fn(ctx),
-        [folder, chosen_models, modes, second],
+        [folder, chosen_models, modes, second, corrections, prompts],
         [summary, table, bars, heatmap, report_file, text],
         api_name="evaluate",
         concurrency_id="evaluate",

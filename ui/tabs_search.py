@@ -12,10 +12,14 @@ from search.application.bootstrap import sample_documents
 from search.application.documents import hit_link, linkable
 from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
 from ui.choices import (
+    AS_RECORDED,
     AUTO_LANGUAGE,
     NO_SECOND_STAGE,
     all_modes,
+    chosen_correction,
+    chosen_prompt,
     collection_choices,
+    correction_choices,
     default_collection_choice,
     example_queries,
     language_choices,
@@ -52,6 +56,7 @@ def outcome_json(outcome: SearchOutcome) -> dict[str, Any]:
         "query_language_given": bool(result.query_language and result.query_language.given),
         "warnings": list(outcome.warnings),  # languages the model does not support, and the like
         "relevance_note": outcome.cue_note,  # why the hits carry no relevance cue, when they do not
+        **outcome.variant,  # the correction searched and the query prompt applied (and who set it)
         "hits": [
             {
                 "rank": rank,
@@ -162,10 +167,13 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
         second_stage: str | None,
         highlight: str,
         query_language: str | None = AUTO_LANGUAGE,
+        correction: str | None = AS_RECORDED,
+        query_prompt: str | None = "",
     ) -> Rendered:
         """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON.
 
         ``query_language``: "auto" to detect it (the summary and JSON say what was detected), or an ISO code.
+        ``correction``: "as recorded", raw, corrected or vote; ``query_prompt``: empty for the model's.
         """
         waiting = still_indexing(ctx, collection)
         if waiting is not None:
@@ -174,7 +182,16 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
             # No collection picked (an API client, a page loaded before the first index): the default one.
             collection = collection or ctx.app.default_collection()
             request = make_request(
-                query, collection, languages, k, mode, second_stage, highlight, query_language=query_language
+                query,
+                collection,
+                languages,
+                k,
+                mode,
+                second_stage,
+                highlight,
+                query_language=query_language,
+                correction=chosen_correction(correction),
+                query_prompt=chosen_prompt(query_prompt),
             )
             return render_outcome(ctx, ctx.app.search(request))
         except Exception as exc:  # noqa: BLE001 - refused paths and failures become messages
@@ -195,6 +212,8 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         second_stage: str | None,
         highlight: str,
         query_language: str | None = AUTO_LANGUAGE,
+        correction: str | None = AS_RECORDED,
+        query_prompt: str | None = "",
     ) -> tuple[str, str, dict[str, Any], SearchOutcome | None]:
         first = "lexical" if highlight == "semantic" else highlight
         waiting = still_indexing(ctx, collection)
@@ -203,7 +222,16 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         try:
             collection = collection or ctx.app.default_collection()
             request = make_request(
-                query, collection, languages, k, mode, second_stage, first, query_language=query_language
+                query,
+                collection,
+                languages,
+                k,
+                mode,
+                second_stage,
+                first,
+                query_language=query_language,
+                correction=chosen_correction(correction),
+                query_prompt=chosen_prompt(query_prompt),
             )
             outcome = ctx.app.search(request)
         except Exception as exc:  # noqa: BLE001
@@ -320,6 +348,23 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             allow_custom_value=True,
             elem_id="search-query-language",
         )
+    with gr.Accordion("Advanced: vectors and query prompt", open=False), gr.Row():
+        correction = gr.Dropdown(
+            correction_choices(),
+            value=AS_RECORDED,
+            label="Language correction",
+            info="search the collection's vectors as another variant; scores stay that variant's own "
+            "(no relevance cue: it is calibrated for the collection's own)",
+            elem_id="search-correction",
+        )
+        query_prompt = gr.Textbox(
+            label="Query prompt",
+            placeholder="empty: the model's own (e5: 'query: ')",
+            info="put before the query instead of the model's; for an instruction-tuned model, the "
+            "instruction. Passages keep the prompt they were indexed with",
+            max_lines=3,
+            elem_id="search-query-prompt",
+        )
     examples = example_queries(ctx.queryset_folder)
     # Queries about the sample documents: shown only while a collection of them is selected.
     with gr.Column(visible=bool(examples) and speaks_of_samples(ctx, initial)) as examples_box:
@@ -333,7 +378,18 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
         raw = gr.JSON()
 
     pending = gr.State(None)
-    inputs = [query, collection, languages, k, mode, second_stage, highlight, query_language]
+    inputs = [
+        query,
+        collection,
+        languages,
+        k,
+        mode,
+        second_stage,
+        highlight,
+        query_language,
+        correction,
+        query_prompt,
+    ]
     outputs = [results, summary, raw]
     # The page searches in two steps (results at once, then the model's highlight); API clients get
     # both in one call through this endpoint, which has no button of its own.

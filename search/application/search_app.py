@@ -31,6 +31,15 @@ from search.application.noise_floors import floor_key, read_floor, write_floor
 from search.application.searching import SearchOutcome, SearchRequest, language_warnings, make_request
 from search.application.services import IndexerFactory, Services, default_collection
 from search.application.sources import displayed_files, match_sources
+from search.application.variants import (
+    CORRECTIONS,
+    Correction,
+    corrections_of,
+    parse_corrections,
+    prompt_record,
+    query_embedder,
+    variant_suffix,
+)
 from search.core.errors import NotAllowedError, QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, OcrEngineReport, ProgressFn
 from search.core.settings import IndexOptions, Settings
@@ -45,6 +54,7 @@ from search.evaluation.report import format_report
 from search.models.reranker import Reranker
 from search.retrieval.cue_calibration import Calibration, CueThresholds, calibration_key, shipped_calibration
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
+from search.retrieval.raw_scan import RawScan
 from search.retrieval.relevance import PROBES, Cue, NoiseFloor, cue_for
 from search.retrieval.searcher import MAX_K, Searcher, SearchResult
 from search.stores.base import SearchFilter
@@ -69,11 +79,14 @@ class PipelineChoice:
     collection: str | None
     mode: str = "dense"
     second_stage: str | None = None
+    correction: str | None = None  # raw / corrected / vote; None: what the collection records
+    query_prompt: str | None = None  # None: the model's
 
     @property
     def label(self) -> str:
         stage = f" + {self.second_stage}" if self.second_stage else ""
-        return f"{self.collection or '?'} · {self.mode or 'dense'}{stage}"
+        variant = variant_suffix(self.correction, self.query_prompt)
+        return f"{self.collection or '?'} · {self.mode or 'dense'}{stage}{variant}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,7 @@ class SearchApp:
         self._second_stages: list[str] | None = None
         self._background_plan: BackgroundPlan | None = None
         self._floors: dict[tuple[str, str], NoiseFloor] = {}
+        self._raw_scans: dict[str, tuple[Searcher, RawScan]] = {}  # per collection, for its searcher
         self._documents: DocumentAccess | None = None
 
     @classmethod
@@ -222,6 +236,8 @@ class SearchApp:
         searcher = self.searcher(request.collection)
         if request.model is not None:
             searcher.meta.check(self.services.spec(request.model), request.collection)
+        own = searcher
+        searcher = self.variant_searcher(request.collection, request.correction, request.query_prompt)
         reranker = self._reranker(request.second_stage)
         flt = SearchFilter(languages=request.languages, sources=request.sources)
         result = searcher.search(
@@ -236,9 +252,51 @@ class SearchApp:
         timings.pop("total", None)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
         warnings += language_warnings(searcher.embedder.spec, result)
-        cues, note = self._cues(result)
-        plain = SearchOutcome(request, result, (None,) * len(result.hits), timings, warnings, cues, note)
+        if searcher is own:
+            cues, note = self._cues(result)
+        else:  # the cue's thresholds and noise floor were measured on the collection's own pipeline
+            cues, note = (
+                (),
+                (
+                    "No relevance cue: it is calibrated for the collection's own vectors and query prompt, "
+                    f"not for this variant ({searcher.variant}, query prompt {searcher.embedder.spec.query_prefix()!r})."
+                ),
+            )
+        variant = {"correction": searcher.variant, **prompt_record(own.embedder.spec, request.query_prompt)}
+        plain = SearchOutcome(
+            request, result, (None,) * len(result.hits), timings, warnings, cues, note, variant
+        )
         return self.highlight(plain, request.highlight)
+
+    def variant_searcher(self, collection: str, correction: str | None, prompt: str | None) -> Searcher:
+        """The collection's searcher as another variant (search.application.variants): ``correction``
+        raw / corrected / vote (None: what the collection records), ``prompt`` the query prompt (None:
+        the model's). The scores stay the variant's own: "corrected" searches the stored vectors without
+        the vote; "raw" scans the model's vectors recovered exactly from the stored ones
+        (search.retrieval.raw_scan), never a raw query against corrected passages. A collection
+        written raw has no corrected variant (its vectors were never corrected): refused in one line.
+        """
+        searcher = self.searcher(collection)
+        wanted = parse_corrections([correction])[0] if correction else searcher.variant
+        if wanted != searcher.variant:
+            if wanted == "raw":
+                with self._lock:
+                    scan = self._raw_scans.get(collection)
+                    if scan is None or scan[0] is not searcher:
+                        scan = (searcher, searcher.raw_scan())
+                        self._raw_scans[collection] = scan
+                searcher = searcher.uncorrected(scan[1])
+            elif wanted == "corrected" and searcher.variant == "vote":
+                searcher = searcher.without_vote()
+            else:
+                raise QueryError(
+                    f"Collection {collection!r} holds {searcher.variant!r} vectors ({searcher.meta.model}"
+                    f"{'' if searcher.variant == 'raw' else ' without the vote'}): it has no {wanted!r} variant; "
+                    f"choose {' or '.join(CORRECTIONS[: CORRECTIONS.index(searcher.variant) + 1])}."
+                )
+        if prompt is not None:
+            searcher = searcher.with_queries(query_embedder(searcher.embedder, prompt))
+        return searcher
 
     def highlight(self, outcome: SearchOutcome, kind: str) -> SearchOutcome:
         """The outcome with its sentences highlighted by ``kind``; the page runs this as a second step
@@ -271,7 +329,17 @@ class SearchApp:
         for choice in choices:
             try:
                 collection = choice.collection or self.default_collection()
-                request = make_request(query, collection, (), k, choice.mode, choice.second_stage, "off")
+                request = make_request(
+                    query,
+                    collection,
+                    (),
+                    k,
+                    choice.mode,
+                    choice.second_stage,
+                    "off",
+                    correction=choice.correction,
+                    query_prompt=choice.query_prompt,
+                )
                 sides.append(ComparedSide(choice, outcome=self.search(request)))
             except Exception as exc:
                 message = user_message(exc)
@@ -571,6 +639,32 @@ class SearchApp:
         models = {str(d.get("model")) for d in report.details.values() if d.get("model")}
         names = {model: self.services.spec(model).mteb_name for model in models}
         return leaderboard(report, mteb_names=names, reference=reference, task=task), task, reference
+
+    def eval_grid(
+        self,
+        models: Sequence[str],
+        modes: Sequence[str],
+        rerankers: Sequence[str] = (),
+        corrections: Sequence[str] = (),
+        prompts: Sequence[str] = (),
+    ) -> tuple[list[PipelineSpec], list[str]]:
+        """The pipelines to evaluate for these choices (every model x mode x correction variant x query
+        prompt x second stage), and one line per model that cannot have a variant asked for."""
+        from search.application.evaluating import grid_notes, pipeline_grid
+
+        def variants_of(model: str) -> tuple[Correction, ...]:
+            return corrections_of(self.services, model)
+
+        def prompted(model: str) -> bool:
+            return self.services.spec(model).takes_query_prompt
+
+        for model in models:
+            self.services.spec(model)  # an unknown name fails here, listing the known ones
+        grid = pipeline_grid(
+            models, modes, rerankers, corrections, prompts, variants_of=variants_of, prompted=prompted
+        )
+        notes = grid_notes(models, corrections, prompts, variants_of=variants_of, prompted=prompted)
+        return grid, notes
 
     def eval_workspace(self, *, ann: bool = False) -> EvalWorkspace:
         """A scratch store for evaluations (the caller closes it), indexed by this app's indexer."""

@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from search.core.errors import QueryError
+from search.application.variants import parse_corrections, variant_suffix
+from search.core.errors import InputError, QueryError
 from search.core.types import UNDETERMINED
 from search.models.specs import ModelSpec
 from search.retrieval.highlight import Highlight
@@ -36,11 +37,14 @@ class SearchRequest:
     sources: tuple[str, ...] = ()  # only chunks of these files (as displayed, or absolute paths)
     model: str | None = None  # when given, must be the collection's model (checked)
     query_language: str | None = None  # the user's reading of the query's language (else detected)
+    # Variants of the collection's pipeline (search.application.variants): None = what it records.
+    correction: str | None = None  # raw / corrected / vote
+    query_prompt: str | None = None  # the query prefix, or the instruction of an instruction template
 
     @property
     def label(self) -> str:
         stage = f" + {self.second_stage}" if self.second_stage else ""
-        return f"{self.collection} · {self.mode}{stage}"
+        return f"{self.collection} · {self.mode}{stage}{variant_suffix(self.correction, self.query_prompt)}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class SearchOutcome:
     # would be stronger than one ranked above it (hybrid, sparse, second stage: see SearchApp._cues)
     cues: tuple[Cue | None, ...] = ()
     cue_note: str | None = None  # why there is no cue (no calibration for this model and mode)
+    # What was searched: raw / corrected / vote, and the query prompt applied (variants.prompt_record).
+    variant: Mapping[str, object] = field(default_factory=dict)
 
 
 def language_warnings(spec: ModelSpec, result: SearchResult) -> tuple[str, ...]:
@@ -97,6 +103,8 @@ def make_request(
     model: str | None = None,
     max_k: int = MAX_UI_K,
     query_language: str | None = None,
+    correction: str | None = None,
+    query_prompt: str | None = None,
 ) -> SearchRequest:
     """Validate raw values into a request; every refusal is a QueryError with a message for the user."""
     if not collection:
@@ -121,6 +129,12 @@ def make_request(
     ]
     if bad:
         raise QueryError(f"Not a language code: {bad[0][:20]!r} (use ISO 639-1 codes such as en, de, zh).")
+    try:
+        variants = parse_corrections([correction] if correction else [])
+    except InputError as exc:
+        raise QueryError(str(exc)) from None
+    if query_prompt is not None and len(query_prompt) > 1000:
+        raise QueryError("A query prompt is at most 1000 characters.")
     return SearchRequest(
         query=str(query or ""),
         collection=str(collection),
@@ -132,4 +146,6 @@ def make_request(
         sources=tuple(sources),
         model=model,
         query_language=None if given in (None, "auto") else given,
+        correction=variants[0] if variants else None,
+        query_prompt=None if query_prompt is None else str(query_prompt),
     )

@@ -163,6 +163,13 @@ class Searcher:
         other._feedback = None
         return other
 
+    def raw_scan(self) -> RawScan:
+        """An exact scan of this collection's raw vectors, recovered from its corrected ones (built on
+        first search, kept by the caller for the collection's state)."""
+        if self._correction is None:
+            raise ValueError("a collection written raw needs no scan: it is its own raw variant")
+        return RawScan(self._store, self._collection, self._correction)
+
     def uncorrected(self, scan: RawScan) -> Searcher:
         """The collection searched as the model's raw vectors (the "raw" variant): queries uncorrected,
         no vote, dense scores from ``scan`` (exact cosines with the recovered raw passages, see
