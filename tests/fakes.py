@@ -41,6 +41,10 @@ class FakeEmbedder:
     def spec(self) -> ModelSpec:
         return self._spec
 
+    def with_spec(self, spec: ModelSpec) -> FakeEmbedder:
+        """The same fake under other prompts (a user's query prompt); prompts are ignored anyway."""
+        return type(self)(spec)
+
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         dim = self._spec.dimension
         out = np.zeros((len(texts), dim), dtype=np.float32)

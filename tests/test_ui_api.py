@@ -283,3 +283,58 @@ def test_evaluate_two_models_on_a_query_set(client: Client, app: RunningApp) -> 
 def test_evaluate_refuses_folders_outside(client: Client) -> None:
     summary, *_ = client.predict("/etc", [FAKE_MODEL], ["dense"], [], api_name="/evaluate")
     assert "outside the folders" in summary
+
+
+def test_search_takes_a_correction_variant_and_a_query_prompt(client: Client) -> None:
+    """The advanced options reach the search and the JSON says what was searched (issue 25)."""
+    _, summary, data = client.predict(
+        "varroa", COLLECTION, [], 5, "dense", "none", "off", "auto", "raw", "question: ", api_name="/search"
+    )
+    assert data["correction"] == "raw" and data["query_prompt"] == "question: ", summary
+    assert data["query_prompt_set_by"] == "user" and data["hits"]
+    _, _, own = search(client, "varroa")
+    assert (own["query_prompt"], own["query_prompt_set_by"]) == ("query: ", "model")
+    # The fake models have no language correction: their collections have no "vote" variant.
+    _, _, refused = client.predict(
+        "varroa", COLLECTION, [], 5, "dense", "none", "off", "auto", "vote", "", api_name="/search"
+    )
+    assert "no 'vote' variant" in refused["error"] and "\n" not in refused["error"]
+
+
+def test_compare_puts_two_query_prompts_of_one_collection_side_by_side(client: Client) -> None:
+    columns, _, latency = client.predict(
+        "bees",
+        5,
+        True,
+        COLLECTION,
+        "dense",
+        "none",
+        True,
+        COLLECTION,
+        "dense",
+        "none",
+        False,
+        COLLECTION,
+        "dense",
+        "none",
+        "as recorded",
+        "",
+        "raw",
+        "find: ",
+        "as recorded",
+        "",
+        api_name="/compare",
+    )
+    assert columns.count('class="mls-col"') == 2
+    assert "[raw, prompt" in columns and latency.count(" ms") == 2
+
+
+def test_evaluate_with_correction_variants_and_prompts(client: Client, app: RunningApp) -> None:
+    summary, table, *_ = client.predict(
+        str(app.queryset), [FAKE_MODEL], ["dense"], [], ["raw", "vote"], "find: ", api_name="/evaluate"
+    )
+    assert [row[0] for row in table["data"]] == [
+        f"{FAKE_MODEL} [raw]",
+        f'{FAKE_MODEL} [raw, prompt "find: "]',
+    ]
+    assert "has no language correction" in summary  # said, not three copies of one pipeline

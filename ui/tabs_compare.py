@@ -195,6 +195,7 @@ def _pipeline_inputs(
             elem_id=f"compare-correction-{index}",
         )
         prompt = gr.Textbox(
+            value="",
             label="Query prompt",
             placeholder="empty: the model's own",
             max_lines=2,

@@ -100,7 +100,7 @@ def evaluate_fn(ctx: UiContext) -> Callable[..., tuple[Any, ...]]:
         modes: Sequence[str] | None,
         second_stages: Sequence[str] | None,
         corrections: Sequence[str] | None = None,
-        query_prompts: str | None = "",
+        query_prompts: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects a progress tracker
     ) -> tuple[Any, ...]:
         """Evaluate every (model, mode, correction, query prompt, second stage) pipeline on a query set;
@@ -209,6 +209,7 @@ def build_evaluate_tab(ctx: UiContext) -> None:
             scale=2,
         )
         prompts = gr.Textbox(
+            value="",
             label="Query prompts to compare (one per line)",
             placeholder="each is a row beside the model's own prompt; an instruction for an instruction-tuned model",
             lines=2,

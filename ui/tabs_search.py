@@ -167,8 +167,8 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
         second_stage: str | None,
         highlight: str,
         query_language: str | None = AUTO_LANGUAGE,
-        correction: str | None = AS_RECORDED,
-        query_prompt: str | None = "",
+        correction: str | None = None,
+        query_prompt: str | None = None,
     ) -> Rendered:
         """Search a collection; returns result cards (HTML), a summary with timings, and the hits as JSON.
 
@@ -212,8 +212,8 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         second_stage: str | None,
         highlight: str,
         query_language: str | None = AUTO_LANGUAGE,
-        correction: str | None = AS_RECORDED,
-        query_prompt: str | None = "",
+        correction: str | None = None,
+        query_prompt: str | None = None,
     ) -> tuple[str, str, dict[str, Any], SearchOutcome | None]:
         first = "lexical" if highlight == "semantic" else highlight
         waiting = still_indexing(ctx, collection)
@@ -358,6 +358,7 @@ def build_search_tab(ctx: UiContext) -> SearchTab:
             elem_id="search-correction",
         )
         query_prompt = gr.Textbox(
+            value="",
             label="Query prompt",
             placeholder="empty: the model's own (e5: 'query: ')",
             info="put before the query instead of the model's; for an instruction-tuned model, the "
