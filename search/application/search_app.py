@@ -237,7 +237,7 @@ class SearchApp:
         if request.model is not None:
             searcher.meta.check(self.services.spec(request.model), request.collection)
         own = searcher
-        searcher = self.variant_searcher(request.collection, request.correction, request.query_prompt)
+        searcher = self._as_variant(searcher, request.correction, request.query_prompt)
         reranker = self._reranker(request.second_stage)
         flt = SearchFilter(languages=request.languages, sources=request.sources)
         result = searcher.search(
@@ -268,15 +268,15 @@ class SearchApp:
         )
         return self.highlight(plain, request.highlight)
 
-    def variant_searcher(self, collection: str, correction: str | None, prompt: str | None) -> Searcher:
-        """The collection's searcher as another variant (search.application.variants): ``correction``
+    def _as_variant(self, searcher: Searcher, correction: str | None, prompt: str | None) -> Searcher:
+        """A collection's searcher as another variant (search.application.variants): ``correction``
         raw / corrected / vote (None: what the collection records), ``prompt`` the query prompt (None:
         the model's). The scores stay the variant's own: "corrected" searches the stored vectors without
         the vote; "raw" scans the model's vectors recovered exactly from the stored ones
         (search.retrieval.raw_scan), never a raw query against corrected passages. A collection
         written raw has no corrected variant (its vectors were never corrected): refused in one line.
         """
-        searcher = self.searcher(collection)
+        collection = searcher.collection
         wanted = parse_corrections([correction])[0] if correction else searcher.variant
         if wanted != searcher.variant:
             if wanted == "raw":
