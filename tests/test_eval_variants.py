@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from indexer.service import FolderIndexer
@@ -275,3 +276,34 @@ def test_query_prompts_are_refused_by_prompt_free_models(services: Services) -> 
     spec = services.spec(NUMPY)
     with pytest.raises(InputError, match="without a prompt"):
         spec.with_query_prompt("query: ")
+
+
+def test_a_tiny_instruction_model_embeds_the_users_instruction_and_records_it(tmp_path: Path) -> None:
+    """The template path on a real (tiny, random) transformer: a registry entry with an instruction
+    template, the user's instruction wrapped into it, different query vectors, the report recording it."""
+    from tests.tiny_models import load_transformers, save_tiny_encoder
+
+    spec = save_tiny_encoder(
+        tmp_path / "instruct",
+        name="tiny-instruct",
+        query_prompt="Instruct: {task}\nQuery: ",
+        document_prompt="",
+        default_task="Given a question, find passages",
+    )
+    services = Services(
+        Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", default_model=spec.name),
+        ClientStore(":memory:"),
+        registry=ModelRegistry((spec,)),
+        embedder_factory=lambda s: load_transformers(s, backend="torch"),
+        indexer_factory=FolderIndexer,
+    )
+    own, mine = PipelineSpec(spec.name), PipelineSpec(spec.name, query_prompt="Find the recipe")
+    report = evaluate_pipelines(services, _queryset(), [own, mine])
+    assert report.details[mine.label]["query_prompt"] == "Instruct: Find the recipe\nQuery: "
+    assert report.details[mine.label]["instruction"] == "Find the recipe"
+    assert report.details[own.label]["query_prompt"] == "Instruct: Given a question, find passages\nQuery: "
+    base = services.embedder(spec.name)
+    view = base.with_spec(spec.with_query_prompt("Find the recipe"))  # type: ignore[attr-defined]
+    assert base.encode_documents(["bees"]) == pytest.approx(view.encode_documents(["bees"]))
+    assert not np.allclose(base.encode_queries(["bees"]), view.encode_queries(["bees"]))
+    services.close()
