@@ -41,6 +41,7 @@ from search.application.variants import (
     parse_corrections,
     prompt_record,
     query_embedder,
+    searched_correction,
     variant_suffix,
 )
 from search.core.errors import InputError, QueryError, QuerySetError
@@ -500,7 +501,7 @@ def evaluate_pipelines(
                         "mode": spec.mode,
                         "reranker": spec.reranker,
                         # raw / corrected / vote as searched (hybrid has no vote; sparse reads no dense vector)
-                        "correction": (mode_variants(spec.mode, [variant[spec]])[0] or "none (sparse)"),
+                        "correction": searched_correction(spec.mode, variant[spec]),
                         **prompt_record(embedder.spec, spec.query_prompt),
                         "documents": corpus.documents,
                         "chunks": corpus.chunks,

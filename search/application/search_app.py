@@ -38,6 +38,7 @@ from search.application.variants import (
     parse_corrections,
     prompt_record,
     query_embedder,
+    searched_correction,
     variant_suffix,
 )
 from search.core.errors import NotAllowedError, QueryError, user_message
@@ -262,7 +263,10 @@ class SearchApp:
                     f"not for this variant ({searcher.variant}, query prompt {searcher.embedder.spec.query_prefix()!r})."
                 ),
             )
-        variant = {"correction": searcher.variant, **prompt_record(own.embedder.spec, request.query_prompt)}
+        variant = {
+            "correction": searched_correction(request.mode, searcher.variant),
+            **prompt_record(own.embedder.spec, request.query_prompt),
+        }
         plain = SearchOutcome(
             request, result, (None,) * len(result.hits), timings, warnings, cues, note, variant
         )

@@ -122,3 +122,11 @@ def variant_suffix(correction: str | None, prompt: str | None) -> str:
 def expand_prompts(prompts: Sequence[str]) -> tuple[str | None, ...]:
     """The model's own prompt (None), then each prompt given, without repeats."""
     return tuple(dict.fromkeys((None, *prompts)))
+
+
+def searched_correction(mode: str, correction: str) -> str:
+    """What a pipeline with ``correction`` really compares in ``mode``: sparse (lexical) search reads
+    no dense vector, and the vote runs in dense mode only (hybrid's "vote" is its "corrected")."""
+    if mode == "sparse":
+        return "none (sparse)"
+    return "corrected" if (mode == "hybrid" and correction == "vote") else correction
