@@ -65,17 +65,25 @@ class ModelFiles:
     device: str
 
     def load_fp32(self) -> PreTrainedModel:
+        return self._load("float32")
+
+    def load_bf16(self) -> PreTrainedModel:
+        """The weights cast to bfloat16 as they are read: no fp32 copy is held on the way (half the peak)."""
+        return self._load("bfloat16")
+
+    def _load(self, dtype: str) -> PreTrainedModel:
         import torch
         from transformers import AutoModel
 
         with refusing_unsafe_pickles(self.folder):
-            model = AutoModel.from_pretrained(self.folder, local_files_only=True, dtype=torch.float32)
+            model = AutoModel.from_pretrained(self.folder, local_files_only=True, dtype=getattr(torch, dtype))
         return model.to(self.device).eval()
 
     def build(self, backend: str, load_model: Callable[[], PreTrainedModel] | None = None) -> Any:
+        default = self.load_bf16 if backend == "bf16" else self.load_fp32
         runner, _ = build_runner(
             backend,
-            load_model or self.load_fp32,
+            load_model or default,
             model_folder=self.folder,
             model_id=self.model_id,
             cache_dir=self.cache_dir,
@@ -153,10 +161,7 @@ def runners_for(
         return runner, runner, None
     plan = None if planning == "replan" else cached_plan(files)
     if plan is None and planning in ("now", "replan"):
-        plan, built = make_plan(files, view)
-        documents = built[plan.documents]
-        queries = built[plan.queries]
-        return documents, queries, plan
+        plan = make_plan(files, view)
     if plan is None:
         plan = provisional(
             cpu_info(),
@@ -177,35 +182,29 @@ def _lazy(plan: Plan, files: ModelFiles) -> tuple[Runner, Runner, Plan]:
     return documents, queries, plan
 
 
-def make_plan(files: ModelFiles, view: Callable[[Runner], Candidate]) -> tuple[Plan, dict[str, Runner]]:
-    """Measure the candidates on this machine, cache the plan, log its figures; the built runners."""
-    cpu = cpu_info()
-    fp32: list[PreTrainedModel] = []
+def make_plan(files: ModelFiles, view: Callable[[Runner], Candidate]) -> Plan:
+    """Measure the candidates on this machine one at a time, cache the plan, log its figures.
 
-    def shared_fp32() -> PreTrainedModel:  # torch, autocast and the ONNX export read the same weights
-        if not fp32:
-            fp32.append(files.load_fp32())
-        return fp32[0]
+    Each candidate loads its own weights and is dropped before the next is built (the planner
+    holds one model at a time, search.models.planner.measure); the chosen backends are built
+    again by the caller when first used.
+    """
+    cpu = cpu_info()
 
     def bf16() -> Any:
         if not torch_bf16_supported():
             raise RuntimeError("torch cannot run bf16 on this CPU")
-        return files.build("bf16")  # its own copy: the cast is in place
+        return files.build("bf16")
 
-    makers: dict[str, Callable[[], Any]] = {"torch": shared_fp32}
+    makers: dict[str, Callable[[], Any]] = {"torch": files.load_fp32}
     if onnx_available():
-        makers["onnx"] = lambda: files.build("onnx", shared_fp32)
+        makers["onnx"] = lambda: files.build("onnx")  # loads the fp32 weights only to export them
     if cpu.native_bf16:
         makers["bf16"] = bf16
-        makers["bf16-autocast"] = lambda: files.build("bf16-autocast", shared_fp32)
-    runners: dict[str, Runner] = {}
+        makers["bf16-autocast"] = lambda: files.build("bf16-autocast")
 
     def builder(name: str) -> Callable[[], Candidate]:
-        def build() -> Candidate:
-            runners[name] = Runner.ready(name, makers[name](), source=files.weights(name))
-            return view(runners[name])
-
-        return build
+        return lambda: view(Runner.ready(name, makers[name](), source=files.weights(name)))
 
     plan_log.info(
         "Choosing how to run %s on this machine (once; %s): timing %s",
@@ -213,7 +212,7 @@ def make_plan(files: ModelFiles, view: Callable[[Runner], Candidate]) -> tuple[P
         cpu.describe(),
         ", ".join(n for n in makers if n != "bf16-autocast"),
     )
-    plan, alive = measure(
+    plan = measure(
         {name: builder(name) for name in makers},
         probe(),
         fallbacks={"bf16": "bf16-autocast"} if "bf16" in makers else None,
@@ -232,4 +231,4 @@ def make_plan(files: ModelFiles, view: Callable[[Runner], Candidate]) -> tuple[P
         plan_log.info("%s", line)
     if saved:
         plan_log.info("plan saved in %s", path)
-    return plan, {name: runners[name] for name in alive}
+    return plan
