@@ -81,7 +81,9 @@ class Measurement:
     query_ms: float | None = None  # median latency of one query alone
     setup_s: float = 0.0  # building it (an ONNX export, a cast)
     rounds: int = 0  # timed rounds its figures come from
-    dropped: bool = False  # too slow on both workloads in the first round: not a choice (and not timed further)
+    dropped: bool = (
+        False  # too slow on both workloads in the first round: not a choice (and not timed further)
+    )
     error: str | None = None  # why it is not a candidate
 
     def summary(self) -> str:
