@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,6 +170,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--files", type=int, help="index a generated folder of this many files instead")
     parser.add_argument("--models", default=DEFAULT_MODELS, help="models of the evaluation")
+    parser.add_argument(
+        "--parallel",
+        action="store_true",
+        help="run each stage's before and after side by side (peaks stay per run; seconds are then not comparable)",
+    )
     parser.add_argument("--work", type=Path, help="keep the caches, data and logs here (default: temporary)")
     args = parser.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
@@ -191,9 +197,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     for stage in stages:
         runs: dict[str, Run] = {}
         notes = []
+        logs = {label: work / label / f"{stage}.log" for label in checkouts}
+        if args.parallel:
+            with ThreadPoolExecutor(len(checkouts)) as pool:
+                started = {
+                    label: pool.submit(run_child, plans[label][stage], logs[label], repo)
+                    for label, repo in checkouts.items()
+                }
+                runs = {label: future.result() for label, future in started.items()}
         for label, repo in checkouts.items():
-            log = work / label / f"{stage}.log"
-            runs[label] = run = run_child(plans[label][stage], log, repo)
+            log = logs[label]
+            if label not in runs:
+                runs[label] = run_child(plans[label][stage], log, repo)
+            run = runs[label]
             notes.append(f"{label}: {note(stage, run, log)}" if note(stage, run, log) else "")
             print(
                 f"{stage} {label}: peak {run.peak_mb:,.0f} MB (with children {run.tree_mb:,.0f} MB) "

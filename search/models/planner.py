@@ -29,8 +29,6 @@ The protocol (figures from the research behind issue 15):
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import hashlib
 import json
 import logging
@@ -45,6 +43,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from search.core.memory import release_memory
 from search.models.backends import PRECISION_ORDER
 from search.models.cpu import CpuInfo, CpuSample, cpu_sample, foreign_cores
 from search.models.reference_text import reference_sentences
@@ -370,20 +369,6 @@ def _time_candidate(
         if round_ == 0 and earlier and name not in _survivors([*earlier, name], {**earlier, name: timings}):
             break
     return timings, clean, foreign
-
-
-def release_memory() -> None:
-    """Give a dropped model's memory back to the system: collect cycles, then trim glibc's heap.
-
-    Why the trim: torch and ONNX Runtime free many tensors below glibc's mmap threshold,
-    which stay in the process's heap (counted in its RSS) until trimmed.
-    """
-    gc.collect()
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to trim
-        return
-    libc.malloc_trim(0)
 
 
 def _now() -> str:
