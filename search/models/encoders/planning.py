@@ -57,6 +57,9 @@ from search.models.specs import ModelSpec
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
+# ONNX exports from a model folder run in a child process (tests that replace the exporter in this
+# process turn it off).
+EXPORT_IN_CHILD = True
 # Run by ModelFiles.export_in_child: export a model folder's fp32 weights to ONNX, or say on the
 # last line of stdout what failed (its kind decides whether the failure is remembered).
 _EXPORT_CHILD = """
@@ -118,7 +121,7 @@ class ModelFiles:
             model_id=self.model_id,
             cache_dir=self.cache_dir,
             device=self.device,
-            export=self.export_in_child if load_model is None else None,
+            export=self.export_in_child if load_model is None and EXPORT_IN_CHILD else None,
         )
         return runner
 
@@ -131,7 +134,7 @@ class ModelFiles:
         dest = onnx_dir(self.cache_dir, self.folder, self.model_id)
         try:
             remove_stale_temporaries(dest.parent)
-            exported_onnx(self.load_fp32, dest, self.export_in_child)
+            exported_onnx(self.load_fp32, dest, self.export_in_child if EXPORT_IN_CHILD else None)
         except Exception as exc:  # noqa: BLE001 - reported when the candidate is built
             plan_log.debug("ONNX export before planning failed: %s", exc)
 
