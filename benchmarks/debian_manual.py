@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import html
 import re
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -229,6 +230,44 @@ def build(languages: Sequence[str] = LANGUAGES, manual: Path = MANUAL) -> QueryS
             f"{len(OFF_TOPIC)} off-topic questions without judgements"
         ),
     )
+
+
+# A real ~10k-chunk multilingual folder (e5-small's chunking): the HTML chapters of seven editions
+# and the whole manual as PDF (~260 pages each) in three others.
+FOLDER_HTML = ("en", "de", "fr", "ja", "es", "it", "zh-cn")
+FOLDER_PDF = ("pt", "id", "zh-tw")
+
+
+def real_folder(
+    dest: Path,
+    html_languages: Sequence[str] = FOLDER_HTML,
+    pdf_languages: Sequence[str] = FOLDER_PDF,
+    manual: Path = MANUAL,
+) -> Path:
+    """A folder of the manual's own files (hard-linked, else copied): real text, real PDFs, many languages.
+
+    Why: memory and speed of indexing must be measured on what a user indexes (long PDFs beside
+    HTML chapters, several scripts), not only on generated text.
+    """
+    files = [p for lang in html_languages for p in sorted(manual.glob(f"*.{lang}.html"))]
+    files += [manual / f"debian-reference.{lang}.pdf" for lang in pdf_languages]
+    missing = [p.name for p in files if not p.is_file()]
+    if missing or not files:
+        langs = " ".join(
+            f"debian-reference-{lang}" for lang in dict.fromkeys([*html_languages, *pdf_languages])
+        )
+        sys.exit(
+            f"Debian Reference files missing under {manual} ({', '.join(missing[:3])}): apt-get install -y {langs}"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        target = dest / path.name
+        if not target.exists():
+            try:
+                target.hardlink_to(path)
+            except OSError:
+                shutil.copyfile(path, target)
+    return dest
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -39,6 +39,7 @@ from indexer.ocr.tally import OcrTally
 from indexer.opened import NotRegularFileError, OutsideRootError, open_checked
 from indexer.recenter import recenter
 from search.core.errors import NotAFolderError, StoreError
+from search.core.memory import trim_heap
 from search.core.reports import (
     BUILDING_STAGE,
     IndexInterrupted,
@@ -929,6 +930,7 @@ class _Writer:
         unfinished = [chunk.source for chunk in batch if chunk.source in self._remaining]
         self.current = unfinished[-1] if unfinished else ""
         self.completed += len(finished)
+        trim_heap()  # this batch's tensors and the text extracted meanwhile: freed, given back (a few ms)
         self._timer.add("write", time.perf_counter() - t0)
         if self._on_write is not None:
             self._on_write(finished)

@@ -72,7 +72,7 @@ def fake_timing(
             probe,
             **{**options, "clock": clock, "load": QuietLoad()},
         )
-        made.append(result[0])
+        made.append(result)
         return result
 
     monkeypatch.setattr(planning, "measure", measure)

@@ -6,7 +6,7 @@ No timing is real here: each fake candidate advances the fake clock by what it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,7 +78,7 @@ def _run(
     builders = {name: builder(name, *cost) for name, cost in costs.items()}
     options: dict[str, object] = {"clock": clock, "load": QuietLoad()}
     options.update(kwargs)
-    plan, _ = measure(builders, PROBE, **options)  # type: ignore[arg-type]
+    plan = measure(builders, PROBE, **options)  # type: ignore[arg-type]
     return plan, made
 
 
@@ -138,7 +138,7 @@ def test_planner_records_a_backend_that_cannot_be_built() -> None:
     def broken() -> FakeCandidate:
         raise RuntimeError("onnxruntime missing\nsecond line")
 
-    plan, alive = measure(
+    plan = measure(
         {"torch": lambda: FakeCandidate(clock, 1.0, 0.01), "onnx": broken},
         PROBE,
         clock=clock,
@@ -146,8 +146,56 @@ def test_planner_records_a_backend_that_cannot_be_built() -> None:
     )
     onnx = plan.measurement("onnx")
     assert onnx is not None and onnx.error == "onnxruntime missing second line"
-    assert (plan.documents, plan.queries) == ("torch", "torch") and set(alive) == {"torch"}
+    assert (plan.documents, plan.queries) == ("torch", "torch")
     assert "the only candidate" in plan.reason  # nothing timed: one candidate left
+
+
+class Counted(FakeCandidate):
+    """A fake candidate that counts how many of its kind are alive (its model held in memory)."""
+
+    alive = 0
+    most = 0
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        Counted.alive += 1
+        Counted.most = max(Counted.most, Counted.alive)
+
+    def __del__(self) -> None:
+        Counted.alive -= 1
+
+
+def test_planner_holds_one_candidate_at_a_time_and_keeps_none() -> None:
+    """Each candidate's model is freed before the next is built (the first launch's planner held four:
+    2.7-5 GB); a failing gate, a fallback and a build error included; the choice is the same."""
+    clock = Clock()
+    Counted.alive = Counted.most = 0
+    released: list[int] = []
+
+    def build(docs: float, query: float, noise: float) -> Callable[[], Counted]:
+        return lambda: Counted(clock, docs, query, noise)
+
+    def broken() -> Counted:
+        held = Counted(clock, 1.0, 0.01)  # built, then the build fails: it must not stay alive
+        raise RuntimeError(f"export failed after loading {held.calls}")
+
+    plan = measure(
+        {
+            "torch": build(1.0, 0.010, 0.0),
+            "onnx": broken,
+            "bf16": build(0.2, 0.005, 0.1),  # fails the gate
+            "bf16-autocast": build(0.4, 0.008, 0.003),
+            "slow": build(2.0, 0.030, 0.0),
+        },
+        PROBE,
+        fallbacks={"bf16": "bf16-autocast"},
+        clock=clock,
+        load=QuietLoad(),
+        release=lambda: released.append(Counted.alive),
+    )
+    assert Counted.most == 1 and Counted.alive == 0
+    assert set(released) == {0}  # memory is given back only once nothing is held
+    assert (plan.documents, plan.queries) == ("bf16-autocast", "bf16-autocast")
 
 
 def test_planner_stops_timing_a_candidate_far_slower_on_both_workloads() -> None:
@@ -159,7 +207,7 @@ def test_planner_stops_timing_a_candidate_far_slower_on_both_workloads() -> None
 
 
 def test_planner_times_again_rounds_disturbed_by_other_processes() -> None:
-    # three candidates per round: the first two rounds see a busy machine
+    # candidates are timed one after the other: torch's first and fourth rounds see a busy machine
     loads = [1.5, 0.0, 0.0, 0.9, 0.0, 0.0]
     plan, _ = _run(
         {"torch": (1.0, 0.01, 0.0), "onnx": (0.9, 0.008, 0.0), "bf16": (0.3, 0.009, 0.002)},

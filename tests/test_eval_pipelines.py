@@ -162,6 +162,7 @@ def test_workspace_keeps_the_index_for_the_next_run(
     services: Services, embedders: dict[str, FakeEmbedder]
 ) -> None:
     qs = _queryset()
+    services.embedder(FAKE)  # loaded before, as the app's search model: the runs keep it (one instance)
     with EvalWorkspace(FolderIndexer()) as workspace:
         first = evaluate_pipelines(services, qs, [PipelineSpec(FAKE)], workspace=workspace)
         documents_embedded = sum(n for side, n in embedders[FAKE].calls if side == "document")
@@ -431,6 +432,7 @@ def test_progress_names_each_stage(services: Services) -> None:
 def test_a_second_run_embeds_nothing(services: Services, embedders: dict) -> None:
     """Documents and queries go through the persistent embedding cache: a repeated evaluation reads them back."""
     qs = _queryset()
+    services.embedder(FAKE)  # loaded before, as the app's search model: the runs keep it (one instance)
     with EvalWorkspace(FolderIndexer()) as first:
         evaluate_pipelines(services, qs, [PipelineSpec(FAKE)], workspace=first)
     calls = list(embedders[FAKE].calls)
@@ -454,3 +456,22 @@ def test_a_standard_beir_folder_end_to_end(services: Services, tmp_path: Path) -
     assert "files: corpus.jsonl.gz, queries.jsonl, qrels/test.tsv" in text
     assert "query languages: detected by the app's language identifier" in text
     assert report.to_json()["source"]["split"] == "test"
+
+
+def test_an_evaluation_holds_one_model_at_a_time_and_keeps_those_loaded_before(
+    services: Services, embedders: dict[str, FakeEmbedder]
+) -> None:
+    """Models the evaluation loads are dropped after their turn (the three-model evaluation held all three:
+    2.0 GB); a model loaded before it (the one the app searches with) stays loaded."""
+    services.embedder(FAKE)
+    seen: list[frozenset[str]] = []
+    evaluate_pipelines(
+        services,
+        _queryset(),
+        [PipelineSpec("fake-hash-16"), PipelineSpec(FAKE)],
+        progress=lambda f, m: seen.append(services.loaded_models()),
+    )
+    assert max(len(loaded - {FAKE}) for loaded in seen) == 1
+    assert services.loaded_models() == {FAKE}
+    held = embedders[FAKE]
+    assert services.embedder(FAKE) is held  # not reloaded

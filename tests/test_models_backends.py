@@ -236,6 +236,7 @@ def test_models_backend_auto_plans_without_onnx_when_the_export_fails_and_rememb
         raise OnnxExportError("unsupported operator")
 
     monkeypatch.setattr(embed_backends, "export_onnx", failing_export)
+    monkeypatch.setattr(planning, "EXPORT_IN_CHILD", False)  # the replaced exporter runs in this process
     first = load_transformers(tiny, cache_dir=tmp_path, planning="now")
     assert first.backend == "torch"  # type: ignore[attr-defined]
     onnx = plans[0].measurement("onnx")
@@ -286,3 +287,13 @@ def test_models_backend_auto_is_torch_off_the_cpu(tmp_path: Path) -> None:
         device="cuda",
     )
     assert name == "torch" and loaded == [1] and not (tmp_path / "onnx").exists()
+
+
+def test_models_backend_onnx_export_in_a_child_reports_what_failed_there(tmp_path: Path) -> None:
+    """The export runs in a child process (its memory is given back when it ends); its error comes back
+    as the exception it raised, so a model failure is remembered and a full disk is not."""
+    (tmp_path / "empty").mkdir()
+    files = planning.ModelFiles(tmp_path / "empty", "empty-local", tmp_path / "cache", "cpu")
+    with pytest.raises(OnnxExportError, match="config.json"):  # a model failure (a full disk: OSError)
+        files.export_in_child(tmp_path / "cache" / "onnx" / "empty")
+    assert not (tmp_path / "cache" / "onnx" / "empty").exists()

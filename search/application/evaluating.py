@@ -45,6 +45,7 @@ from search.application.variants import (
     variant_suffix,
 )
 from search.core.errors import InputError, QueryError, QuerySetError
+from search.core.memory import release_memory
 from search.core.reports import IndexReport
 from search.core.settings import IndexOptions
 from search.core.types import SECTION_SEPARATOR, CorpusDoc, Document, Hit, Query, QuerySet, Section
@@ -434,7 +435,8 @@ def evaluate_pipelines(
     tracker = _Progress(progress, total=len(indexes) * n_docs + (len(embeddings) + len(unique)) * n_queries)
     tracker.stage(f"loading {'the model' if len(models) == 1 else 'models'} ({', '.join(models)})")
     rerankers = {p.reranker: services.reranker(p.reranker) for p in unique if p.reranker}
-    sparse_for = _sparse_encoders(services, unique)
+    _check_sparse(services, unique)
+    loaded_before = services.loaded_models()  # models this evaluation loads are dropped after their turn
 
     own_workspace = workspace is None
     space = workspace or EvalWorkspace(services.indexer)
@@ -446,7 +448,7 @@ def evaluate_pipelines(
         for model in models:
             tracker.stage(f"loading the model {model}")
             embedder = services.document_embedder(model)  # behind the persistent cache (queries too)
-            sparse = sparse_for[model]
+            sparse = services.sparse_encoder(model)  # every scratch index gets sparse vectors when it exists
             queries: dict[str | None, tuple[np.ndarray, float]] = {}  # per prompt: shared by every variant
             mine = [p for p in unique if p.model == model]
             for raw in dict.fromkeys(variant[p] == "raw" for p in mine):
@@ -521,6 +523,10 @@ def evaluate_pipelines(
                         ),
                         "cross_lingual": embedder.spec.cross_lingual,
                     }
+            if model not in loaded_before:  # the three-model evaluation held all three at once: 2.0 GB
+                del embedder, sparse, searcher, prompted, pipeline
+                services.unload(model)
+                release_memory()
     finally:
         if own_workspace:
             space.close()
@@ -537,24 +543,14 @@ def evaluate_pipelines(
     )
 
 
-def _sparse_encoders(
-    services: Services, pipelines: Sequence[PipelineSpec]
-) -> dict[str, SparseEncoder | None]:
-    """Each model's sparse encoder, if the app has one; refuse sparse and hybrid pipelines when it has not.
-
-    Every scratch index gets sparse vectors when an encoder exists, so dense and hybrid
-    runs of one model share one index (a later hybrid run re-embeds nothing).
-    """
-    out: dict[str, SparseEncoder | None] = {}
+def _check_sparse(services: Services, pipelines: Sequence[PipelineSpec]) -> None:
+    """Refuse sparse and hybrid pipelines before any work when the app has no sparse encoder."""
     for spec in pipelines:
-        if spec.model not in out:
-            out[spec.model] = services.sparse_encoder(spec.model)
-        if spec.mode != "dense" and out[spec.model] is None:
+        if spec.mode != "dense" and not services.has_sparse_encoder:
             raise InputError(
                 f"Pipeline {spec.label!r} needs sparse (lexical) vectors, but this app has no sparse encoder "
                 "configured; evaluate it in dense mode, or build Services with a sparse_factory."
             )
-    return out
 
 
 def chunk_depth(k: int, chunks: int, documents: int) -> int:

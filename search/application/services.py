@@ -83,6 +83,14 @@ class _Loaded:
                 self._items[key] = build()
             return self._items[key]  # type: ignore[return-value]
 
+    def keys(self) -> frozenset[str]:
+        return frozenset(self._items)
+
+    def drop(self, key: str) -> None:
+        """Forget the object (built again on next use); whoever still holds it keeps it alive."""
+        with self._guard:
+            self._items.pop(key, None)
+
 
 class Services:
     """The store handle plus models, each loaded once on first use and shared by every request."""
@@ -252,6 +260,21 @@ class Services:
         embedder = self.embedder(spec.name)
         key = model_key(embedder.spec, getattr(embedder, "max_tokens", None))
         return centering_for(embedder, key, self.settings.cache_dir)
+
+    def loaded_models(self) -> frozenset[str]:
+        """Names of the models loaded now."""
+        return self._embedders.keys()
+
+    def unload(self, model: str) -> None:
+        """Drop a model and what was built on it (its cached view, sparse encoder, correction): an evaluation
+        of several models holds one at a time. Loaded again on next use."""
+        name = self.spec(model).name
+        for loaded in (self._embedders, self._cached, self._sparse, self._centerings):
+            loaded.drop(name)
+
+    @property
+    def has_sparse_encoder(self) -> bool:
+        return self._sparse_factory is not None
 
     def sparse_encoder(self, model: str | None = None) -> SparseEncoder | None:
         """The lexical encoder paired with a model (it uses that model's tokenizer), if configured."""

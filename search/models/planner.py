@@ -17,12 +17,15 @@ The protocol (figures from the research behind issue 15):
   the length limit) must keep cosine >= 0.999 to fp32 torch. The XQuAD nDCG@10
   bar (within 0.5) is checked per backend by ``benchmarks/embed_options.py``;
   only backends that met it are candidates (``backends.PRECISION_ORDER``).
-* Timing: one warm-up pass, then rounds in alternating candidate order, each a
-  batch of passages and single queries (median). A round in which other
-  processes kept more than ``FOREIGN_LIMIT`` cores busy is timed again (two-thread
-  runs collapse under foreign load), up to a budget; the figures say how much
-  foreign load there was. After the first round a candidate slower than the best
-  by ``DROP_FACTOR`` on both workloads stops being timed.
+* Timing, one candidate at a time (each built, gated, timed and freed before the
+  next is built: the planner holds one model, not all of them, 2.7-5 GB peak for
+  e5-small before, see README): one warm-up pass, then rounds, each a batch
+  of passages and single queries (median). A round in which other processes kept
+  more than ``FOREIGN_LIMIT`` cores busy is timed again (two-thread runs collapse
+  under foreign load), up to its share of a budget; the figures say how much
+  foreign load there was. A candidate slower than the best first round before it
+  by ``DROP_FACTOR`` on both workloads stops being timed, and any candidate that
+  slow against the best first round of all is not chosen.
 * Choice, per workload (passages for indexing, single queries for search): the
   most precise candidate unless a less precise one is at least ``MARGIN`` faster.
 """
@@ -43,6 +46,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from search.core.memory import release_memory
 from search.models.backends import PRECISION_ORDER
 from search.models.cpu import CpuInfo, CpuSample, cpu_sample, foreign_cores
 from search.models.reference_text import reference_sentences
@@ -79,7 +83,9 @@ class Measurement:
     query_ms: float | None = None  # median latency of one query alone
     setup_s: float = 0.0  # building it (an ONNX export, a cast)
     rounds: int = 0  # timed rounds its figures come from
-    dropped: bool = False  # too slow on both workloads after the first round: not timed further
+    dropped: bool = (
+        False  # too slow on both workloads in the first round: not a choice (and not timed further)
+    )
     error: str | None = None  # why it is not a candidate
 
     def summary(self) -> str:
@@ -90,7 +96,7 @@ class Measurement:
             return f"{self.backend}: {cos} < {GATE_MIN_COSINE}, fails the gate"
         if self.docs_per_s is None or self.query_ms is None:
             return f"{self.backend}: {cos}, not timed"
-        dropped = " (first round only: too slow on both)" if self.dropped else ""
+        dropped = " (too slow on both in the first round: not a choice)" if self.dropped else ""
         return f"{self.backend}: {self.docs_per_s:.1f} passages/s, {self.query_ms:.1f} ms a query{dropped}, {cos}"
 
 
@@ -250,54 +256,122 @@ def measure(
     rounds: int = ROUNDS,
     max_rounds: int = MAX_ROUNDS,
     budget_s: float = BUDGET_S,
-) -> tuple[Plan, dict[str, Candidate]]:
-    """Gate and time every candidate; the plan, and the candidates that passed (to reuse the chosen ones).
+    release: Callable[[], None] | None = None,
+) -> Plan:
+    """Gate and time every candidate, one at a time; the plan.
 
     ``builders`` map a backend to a factory, called once (an ONNX export or a cast happens
-    there); ``reference`` must be among them. ``fallbacks`` name a candidate to try when one
-    fails the gate or cannot be built (bf16 weights -> bf16 under autocast).
+    there); ``reference`` must be among them and is built first. ``fallbacks`` name a
+    candidate to try when one fails the gate or cannot be built (bf16 weights -> bf16 under
+    autocast). Each candidate is built, gated, warmed up and timed, then dropped and its
+    memory given back (``release``) before the next is built: a model held per candidate
+    (~0.5 GB each for e5-small) made the first launch's planner peak at 2.7-5 GB. Nothing
+    measured is kept: the caller builds the chosen backends again (~1 s each).
     """
     load = load or SystemLoad()
+    release = release or release_memory
     started = clock()
-    built, measurements = _gate(builders, probe_texts, reference, fallbacks or {}, clock)
-    alive = {name: c for name, c in built.items() if measurements[name].passed}
-    if len(alive) == 1:  # nothing to compare: no timing
-        (only,) = alive
-        plan = Plan(only, only, f"{only}, the only candidate that passed the gate", _ordered(measurements))
-        return replace(plan, seconds=round(clock() - started, 3), created=_now()), alive
-    for candidate in alive.values():  # first shapes, kernel choice, arenas
-        candidate.encode_documents(probe_texts.documents)
-        for query in probe_texts.queries[:2]:
-            candidate.encode_queries([query])
-    timings = {name: _Timings() for name in alive}
-    timed = list(alive)
+    fallbacks = fallbacks or {}
+    pending = [reference] + [n for n in builders if n != reference and n not in fallbacks.values()]
+    time_them = len(pending) > 1  # one candidate at most can pass: nothing to compare, no timing
+    share_s = budget_s / len(pending)  # each candidate's part of the timing budget
+    ref: tuple[np.ndarray, np.ndarray] | None = None
+    measurements: dict[str, Measurement] = {}
+    timings: dict[str, _Timings] = {}
     foreign: list[float] = []
-    clean = 0
-    timing_started = clock()
-    for round_ in range(max_rounds):
-        if round_ >= rounds and (clean >= rounds or clock() - timing_started > budget_s):
-            break
-        round_load: list[float] = []
-        for name in timed if round_ % 2 == 0 else timed[::-1]:
-            docs_s, query_s, loads = _time_once(alive[name], probe_texts, clock, load)
-            timings[name].docs.append(docs_s)
-            timings[name].queries.append(query_s)
-            round_load += loads
-        worst = max(round_load, default=None)
-        if worst is not None:
-            foreign.append(worst)
-        clean += worst is None or worst <= FOREIGN_LIMIT
-        if round_ == 0 and len(timed) > 1:
-            timed = _survivors(timed, timings)
-    plan = _choose(timed, timings, measurements, len(probe_texts.documents))
-    plan = replace(
+    clean: dict[str, int] = {}
+    while pending:
+        release()  # the previous candidate is gone (no reference left to it): its memory goes back first
+        name = pending.pop(0)
+        built_at = clock()
+        candidate: Candidate | None = None
+        try:
+            candidate = builders[name]()
+            vectors = (_gate_documents(candidate, probe_texts), candidate.encode_queries(probe_texts.queries))
+        except Exception as exc:
+            candidate = None
+            if name == reference:
+                raise
+            log.info("backend %s not used: %s", name, exc)
+            measurements[name] = Measurement(name, error=" ".join(str(exc).split())[:300])
+            if name in fallbacks:
+                pending.insert(0, fallbacks[name])
+            continue
+        if ref is None:
+            ref = vectors
+            measurements[name] = Measurement(name, passed=True, setup_s=round(clock() - built_at, 3))
+        else:
+            docs, queries = vectors
+            cosine = min(float((docs * ref[0]).sum(1).min()), float((queries * ref[1]).sum(1).min()))
+            measurements[name] = Measurement(
+                name,
+                cosine_min=round(cosine, 7),
+                passed=cosine >= GATE_MIN_COSINE,
+                setup_s=round(clock() - built_at, 3),
+            )
+        if measurements[name].passed and time_them:
+            timings[name], clean[name], loads = _time_candidate(
+                name, candidate, probe_texts, clock, load, timings, rounds, max_rounds, share_s
+            )
+            foreign += loads
+        elif name in fallbacks:
+            pending.insert(0, fallbacks[name])
+        candidate = None  # the only reference to it: its model is freed here, before the next is built
+    release()
+    passed = [name for name, m in measurements.items() if m.passed]
+    if len(passed) == 1:  # nothing to compare: no figures
+        (only,) = passed
+        plan = Plan(only, only, f"{only}, the only candidate that passed the gate", _ordered(measurements))
+        return replace(plan, seconds=round(clock() - started, 3), created=_now())
+    survivors = _survivors([name for name in passed if name in timings], timings)
+    plan = _choose(survivors, timings, measurements, len(probe_texts.documents))
+    return replace(
         plan,
         seconds=round(clock() - started, 3),
         foreign_cores=round(statistics.median(foreign), 3) if foreign else None,
-        clean_rounds=clean,
+        clean_rounds=min((clean[name] for name in survivors), default=0),
         created=_now(),
     )
-    return plan, alive
+
+
+def _time_candidate(
+    name: str,
+    candidate: Candidate,
+    probe_texts: Probe,
+    clock: Callable[[], float],
+    load: LoadMeter,
+    earlier: Mapping[str, _Timings],
+    rounds: int,
+    max_rounds: int,
+    budget_s: float,
+) -> tuple[_Timings, int, list[float]]:
+    """One candidate's timings (a warm-up, then rounds), its clean rounds and each round's foreign load.
+
+    A round in which other processes kept more than ``FOREIGN_LIMIT`` cores busy is timed
+    again, up to ``max_rounds`` or ``budget_s``. After its first round a candidate slower by
+    ``DROP_FACTOR`` on both workloads than the best first round of those timed before it is
+    not timed further (``_survivors`` drops it from the choice, as it would against all).
+    """
+    candidate.encode_documents(probe_texts.documents)  # first shapes, kernel choice, arenas
+    for query in probe_texts.queries[:2]:
+        candidate.encode_queries([query])
+    timings = _Timings()
+    foreign: list[float] = []
+    clean = 0
+    started = clock()
+    for round_ in range(max_rounds):
+        if round_ >= rounds and (clean >= rounds or clock() - started > budget_s):
+            break
+        docs_s, query_s, loads = _time_once(candidate, probe_texts, clock, load)
+        timings.docs.append(docs_s)
+        timings.queries.append(query_s)
+        worst = max(loads, default=None)
+        if worst is not None:
+            foreign.append(worst)
+        clean += worst is None or worst <= FOREIGN_LIMIT
+        if round_ == 0 and earlier and name not in _survivors([*earlier, name], {**earlier, name: timings}):
+            break
+    return timings, clean, foreign
 
 
 def _now() -> str:
@@ -318,45 +392,6 @@ def _gate_documents(candidate: Candidate, probe_texts: Probe) -> np.ndarray:
     return np.vstack(
         [candidate.encode_documents(probe_texts.documents), candidate.encode_documents(probe_texts.long)]
     )
-
-
-def _gate(
-    builders: Mapping[str, Callable[[], Candidate]],
-    probe_texts: Probe,
-    reference: str,
-    fallbacks: Mapping[str, str],
-    clock: Callable[[], float],
-) -> tuple[dict[str, Candidate], dict[str, Measurement]]:
-    started = clock()
-    ref = builders[reference]()
-    ref_docs = _gate_documents(ref, probe_texts)
-    ref_queries = ref.encode_queries(probe_texts.queries)
-    built: dict[str, Candidate] = {reference: ref}
-    measurements = {reference: Measurement(reference, passed=True, setup_s=round(clock() - started, 3))}
-    pending = [name for name in builders if name != reference and name not in fallbacks.values()]
-    while pending:
-        name = pending.pop(0)
-        started = clock()
-        try:
-            candidate = builders[name]()
-            docs = _gate_documents(candidate, probe_texts)
-            queries = candidate.encode_queries(probe_texts.queries)
-        except Exception as exc:  # noqa: BLE001 - a backend that cannot run here is simply not a candidate
-            log.info("backend %s not used: %s", name, exc)
-            measurements[name] = Measurement(name, error=" ".join(str(exc).split())[:300])
-            if name in fallbacks:
-                pending.insert(0, fallbacks[name])
-            continue
-        cosine = min(float((docs * ref_docs).sum(1).min()), float((queries * ref_queries).sum(1).min()))
-        passed = cosine >= GATE_MIN_COSINE
-        measurements[name] = Measurement(
-            name, cosine_min=round(cosine, 7), passed=passed, setup_s=round(clock() - started, 3)
-        )
-        if passed:
-            built[name] = candidate
-        elif name in fallbacks:
-            pending.insert(0, fallbacks[name])
-    return built, measurements
 
 
 def _time_once(

@@ -16,15 +16,21 @@ search.application.backend_plans``).
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from search.core.errors import OnnxExportError, UnsafeModelFileError
 from search.models.backends import (
     PRECISION_ORDER,
     Runner,
     build_runner,
+    exported_onnx,
     onnx_available,
     onnx_dir,
     torch_bf16_supported,
@@ -45,10 +51,37 @@ from search.models.planner import (
     save_plan,
 )
 from search.models.planner import log as plan_log
+from search.models.scratch import remove_stale_temporaries
 from search.models.specs import ModelSpec
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
+
+# ONNX exports from a model folder run in a child process (tests that replace the exporter in this
+# process turn it off).
+EXPORT_IN_CHILD = True
+# Run by ModelFiles.export_in_child: export a model folder's fp32 weights to ONNX, or say on the
+# last line of stdout what failed (its kind decides whether the failure is remembered).
+_EXPORT_CHILD = """
+import json, sys
+from pathlib import Path
+from search.core.errors import OnnxExportError, UnsafeModelFileError
+from search.models.backends import export_onnx
+from search.models.encoders.planning import ModelFiles
+folder, model_id, cache_dir, device, dest = sys.argv[1:6]
+try:
+    export_onnx(ModelFiles(Path(folder), model_id, Path(cache_dir), device).load_fp32(), Path(dest))
+except OSError as exc:
+    print(json.dumps({"kind": "os", "errno": exc.errno, "message": str(exc)}))
+    sys.exit(3)
+except UnsafeModelFileError as exc:
+    print(json.dumps({"kind": "unsafe", "message": str(exc)}))
+    sys.exit(3)
+except Exception as exc:
+    message = str(exc) if isinstance(exc, OnnxExportError) else f"{type(exc).__name__}: {exc}"
+    print(json.dumps({"kind": "export", "message": " ".join(message.split())[:500]}))
+    sys.exit(3)
+"""
 
 # "background" is "later" for loading; it tells the UI to start the measuring process itself.
 Planning = Literal["now", "later", "background", "replan"]
@@ -65,23 +98,75 @@ class ModelFiles:
     device: str
 
     def load_fp32(self) -> PreTrainedModel:
+        return self._load("float32")
+
+    def load_bf16(self) -> PreTrainedModel:
+        """The weights cast to bfloat16 as they are read: no fp32 copy is held on the way (half the peak)."""
+        return self._load("bfloat16")
+
+    def _load(self, dtype: str) -> PreTrainedModel:
         import torch
         from transformers import AutoModel
 
         with refusing_unsafe_pickles(self.folder):
-            model = AutoModel.from_pretrained(self.folder, local_files_only=True, dtype=torch.float32)
+            model = AutoModel.from_pretrained(self.folder, local_files_only=True, dtype=getattr(torch, dtype))
         return model.to(self.device).eval()
 
     def build(self, backend: str, load_model: Callable[[], PreTrainedModel] | None = None) -> Any:
+        default = self.load_bf16 if backend == "bf16" else self.load_fp32
         runner, _ = build_runner(
             backend,
-            load_model or self.load_fp32,
+            load_model or default,
             model_folder=self.folder,
             model_id=self.model_id,
             cache_dir=self.cache_dir,
             device=self.device,
+            export=self.export_in_child if load_model is None and EXPORT_IN_CHILD else None,
         )
         return runner
+
+    def export_first(self) -> None:
+        """Make a missing ONNX export now, while this process holds no model (the planner starts with it).
+
+        A failure is left to the ONNX candidate's build, which reports it (or tries again if
+        it was the disk, not the model).
+        """
+        dest = onnx_dir(self.cache_dir, self.folder, self.model_id)
+        try:
+            remove_stale_temporaries(dest.parent)
+            exported_onnx(self.load_fp32, dest, self.export_in_child if EXPORT_IN_CHILD else None)
+        except Exception as exc:  # noqa: BLE001 - reported when the candidate is built
+            plan_log.debug("ONNX export before planning failed: %s", exc)
+
+    def export_in_child(self, dest: Path) -> Path:
+        """Export the ONNX graph in a child process; this one never holds the exporter's memory.
+
+        Why: torch's exporter and the check of its graph against torch peaked at ~2.3 GB for
+        e5-small, and much of it stayed in the process after (the first launch's planner then
+        held 1.5 GB timing bf16). The child's error comes back as the exception it raised.
+        """
+        root = str(Path(__file__).resolve().parents[3])
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
+        }
+        args = [str(self.folder), self.model_id, str(self.cache_dir), self.device, str(dest)]
+        done = subprocess.run(
+            [sys.executable, "-c", _EXPORT_CHILD, *args], capture_output=True, text=True, env=env, check=False
+        )
+        if done.returncode == 0:
+            return dest / "model.onnx"
+        lines = done.stdout.strip().splitlines()
+        try:
+            failure = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            tail = " ".join(done.stderr.strip().splitlines()[-1:]) or f"exit code {done.returncode}"
+            raise OnnxExportError(f"the export process failed ({tail})") from None
+        if failure["kind"] == "os":
+            raise OSError(failure["errno"], failure["message"])
+        if failure["kind"] == "unsafe":
+            raise UnsafeModelFileError(failure["message"])
+        raise OnnxExportError(failure["message"])
 
     def weights(self, backend: str) -> Path:
         """Where the files a backend runs are: the ONNX export's folder, or the model folder."""
@@ -153,10 +238,7 @@ def runners_for(
         return runner, runner, None
     plan = None if planning == "replan" else cached_plan(files)
     if plan is None and planning in ("now", "replan"):
-        plan, built = make_plan(files, view)
-        documents = built[plan.documents]
-        queries = built[plan.queries]
-        return documents, queries, plan
+        plan = make_plan(files, view)
     if plan is None:
         plan = provisional(
             cpu_info(),
@@ -177,35 +259,29 @@ def _lazy(plan: Plan, files: ModelFiles) -> tuple[Runner, Runner, Plan]:
     return documents, queries, plan
 
 
-def make_plan(files: ModelFiles, view: Callable[[Runner], Candidate]) -> tuple[Plan, dict[str, Runner]]:
-    """Measure the candidates on this machine, cache the plan, log its figures; the built runners."""
-    cpu = cpu_info()
-    fp32: list[PreTrainedModel] = []
+def make_plan(files: ModelFiles, view: Callable[[Runner], Candidate]) -> Plan:
+    """Measure the candidates on this machine one at a time, cache the plan, log its figures.
 
-    def shared_fp32() -> PreTrainedModel:  # torch, autocast and the ONNX export read the same weights
-        if not fp32:
-            fp32.append(files.load_fp32())
-        return fp32[0]
+    Each candidate loads its own weights and is dropped before the next is built (the planner
+    holds one model at a time, search.models.planner.measure); the chosen backends are built
+    again by the caller when first used.
+    """
+    cpu = cpu_info()
 
     def bf16() -> Any:
         if not torch_bf16_supported():
             raise RuntimeError("torch cannot run bf16 on this CPU")
-        return files.build("bf16")  # its own copy: the cast is in place
+        return files.build("bf16")
 
-    makers: dict[str, Callable[[], Any]] = {"torch": shared_fp32}
+    makers: dict[str, Callable[[], Any]] = {"torch": files.load_fp32}
     if onnx_available():
-        makers["onnx"] = lambda: files.build("onnx", shared_fp32)
+        makers["onnx"] = lambda: files.build("onnx")
     if cpu.native_bf16:
         makers["bf16"] = bf16
-        makers["bf16-autocast"] = lambda: files.build("bf16-autocast", shared_fp32)
-    runners: dict[str, Runner] = {}
+        makers["bf16-autocast"] = lambda: files.build("bf16-autocast")
 
     def builder(name: str) -> Callable[[], Candidate]:
-        def build() -> Candidate:
-            runners[name] = Runner.ready(name, makers[name](), source=files.weights(name))
-            return view(runners[name])
-
-        return build
+        return lambda: view(Runner.ready(name, makers[name](), source=files.weights(name)))
 
     plan_log.info(
         "Choosing how to run %s on this machine (once; %s): timing %s",
@@ -213,7 +289,9 @@ def make_plan(files: ModelFiles, view: Callable[[Runner], Candidate]) -> tuple[P
         cpu.describe(),
         ", ".join(n for n in makers if n != "bf16-autocast"),
     )
-    plan, alive = measure(
+    if "onnx" in makers:
+        files.export_first()  # in a child, before any candidate: the exporter and a model are never both held
+    plan = measure(
         {name: builder(name) for name in makers},
         probe(),
         fallbacks={"bf16": "bf16-autocast"} if "bf16" in makers else None,
@@ -232,4 +310,4 @@ def make_plan(files: ModelFiles, view: Callable[[Runner], Candidate]) -> tuple[P
         plan_log.info("%s", line)
     if saved:
         plan_log.info("plan saved in %s", path)
-    return plan, {name: runners[name] for name in alive}
+    return plan
