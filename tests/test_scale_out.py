@@ -87,6 +87,7 @@ def test_cluster_settings_reach_the_create_collection_request(monkeypatch: pytes
     assert body["vectors"] == {DENSE: {"size": 8, "distance": "Cosine", "on_disk": True}}
     assert body["sparse_vectors"] == {SPARSE: {"index": {"on_disk": True}, "modifier": "idf"}}
     assert body["quantization_config"] == {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}
+    assert body["hnsw_config"]["m"] == 0  # int8: the embedded store's rescored scan, no graph
     assert body["metadata"][META_KEY]["model"] == META.model  # the model description travels with it
     assert [key for key, _ in server.indexes] == list(INDEXED_FIELDS)  # filters and facets need them
     assert {schema for _, schema in server.indexes} == {models.PayloadSchemaType.KEYWORD}
@@ -107,6 +108,7 @@ def test_without_options_the_server_defaults_apply(monkeypatch: pytest.MonkeyPat
     ):
         assert key not in body, key
     assert body["vectors"] == {DENSE: {"size": 8, "distance": "Cosine"}}
+    assert body["hnsw_config"]["m"] == 32  # float vectors on a server keep a graph
 
 
 def test_app_settings_build_the_same_request(monkeypatch: pytest.MonkeyPatch) -> None:

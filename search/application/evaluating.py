@@ -228,8 +228,9 @@ class EvalWorkspace:
     """
 
     def __init__(self, indexer: Indexer, store: VectorStore | None = None, *, ann: bool = False) -> None:
-        """``ann``: build the search index (HNSW) as an index run of the app does and search through
-        it, so the figures include what the graph loses (issue 22); by default every search is exact."""
+        """``ann``: build the search index (int8 copies, scanned and rescored) as an index run of the app
+        does and search through it, so the figures include what the index loses (issue 22); by default
+        every search is exact."""
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         if store is None:
             from search.stores.edge import EdgeStore
@@ -238,7 +239,7 @@ class EvalWorkspace:
             store = EdgeStore(Path(self._folder.name))
         self.store = store
         self.indexer = indexer
-        self.options = IndexOptions(optimize=ann)  # without a graph every search is exact
+        self.options = IndexOptions(optimize=ann)  # without the index every search is exact
         self.search_index = "ann" if ann else "exact"
         self._indexed: dict[tuple[str, str, str | None], IndexedCorpus] = {}
         self._lock = threading.Lock()

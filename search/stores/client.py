@@ -35,9 +35,11 @@ from search.stores.base import (
     StoreQuery,
 )
 from search.stores.common import (
+    GRAPH_M,
     HNSW_EF,
     HNSW_EF_CONSTRUCT,
     HNSW_M,
+    OVERSAMPLING,
     RRF_K,
     SCROLL_PAGE,
     batched,
@@ -64,6 +66,12 @@ QUANTIZATIONS = ("int8",)
 UPSERT_BATCH = 256  # points per request: ~3 MB of JSON with 1024-d vectors and chunk text, far below limits
 QUERY_BATCH = 64  # queries per batch request: 64 x 100 hits with chunk text is a few MB of JSON back
 _PAYLOAD: dict[str, Any] = {"with_payload": True, "with_vector": False}
+# As the embedded store searches (search.stores.edge.EdgeTuning): the graph's ef when a graph exists,
+# and the int8 scan's candidates rescored with the originals when the collection is quantized
+# (a server ignores the quantization part for collections without it).
+_SEARCH_PARAMS = models.SearchParams(
+    hnsw_ef=HNSW_EF, quantization=models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)
+)
 
 
 class ClientStore:
@@ -190,7 +198,11 @@ class ClientStore:
             "write_consistency_factor": self._write_consistency_factor,
             "on_disk_payload": self._on_disk or None,
             "quantization_config": self._quantization_config(),
-            "hnsw_config": models.HnswConfigDiff(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT),
+            # int8: the embedded store's quantized scan without a graph; float vectors on a server
+            # keep a graph, since an unquantized scan of a large collection costs more than its walk.
+            "hnsw_config": models.HnswConfigDiff(
+                m=HNSW_M if self._quantization else GRAPH_M, ef_construct=HNSW_EF_CONSTRUCT
+            ),
         }
         with self._serial:
             try:
@@ -481,7 +493,7 @@ def _request(
             query=_floats(dense),
             using=DENSE,
             filter=native,
-            params=models.SearchParams(hnsw_ef=HNSW_EF),
+            params=_SEARCH_PARAMS,
             limit=k,
             with_payload=True,
             with_vector=[DENSE] if query.with_vectors else False,
@@ -491,7 +503,9 @@ def _request(
     limit = max(candidates, k)
     return models.QueryRequest(
         prefetch=[
-            models.Prefetch(query=_floats(dense), using=DENSE, filter=native, limit=limit),
+            models.Prefetch(
+                query=_floats(dense), using=DENSE, filter=native, limit=limit, params=_SEARCH_PARAMS
+            ),
             models.Prefetch(query=_sparse(sparse), using=SPARSE, filter=native, limit=limit),
         ],
         query=_fusion_query(fusion, sparse_weight),

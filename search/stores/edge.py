@@ -42,7 +42,10 @@ What the engine guarantees and what this wrapper adds (measured with qdrant-edge
   and refuses writes, so ``search`` and ``collections`` keep working on a full disk.
 * Filtered graph search without ACORN finds only about half of the true top 10 when
   a filter keeps 20 % of the points (keyword indexes add no per-value graph links
-  here), so filtered searches use ACORN (see EdgeTuning).
+  here), so filtered searches use ACORN when a graph is asked for (see EdgeTuning).
+* With ``hnsw_m=0`` (the default) optimize() builds no graph, only int8-quantized copies of the
+  vectors (about 2 s per 100k 384-d points); a search scans those and rescores the best
+  ``oversampling`` x k with the originals.
 """
 
 from __future__ import annotations
@@ -85,9 +88,12 @@ from qdrant_edge import (
     PayloadSelector,
     PointVectors,
     Prefetch,
+    QuantizationSearchParams,
     Query,
     QueryBatchRequest,
     QueryRequest,
+    ScalarQuantizationConfig,
+    ScalarType,
     ScrollRequest,
     SearchParams,
     UpdateOperation,
@@ -111,6 +117,7 @@ from search.stores.common import (
     HNSW_EF,
     HNSW_EF_CONSTRUCT,
     HNSW_M,
+    OVERSAMPLING,
     RRF_K,
     SCROLL_PAGE,
     batched,
@@ -154,15 +161,21 @@ class EdgeTuning:
     Chosen with benchmarks/ann_recall.py (issue 22): on a real multilingual collection (52,024
     chunks: XQuAD-R's 11-language answer pool and Tatoeba sentences in 40 languages, e5-small with
     the language correction and the vote), recall@10 of the app's search against an exact scan was
-    0.749 with the earlier settings (m=16, ef_construct=100, the engine's ef), 47 of 220 queries at
-    0.0: the graph walk stays in another language's region. m=32, ef_construct=200 and ef=512 reach
-    0.992 (one query still at 0), and an exact scan of that collection costs about as much as the
-    graph walk with ef=512. So collections up to ``indexing_threshold_kb`` of vectors (~66k
-    384-d chunks) are scanned exactly (recall 1.0), larger ones walk the wider graph.
+    0.749 with the earlier graph (m=16, ef_construct=100, the engine's ef), 47 of 220 queries at
+    0.0: the graph walk stays in another language's region; m=32, ef=512 reached 0.992 there but
+    0.58 on a language- and topic-clustered 100k collection, whatever the ef. A graph needs a
+    similarity gradient to walk; a scan does not. So no graph (``hnsw_m=0``): collections above
+    ``indexing_threshold_kb`` of vectors get int8-quantized copies that are scanned, and the best
+    ``oversampling`` x k are rescored with the original vectors (README, "ANN recall": recall@10
+    and p50 against the exact float scan). Below the threshold segments are scanned exactly.
+    A graph can still be asked for (``hnsw_m`` > 0, searched with ``hnsw_ef``).
     """
 
-    # Segments larger than this get an HNSW graph on optimize(); smaller ones are scanned
-    # exactly, which is correct (~1 ms at 5k 384-d points, growing linearly).
+    # Segments larger than this (~66k 384-d chunks) get the search index on optimize() (quantized
+    # copies, and a graph when hnsw_m > 0); smaller ones are scanned exactly (~1 ms at 5k 384-d
+    # points, growing linearly; the quantized scan is ~4x cheaper). Not lower: building the index
+    # rewrites the collection in a child process, 12.5 s after any write to a 52k-chunk collection
+    # against 0.3 s for the merge below the threshold (README, "ANN recall").
     indexing_threshold_kb: int = 100_000
     # Filtered searches expected to match fewer points than this use the payload index and an
     # exact scan instead of the graph, so narrow filters never miss results.
@@ -170,7 +183,11 @@ class EdgeTuning:
     hnsw_m: int = HNSW_M
     hnsw_ef_construct: int = HNSW_EF_CONSTRUCT
     hnsw_ef: int | None = HNSW_EF  # search-time beam width; None = the engine's default
-    exact: bool = False  # every search scans all points (the reference ANN recall is measured against)
+    # int8 scalar quantization of indexed segments (None: the float vectors are searched) and how
+    # many candidates per result its scan keeps for rescoring with the originals.
+    quantization: str | None = "int8"
+    oversampling: float = OVERSAMPLING
+    exact: bool = False  # every search scans all float vectors (the reference ANN recall is measured against)
     # Filtered graph searches otherwise walk only the matching points of a graph built for
     # all of them: measured recall@10 0.48 at 100k clustered 384-d points with a 20 % language
     # filter, 0.98 with ACORN (neighbours of neighbours), at ~9 ms instead of ~0.5 ms; an
@@ -187,11 +204,37 @@ class EdgeTuning:
 
     def search_params(self, filtered: bool) -> SearchParams | None:
         if self.exact:
-            return SearchParams(exact=True)
-        acorn = AcornSearchParams(enable=True) if filtered and self.acorn else None
-        if acorn is None and self.hnsw_ef is None:
+            return SearchParams(exact=True, quantization=QuantizationSearchParams(ignore=True))
+        acorn = AcornSearchParams(enable=True) if filtered and self.acorn and self.hnsw_m else None
+        quantization = (
+            QuantizationSearchParams(rescore=True, oversampling=self.oversampling)
+            if self.quantization
+            else None
+        )
+        if acorn is None and self.hnsw_ef is None and quantization is None:
             return None
-        return SearchParams(hnsw_ef=self.hnsw_ef, acorn=acorn)
+        return SearchParams(hnsw_ef=self.hnsw_ef, acorn=acorn, quantization=quantization)
+
+    def quantization_config(self) -> ScalarQuantizationConfig | None:
+        if self.quantization is None:
+            return None
+        if self.quantization != "int8":
+            raise ValueError(f"Unknown quantization {self.quantization!r}; choose 'int8' or None.")
+        return ScalarQuantizationConfig(type=ScalarType.Int8, quantile=0.99, always_ram=True)
+
+    @property
+    def label(self) -> str:
+        """The index settings in a few words (benchmark tables, collection info)."""
+        if self.exact:
+            return "exact float scan"
+        index = (
+            f"graph m={self.hnsw_m}, ef_construct={self.hnsw_ef_construct}, ef={self.hnsw_ef or 'default'}"
+        )
+        if not self.hnsw_m:
+            index = "no graph: scan"
+        if self.quantization:
+            return f"{index} of {self.quantization}, rescored x{self.oversampling:g}"
+        return f"{index} of floats"
 
 
 class _Gate:
@@ -337,9 +380,11 @@ class EdgeStore:
     def tuning(self) -> EdgeTuning:
         return self._tuning
 
-    def set_search(self, *, hnsw_ef: int | None = None, exact: bool = False) -> None:
-        """Change how searches walk the graph from now on (benchmarks compare settings on one build)."""
-        self._tuning = replace(self._tuning, hnsw_ef=hnsw_ef, exact=exact)
+    def set_search(
+        self, *, hnsw_ef: int | None = HNSW_EF, exact: bool = False, oversampling: float = OVERSAMPLING
+    ) -> None:
+        """Change how searches use the index from now on (benchmarks compare settings on one build)."""
+        self._tuning = replace(self._tuning, hnsw_ef=hnsw_ef, exact=exact, oversampling=oversampling)
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -1001,6 +1046,7 @@ def _shard_config(meta: CollectionMeta, tuning: EdgeTuning) -> EdgeConfig:
             ef_construct=tuning.hnsw_ef_construct,
             full_scan_threshold=tuning.full_scan_threshold_kb,
         ),
+        quantization_config=tuning.quantization_config(),
         optimizers=EdgeOptimizersConfig(
             indexing_threshold=tuning.indexing_threshold_kb,
             prevent_unoptimized=False,  # True would hide fresh points until the next optimize
