@@ -154,6 +154,7 @@ def test_prompt_labels_stay_short_and_distinct() -> None:
 def test_eval_runs_raw_corrected_and_vote_side_by_side_from_one_embedding(
     services: Services, embedders: dict[str, PromptedFake], tmp_path: Path
 ) -> None:
+    services.embedder(CENTERED)  # loaded before the runs (as the app's own model): kept, so its calls add up
     evaluate_pipelines(services, _queryset(), [PipelineSpec(CENTERED)])  # today's pipeline: vote
     embedded = list(embedders[CENTERED].calls)
     pipelines = [PipelineSpec(CENTERED, correction=c) for c in CORRECTIONS]

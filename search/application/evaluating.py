@@ -516,7 +516,7 @@ def evaluate_pipelines(
                         if index_seconds
                         else None,
                         "index_bytes": space.disk_bytes(corpus.collection),
-                        "search_index": space.search_index,  # "exact", or "ann": through the app's HNSW index
+                        "search_index": space.search_index,  # "exact", or "ann": through the app's own search index
                         "dimension": embedder.spec.dimension,
                         # Query languages the model was not trained on: their scores are flagged, not trusted.
                         "unsupported_query_languages": sorted(
@@ -524,13 +524,17 @@ def evaluate_pipelines(
                         ),
                         "cross_lingual": embedder.spec.cross_lingual,
                     }
-            if model not in loaded_before:  # the three-model evaluation held all three at once: 2.0 GB
+            # Compared by canonical name: an alias ("default") must not unload the app's own model.
+            if services.spec(model).name not in loaded_before:  # three models held at once: 2.0 GB
                 del embedder, sparse, searcher, prompted, pipeline
                 services.unload(model)
                 release_memory()
     finally:
         if own_workspace:
             space.close()
+        for model in models:  # a failed or cancelled run drops what it loaded too
+            if services.spec(model).name not in loaded_before:
+                services.unload(model)
     # ranx compiles its metrics (numba) the first time a process scores: tens of seconds, so say so
     tracker.stage("scoring with ranx (the first evaluation after a start compiles its metrics: up to ~20 s)")
     return evaluate(

@@ -288,7 +288,8 @@ class SearchApp:
                     scan = self._raw_scans.get(collection)
                     if scan is None or scan[0] is not searcher:
                         scan = (searcher, searcher.raw_scan())
-                        self._raw_scans[collection] = scan
+                        # one collection's recovered matrix at a time (73 MB per 50k chunks of 384-d)
+                        self._raw_scans = {collection: scan}
                 searcher = searcher.uncorrected(scan[1])
             elif wanted == "corrected" and searcher.variant == "vote":
                 searcher = searcher.without_vote()
@@ -501,6 +502,7 @@ class SearchApp:
             self.catalog.invalidate()
             with self._lock:  # a fresh searcher reads the collection's languages again (the vote)
                 self._searchers.clear()
+                self._raw_scans.clear()
         self.index_rates.record(report)
         self._measure_floor(report.collection)
         return report

@@ -169,7 +169,7 @@ def format_leaderboard(
     lines.append(text_table(LEADERBOARD_HEADERS, leaderboard_rows(rows)))
     notes = [
         "docs/s: documents indexed per second (chunking + embedding + writing; 0/blank when the index was "
-        "reused); query ms: per query in batches; index MB: the scratch collection on disk (no HNSW graph)"
+        "reused); query ms: per query in batches; index MB: the scratch collection on disk (no search index)"
     ]
     if task:
         notes.append(

@@ -23,7 +23,8 @@ What the engine guarantees and what this wrapper adds (measured with qdrant-edge
   ``flush`` runs at most every ``flush_interval_s`` and on optimize/close.
 * The engine locks its WAL, so a second open of a shard fails with a cryptic
   ``WouldBlock``; the ``.lock`` file turns that into StoreLockedError naming the pid.
-* ``optimize`` builds HNSW only for segments above ``indexing_threshold_kb``; smaller
+* ``optimize`` builds the search index (int8 copies scanned and rescored by default; an
+  HNSW graph when ``hnsw_m`` > 0) only for segments above ``indexing_threshold_kb``; smaller
   collections stay in plain segments that are searched exactly, and points written
   after an optimize are searchable at once (``prevent_unoptimized`` is off). It takes
   about 1 min per 100k 384-d points on 2 cores and holds the GIL throughout, which would
@@ -466,7 +467,7 @@ class EdgeStore:
         )  # allocated, not sparse
 
     def optimize(self, name: str) -> None:
-        """Merge segments and build HNSW where they are big enough, without freezing this process.
+        """Merge segments and build the search index where they are big enough, without freezing this process.
 
         A child process optimizes a copy of the flushed shard while searches keep using the
         live one; the copy is then swapped in. Writes wait until it is done.
@@ -538,7 +539,7 @@ class EdgeStore:
             handle.optimized = False
 
     def indexed_vectors(self, name: str) -> int:
-        """Vectors covered by an HNSW graph: 0 until optimize() finds a segment above the threshold."""
+        """Vectors covered by the search index: 0 until optimize() finds a segment above the threshold."""
         with self._reading(name) as handle:
             return int(handle.shard.info().indexed_vectors_count)
 
