@@ -261,8 +261,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     )
     for row in rows:
-        if row[6]:
-            print(f"goal {row[0]} <= {row[5]} MB peak RSS: {row[6]} ({row[3]} MB)")
+        if row[7]:
+            print(f"goal {row[0]} <= {row[6]} MB peak RSS: {row[7]} ({row[4]} MB)")
     print(f"\nlogs, caches and data in {work}; load average {os.getloadavg()[0]:.1f} at the end")
 
 
