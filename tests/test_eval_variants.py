@@ -308,3 +308,12 @@ def test_a_tiny_instruction_model_embeds_the_users_instruction_and_records_it(tm
     assert base.encode_documents(["bees"]) == pytest.approx(view.encode_documents(["bees"]))
     assert not np.allclose(base.encode_queries(["bees"]), view.encode_queries(["bees"]))
     services.close()
+
+
+def test_eval_drops_the_models_it_loaded_unless_in_use_elsewhere(services: Services) -> None:
+    """One model at a time (B's memory goal), but never one the app's searches hold meanwhile:
+    dropping it would load a second copy on the next use."""
+    evaluate_pipelines(services, _queryset(), [PipelineSpec(PLAIN)])
+    assert PLAIN not in services.loaded_models()
+    evaluate_pipelines(services, _queryset(), [PipelineSpec(PLAIN)], in_use=lambda: {PLAIN})
+    assert PLAIN in services.loaded_models()

@@ -24,7 +24,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, cast
@@ -406,8 +406,13 @@ def evaluate_pipelines(
     workspace: EvalWorkspace | None = None,
     metrics: Sequence[str] = DEFAULT_METRICS,
     stat_test: str = "student",
+    in_use: Callable[[], Collection[str]] | None = None,
 ) -> EvalReport:
     """Index the corpus per model (cached on ``workspace``), run the judged queries in batches, score the runs.
+
+    Models the evaluation loaded are dropped after their turn, unless they were loaded before it or
+    ``in_use()`` names them then (a search of the app started meanwhile: dropping the model it holds
+    would load a second copy on next use).
 
     Pipelines whose mode needs a sparse encoder, or whose reranker is not available,
     are refused before any work starts, with a message naming them. ``k`` documents
@@ -438,6 +443,11 @@ def evaluate_pipelines(
     rerankers = {p.reranker: services.reranker(p.reranker) for p in unique if p.reranker}
     _check_sparse(services, unique)
     loaded_before = services.loaded_models()  # models this evaluation loads are dropped after their turn
+
+    def droppable(model: str) -> bool:
+        # Compared by canonical name: an alias ("default") must not unload the app's own model.
+        name = services.spec(model).name
+        return name not in loaded_before and name not in (in_use() if in_use else ())
 
     own_workspace = workspace is None
     space = workspace or EvalWorkspace(services.indexer)
@@ -524,16 +534,15 @@ def evaluate_pipelines(
                         ),
                         "cross_lingual": embedder.spec.cross_lingual,
                     }
-            # Compared by canonical name: an alias ("default") must not unload the app's own model.
-            if services.spec(model).name not in loaded_before:  # three models held at once: 2.0 GB
-                del embedder, sparse, searcher, prompted, pipeline
+            del embedder, sparse, searcher, prompted, pipeline
+            if droppable(model):  # three models held at once: 2.0 GB
                 services.unload(model)
                 release_memory()
     finally:
         if own_workspace:
             space.close()
         for model in models:  # a failed or cancelled run drops what it loaded too
-            if services.spec(model).name not in loaded_before:
+            if droppable(model):
                 services.unload(model)
     # ranx compiles its metrics (numba) the first time a process scores: tens of seconds, so say so
     tracker.stage("scoring with ranx (the first evaluation after a start compiles its metrics: up to ~20 s)")

@@ -695,8 +695,14 @@ class SearchApp:
             pipelines,
             progress=progress,
             workspace=workspace,
+            in_use=self._models_in_use,
             **options,  # type: ignore[arg-type]
         )
+
+    def _models_in_use(self) -> set[str]:
+        """Models the app's cached searchers hold (an evaluation must not drop them)."""
+        with self._lock:
+            return {searcher.embedder.spec.name for searcher in self._searchers.values()}
 
 
 CUE_STRENGTH: dict[str, int] = {"none": 0, "weak": 1, "strong": 2}

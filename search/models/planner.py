@@ -292,8 +292,11 @@ def measure(
             candidate = None
             if name == reference:
                 raise
-            log.info("backend %s not used: %s", name, exc)
-            measurements[name] = Measurement(name, error=" ".join(str(exc).split())[:300])
+            error = " ".join(str(exc).split())[:300]
+            # The text, not the exception: a log record that kept it would keep the failed build's
+            # frames, and whatever model they hold, alive beside the next candidate.
+            log.info("backend %s not used: %s", name, error)
+            measurements[name] = Measurement(name, error=error)
             if name in fallbacks:
                 pending.insert(0, fallbacks[name])
             continue
