@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 from search.application.search_app import SearchApp
-from search.application.searching import NO_SECOND_STAGE
+from search.application.searching import MODES, NO_SECOND_STAGE
 from search.core.eta import duration_text
-from search.retrieval.searcher import MODES
 
 __all__ = ["NO_SECOND_STAGE"]
 

@@ -13,11 +13,10 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from search.application.searching import LABELS, RERANK_SCORE_HELP, SCORE_HELP, Highlight
 from search.core.display import shown_name
 from search.core.reports import IndexReport
 from search.core.types import Hit
-from search.retrieval.highlight import Highlight
-from search.retrieval.relevance import LABELS, RERANK_SCORE_HELP, SCORE_HELP
 
 CSS = """
 .mls-results { display: flex; flex-direction: column; gap: 10px; }

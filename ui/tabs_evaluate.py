@@ -11,12 +11,18 @@ import gradio as gr
 import pandas as pd
 
 from search.application.access import is_inside
+from search.application.evaluating import (
+    LEADERBOARD_HEADERS,
+    MODES,
+    PRIMARY_METRIC,
+    EvalReport,
+    LeaderboardRow,
+    leaderboard_rows,
+    load_queryset,
+    metric_label,
+)
 from search.application.variants import CORRECTIONS
 from search.core.errors import NotAllowedError
-from search.evaluation.leaderboard import LEADERBOARD_HEADERS, LeaderboardRow, leaderboard_rows
-from search.evaluation.querysets import load_queryset
-from search.evaluation.report import PRIMARY_METRIC, EvalReport, metric_label
-from search.retrieval.searcher import MODES
 from ui.choices import (
     NO_SECOND_STAGE,
     chosen_prompts,

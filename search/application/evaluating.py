@@ -49,9 +49,15 @@ from search.core.memory import release_memory
 from search.core.reports import IndexReport
 from search.core.settings import IndexOptions
 from search.core.types import SECTION_SEPARATOR, CorpusDoc, Document, Hit, Query, QuerySet, Section
+from search.evaluation.leaderboard import LEADERBOARD_HEADERS as LEADERBOARD_HEADERS
+from search.evaluation.leaderboard import LeaderboardRow as LeaderboardRow
+from search.evaluation.leaderboard import leaderboard_rows as leaderboard_rows
 from search.evaluation.metrics import DEFAULT_METRICS, evaluate, fold_hits, judged_queries
+from search.evaluation.querysets import load_queryset as load_queryset
 from search.evaluation.querysets import queryset_source
+from search.evaluation.report import PRIMARY_METRIC as PRIMARY_METRIC
 from search.evaluation.report import EvalReport
+from search.evaluation.report import metric_label as metric_label
 from search.models.embedder import Embedder
 from search.models.reranker import Reranker
 from search.models.vector_settings import RAW_VECTORS, VectorSettings
@@ -60,6 +66,8 @@ from search.retrieval.searcher import MAX_K, MODES, Mode, Searcher, clean_query
 from search.stores.base import VectorStore
 from search.text.sparse import SparseEncoder
 
+# The "X as X" imports above are re-exported for the UI, which reaches search.evaluation only through
+# this layer (an import-linter contract).
 ProgressCallback = Callable[[float, str], None]
 EVAL_ROOT = "/queryset"  # virtual folder the corpus documents are "indexed from": hit.relpath == doc id
 # Queries per Searcher.search_batch call: large enough that embedding and Qdrant work in

@@ -16,9 +16,14 @@ from search.core.errors import InputError, QueryError
 from search.core.types import UNDETERMINED
 from search.models.specs import ModelSpec
 from search.retrieval.highlight import Highlight
+from search.retrieval.relevance import LABELS as LABELS
+from search.retrieval.relevance import RERANK_SCORE_HELP as RERANK_SCORE_HELP
+from search.retrieval.relevance import SCORE_HELP as SCORE_HELP
 from search.retrieval.relevance import Cue
 from search.retrieval.searcher import MAX_K, MODES, SearchResult
 
+# The "X as X" imports above, and Highlight and MODES, are what the UI reads of search.retrieval, which
+# it reaches only through this layer (an import-linter contract).
 HIGHLIGHTS = ("semantic", "lexical", "off")
 MAX_UI_K = 50
 NO_SECOND_STAGE = "none"
