@@ -10,7 +10,7 @@ import gradio as gr
 
 from search.application.bootstrap import sample_documents
 from search.application.documents import hit_link, linkable
-from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, make_request
+from search.application.searching import HIGHLIGHTS, MAX_UI_K, SearchOutcome, SearchRequest, make_request
 from ui.choices import (
     AS_RECORDED,
     AUTO_LANGUAGE,
@@ -157,6 +157,35 @@ def _failure(exc: Exception) -> Rendered:
     return message(text, "warn"), "", {"error": text}
 
 
+def _request(
+    ctx: UiContext,
+    query: str,
+    collection: str | None,
+    languages: Sequence[str] | None,
+    k: float,
+    mode: str,
+    second_stage: str | None,
+    highlight: str,
+    query_language: str | None,
+    correction: str | None,
+    query_prompt: str | None,
+) -> SearchRequest:
+    """The search request of the page's values (both search endpoints read them alike)."""
+    # No collection picked (an API client, a page loaded before the first index): the default one.
+    return make_request(
+        query,
+        collection or ctx.app.default_collection(),
+        languages,
+        k,
+        mode,
+        second_stage,
+        highlight,
+        query_language=query_language,
+        correction=chosen_correction(correction),
+        query_prompt=chosen_prompt(query_prompt),
+    )
+
+
 def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
     def search(
         query: str,
@@ -179,9 +208,8 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
         if waiting is not None:
             return _not_ready(waiting)
         try:
-            # No collection picked (an API client, a page loaded before the first index): the default one.
-            collection = collection or ctx.app.default_collection()
-            request = make_request(
+            request = _request(
+                ctx,
                 query,
                 collection,
                 languages,
@@ -189,9 +217,9 @@ def search_fn(ctx: UiContext) -> Callable[..., Rendered]:
                 mode,
                 second_stage,
                 highlight,
-                query_language=query_language,
-                correction=chosen_correction(correction),
-                query_prompt=chosen_prompt(query_prompt),
+                query_language,
+                correction,
+                query_prompt,
             )
             return render_outcome(ctx, ctx.app.search(request))
         except Exception as exc:  # noqa: BLE001 - refused paths and failures become messages
@@ -220,8 +248,8 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
         if waiting is not None:
             return (*_not_ready(waiting), None)
         try:
-            collection = collection or ctx.app.default_collection()
-            request = make_request(
+            request = _request(
+                ctx,
                 query,
                 collection,
                 languages,
@@ -229,9 +257,9 @@ def first_pass_fn(ctx: UiContext) -> Callable[..., tuple[str, str, dict[str, Any
                 mode,
                 second_stage,
                 first,
-                query_language=query_language,
-                correction=chosen_correction(correction),
-                query_prompt=chosen_prompt(query_prompt),
+                query_language,
+                correction,
+                query_prompt,
             )
             outcome = ctx.app.search(request)
         except Exception as exc:  # noqa: BLE001

@@ -37,6 +37,7 @@ from search.application.variants import (
     CORRECTIONS,
     Correction,
     check_correction,
+    check_prompt,
     expand_prompts,
     parse_corrections,
     prompt_record,
@@ -162,13 +163,14 @@ def pipeline_grid(
 
 
 def mode_variants(mode: str, chosen: Sequence[Correction | None]) -> list[Correction | None]:
-    """The correction variants that differ in ``mode``: sparse (lexical) search reads no dense vector
-    (one row, unnamed); the vote runs in dense mode only, so hybrid's "vote" is its "corrected"."""
+    """The correction variants that differ in ``mode``, by the rule search rows report with
+    (variants.searched_correction): sparse (lexical) search reads no dense vector (one row,
+    unnamed); the vote runs in dense mode only, so hybrid's "vote" is its "corrected"."""
     if mode == "sparse":
         return [None]
-    if mode == "hybrid":
-        return list(dict.fromkeys("corrected" if c == "vote" else c for c in chosen))
-    return list(chosen)
+    return list(
+        dict.fromkeys(None if c is None else cast(Correction, searched_correction(mode, c)) for c in chosen)
+    )
 
 
 def grid_notes(
@@ -441,7 +443,7 @@ def evaluate_pipelines(
     # Each pipeline's correction, and its query prompt applied to the spec: refused before any work.
     variant = {p: check_correction(services, p.model, p.correction) for p in unique}
     for p in unique:
-        prompt_record(services.spec(p.model), p.query_prompt)
+        check_prompt(services.spec(p.model), p.query_prompt)
     # Corrected and vote pipelines search one index (the vote is query-side); raw ones their own.
     indexes = {(p.model, variant[p] == "raw") for p in unique}
     embeddings = {(p.model, p.query_prompt) for p in unique if p.mode != "sparse"}

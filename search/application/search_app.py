@@ -117,7 +117,9 @@ class SearchApp:
         self._second_stages: list[str] | None = None
         self._background_plan: BackgroundPlan | None = None
         self._floors: dict[tuple[str, str], NoiseFloor] = {}
-        self._raw_scans: dict[str, tuple[Searcher, RawScan]] = {}  # per collection, for its searcher
+        # The last raw variant's scan and the searcher it belongs to (one recovered matrix at a time:
+        # 73 MB per 50k chunks of 384-d); a new searcher of the collection means a new scan.
+        self._raw_scan: tuple[Searcher, RawScan] | None = None
         self._documents: DocumentAccess | None = None
 
     @classmethod
@@ -285,12 +287,10 @@ class SearchApp:
         if wanted != searcher.variant:
             if wanted == "raw":
                 with self._lock:
-                    scan = self._raw_scans.get(collection)
-                    if scan is None or scan[0] is not searcher:
-                        scan = (searcher, searcher.raw_scan())
-                        # one collection's recovered matrix at a time (73 MB per 50k chunks of 384-d)
-                        self._raw_scans = {collection: scan}
-                searcher = searcher.uncorrected(scan[1])
+                    if self._raw_scan is None or self._raw_scan[0] is not searcher:
+                        self._raw_scan = (searcher, searcher.raw_scan())
+                    scan = self._raw_scan[1]
+                searcher = searcher.uncorrected(scan)
             elif wanted == "corrected" and searcher.variant == "vote":
                 searcher = searcher.without_vote()
             else:
@@ -502,7 +502,7 @@ class SearchApp:
             self.catalog.invalidate()
             with self._lock:  # a fresh searcher reads the collection's languages again (the vote)
                 self._searchers.clear()
-                self._raw_scans.clear()
+                self._raw_scan = None
         self.index_rates.record(report)
         self._measure_floor(report.collection)
         return report
