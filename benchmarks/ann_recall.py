@@ -48,7 +48,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -63,8 +62,9 @@ from search.core.types import CorpusDoc, QuerySet
 from search.evaluation.querysets import load_queryset
 from search.evaluation.xquad import xquad_r
 from search.models.specs import ModelSpec
-from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback
 from search.retrieval.searcher import Searcher
+from search.space.feedback import DEFAULT_FEEDBACK
+from search.space.vector_space import VectorSpace
 from search.stores.base import SearchFilter
 from search.stores.common import HNSW_EF, OVERSAMPLING
 from search.stores.edge import EdgeStore, EdgeTuning
@@ -234,32 +234,26 @@ def compare(
 def measure(
     name: str,
     services: Services,
-    build_into: Callable[[EdgeStore, Any, Any], int],
+    build_into: Callable[[EdgeStore, VectorSpace], int],
     texts: Sequence[str],
     builds: Sequence[Build],
     searches: Callable[[Build], list[Search]],
     workdir: Path,
     filter_language: str | None,
 ) -> list[Row]:
-    embedder = services.document_embedder()
-    settings = services.vector_settings()
-    vectors = embedder.encode_queries(list(texts))
+    # The app's space without sparse vectors (dense search is what is measured); queries embedded once.
+    space = dataclasses.replace(services.space(document=True), sparse=None)
+    vectors = space.embedder.encode_queries(list(texts))
     rows: list[Row] = []
     for build in builds:
         folder = workdir / f"{name}-{build.m}-{build.ef_construct}-{build.quantization}"
         store = EdgeStore(folder, build.tuning())
         try:
-            chunks = build_into(store, embedder, settings)
+            chunks = build_into(store, space)
             t0 = time.perf_counter()
             store.optimize(COLLECTION)
             build_s = time.perf_counter() - t0
-            searcher = Searcher(
-                store,
-                COLLECTION,
-                embedder.inner if hasattr(embedder, "inner") else embedder,
-                correction=settings.correction,
-                feedback=Feedback.parse(settings.feedback) if settings.feedback else None,
-            )
+            searcher = Searcher(store, COLLECTION, space)
             rows += compare(
                 searcher,
                 store,
@@ -328,7 +322,7 @@ def synthetic_rows(
             t0 = time.perf_counter()
             store.optimize(COLLECTION)
             build_s = time.perf_counter() - t0
-            searcher = Searcher(store, COLLECTION, SyntheticModel(), feedback=DEFAULT_FEEDBACK)  # type: ignore[arg-type]
+            searcher = Searcher(store, COLLECTION, VectorSpace(SyntheticModel(), feedback=DEFAULT_FEEDBACK))  # type: ignore[arg-type]
             rows += compare(
                 searcher,
                 store,
@@ -392,11 +386,10 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
                 documents = corpus_documents(queryset)
                 print(f"real: {len(documents)} documents, {len(texts)} queries", flush=True)
 
-                def real(store: EdgeStore, embedder: object, settings: object) -> int:
+                def real(store: EdgeStore, space: VectorSpace) -> int:
                     report = index_documents(
-                        documents, embedder, store, COLLECTION,  # type: ignore[arg-type]
-                        config=IndexConfig(optimize=False), vectors=settings,  # type: ignore[arg-type]
-                    )  # fmt: skip
+                        documents, space, store, COLLECTION, config=IndexConfig(optimize=False)
+                    )
                     return report.chunks_written
 
                 rows += measure(
@@ -406,11 +399,10 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
                 folder = generate(workdir / "generated", args.files).root
                 texts = [q.text for q in load_queryset(REPO / "sample_corpora" / "queryset").queries.values()]
 
-                def clustered(store: EdgeStore, embedder: object, settings: object) -> int:
+                def clustered(store: EdgeStore, space: VectorSpace) -> int:
                     report = index_folder(
-                        folder, embedder, store, COLLECTION,  # type: ignore[arg-type]
-                        config=IndexConfig(optimize=False), vectors=settings,  # type: ignore[arg-type]
-                    )  # fmt: skip
+                        folder, space, store, COLLECTION, config=IndexConfig(optimize=False)
+                    )
                     return store.count(COLLECTION) or report.chunks_written
 
                 rows += measure(

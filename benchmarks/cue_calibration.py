@@ -187,11 +187,9 @@ def measure(app: SearchApp, judged: Judged, model: str, modes: Sequence[str]) ->
     if collection not in app.catalog.names():
         index_documents(
             corpus_documents(QuerySet(judged.name, judged.corpus, {}, {})),
-            services.document_embedder(model),
+            services.space(model, document=True),
             services.store,
             collection,
-            sparse=services.sparse_encoder(model),
-            vectors=services.vector_settings(model),
         )
         app.catalog.invalidate()
     rows: dict[str, list[HitRow]] = {}

@@ -41,7 +41,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.common import evaldata_dir, format_table
@@ -63,7 +63,6 @@ from search.evaluation.report import EvalReport
 from search.evaluation.xquad import xquad_r
 from search.models.embedder import Embedder
 from search.models.registry import ModelRegistry
-from search.retrieval.feedback import Feedback
 from search.retrieval.searcher import Mode, Searcher
 from search.stores.client import ClientStore
 
@@ -165,16 +164,10 @@ def one_by_one(services: Services, queryset: QuerySet, specs: Sequence[PipelineS
     runs: dict[str, dict[str, dict[str, float]]] = {}
     with EvalWorkspace(FolderIndexer(), ClientStore(":memory:")) as space:
         for model in dict.fromkeys(s.model for s in specs):
-            sparse = services.sparse_encoder(model)
-            settings = services.vector_settings(model)  # the language correction, as evaluation uses it
-            corpus = space.indexed(queryset, services.document_embedder(model), sparse, vectors=settings)
+            stored = services.space(model, document=True)  # the language correction, as evaluation uses it
+            corpus = space.indexed(queryset, stored)
             searcher = Searcher(
-                space.store,
-                corpus.collection,
-                services.embedder(model),
-                sparse,
-                correction=settings.correction,
-                feedback=Feedback.parse(settings.feedback) if settings.feedback else None,
+                space.store, corpus.collection, replace(stored, embedder=services.embedder(model))
             )
             depth = chunk_depth(K, corpus.chunks, corpus.documents)
             for spec in (s for s in specs if s.model == model):

@@ -55,6 +55,7 @@ from indexer.pipeline import IndexConfig, chunk_budget, index_folder
 from search.core.reports import IndexReport
 from search.models.backends import BACKENDS, Backend
 from search.models.embedder import Embedder
+from search.space.vector_space import VectorSpace
 from search.stores.base import VectorStore
 from search.stores.edge import EdgeStore
 from search.text.bm25 import SubwordBM25Encoder, SubwordTokenizer
@@ -130,7 +131,9 @@ def one_run(folder: Path, embedder: Embedder, config: IndexConfig, workdir: Path
     store = EdgeStore(workdir)
     try:
         report, pipeline = measure(
-            lambda: index_folder(folder, embedder, store, COLLECTION, sparse=sparse, config=config)
+            lambda: index_folder(
+                folder, VectorSpace(embedder, sparse=sparse), store, COLLECTION, config=config
+            )
         )
         assert isinstance(report, IndexReport)
         texts = stored_texts(store)

@@ -77,6 +77,7 @@ from search.models.language_bias import (
     compute_centering,
 )
 from search.models.specs import ModelSpec
+from search.space.vector_space import VectorSpace
 
 POOL6 = ("ar", "de", "en", "hi", "ru", "zh")
 XQUAD_R_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
@@ -140,8 +141,8 @@ def services_for(settings: Settings, variant: Variant) -> Services:
                 base = replace(other, name=base.name)
             return replace(base, shrinkage=variant.shrinkage, query_weight=variant.query_weight)
 
-        def vector_settings(self, model: str | None = None):  # type: ignore[no-untyped-def]
-            chosen = super().vector_settings(model)
+        def space(self, model: str | None = None, *, document: bool = False) -> VectorSpace:
+            chosen = super().space(model, document=document)
             if chosen.correction is not None and not variant.fitted:
                 return replace(chosen, correction=chosen.correction.with_fitting(False))
             return chosen

@@ -137,6 +137,7 @@ def mixed_folder_share(scratch: Path) -> dict[str, Any]:
     from indexer.extract.loaders import LoaderConfig
     from indexer.ocr.pages import PageReader
     from indexer.pipeline import IndexConfig, index_folder
+    from search.space.vector_space import VectorSpace
     from search.stores.client import ClientStore
     from tests.fakes import FakeEmbedder
 
@@ -168,7 +169,7 @@ def mixed_folder_share(scratch: Path) -> dict[str, Any]:
     started = time.perf_counter()
     report = index_folder(
         folder,
-        FakeEmbedder(),
+        VectorSpace(FakeEmbedder()),
         ClientStore(":memory:"),
         "mixed",
         config=IndexConfig(loader=LoaderConfig(ocr=PageReader())),
@@ -196,7 +197,12 @@ THROUGHPUT = textwrap.dedent(
     config = IndexConfig() if ocr else IndexConfig(loader=LoaderConfig(ocr=None))
     started = time.perf_counter()
     cpu = time.process_time()
-    report = index_folder(folder, FakeEmbedder(), ClientStore(":memory:"), "t", config=config)
+    try:  # this checkout: the indexer writes in a VectorSpace; a baseline before it took the model
+        from search.space.vector_space import VectorSpace
+        model = VectorSpace(FakeEmbedder())
+    except ImportError:
+        model = FakeEmbedder()
+    report = index_folder(folder, model, ClientStore(":memory:"), "t", config=config)
     print(json.dumps({"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
                       "chunks": report.chunks_written, "extract": report.timings.get("extract", 0.0)}))
     """

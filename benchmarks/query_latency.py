@@ -60,8 +60,9 @@ from search.core.paths import default_cache_dir
 from search.models.embed_cache import model_key
 from search.models.embedder import Embedder
 from search.models.language_bias import LanguageCentering, centering_for
-from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback
 from search.retrieval.searcher import Searcher
+from search.space.feedback import DEFAULT_FEEDBACK, Feedback
+from search.space.vector_space import VectorSpace
 from search.stores.base import CollectionMeta, VectorStore
 
 QUERIES = REPO / "sample_corpora" / "queryset" / "queries.jsonl"
@@ -115,7 +116,7 @@ def end_to_end(
     store: VectorStore, embedder: Embedder, texts: Sequence[str], filtered: bool
 ) -> tuple[float, float]:
     correction, feedback = vector_settings(embedder)
-    searcher = Searcher(store, COLLECTION, embedder, correction=correction, feedback=feedback)
+    searcher = Searcher(store, COLLECTION, VectorSpace(embedder, correction=correction, feedback=feedback))
     flt = FILTER if filtered else None
     searcher.search(texts[0], k=K, flt=flt)  # warm-up
     seconds = []

@@ -55,6 +55,7 @@ from search.models.loading import load_embedder
 from search.models.reranker import Reranker
 from search.models.specs import DEFAULT_MODEL, ModelSpec
 from search.retrieval.searcher import DEFAULT_SPARSE_WEIGHT, Mode, Searcher, clean_query
+from search.space.vector_space import VectorSpace
 from search.stores.base import CollectionMeta, FusionMethod, Point, VectorStore
 from search.text.bm25 import SubwordBM25Encoder
 from search.text.sparse import SparseEncoder
@@ -165,8 +166,12 @@ class Bench:
         name = self.collection(qs.corpus)
         queries = [(qid, clean_query(q.text)) for qid, q in qs.queries.items()]
         self.embed_queries([text for _, text in queries])
-        fast = Searcher(self.store, name, PrecomputedQueries(self.embedder, self._query_vectors), self.sparse)
-        live = Searcher(self.store, name, self.embedder, self.sparse)
+        fast = Searcher(
+            self.store,
+            name,
+            VectorSpace(PrecomputedQueries(self.embedder, self._query_vectors), sparse=self.sparse),
+        )
+        live = Searcher(self.store, name, VectorSpace(self.embedder, sparse=self.sparse))
         runs: dict[str, dict[str, dict[str, float]]] = {}
         latencies: dict[str, list[float]] = {}
         for p in pipelines:

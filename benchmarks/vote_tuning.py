@@ -37,8 +37,8 @@ from search.core.settings import Settings
 from search.core.types import QuerySet
 from search.evaluation.metrics import evaluate
 from search.evaluation.xquad import xquad_cross_lingual, xquad_r
-from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback
 from search.retrieval.searcher import Searcher
+from search.space.feedback import DEFAULT_FEEDBACK, Feedback
 
 POOL = ("ar", "de", "en", "hi", "ru", "zh")
 XQUAD_R = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
@@ -59,9 +59,9 @@ def scores(
     services: Services, workspace: EvalWorkspace, queryset: QuerySet, settings: Sequence[Feedback | None]
 ) -> list[dict[str, float]]:
     """Each setting's overall scores on ``queryset``: one index, one query embedding, one search per setting."""
-    embedder = services.document_embedder()
-    vectors_settings = services.vector_settings()
-    corpus = workspace.indexed(queryset, embedder, vectors=vectors_settings)
+    space = dataclasses.replace(services.space(document=True), sparse=None)
+    embedder = space.embedder
+    corpus = workspace.indexed(queryset, space)
     meta = workspace.store.get_meta(corpus.collection)
     assert meta is not None
     queries = [q for qid, q in queryset.queries.items() if queryset.qrels.get(qid)]
@@ -72,10 +72,8 @@ def scores(
         searcher = Searcher(
             workspace.store,
             corpus.collection,
-            embedder,
+            dataclasses.replace(space, feedback=feedback),
             meta=dataclasses.replace(meta, feedback=feedback.name if feedback else None),
-            correction=vectors_settings.correction,
-            feedback=feedback,
         )
         run, _ = run_pipeline(
             searcher, queries, PipelineSpec(embedder.spec.name), None, depth, 100, vectors=vectors

@@ -38,7 +38,7 @@ from indexer.extract.loaders import (
 from indexer.ocr.tally import OcrTally
 from indexer.opened import NotRegularFileError, OutsideRootError, open_checked
 from indexer.recenter import recenter
-from search.core.errors import NotAFolderError, StoreError
+from search.core.errors import NotAFolderError
 from search.core.memory import trim_heap
 from search.core.reports import (
     BUILDING_STAGE,
@@ -51,12 +51,11 @@ from search.core.reports import (
 from search.core.types import Chunk, Document, SparseVector, relative_source
 from search.models.embedder import Embedder, TokenizedDocuments
 from search.models.language_bias import FittedMeans, LanguageCentering
-from search.models.vector_settings import RAW_VECTORS, VectorSettings
-from search.stores.base import CollectionMeta, Point, VectorStore
+from search.space.vector_space import Chunking, VectorSpace
+from search.stores.base import Point, VectorStore
 from search.stores.payload import FILE_STATE_FIELDS, StoredChunkState, encode_chunk
 from search.text.sparse import SparseEncoder
 
-CHUNKING_KEYS = ("chunk_tokens", "overlap_tokens")
 PRODUCER_GRACE_S = 0.25  # how long the model waits for the next file before embedding a partial pool
 
 
@@ -118,51 +117,13 @@ class _Timer:
             self.totals[stage] += seconds
 
 
-def collection_meta(
-    embedder: Embedder,
-    sparse: SparseEncoder | None,
-    config: IndexConfig,
-    vectors: VectorSettings = RAW_VECTORS,
-) -> CollectionMeta:
-    base = CollectionMeta.for_model(embedder.spec, sparse.name if sparse else None)
-    extra = {"chunk_tokens": str(config.chunk_tokens), "overlap_tokens": str(config.overlap_tokens)}
-    correction, feedback = vectors.names
-    return replace(base, extra=extra, correction=correction, feedback=feedback)
-
-
-def prepare_collection(
-    store: VectorStore,
-    collection: str,
-    embedder: Embedder,
-    sparse: SparseEncoder | None,
-    config: IndexConfig,
-    vectors: VectorSettings = RAW_VECTORS,
-) -> None:
-    """Create the collection, or check that this run would write compatible chunks into it."""
+def prepare_collection(store: VectorStore, collection: str, space: VectorSpace) -> None:
+    """Create the collection in ``space``, or check that this run would write comparable chunks into it."""
     meta = store.get_meta(collection)
     if meta is None:
-        store.create_collection(collection, collection_meta(embedder, sparse, config, vectors))
+        store.create_collection(collection, space.meta())
         return
-    meta.check(embedder.spec, collection)
-    if (meta.correction, meta.feedback) != vectors.names:
-        raise StoreError(
-            f"Collection {collection!r} holds vectors written with language correction {meta.correction!r} "
-            f"(feedback {meta.feedback!r}); this run would write {vectors.names[0]!r}. Index with the "
-            "collection's setting (--no-language-correction when it has none) or into a new collection."
-        )
-    wanted_sparse = sparse.name if sparse else None
-    if meta.sparse_encoder != wanted_sparse:
-        raise StoreError(
-            f"Collection {collection!r} stores sparse vectors from {meta.sparse_encoder!r}, "
-            f"this run would write {wanted_sparse!r}; index into a new collection (--collection NAME)."
-        )
-    recorded = {key: meta.extra.get(key) for key in CHUNKING_KEYS}
-    wanted = {"chunk_tokens": str(config.chunk_tokens), "overlap_tokens": str(config.overlap_tokens)}
-    if all(recorded.values()) and recorded != wanted:
-        raise StoreError(
-            f"Collection {collection!r} was chunked with {recorded}, this run uses {wanted}; "
-            "mixing both would leave overlapping chunks. Use the same settings or a new collection."
-        )
+    space.check(meta, collection)
 
 
 def _existing_state(store: VectorStore, collection: str, root: str) -> dict[str, _FileState]:
@@ -181,22 +142,20 @@ def _existing_state(store: VectorStore, collection: str, root: str) -> dict[str,
 
 def index_folder(
     folder: Path,
-    embedder: Embedder,
+    space: VectorSpace,
     store: VectorStore,
     collection: str,
     *,
-    sparse: SparseEncoder | None = None,
     config: IndexConfig | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-    vectors: VectorSettings = RAW_VECTORS,
 ) -> IndexReport:
     """Bring ``collection`` in line with ``folder``: new and changed files indexed, deleted ones removed."""
     config = config or IndexConfig()
     root_path = Path(os.path.abspath(folder))
     if not root_path.is_dir():
         raise NotAFolderError(f"not a folder: {folder}")
-    run = _Run(embedder, store, collection, sparse, config, root_path.as_posix(), progress, cancel, vectors)
+    run = _Run(space, store, collection, config, root_path.as_posix(), progress, cancel)
     config = run.config  # its OCR reports pages to this run
 
     t0 = time.perf_counter()
@@ -224,7 +183,7 @@ def index_folder(
             SkippedFile(relative_source(Path(skipped.path).as_posix(), run.root), run.shown(skipped.reason))
         )
 
-    chunker = _Chunker(embedder, config, run.timer, sparse)
+    chunker = _Chunker(space.embedder, config, run.timer, space.sparse)
     run.sizes.update({Path(entry.path).as_posix(): max(1, entry.size) for entry in found.files})
 
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
@@ -246,15 +205,13 @@ def index_folder(
 
 def index_documents(
     documents: Iterable[Document],
-    embedder: Embedder,
+    space: VectorSpace,
     store: VectorStore,
     collection: str,
     *,
-    sparse: SparseEncoder | None = None,
     config: IndexConfig | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-    vectors: VectorSettings = RAW_VECTORS,
 ) -> IndexReport:
     """Chunk, embed and write Documents that are already in memory (query-set corpora, tests).
 
@@ -265,10 +222,10 @@ def index_documents(
     docs = list(documents)
     roots = {doc.root for doc in docs}
     root = roots.pop() if len(roots) == 1 else ""
-    run = _Run(embedder, store, collection, sparse, config, root, progress, cancel, vectors)
+    run = _Run(space, store, collection, config, root, progress, cancel)
     run.display.update({doc.source: doc.relpath for doc in docs})
     run.sizes.update({doc.source: max(1, len(doc.text.encode("utf-8"))) for doc in docs})
-    chunker = _Chunker(embedder, config, run.timer, sparse)
+    chunker = _Chunker(space.embedder, config, run.timer, space.sparse)
 
     def produce(out: queue.Queue[_Parsed | BaseException | None], stop: threading.Event) -> None:
         try:
@@ -292,17 +249,16 @@ class _Run:
 
     def __init__(
         self,
-        embedder: Embedder,
+        space: VectorSpace,
         store: VectorStore,
         collection: str,
-        sparse: SparseEncoder | None,
         config: IndexConfig,
         root: str,
         progress: ProgressFn | None,
         cancel: threading.Event | None,
-        vectors: VectorSettings = RAW_VECTORS,
     ) -> None:
         self.started = time.perf_counter()
+        embedder, sparse = space.embedder, space.sparse
         self.embedder, self.store, self.collection = embedder, store, collection
         self.ocr = OcrTally(self.rel, on_page=self.report_progress)
         if config.loader.ocr is not None:
@@ -324,8 +280,10 @@ class _Run:
         self.work_total = 0
         self.work_finished = 0  # bytes of the files done (indexed, unchanged or skipped)
         self.work_settled = 0  # of those, the files that needed no model
-        prepare_collection(store, collection, embedder, sparse, config, vectors)
-        self.correction = vectors.correction
+        prepare_collection(
+            store, collection, space.with_chunking(Chunking(config.chunk_tokens, config.overlap_tokens))
+        )
+        self.correction = space.correction
         means = None
         if self.correction is not None and self.correction.fitted:
             meta = store.get_meta(collection)
@@ -338,7 +296,7 @@ class _Run:
             config,
             self.timer,
             on_write=self.report_progress,
-            correction=vectors.correction,
+            correction=space.correction,
             means=means,
         )
         self.deleted = False  # chunks were removed (files gone or skipped): the language means may move

@@ -23,10 +23,8 @@ from indexer.pipeline import IndexConfig, index_documents, index_folder
 from search.core.reports import IndexReport, OcrEngineReport, ProgressFn
 from search.core.settings import IndexOptions, Settings
 from search.core.types import Document
-from search.models.embedder import Embedder
-from search.models.vector_settings import RAW_VECTORS, VectorSettings
+from search.space.vector_space import VectorSpace
 from search.stores.base import VectorStore
-from search.text.sparse import SparseEncoder
 
 
 class FolderIndexer:
@@ -76,49 +74,41 @@ class FolderIndexer:
     def index_folder(
         self,
         folder: Path,
-        embedder: Embedder,
+        space: VectorSpace,
         store: VectorStore,
         collection: str,
         *,
-        sparse: SparseEncoder | None = None,
         options: IndexOptions | None = None,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
-        vectors: VectorSettings = RAW_VECTORS,
     ) -> IndexReport:
         return index_folder(
             folder,
-            embedder,
+            space,
             store,
             collection,
-            sparse=sparse,
             config=self.config(options),
             progress=progress,
             cancel=cancel,
-            vectors=vectors,
         )
 
     def index_documents(
         self,
         documents: Sequence[Document],
-        embedder: Embedder,
+        space: VectorSpace,
         store: VectorStore,
         collection: str,
         *,
-        sparse: SparseEncoder | None = None,
         options: IndexOptions | None = None,
         progress: ProgressFn | None = None,
-        vectors: VectorSettings = RAW_VECTORS,
     ) -> IndexReport:
         return index_documents(
             documents,
-            embedder,
+            space,
             store,
             collection,
-            sparse=sparse,
             config=self.config(options),
             progress=progress,
-            vectors=vectors,
         )
 
     def ocr_report(self) -> OcrEngineReport:

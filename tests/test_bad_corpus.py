@@ -46,6 +46,7 @@ SCRIPT = textwrap.dedent(
     from search.text.language import detect_language
     from indexer.extract.unstructured_offline import partitioner
     from indexer.pipeline import IndexConfig, index_folder
+    from search.space.vector_space import VectorSpace
     from search.stores.edge import EdgeStore
     from tests.fakes import FakeEmbedder
 
@@ -70,13 +71,13 @@ SCRIPT = textwrap.dedent(
 
     config = IndexConfig(chunk_tokens=64, overlap_tokens=8)
     with EdgeStore(data) as store:
-        first = index_folder(root, FakeEmbedder(), store, "docs", config=config)
+        first = index_folder(root, VectorSpace(FakeEmbedder()), store, "docs", config=config)
         peak = status("VmHWM")
         chunks = {}
         for _, payload in store.iter_payloads("docs", ("source",)):
             name = os.path.relpath(payload["source"], root)
             chunks[name] = chunks.get(name, 0) + 1
-        second = index_folder(root, FakeEmbedder(), store, "docs", config=config)
+        second = index_folder(root, VectorSpace(FakeEmbedder()), store, "docs", config=config)
     print(json.dumps({
         "first": first.to_json(),
         "second": second.to_json(),

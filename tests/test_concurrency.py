@@ -124,6 +124,7 @@ HOLDER = """
 import json, os, sys, time
 from pathlib import Path
 from indexer.pipeline import IndexConfig, index_folder
+from search.space.vector_space import VectorSpace
 from search.stores.edge import EdgeStore
 from tests.fakes import FakeEmbedder
 
@@ -142,7 +143,7 @@ def progress(event):
 
 with EdgeStore(data) as store:
     config = IndexConfig(chunk_tokens=64, overlap_tokens=8, batch_size=4)
-    report = index_folder(root, GatedEmbedder(), store, "docs", config=config, progress=progress)
+    report = index_folder(root, VectorSpace(GatedEmbedder()), store, "docs", config=config, progress=progress)
 print("done", json.dumps(report.to_json()), flush=True)
 """
 
@@ -200,8 +201,9 @@ def test_a_second_process_gets_a_clear_error_while_an_index_run_holds_the_store(
     # The holder's run was undisturbed: a re-run finds every file complete.
     with EdgeStore(data / "qdrant") as store:
         from indexer.pipeline import index_folder
+        from search.space.vector_space import VectorSpace
 
-        again = index_folder(root, FakeEmbedder(), store, NAME, config=CONFIG)
+        again = index_folder(root, VectorSpace(FakeEmbedder()), store, NAME, config=CONFIG)
         assert again.chunks_written == 0 and again.unchanged == 12
 
 

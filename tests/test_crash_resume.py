@@ -23,6 +23,7 @@ import pytest
 
 from indexer.pipeline import IndexConfig, index_folder
 from search.core.reports import IndexReport
+from search.space.vector_space import VectorSpace
 from search.stores.base import VectorStore
 from search.stores.client import ClientStore
 from search.stores.edge import LOCK_FILE, EdgeStore
@@ -41,6 +42,7 @@ CHILD = textwrap.dedent(
     import json, os, signal, sys, time
     from pathlib import Path
     from indexer.pipeline import IndexConfig, index_folder
+    from search.space.vector_space import VectorSpace
     from search.stores.edge import EdgeStore
     from tests.fakes import FakeEmbedder
 
@@ -65,7 +67,7 @@ CHILD = textwrap.dedent(
         print("progress", event.files_done, event.chunks_written, flush=True)
 
     config = IndexConfig(chunk_tokens=64, overlap_tokens=8, batch_size=4)
-    report = index_folder(root, SlowEmbedder(), store, "docs", config=config, progress=progress)
+    report = index_folder(root, VectorSpace(SlowEmbedder()), store, "docs", config=config, progress=progress)
     store.close()
     print("done", json.dumps(report.to_json()), flush=True)
     """
@@ -124,7 +126,7 @@ def reference(root: Path) -> dict[str, tuple[str, str, int]]:
     """A clean index of the folder as it is now: id -> (source, doc_hash, position)."""
     store = ClientStore(":memory:")
     try:
-        index_folder(root, FakeEmbedder(), store, NAME, config=CONFIG)
+        index_folder(root, VectorSpace(FakeEmbedder()), store, NAME, config=CONFIG)
         return snapshot(store)
     finally:
         store.close()
@@ -223,7 +225,13 @@ def test_cancel_then_resume_in_process(tmp_path: Path) -> None:
 
     with EdgeStore(tmp_path / "index") as store:
         first: IndexReport = index_folder(
-            root, FakeEmbedder(), store, NAME, config=CONFIG, progress=stop_after_two, cancel=cancel
+            root,
+            VectorSpace(FakeEmbedder()),
+            store,
+            NAME,
+            config=CONFIG,
+            progress=stop_after_two,
+            cancel=cancel,
         )
         assert first.cancelled and 0 < store.count(NAME) < len(expected)
         stored = snapshot(store)
@@ -232,6 +240,6 @@ def test_cancel_then_resume_in_process(tmp_path: Path) -> None:
                 p for p, v in expected.items() if Path(v[0]).name == name
             }, name
         assert 0 < len(first.indexed) < 6
-        second = index_folder(root, FakeEmbedder(), store, NAME, config=CONFIG)
+        second = index_folder(root, VectorSpace(FakeEmbedder()), store, NAME, config=CONFIG)
         assert not second.cancelled
         assert snapshot(store) == expected

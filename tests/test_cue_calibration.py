@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from search.retrieval.cue_calibration import Calibration, CueThresholds, calibration_key, shipped_calibration
-from search.retrieval.feedback import DEFAULT_FEEDBACK
 from search.retrieval.relevance import cue_for
+from search.space.feedback import DEFAULT_FEEDBACK
 
 E5 = "multilingual-e5-small"
 

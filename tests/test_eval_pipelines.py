@@ -29,6 +29,7 @@ from search.evaluation.metrics import fold_hits
 from search.evaluation.report import format_report
 from search.models.registry import ModelRegistry
 from search.retrieval.searcher import Searcher
+from search.space.vector_space import VectorSpace
 from search.stores.client import ClientStore
 from tests.fakes import FakeEmbedder, fake_spec
 
@@ -232,12 +233,16 @@ def test_pipeline_spec() -> None:
 def test_index_documents_writes_chunks_with_corpus_ids(fake_embedder: FakeEmbedder) -> None:
     store = ClientStore(":memory:")
     docs = corpus_documents(_queryset())
-    report = index_documents(docs, fake_embedder, store, "scratch", config=IndexConfig(optimize=False))
+    report = index_documents(
+        docs, VectorSpace(fake_embedder), store, "scratch", config=IndexConfig(optimize=False)
+    )
     assert sorted(report.indexed) == sorted(DOCS)
     assert report.chunks_written == store.count("scratch") >= len(DOCS)
     sources = {payload["source"] for _, payload in store.iter_payloads("scratch", ("source",))}
     assert sources == {f"/queryset/{d}" for d in DOCS}
-    again = index_documents(docs, fake_embedder, store, "scratch", config=IndexConfig(optimize=False))
+    again = index_documents(
+        docs, VectorSpace(fake_embedder), store, "scratch", config=IndexConfig(optimize=False)
+    )
     assert store.count("scratch") == again.chunks_written  # re-writing replaces, never duplicates
 
 
@@ -356,8 +361,8 @@ def test_batched_runs_are_the_one_by_one_runs(backend: str, tmp_path: Path) -> N
     embedder, sparse = FakeEmbedder(), WeightedWordsSparse()
     store = EdgeStore(tmp_path / "index") if backend == "edge" else ClientStore(":memory:")
     with EvalWorkspace(FolderIndexer(), store) as space:
-        corpus = space.indexed(qs, embedder, sparse)
-        searcher = Searcher(space.store, corpus.collection, embedder, sparse)
+        corpus = space.indexed(qs, VectorSpace(embedder, sparse=sparse))
+        searcher = Searcher(space.store, corpus.collection, VectorSpace(embedder, sparse=sparse))
         depth = chunk_depth(10, corpus.chunks, corpus.documents)
         cases = [
             (PipelineSpec(FAKE, "dense"), None),

@@ -1,6 +1,6 @@
 """A filter narrows the results, it never rescales them: the same passage, the same score (issue 22).
 
-The cross-lingual vote reads the whole collection's best passages (search.retrieval.feedback) and
+The cross-lingual vote reads the whole collection's best passages (search.space.feedback) and
 hybrid fusion ranks every passage against the unfiltered lists (search.retrieval.fusion), so a
 language or source filter only removes passages. Both stores, every mode that shows a score.
 """
@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.pipeline import VectorSettings, index_folder
+from indexer.pipeline import index_folder
 from search.models.encoders.transformers import TransformersEmbedder
 from search.models.language_bias import LanguageCentering
-from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback, votes
 from search.retrieval.fusion import fuse, rrf_term
 from search.retrieval.searcher import Searcher
+from search.space.feedback import DEFAULT_FEEDBACK, Feedback, votes
+from search.space.vector_space import VectorSpace
 from search.stores.base import ScoredPoint, SearchFilter, VectorStore
 from search.stores.client import ClientStore
 from search.text.bm25 import SubwordBM25Encoder
@@ -75,9 +76,9 @@ def searcher(
         (corpus / name).write_text(text + "\n", encoding="utf-8")
     sparse = SubwordBM25Encoder.for_embedder(embedder)
     correction = _centering(embedder.spec.dimension)
-    settings = VectorSettings(correction, DEFAULT_FEEDBACK.name)
-    index_folder(corpus, embedder, store, "docs", sparse=sparse, vectors=settings)
-    yield Searcher(store, "docs", embedder, sparse, correction=correction, feedback=DEFAULT_FEEDBACK)
+    space = VectorSpace(embedder, correction=correction, feedback=DEFAULT_FEEDBACK, sparse=sparse)
+    index_folder(corpus, space, store, "docs")
+    yield Searcher(store, "docs", space)
     store.close()
 
 

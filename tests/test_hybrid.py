@@ -12,6 +12,7 @@ from search.core.types import Hit
 from search.models.encoders.transformers import TransformersEmbedder
 from search.models.reranker import order_by_scores
 from search.retrieval.searcher import Searcher
+from search.space.vector_space import VectorSpace
 from search.stores.base import FUSION_METHODS, SearchFilter, VectorStore
 from search.stores.client import ClientStore
 from search.text.bm25 import SubwordBM25Encoder
@@ -52,10 +53,10 @@ def searcher(store: VectorStore, embedder: TransformersEmbedder, tmp_path: Path)
     for name, text in DOCS.items():
         (corpus / name).write_text(text + "\n", encoding="utf-8")
     sparse = SubwordBM25Encoder.for_embedder(embedder)
-    report = index_folder(corpus, embedder, store, "docs", sparse=sparse)
+    report = index_folder(corpus, VectorSpace(embedder, sparse=sparse), store, "docs")
     assert report.chunks_written >= len(DOCS)
     assert store.get_meta("docs").sparse_encoder == sparse.name  # type: ignore[union-attr]
-    return Searcher(store, "docs", embedder, sparse)
+    return Searcher(store, "docs", VectorSpace(embedder, sparse=sparse))
 
 
 def names(hits: tuple[Hit, ...] | list[Hit]) -> list[str]:

@@ -18,6 +18,7 @@ import pytest
 
 from search.core.eta import EtaMeter, eta_text
 from search.core.reports import IndexProgress
+from search.space.vector_space import VectorSpace
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -126,13 +127,13 @@ def test_work_moves_with_every_batch_and_ends_at_the_total(tmp_path: Path) -> No
     store = ClientStore(":memory:")
     seen: list[IndexProgress] = []
     config = IndexConfig(chunk_tokens=64, overlap_tokens=8, batch_size=16, optimize=False)
-    index_folder(folder, FakeEmbedder(), store, "docs", config=config, progress=seen.append)
+    index_folder(folder, VectorSpace(FakeEmbedder()), store, "docs", config=config, progress=seen.append)
     work = [event.work_done for event in seen]
     assert work == sorted(work) and work[-1] == seen[-1].work_total > 0
     moving = {event.work_done for event in seen if event.files_done == 0 and event.work_done > 0}
     assert len(moving) >= 5
     seen.clear()
-    index_folder(folder, FakeEmbedder(), store, "docs", config=config, progress=seen.append)
+    index_folder(folder, VectorSpace(FakeEmbedder()), store, "docs", config=config, progress=seen.append)
     assert seen[-1].work_done == seen[-1].work_settled == seen[-1].work_total
     store.close()
 

@@ -22,6 +22,7 @@ from indexer.opened import OpenedFile, open_checked
 from indexer.pipeline import IndexConfig, index_folder
 from indexer.walk import OUTSIDE_ROOT
 from search.core.reports import IndexReport
+from search.space.vector_space import VectorSpace
 from search.stores.base import VectorStore
 from search.stores.client import ClientStore
 from search.stores.payload import Field
@@ -52,7 +53,9 @@ def folder(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def run(root: Path, store: VectorStore, config: IndexConfig | None = None) -> IndexReport:
-    return index_folder(root, FakeEmbedder(), store, NAME, config=config or IndexConfig(optimize=False))
+    return index_folder(
+        root, VectorSpace(FakeEmbedder()), store, NAME, config=config or IndexConfig(optimize=False)
+    )
 
 
 def stored_text(store: VectorStore) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexer.pipeline import IndexConfig, index_folder
+from search.space.vector_space import VectorSpace
 from search.stores.client import ClientStore
 from tests.fakes import FakeEmbedder
 from ui.render import index_report_html
@@ -19,7 +20,9 @@ def test_unsupported_files_are_named_in_every_report(tmp_path: Path) -> None:
         (folder / f"sheet{i:02d}.xls").write_bytes(b"\xd0\xcf\x11\xe0")
     (folder / "film.mkv").write_bytes(b"\x1a\x45\xdf\xa3")
     store = ClientStore(":memory:")
-    report = index_folder(folder, FakeEmbedder(), store, "docs", config=IndexConfig(optimize=False))
+    report = index_folder(
+        folder, VectorSpace(FakeEmbedder()), store, "docs", config=IndexConfig(optimize=False)
+    )
     store.close()
     assert report.unsupported == 13 and len(report.unsupported_files) == 10
     assert report.unsupported_files[0] == "film.mkv" and "sheet00.xls" in report.unsupported_files
@@ -37,7 +40,9 @@ def test_index_tab_report_shows_vectors_reused_from_the_cache(tmp_path: Path) ->
     folder.mkdir()
     (folder / "notes.txt").write_text("Bees carry pollen between flowers.", encoding="utf-8")
     store = ClientStore(":memory:")
-    report = index_folder(folder, FakeEmbedder(), store, "docs", config=IndexConfig(optimize=False))
+    report = index_folder(
+        folder, VectorSpace(FakeEmbedder()), store, "docs", config=IndexConfig(optimize=False)
+    )
     store.close()
     assert "embedding cache" not in index_report_html(report)
     reused = replace(report, vectors_reused=report.chunks_written)

@@ -26,7 +26,8 @@ from search.models.language_bias import (
 )
 from search.models.registry import ModelRegistry
 from search.models.specs import DEFAULT_MODEL
-from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback
+from search.space.feedback import DEFAULT_FEEDBACK, Feedback
+from search.space.vector_space import VectorSpace
 from search.stores.base import ScoredPoint
 from search.stores.client import ClientStore
 from search.text.query_language import detect_query_language, query_language
@@ -168,10 +169,17 @@ def test_a_searcher_refuses_a_correction_the_collection_was_not_written_with(tmp
     app.index_folder(_docs(tmp_path))
     meta = app.catalog.require("docs-fake-centered").meta
     with pytest.raises(ModelMismatchError, match="language correction"):
-        Searcher(services.store, "docs-fake-centered", services.embedder(), meta=meta, correction=None)
+        Searcher(
+            services.store, "docs-fake-centered", VectorSpace(services.embedder(), correction=None), meta=meta
+        )
     wrong = dataclasses.replace(toy_centering(), name="centering-v1:other")
-    with pytest.raises(ModelMismatchError, match="index the folder again"):
-        Searcher(services.store, "docs-fake-centered", services.embedder(), meta=meta, correction=wrong)
+    with pytest.raises(ModelMismatchError, match="language correction .* into a new collection"):
+        Searcher(
+            services.store,
+            "docs-fake-centered",
+            VectorSpace(services.embedder(), correction=wrong),
+            meta=meta,
+        )
     app.close()
 
 

@@ -70,7 +70,7 @@ def _folder(tmp_path: Path, german: int = 3, english: int = 2) -> Path:
 def _state(app: SearchApp) -> tuple[LanguageCentering, FittedMeans]:
     meta = app.services.store.get_meta(COLLECTION)
     assert meta is not None
-    correction, _ = app.services.vector_settings_of(meta)
+    correction = app.services.space_of(meta).correction
     assert correction is not None and correction.fitted
     return correction, FittedMeans.from_json(meta.language_means)
 

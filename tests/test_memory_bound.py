@@ -34,6 +34,7 @@ CHILD = textwrap.dedent(
     import json, resource, sys, time
     from pathlib import Path
     from indexer.pipeline import IndexConfig, index_folder
+    from search.space.vector_space import VectorSpace
     from search.stores.client import ClientStore
     from tests.fakes import FakeEmbedder, fake_spec
     from tests.tiny_models import tiny_xlmr_tokenizer
@@ -52,10 +53,10 @@ CHILD = textwrap.dedent(
     embedder = TokenizerFake(fake_spec(max_tokens=512))
     config = IndexConfig(chunk_tokens=512, overlap_tokens=32).with_max_file_mb(300)
     store = ClientStore(":memory:")
-    index_folder(ordinary, embedder, store, "ordinary", config=config)
+    index_folder(ordinary, VectorSpace(embedder), store, "ordinary", config=config)
     before = peak_mb()
     started = time.perf_counter()
-    report = index_folder(hostile, embedder, store, "hostile", config=config)
+    report = index_folder(hostile, VectorSpace(embedder), store, "hostile", config=config)
     print(json.dumps({
         "growth_mb": peak_mb() - before,
         "baseline_mb": before,

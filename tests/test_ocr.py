@@ -26,6 +26,7 @@ from indexer.ocr.pages import OcrEvent, OcrOptions, PageReader
 from indexer.pipeline import IndexConfig, index_folder
 from search.core.reports import IndexProgress
 from search.core.types import Chunk
+from search.space.vector_space import VectorSpace
 from search.stores.base import ScoredPoint
 from search.stores.client import ClientStore
 from search.stores.payload import decode_hit, encode_chunk
@@ -200,7 +201,7 @@ def test_without_tesseract_scans_are_reported_with_the_install_command(tmp_path:
 
     report = index_folder(
         folder,
-        FakeEmbedder(),
+        VectorSpace(FakeEmbedder()),
         ClientStore(":memory:"),
         "docs",
         config=IndexConfig(loader=LoaderConfig(ocr=absent)),
@@ -232,12 +233,12 @@ def test_reindexing_reads_every_page_from_the_cache(tmp_path: Path) -> None:
     config = IndexConfig(loader=LoaderConfig(ocr=reader))
     seen: list[IndexProgress] = []
     first = index_folder(
-        folder, FakeEmbedder(), ClientStore(":memory:"), "a", config=config, progress=seen.append
+        folder, VectorSpace(FakeEmbedder()), ClientStore(":memory:"), "a", config=config, progress=seen.append
     )
     assert (first.ocr.pages_read, first.ocr.pages_cached) == (3, 0)
     assert max(event.pages_ocr for event in seen) == 3  # progress counts the pages OCR'd
     # another collection (as a second model would have) over the same files: nothing is read again
-    second = index_folder(folder, FakeEmbedder(), ClientStore(":memory:"), "b", config=config)
+    second = index_folder(folder, VectorSpace(FakeEmbedder()), ClientStore(":memory:"), "b", config=config)
     assert (second.ocr.pages_read, second.ocr.pages_cached) == (0, 3)
     assert second.chunks_written == first.chunks_written
     assert "OCR: 3 pages read (3 from the OCR cache" in second.summary()
@@ -293,7 +294,7 @@ def test_an_index_run_names_the_scanned_file_not_the_descriptor_it_read(tmp_path
     (folder / "thai-th.png").write_bytes((DATA / "thai-th.png").read_bytes())
     events: list[OcrEvent] = []
     config = IndexConfig(loader=LoaderConfig(ocr=_reader(events, page_timeout_s=0.001)))
-    report = index_folder(folder, FakeEmbedder(), ClientStore(":memory:"), "a", config=config)
+    report = index_folder(folder, VectorSpace(FakeEmbedder()), ClientStore(":memory:"), "a", config=config)
     text = report.summary()
     assert "thai-th.png" in text and "/proc/" not in text
     assert all("/proc/" not in event.source for event in events)

@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from indexer.pipeline import IndexConfig, index_folder
+from search.space.vector_space import VectorSpace
 from search.stores.edge import PENDING_FILE, EdgeStore, EdgeTuning
 from tests.fakes import FakeEmbedder
 
@@ -39,11 +40,12 @@ INDEXER = textwrap.dedent(
     import sys
     from pathlib import Path
     from indexer.pipeline import IndexConfig, index_folder
+    from search.space.vector_space import VectorSpace
     from search.stores.edge import EdgeStore, EdgeTuning
     from tests.fakes import FakeEmbedder
 
     store = EdgeStore(Path(sys.argv[2]), EdgeTuning(indexing_threshold_kb=64, full_scan_threshold_kb=16))
-    index_folder(Path(sys.argv[1]), FakeEmbedder(), store, "docs", config=IndexConfig(chunk_tokens=64, overlap_tokens=8))
+    index_folder(Path(sys.argv[1]), VectorSpace(FakeEmbedder()), store, "docs", config=IndexConfig(chunk_tokens=64, overlap_tokens=8))
     store.close()
     print("finished", flush=True)
     """
@@ -90,7 +92,7 @@ def gone(process: psutil.Process, timeout: float = 10) -> bool:
 def test_kill_9_during_optimize_is_repaired_by_the_next_run(tmp_path: Path) -> None:
     root = corpus(tmp_path / "docs")
     with EdgeStore(tmp_path / "clean", tuning=TUNING) as clean:
-        index_folder(root, FakeEmbedder(), clean, NAME, config=CONFIG)
+        index_folder(root, VectorSpace(FakeEmbedder()), clean, NAME, config=CONFIG)
         points, built = clean.count(NAME), clean.indexed_vectors(NAME)
     assert built > 0, "the test corpus is too small to build a graph"
 
@@ -116,10 +118,10 @@ def test_kill_9_during_optimize_is_repaired_by_the_next_run(tmp_path: Path) -> N
         assert store.count(NAME) == points  # every point was written before the optimize
         before = store.indexed_vectors(NAME)
         assert before < built  # what the kill left: the graph not (fully) built
-        report = index_folder(root, FakeEmbedder(), store, NAME, config=CONFIG)
+        report = index_folder(root, VectorSpace(FakeEmbedder()), store, NAME, config=CONFIG)
         assert report.unchanged == FILES and report.chunks_written == 0 and not report.indexed
         assert store.indexed_vectors(NAME) == built  # the next run finished the build
-        again = index_folder(root, FakeEmbedder(), store, NAME, config=CONFIG)
+        again = index_folder(root, VectorSpace(FakeEmbedder()), store, NAME, config=CONFIG)
         assert again.unchanged == FILES
     assert not (data / "collections" / NAME / PENDING_FILE).exists()
     print(
@@ -131,9 +133,9 @@ def test_an_unchanged_run_does_not_rebuild_a_complete_index(tmp_path: Path) -> N
     """Every run ends with optimize(); with nothing written since the last one it costs nothing."""
     root = corpus(tmp_path / "docs")
     with EdgeStore(tmp_path / "index", tuning=TUNING) as store:
-        index_folder(root, FakeEmbedder(), store, NAME, config=CONFIG)
+        index_folder(root, VectorSpace(FakeEmbedder()), store, NAME, config=CONFIG)
         folder = tmp_path / "index" / "collections" / NAME
         live = os.readlink(folder / "shard")
     with EdgeStore(tmp_path / "index", tuning=TUNING) as store:  # a new process: state from disk
-        index_folder(root, FakeEmbedder(), store, NAME, config=CONFIG)
+        index_folder(root, VectorSpace(FakeEmbedder()), store, NAME, config=CONFIG)
         assert os.readlink(folder / "shard") == live  # no copy was optimized and swapped in

@@ -26,6 +26,7 @@ from indexer.pipeline import IndexConfig, index_folder
 from search.core.errors import ModelMismatchError, StoreError
 from search.core.reports import IndexReport
 from search.retrieval.searcher import Searcher
+from search.space.vector_space import VectorSpace
 from search.stores.base import VectorStore
 from search.stores.client import ClientStore
 from search.stores.edge import EdgeStore
@@ -70,7 +71,7 @@ def run(
     folder: Path, store: VectorStore, embedder: FakeEmbedder | None = None, **changes: object
 ) -> IndexReport:
     config = IndexConfig(**{**CONFIG.__dict__, **changes}) if changes else CONFIG
-    return index_folder(folder, embedder or FakeEmbedder(), store, NAME, config=config)
+    return index_folder(folder, VectorSpace(embedder or FakeEmbedder()), store, NAME, config=config)
 
 
 def points(store: VectorStore) -> dict[str, dict[str, object]]:
@@ -310,7 +311,7 @@ def test_chunks_carry_source_page_language_and_format_and_are_found(corpus: Path
     pdf_pages = {p["page"] for p in points(store).values() if str(p["source"]).endswith(".pdf")}
     assert pdf_pages == {1, 2}
 
-    searcher = Searcher(store, NAME, FakeEmbedder())
+    searcher = Searcher(store, NAME, VectorSpace(FakeEmbedder()))
     query = good_paragraphs("fr", 0)[0]
     result = searcher.search(query, k=3)
     assert result.hits[0].relpath == "fr/coraux.txt"
@@ -388,7 +389,7 @@ def test_progress_counts_a_file_once_its_chunks_are_written(corpus: Path, store:
     def record(event: IndexProgress) -> None:
         seen.append((event, store.count(NAME)))
 
-    first = index_folder(corpus, FakeEmbedder(), store, NAME, config=CONFIG, progress=record)
+    first = index_folder(corpus, VectorSpace(FakeEmbedder()), store, NAME, config=CONFIG, progress=record)
     done = [event.files_done for event, _ in seen]
     last = seen[-1][0]
     assert done == sorted(done) and done[-1] == last.files_total and first.chunks_written > 0
@@ -396,6 +397,6 @@ def test_progress_counts_a_file_once_its_chunks_are_written(corpus: Path, store:
     assert all(event.chunks_written <= stored for event, stored in seen)  # reported written = stored
 
     seen.clear()
-    again = index_folder(corpus, FakeEmbedder(), store, NAME, config=CONFIG, progress=record)
+    again = index_folder(corpus, VectorSpace(FakeEmbedder()), store, NAME, config=CONFIG, progress=record)
     last = seen[-1][0]
     assert again.chunks_written == 0 and last.files_done == last.files_total == again.unchanged

@@ -16,6 +16,7 @@ import pytest
 
 from indexer import pipeline
 from indexer.pipeline import IndexConfig, index_folder
+from search.space.vector_space import VectorSpace
 from search.stores.edge import EdgeStore
 from tests.fakes import FakeEmbedder, fake_spec
 
@@ -59,7 +60,7 @@ def test_batches_are_cut_from_a_full_pool_of_similar_lengths(
     store = EdgeStore(tmp_path / "index")
     try:
         config = IndexConfig(chunk_tokens=64, overlap_tokens=0, batch_size=BATCH, sort_batches=8)
-        report = index_folder(folder, embedder, store, "docs", config=config)
+        report = index_folder(folder, VectorSpace(embedder), store, "docs", config=config)
     finally:
         store.close()
 

@@ -12,6 +12,7 @@ import pytest
 
 from indexer.pipeline import IndexConfig, index_documents
 from search.core.types import Document, Section
+from search.space.vector_space import VectorSpace
 from search.stores.edge import EdgeStore
 from tests.fakes import FakeEmbedder, fake_spec
 
@@ -51,7 +52,9 @@ def test_producer_runs_niced_and_the_model_does_not(tmp_path: Path, nice: int) -
     ]
     store = EdgeStore(tmp_path / "store")
     try:
-        index_documents(docs, embedder, store, "c", config=IndexConfig(batch_size=2, producer_nice=nice))
+        index_documents(
+            docs, VectorSpace(embedder), store, "c", config=IndexConfig(batch_size=2, producer_nice=nice)
+        )
     finally:
         store.close()
     assert embedder.nice["index-extract"] == {min(19, own + nice)}

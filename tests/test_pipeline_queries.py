@@ -17,6 +17,7 @@ import pytest
 from indexer.pipeline import IndexConfig, index_folder
 from search.core.errors import QueryError
 from search.retrieval.searcher import MAX_K, MAX_QUERY_CHARS, Searcher
+from search.space.vector_space import VectorSpace
 from search.stores.base import SearchFilter, VectorStore
 from search.stores.client import ClientStore
 from search.stores.edge import EdgeStore
@@ -54,8 +55,14 @@ def searcher(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     store: VectorStore = (
         EdgeStore(tmp_path_factory.mktemp("index")) if request.param == "edge" else ClientStore(":memory:")
     )
-    index_folder(folder, FakeEmbedder(), store, NAME, config=IndexConfig(chunk_tokens=64, overlap_tokens=8))
-    yield Searcher(store, NAME, FakeEmbedder())
+    index_folder(
+        folder,
+        VectorSpace(FakeEmbedder()),
+        store,
+        NAME,
+        config=IndexConfig(chunk_tokens=64, overlap_tokens=8),
+    )
+    yield Searcher(store, NAME, VectorSpace(FakeEmbedder()))
     store.close()
 
 
@@ -127,8 +134,8 @@ def test_hostile_queries_through_the_real_tokenizer(bundled_model_cache: Path, t
     folder.mkdir()
     (folder / "de.txt").write_text("\n\n".join(good_paragraphs("de")), encoding="utf-8")
     with EdgeStore(tmp_path / "index") as store:
-        index_folder(folder, embedder, store, NAME)
-        searcher = Searcher(store, NAME, embedder)
+        index_folder(folder, VectorSpace(embedder), store, NAME)
+        searcher = Searcher(store, NAME, VectorSpace(embedder))
         for case, query in HOSTILE.items():
             result = searcher.search(query, k=3)
             assert result.hits, case

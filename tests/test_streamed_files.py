@@ -25,6 +25,7 @@ from indexer.extract.textstream import open_text, text_parts
 from indexer.pipeline import IndexConfig, index_folder
 from search.core.reports import IndexProgress
 from search.core.types import Document
+from search.space.vector_space import VectorSpace
 from search.stores.client import ClientStore
 from tests.fakes import FakeEmbedder
 
@@ -157,7 +158,7 @@ def test_a_file_in_parts_is_one_file_complete_once_its_last_part_is_in(
 ) -> None:
     root = folder_with_a_long_file(tmp_path)
     store = ClientStore(":memory:")
-    report = index_folder(root, FakeEmbedder(), store, "docs", config=CONFIG)
+    report = index_folder(root, VectorSpace(FakeEmbedder()), store, "docs", config=CONFIG)
     assert sorted(report.indexed) == ["long.txt", "short.txt"] and not report.skipped
     points = snapshot(store)
     long_chunks = sorted((pos, n) for name, pos, n in points.values() if name == "long.txt")
@@ -165,7 +166,7 @@ def test_a_file_in_parts_is_one_file_complete_once_its_last_part_is_in(
     assert [pos for pos, _ in long_chunks] == list(range(total))  # one numbering across the parts
     assert max(n for _, n in long_chunks) == total  # the last part records the file's total
     assert any(n == 0 for _, n in long_chunks)  # earlier parts could not know it
-    again = index_folder(root, FakeEmbedder(), store, "docs", config=CONFIG)
+    again = index_folder(root, VectorSpace(FakeEmbedder()), store, "docs", config=CONFIG)
     assert again.unchanged == 2 and again.chunks_written == 0
 
 
@@ -174,7 +175,7 @@ def test_a_run_stopped_inside_a_file_in_parts_is_finished_by_the_next(
 ) -> None:
     root = folder_with_a_long_file(tmp_path)
     clean = ClientStore(":memory:")
-    index_folder(root, FakeEmbedder(), clean, "docs", config=CONFIG)
+    index_folder(root, VectorSpace(FakeEmbedder()), clean, "docs", config=CONFIG)
     store = ClientStore(":memory:")
     cancel = threading.Event()
 
@@ -183,11 +184,11 @@ def test_a_run_stopped_inside_a_file_in_parts_is_finished_by_the_next(
             cancel.set()
 
     stopped = index_folder(
-        root, FakeEmbedder(), store, "docs", config=CONFIG, progress=progress, cancel=cancel
+        root, VectorSpace(FakeEmbedder()), store, "docs", config=CONFIG, progress=progress, cancel=cancel
     )
     assert stopped.cancelled and "long.txt" not in stopped.indexed
     assert 0 < len(snapshot(store)) < len(snapshot(clean))
-    resumed = index_folder(root, FakeEmbedder(), store, "docs", config=CONFIG)
+    resumed = index_folder(root, VectorSpace(FakeEmbedder()), store, "docs", config=CONFIG)
     assert "long.txt" in resumed.indexed
     assert snapshot(store) == snapshot(clean)
 
@@ -197,7 +198,7 @@ def test_a_part_that_fails_leaves_the_version_indexed_before(
 ) -> None:
     root = folder_with_a_long_file(tmp_path)
     store = ClientStore(":memory:")
-    index_folder(root, FakeEmbedder(), store, "docs", config=CONFIG)
+    index_folder(root, VectorSpace(FakeEmbedder()), store, "docs", config=CONFIG)
     before = snapshot(store)
     (root / "long.txt").write_text(paragraphs(150, stem="wasps"), encoding="utf-8")
     real = loaders.load_parts
@@ -211,6 +212,6 @@ def test_a_part_that_fails_leaves_the_version_indexed_before(
     import indexer.pipeline
 
     monkeypatch.setattr(indexer.pipeline, "load_parts", failing)
-    report = index_folder(root, FakeEmbedder(), store, "docs", config=CONFIG)
+    report = index_folder(root, VectorSpace(FakeEmbedder()), store, "docs", config=CONFIG)
     assert [(s.path, s.reason) for s in report.skipped] == [("long.txt", "unreadable: Input/output error")]
     assert snapshot(store) == before  # the new version's first parts are gone, the old one stays whole

@@ -22,6 +22,7 @@ from search.models.embed_cache import CachedEmbedder, EmbeddingCache
 from search.models.embedder import TokenizedDocuments
 from search.models.encoders.transformers import TransformersEmbedder
 from search.models.specs import ModelSpec
+from search.space.vector_space import VectorSpace
 from search.stores.edge import EdgeStore
 from search.stores.payload import Field
 from search.text.bm25 import SubwordBM25Encoder
@@ -144,7 +145,7 @@ def test_index_with_and_without_reuse_stores_the_same(models: dict[str, ModelSpe
         store = EdgeStore(tmp_path / f"store-{reuse}")
         try:
             config = IndexConfig(chunk_tokens=40, overlap_tokens=4, batch_size=4, reuse_token_ids=reuse)
-            report = index_documents(docs, embedder, store, "c", config=config)
+            report = index_documents(docs, VectorSpace(embedder), store, "c", config=config)
             assert report.chunks_written > 6
             stored[reuse] = sorted(
                 (str(point_id), sorted(payload.items()))
@@ -180,7 +181,7 @@ def test_bm25_vectors_are_made_beside_the_model_and_stored(
     try:
         config = IndexConfig(chunk_tokens=40, overlap_tokens=4, batch_size=4)
         docs = [replace(document(), source=f"/docs/{i}.txt") for i in range(2)]
-        report = index_documents(docs, embedder, store, "c", sparse=sparse, config=config)
+        report = index_documents(docs, VectorSpace(embedder, sparse=sparse), store, "c", config=config)
         assert report.chunks_written > 4
         assert sparse.threads and set(sparse.threads) == {
             "index-extract"

@@ -61,11 +61,9 @@ from search.evaluation.report import EvalReport
 from search.evaluation.report import metric_label as metric_label
 from search.models.embedder import Embedder
 from search.models.reranker import Reranker
-from search.models.vector_settings import RAW_VECTORS, VectorSettings
-from search.retrieval.feedback import Feedback
 from search.retrieval.searcher import MAX_K, MODES, Mode, Searcher, clean_query
+from search.space.vector_space import VectorSpace
 from search.stores.base import VectorStore
-from search.text.sparse import SparseEncoder
 
 # The "X as X" imports above are re-exported for the UI, which reaches search.evaluation only through
 # this layer (an import-linter contract).
@@ -262,35 +260,32 @@ class EvalWorkspace:
     def indexed(
         self,
         queryset: QuerySet,
-        embedder: Embedder,
-        sparse: SparseEncoder | None = None,
+        space: VectorSpace,
         progress: Callable[[int, int], None] | None = None,
-        vectors: VectorSettings = RAW_VECTORS,
     ) -> IndexedCorpus:
-        """The corpus indexed by ``embedder`` (and ``sparse``, with ``vectors``' correction), built on first use."""
+        """The corpus indexed in ``space`` (its model, sparse encoder and correction), built on first use."""
         fingerprint = corpus_fingerprint(queryset)
-        variant = f"{sparse.name if sparse else None}|{vectors.names}"
-        key = (fingerprint, embedder.spec.name, variant)
+        sparse = space.sparse
+        variant = f"{sparse.name if sparse else None}|{space.names}"
+        key = (fingerprint, space.spec.name, variant)
         with self._lock:
             if key in self._indexed:
                 return self._indexed[key]
-            collection = _collection_name(fingerprint, embedder.spec.name, variant)
+            collection = _collection_name(fingerprint, space.spec.name, variant)
             if self.store.get_meta(collection) is not None:  # a half-built index from a cancelled run
                 self.store.drop_collection(collection)
             documents = corpus_documents(queryset)
             report = self.indexer.index_documents(
                 documents,
-                embedder,
+                space,
                 self.store,
                 collection,
-                sparse=sparse,
                 options=self.options,
                 progress=(lambda p: progress(p.files_done, p.files_total)) if progress else None,
-                vectors=vectors,
             )
             entry = IndexedCorpus(
                 collection=collection,
-                model=embedder.spec.name,
+                model=space.spec.name,
                 sparse=sparse.name if sparse else None,
                 documents=len(documents),
                 chunks=report.chunks_written,
@@ -460,7 +455,7 @@ def evaluate_pipelines(
         return name not in loaded_before and name not in (in_use() if in_use else ())
 
     own_workspace = workspace is None
-    space = workspace or EvalWorkspace(services.indexer)
+    scratch = workspace or EvalWorkspace(services.indexer)
     texts = _cleaned(judged)
     runs: dict[str, dict[str, dict[str, float]]] = {}
     latencies: dict[str, list[float]] = {}
@@ -468,8 +463,9 @@ def evaluate_pipelines(
     try:
         for model in models:
             tracker.stage(f"loading the model {model}")
-            embedder = services.document_embedder(model)  # behind the persistent cache (queries too)
-            sparse = services.sparse_encoder(model)  # every scratch index gets sparse vectors when it exists
+            # Behind the persistent cache (queries too); sparse vectors whenever an encoder exists.
+            stored = services.space(model, document=True)
+            embedder = stored.embedder
             queries: dict[str | None, tuple[np.ndarray, float]] = {}  # per prompt: shared by every variant
             mine = [p for p in unique if p.model == model]
             for raw in dict.fromkeys(variant[p] == "raw" for p in mine):
@@ -477,20 +473,11 @@ def evaluate_pipelines(
                 tracker.stage(f"indexing the corpus with {name}: 0/{n_docs} documents")
                 t0 = time.perf_counter()
                 indexed_before = tracker.done
-                settings = RAW_VECTORS if raw else services.vector_settings(model)
-                corpus = space.indexed(
-                    queryset, embedder, sparse, progress=tracker.indexing(name), vectors=settings
-                )
+                space = stored.uncorrected() if raw else stored
+                corpus = scratch.indexed(queryset, space, progress=tracker.indexing(name))
                 tracker.done = indexed_before + n_docs  # all of it, also when the index was cached
                 index_seconds = round(time.perf_counter() - t0, 2)
-                searcher = Searcher(
-                    space.store,
-                    corpus.collection,
-                    embedder,
-                    sparse,
-                    correction=settings.correction,
-                    feedback=Feedback.parse(settings.feedback) if settings.feedback else None,
-                )
+                searcher = Searcher(scratch.store, corpus.collection, space)
                 chunk_k = chunk_depth(k, corpus.chunks, corpus.documents)
                 for spec in (p for p in mine if (variant[p] == "raw") == raw):
                     prompted = query_embedder(embedder, spec.query_prompt)
@@ -535,8 +522,8 @@ def evaluate_pipelines(
                         "documents_per_second": round(corpus.documents / index_seconds, 1)
                         if index_seconds
                         else None,
-                        "index_bytes": space.disk_bytes(corpus.collection),
-                        "search_index": space.search_index,  # "exact", or "ann": through the app's own search index
+                        "index_bytes": scratch.disk_bytes(corpus.collection),
+                        "search_index": scratch.search_index,  # "exact", or "ann": through the app's own search index
                         "dimension": embedder.spec.dimension,
                         # Query languages the model was not trained on: their scores are flagged, not trusted.
                         "unsupported_query_languages": sorted(
@@ -544,13 +531,13 @@ def evaluate_pipelines(
                         ),
                         "cross_lingual": embedder.spec.cross_lingual,
                     }
-            del embedder, sparse, searcher, prompted, pipeline
+            del embedder, stored, space, searcher, prompted, pipeline
             if droppable(model):  # three models held at once: 2.0 GB
                 services.unload(model)
                 release_memory()
     finally:
         if own_workspace:
-            space.close()
+            scratch.close()
         for model in models:  # a failed or cancelled run drops what it loaded too
             if droppable(model):
                 services.unload(model)

@@ -32,24 +32,15 @@ def index_with_services(
     name = collection or default_collection(spec.name)
     if name != collection:
         existing = services.store.get_meta(name)
-    wants_sparse = existing.sparse_encoder is not None if existing else True
-    sparse = services.sparse_encoder(spec.name) if wants_sparse else None
-    vectors = (
-        services.vector_settings_of_existing(existing) if existing else services.vector_settings(spec.name)
-    )
-    embedder = services.document_embedder(spec.name)
+    if existing is not None:  # more writes keep what it records (the indexer checks the model asked for)
+        space = services.space_of(existing, None if model is None else spec.name, document=True)
+    else:
+        space = services.space(spec.name, document=True)
+    embedder = space.embedder
     hits_before = _cache_hits(embedder)
     try:
         report = services.indexer.index_folder(
-            folder,
-            embedder,
-            services.store,
-            name,
-            sparse=sparse,
-            options=options,
-            progress=progress,
-            cancel=cancel,
-            vectors=vectors,
+            folder, space, services.store, name, options=options, progress=progress, cancel=cancel
         )
     except IndexInterrupted as stopped:
         reused = _cache_hits(embedder) - hits_before

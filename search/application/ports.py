@@ -2,8 +2,8 @@
 
 The one implementation is ``indexer.service.FolderIndexer``; whatever builds the app wires it in
 (``app.py``, and the builders the UI tests and benchmarks use): ``SearchApp.build(settings,
-indexer_factory=FolderIndexer)``, built once from the app's settings. The application passes what the run needs (models, store,
-vectors, options) and gets the indexer's report back; decoding and OCR stay the indexer's (the
+indexer_factory=FolderIndexer)``, built once from the app's settings. The application passes what the run needs (the vector space, store,
+options) and gets the indexer's report back; decoding and OCR stay the indexer's (the
 suffix table both read is search/core/formats.py).
 """
 
@@ -17,10 +17,8 @@ from typing import Protocol
 from search.core.reports import IndexReport, OcrEngineReport, ProgressFn
 from search.core.settings import IndexOptions
 from search.core.types import Document
-from search.models.embedder import Embedder
-from search.models.vector_settings import RAW_VECTORS, VectorSettings
+from search.space.vector_space import VectorSpace
 from search.stores.base import VectorStore
-from search.text.sparse import SparseEncoder
 
 
 class Indexer(Protocol):
@@ -33,28 +31,24 @@ class Indexer(Protocol):
     def index_folder(
         self,
         folder: Path,
-        embedder: Embedder,
+        space: VectorSpace,
         store: VectorStore,
         collection: str,
         *,
-        sparse: SparseEncoder | None = None,
         options: IndexOptions | None = None,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
-        vectors: VectorSettings = RAW_VECTORS,
     ) -> IndexReport: ...
 
     def index_documents(
         self,
         documents: Sequence[Document],
-        embedder: Embedder,
+        space: VectorSpace,
         store: VectorStore,
         collection: str,
         *,
-        sparse: SparseEncoder | None = None,
         options: IndexOptions | None = None,
         progress: ProgressFn | None = None,
-        vectors: VectorSettings = RAW_VECTORS,
     ) -> IndexReport: ...
 
     def ocr_report(self) -> OcrEngineReport:

@@ -41,7 +41,7 @@ from search.application.variants import (
     searched_correction,
     variant_suffix,
 )
-from search.core.errors import NotAllowedError, QueryError, user_message
+from search.core.errors import ModelMismatchError, NotAllowedError, QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, OcrEngineReport, ProgressFn
 from search.core.settings import IndexOptions, Settings
 from search.evaluation.leaderboard import (
@@ -58,6 +58,7 @@ from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighte
 from search.retrieval.raw_scan import RawScan
 from search.retrieval.relevance import PROBES, Cue, NoiseFloor, cue_for
 from search.retrieval.searcher import MAX_K, Searcher, SearchResult
+from search.space.vector_space import model_mismatch
 from search.stores.base import SearchFilter
 
 log = logging.getLogger("search")
@@ -237,8 +238,12 @@ class SearchApp:
             # unmatched filters stay in: they match nothing, as asked (dropping them would widen the search)
             request = replace(request, sources=match.sources + match.unmatched)
         searcher = self.searcher(request.collection)
-        if request.model is not None:
-            searcher.meta.check(self.services.spec(request.model), request.collection)
+        if (
+            request.model is not None
+        ):  # the model a caller names must be the collection's (not loaded to say so)
+            reason = model_mismatch(searcher.meta, self.services.spec(request.model))
+            if reason:
+                raise ModelMismatchError(f"Collection {request.collection!r}: {reason}.")
         own = searcher
         searcher = self._as_variant(searcher, request.correction, request.query_prompt)
         reranker = self._reranker(request.second_stage)
@@ -436,17 +441,8 @@ class SearchApp:
             searcher = self._searchers.get(collection)
             if searcher is not None and searcher.meta == info.meta:
                 return searcher
-        spec = self.services.model_of(info.meta)
-        sparse = self.services.sparse_encoder(spec.name) if info.sparse else None
-        correction, feedback = self.services.vector_settings_of(info.meta)
         searcher = Searcher(
-            self.services.store,
-            collection,
-            self.services.embedder(spec.name),
-            sparse,
-            meta=info.meta,
-            correction=correction,
-            feedback=feedback,
+            self.services.store, collection, self.services.space_of(info.meta), meta=info.meta
         )
         with self._lock:
             self._searchers[collection] = searcher

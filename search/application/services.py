@@ -23,8 +23,8 @@ from search.models.loading import available_rerankers, load_embedder, load_reran
 from search.models.registry import ModelRegistry
 from search.models.reranker import Reranker
 from search.models.specs import ModelSpec
-from search.models.vector_settings import VectorSettings
-from search.retrieval.feedback import DEFAULT_FEEDBACK, Feedback
+from search.space.feedback import DEFAULT_FEEDBACK, Feedback
+from search.space.vector_space import Chunking, VectorSpace
 from search.stores.base import CollectionMeta, VectorStore
 from search.text.sparse import SparseEncoder
 
@@ -221,27 +221,31 @@ class Services:
             return None
         return self._centerings.get(spec.name, lambda: self._load_centering(spec))
 
-    def vector_settings(self, model: str | None = None) -> VectorSettings:
-        """What a new collection of this model writes: the correction, and the feedback it was measured with."""
+    def space(self, model: str | None = None, *, document: bool = False) -> VectorSpace:
+        """The vector space a new collection of this model is written in: the language correction with means
+        fitted to the collection, the feedback it was measured with, the sparse encoder when one exists.
 
+        ``document``: embed behind the persistent cache (indexing); queries are cheaper to embed than to look up.
+        """
+        embedder = self.document_embedder(model) if document else self.embedder(model)
         correction = self.centering(model)
-        fitted = correction.with_fitting() if correction else None  # means fitted to each collection
-        return VectorSettings(fitted, DEFAULT_FEEDBACK.name if correction else None)
+        return VectorSpace(
+            embedder,
+            correction=correction.with_fitting() if correction else None,
+            feedback=DEFAULT_FEEDBACK if correction else None,
+            sparse=self.sparse_encoder(model),
+        )
 
-    def vector_settings_of_existing(self, meta: CollectionMeta) -> VectorSettings:
-        """What more writes into an existing collection must do: exactly what it records."""
-        correction, feedback = self.vector_settings_of(meta)
-        if (correction.name if correction else None) != meta.correction:
-            raise ModelMismatchError(
-                f"This version computes a different language correction for {meta.model!r} than the one the "
-                f"collection records ({meta.correction!r}); index into a new collection (--collection NAME)."
-            )
-        return VectorSettings(correction, feedback.name if feedback else None)
+    def space_of(
+        self, meta: CollectionMeta, model: str | None = None, *, document: bool = False
+    ) -> VectorSpace:
+        """The vector space a stored collection records, rebuilt for writing into it or searching it.
 
-    def vector_settings_of(self, meta: CollectionMeta) -> tuple[LanguageCentering | None, Feedback | None]:
-        """The correction and feedback a collection records, rebuilt for searching it."""
-
-        spec = self.model_of(meta)
+        ``model``: the model a user asked for instead of the recorded one (``VectorSpace.check`` then says
+        whether it fits). Not checked here: the indexer and the searcher check it against the collection.
+        """
+        spec = self.spec(model) if model is not None else self.model_of(meta)
+        embedder = self.document_embedder(spec.name) if document else self.embedder(spec.name)
         correction = None
         if meta.correction is not None:
             correction = self._centerings.get(spec.name, lambda: self._load_centering(spec))
@@ -253,7 +257,8 @@ class Services:
                 f"This version cannot apply the feedback {meta.feedback!r} the collection records ({exc}); "
                 "index the folder again into a new collection."
             ) from exc
-        return correction, feedback
+        sparse = self.sparse_encoder(spec.name) if meta.sparse_encoder else None
+        return VectorSpace(embedder, correction, feedback, sparse, Chunking.recorded(meta.extra))
 
     def _load_centering(self, spec: ModelSpec) -> LanguageCentering:
 

@@ -48,7 +48,7 @@ class ModelSpec:
     description: str = ""
     aliases: tuple[str, ...] = field(default=())
     # Subtract per-language means (search.models.language_bias) and let the best hits vote for their
-    # translations (search.retrieval.feedback): on only where measured to win for this model.
+    # translations (search.space.feedback): on only where measured to win for this model.
     language_centering: bool = False
     family: Family = "transformers"
     # ISO 639-1 codes the model was trained on; empty = no fixed list (the ~100 of XLM-R and the like).

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from search.retrieval.feedback import Feedback
+from search.space.feedback import Feedback
 
 DATA_FILE = "cue_thresholds.json"
 NOT_CALIBRATED = "not calibrated"

@@ -15,14 +15,14 @@ from typing import Literal
 
 import numpy as np
 
-from search.core.errors import CollectionNotFoundError, ModelError, ModelMismatchError, QueryError, StoreError
+from search.core.errors import CollectionNotFoundError, ModelError, QueryError
 from search.core.types import Hit, SparseVector
 from search.models.embedder import Embedder
-from search.models.language_bias import LanguageCentering
 from search.models.reranker import Reranker
-from search.retrieval.feedback import Feedback, votes
 from search.retrieval.fusion import fuse
 from search.retrieval.raw_scan import RawScan
+from search.space.feedback import Feedback, votes
+from search.space.vector_space import VectorSpace
 from search.stores.base import (
     CollectionMeta,
     FusionMethod,
@@ -34,7 +34,6 @@ from search.stores.base import (
 from search.stores.payload import Field, decode_hit
 from search.text.query_language import QueryLanguage
 from search.text.query_language import query_language as read_query_language
-from search.text.sparse import SparseEncoder
 
 Mode = Literal["dense", "sparse", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "sparse", "hybrid")
@@ -78,44 +77,20 @@ class Searcher:
         self,
         store: VectorStore,
         collection: str,
-        embedder: Embedder,
-        sparse: SparseEncoder | None = None,
+        space: VectorSpace,
         meta: CollectionMeta | None = None,
-        correction: LanguageCentering | None = None,
-        feedback: Feedback | None = None,
     ) -> None:
-        """``meta``: the collection's description when the caller already holds it (no store call).
-
-        ``correction`` and ``feedback`` must be the ones the collection records (its vectors were
-        written with that correction): the caller builds them from the model, this checks the names.
-        """
+        """``space``: the vector space the collection records (checked here, the one compatibility check);
+        ``meta``: the collection's description when the caller already holds it (no store call)."""
         meta = meta or store.get_meta(collection)
         if meta is None:
             raise CollectionNotFoundError(
                 f"No collection {collection!r}. Index a folder into it first: app.py index DIR --collection {collection}"
             )
-        meta.check(embedder.spec, collection)
-        if sparse is not None and meta.sparse_encoder not in (None, sparse.name):
-            raise StoreError(
-                f"Collection {collection!r} holds sparse vectors from {meta.sparse_encoder!r}, not {sparse.name!r}."
-            )
+        space.check(meta, collection)
         self._store = store
         self._collection = collection
-        self._embedder = embedder
-        self._sparse = sparse if meta.sparse_encoder else None
-        if (correction.name if correction else None) != meta.correction:
-            raise ModelMismatchError(
-                f"Collection {collection!r} holds vectors written with language correction "
-                f"{meta.correction!r}, and this version computes {correction.name if correction else None!r} "
-                "for its model: index the folder again into a new collection (--collection NAME)."
-            )
-        if (feedback.name if feedback else None) != meta.feedback:
-            raise ModelMismatchError(
-                f"Collection {collection!r} records feedback {meta.feedback!r}, not "
-                f"{feedback.name if feedback else None!r}."
-            )
-        self._correction = correction
-        self._feedback = feedback
+        self.space = space
         self._raw: RawScan | None = None  # set by ``uncorrected``: dense search scans recovered raw vectors
         self._vote_checked: tuple[float, bool] | None = None  # (when, whether the vote runs)
         self.meta: CollectionMeta = meta
@@ -126,59 +101,49 @@ class Searcher:
 
     @property
     def embedder(self) -> Embedder:
-        return self._embedder
+        return self.space.embedder
 
     def modes(self) -> tuple[Mode, ...]:
         """Modes this collection supports: sparse and hybrid need stored sparse vectors (a raw view of a
         corrected collection has no hybrid: its dense list is an exact scan outside the store)."""
-        if self._sparse is None:
+        if self.space.sparse is None:
             return ("dense",)
         return ("dense", "sparse") if self._raw is not None else MODES
 
     @property
     def variant(self) -> str:
-        """Which vectors this searcher compares: "raw" (the model's own), "corrected" (the language
-        correction, no vote) or "vote" (corrected, and the best passages vote for their translations)."""
-        if self._correction is None:
-            return "raw"
-        return "vote" if self._feedback is not None else "corrected"
+        """Which vectors this searcher compares (VectorSpace.variant): "raw", "corrected" or "vote"."""
+        return self.space.variant
+
+    def _view(self, space: VectorSpace) -> Searcher:
+        other = copy.copy(self)
+        other.space = space
+        return other
 
     def with_queries(self, embedder: Embedder) -> Searcher:
         """This searcher with queries embedded by ``embedder``: the same model under another query prompt
-        or instruction. A query-side setting: passages keep the document prompt the collection records
-        (checked), so the stored vectors stay what they are."""
-        mine = self._embedder.spec
-        if replace(embedder.spec, query_prompt=mine.query_prompt, default_task=mine.default_task) != mine:
-            raise ModelMismatchError(
-                f"Collection {self._collection!r} was built with {mine.name!r}; only its query prompt may change."
-            )
-        other = copy.copy(self)
-        other._embedder = embedder
-        return other
+        or instruction (VectorSpace.with_queries refuses anything else)."""
+        return self._view(self.space.with_queries(embedder))
 
     def without_vote(self) -> Searcher:
         """The collection's corrected vectors searched without the vote (the "corrected" variant): the
         same stored vectors and corrected query, one store query less."""
-        other = copy.copy(self)
-        other._feedback = None
-        return other
+        return self._view(self.space.without_vote())
 
     def raw_scan(self) -> RawScan:
         """An exact scan of this collection's raw vectors, recovered from its corrected ones (built on
         first search, kept by the caller for the collection's state)."""
-        if self._correction is None:
+        if self.space.correction is None:
             raise ValueError("a collection written raw needs no scan: it is its own raw variant")
-        return RawScan(self._store, self._collection, self._correction)
+        return RawScan(self._store, self._collection, self.space.correction)
 
     def uncorrected(self, scan: RawScan) -> Searcher:
         """The collection searched as the model's raw vectors (the "raw" variant): queries uncorrected,
         no vote, dense scores from ``scan`` (exact cosines with the recovered raw passages, see
         search.retrieval.raw_scan). A collection written raw is its own raw variant."""
-        if self._correction is None:
+        if self.space.correction is None:
             return self.without_vote()
-        other = copy.copy(self)
-        other._correction = None
-        other._feedback = None
+        other = self._view(self.space.uncorrected())
         other._raw = scan
         return other
 
@@ -244,28 +209,31 @@ class Searcher:
         dense: Sequence[np.ndarray | None] = [None] * len(texts)
         if mode in ("dense", "hybrid"):
             t0 = time.perf_counter()
-            dense = list(vectors if vectors is not None else self._embedder.encode_queries(texts, task=task))
+            dense = list(
+                vectors if vectors is not None else self.space.embedder.encode_queries(texts, task=task)
+            )
             timings["embed"] = _ms(t0)
         sparse: Sequence[SparseVector | None] = [None] * len(texts)
         if mode in ("sparse", "hybrid"):
-            assert self._sparse is not None
+            assert self.space.sparse is not None
             t0 = time.perf_counter()
-            sparse = self._sparse.encode_queries(texts)
+            sparse = self.space.sparse.encode_queries(texts)
             timings["sparse"] = _ms(t0)
         searched = list(dense)
-        if self._correction is not None and mode != "sparse":
-            searched = list(self._correction.queries(np.stack([np.asarray(d) for d in dense])))
+        correction, feedback = self.space.correction, self.space.feedback
+        if correction is not None and mode != "sparse":
+            searched = list(correction.queries(np.stack([np.asarray(d) for d in dense])))
         if any(d is not None and not np.isfinite(d).all() for d in searched):
             # A NaN query matches nothing and would read as "0 results": say what is broken instead.
             raise ModelError(
-                f"The model {self._embedder.spec.name!r} computed a NaN or infinite query vector: its "
+                f"The model {self.space.spec.name!r} computed a NaN or infinite query vector: its "
                 "files (or the language correction's means) are damaged; run app.py doctor, or delete the "
                 "model's cache folder to have it built again."
             )
         first_k = max(k, candidates) if reranker else k
-        if mode == "dense" and self._feedback is not None and self._votes():
+        if mode == "dense" and feedback is not None and self._votes():
             t0 = time.perf_counter()
-            searched = list(self._voted([np.asarray(q) for q in searched], self._feedback))
+            searched = list(self._voted([np.asarray(q) for q in searched], feedback))
             timings["feedback"] = _ms(t0)
         t0 = time.perf_counter()
         if mode == "hybrid":
@@ -288,12 +256,12 @@ class Searcher:
                 query=text,
                 hits=tuple(found[:k]),
                 collection=self._collection,
-                model=self._embedder.spec.name,
+                model=self.space.spec.name,
                 mode=mode,
                 reranker=reranker.name if reranker else None,
                 timings_ms=per_query,
                 query_vector=vector,
-                corrected=self._correction is not None,
+                corrected=correction is not None,
             )
             for text, found, vector in zip(texts, hits, dense)
         ]

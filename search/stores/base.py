@@ -15,7 +15,6 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from search.core.errors import ModelMismatchError
 from search.core.types import SparseVector
 from search.models.specs import ModelSpec
 
@@ -85,7 +84,7 @@ class CollectionMeta:
     normalize: bool
     sparse_encoder: str | None = None  # id of the sparse term encoder, when sparse vectors are stored
     # Retrieval settings the stored vectors were written for (search.models.language_bias,
-    # search.retrieval.feedback); None: raw model vectors (collections of earlier versions).
+    # search.space.feedback); None: raw model vectors (collections of earlier versions).
     correction: str | None = None
     feedback: str | None = None
     # The correction's state that moves as chunks come and go (search.models.language_bias.FittedMeans,
@@ -116,40 +115,6 @@ class CollectionMeta:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CollectionMeta:
         return cls(**{**data, "extra": dict(data.get("extra") or {})})
-
-    def mismatch(self, spec: ModelSpec) -> str | None:
-        """Why ``spec`` cannot be used with this collection, or None when it can."""
-        mine = (
-            self.model,
-            self.revision,
-            self.dimension,
-            self.query_prompt,
-            self.document_prompt,
-            self.pooling,
-        )
-        theirs = (
-            spec.name,
-            spec.revision,
-            spec.dimension,
-            spec.query_prompt,
-            spec.document_prompt,
-            spec.pooling,
-        )
-        if mine == theirs:
-            return None
-        return (
-            f"this collection was built with model {self.model!r} (revision {self.revision}, "
-            f"dimension {self.dimension}), not {spec.name!r} (revision {spec.revision}, "
-            f"dimension {spec.dimension})"
-        )
-
-    def check(self, spec: ModelSpec, collection: str) -> None:
-        reason = self.mismatch(spec)
-        if reason:
-            raise ModelMismatchError(
-                f"Collection {collection!r}: {reason}. Search it with --model {self.model!r}, "
-                f"or index into a new collection for {spec.name!r} (--collection NAME)."
-            )
 
 
 @runtime_checkable
