@@ -8,9 +8,9 @@ sample query set (110 queries, 13 languages) embedded by the default model
 through ``Searcher.search``, exactly the app's path. Per store and size:
 
 * store only: a dense search of one query (``search_one``) with queries near stored vectors, recall@10 vs exact numpy search;
-* end to end: ``Searcher.search(text)`` with the model's language correction and the cross-lingual
-  vote, as the app searches a new collection (the stored synthetic vectors stand for corrected
-  ones); its hits are checked (k of them, in the filter's language);
+* end to end: ``Searcher.search(text)`` in the vector space the app builds for a new collection of
+  the model (``Services.space``: its language correction and the cross-lingual vote; the stored
+  synthetic vectors stand for corrected ones); its hits are checked (k of them, in the filter's language);
 * baseline, same run: the query embedding alone (``encode_queries`` of one text).
 
 Recall is measured with queries near stored vectors (the store-only rows): a
@@ -56,14 +56,14 @@ from benchmarks.store_latency import (
     quiet_local_mode_warning,
     synthetic_points,
 )
-from search.core.paths import default_cache_dir
-from search.models.embed_cache import model_key
+from search.application.services import Services
+from search.core.settings import Settings
 from search.models.embedder import Embedder
-from search.models.language_bias import LanguageCentering, centering_for
+from search.models.registry import ModelRegistry
 from search.retrieval.searcher import Searcher
-from search.space.feedback import DEFAULT_FEEDBACK, Feedback
 from search.space.vector_space import VectorSpace
-from search.stores.base import CollectionMeta, VectorStore
+from search.stores.base import VectorStore
+from search.stores.client import ClientStore
 
 QUERIES = REPO / "sample_corpora" / "queryset" / "queries.jsonl"
 COLLECTION = "latency"
@@ -101,22 +101,22 @@ def embed_latency(embedder: Embedder, texts: Sequence[str]) -> tuple[float, floa
     return percentiles(seconds)
 
 
-def vector_settings(
-    embedder: Embedder, cache_dir: Path | None = None
-) -> tuple[LanguageCentering | None, Feedback | None]:
-    """What a new collection of this model records: its language correction and the vote (none for
-    models without a correction), so that the end-to-end figures include both, as the app runs them."""
-    if not embedder.spec.language_centering:
-        return None, None
-    key = model_key(embedder.spec, getattr(embedder, "max_tokens", None))
-    return centering_for(embedder, key, cache_dir or default_cache_dir()), DEFAULT_FEEDBACK
+def app_space(embedder: Embedder, cache_dir: Path | None = None) -> VectorSpace:
+    """The vector space the app writes a new collection of this model in (its language correction and
+    the vote, from the app's own Services), dense only: the synthetic chunks have no sparse vectors."""
+    services = Services(
+        Settings().with_overrides(cache_dir=cache_dir),
+        ClientStore(":memory:"),
+        ModelRegistry((embedder.spec,)),
+        embedder_factory=lambda spec: embedder,
+    )
+    return dataclasses.replace(services.space(embedder.spec.name), sparse=None)
 
 
 def end_to_end(
-    store: VectorStore, embedder: Embedder, texts: Sequence[str], filtered: bool
+    store: VectorStore, space: VectorSpace, texts: Sequence[str], filtered: bool
 ) -> tuple[float, float]:
-    correction, feedback = vector_settings(embedder)
-    searcher = Searcher(store, COLLECTION, VectorSpace(embedder, correction=correction, feedback=feedback))
+    searcher = Searcher(store, COLLECTION, space)
     flt = FILTER if filtered else None
     searcher.search(texts[0], k=K, flt=flt)  # warm-up
     seconds = []
@@ -133,24 +133,18 @@ def end_to_end(
 def bench(
     backend: str,
     points: Synthetic,
-    embedder: Embedder,
+    space: VectorSpace,
     texts: Sequence[str],
     store_queries: np.ndarray,
     workdir: Path,
 ) -> list[Row]:
     store = open_backend(backend, workdir / f"{backend}-{len(points)}")
     try:
-        correction, feedback = vector_settings(embedder)
-        meta = dataclasses.replace(
-            CollectionMeta.for_model(embedder.spec),
-            correction=correction.name if correction else None,
-            feedback=feedback.name if feedback else None,
-        )
-        load_s, optimize_s = build(store, points, meta=meta, name=COLLECTION)
+        load_s, optimize_s = build(store, points, meta=space.meta(), name=COLLECTION)
         rows = []
         for filtered in (False, True):
             s50, s95, s_recall = measure(store, points, store_queries, filtered, name=COLLECTION)
-            e50, e95 = end_to_end(store, embedder, texts, filtered)
+            e50, e95 = end_to_end(store, space, texts, filtered)
             rows.append(
                 Row(
                     backend,
@@ -260,15 +254,16 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
     texts = query_texts(args.queries)
     embed_p50, embed_p95 = embed_latency(embedder, texts)
     print(f"query embedding alone: p50 {embed_p50:.2f} ms", flush=True)
+    space = app_space(embedder, args.cache_dir)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="query-latency-") as tmp:
         for size in sizes:
             points = synthetic_points(size, seed=size)
             near = queries_near(points.vectors, args.store_queries, seed=1)
-            rows += bench("edge", points, embedder, texts, near, Path(tmp))
+            rows += bench("edge", points, space, texts, near, Path(tmp))
             if size <= args.client_max:
                 cap = args.client_queries
-                rows += bench("client", points, embedder, texts[:cap], near[:cap], Path(tmp))
+                rows += bench("client", points, space, texts[:cap], near[:cap], Path(tmp))
     print_results(rows, embed_p50, embed_p95, len(texts))
     return rows
 

@@ -4,7 +4,10 @@ Why: "optional reranking" and hybrid search must be shown to help, per language,
 and what they cost per query. Everything runs through the app's own path: the
 corpus is indexed into a real store (embedded Qdrant edge by default) with the
 default model's dense vectors and subword-BM25 sparse vectors, and queries go
-through ``Searcher.search``, so fusion happens inside Qdrant exactly as in the UI.
+through the app's evaluator (``evaluate_pipelines``: the indexer's chunking, the vector
+space the app writes, ``Searcher.search_batch``), so fusion happens inside Qdrant exactly
+as in the UI. ``--correction raw`` and ``--chunk-tokens 512`` reproduce the figures of
+earlier versions, which wrote each paragraph whole as the model's raw vector.
 
 Setups (search.evaluation.querysets, MTEB XQuADRetrieval protocol):
 * same-language: questions in L -> the paragraphs in L;
@@ -16,7 +19,7 @@ Qdrant); ``hybrid-rrf`` (reciprocal rank fusion, Qdrant's k=2); ``hybrid-rrf-w0.
 ``hybrid-dbsf`` (distribution-based score fusion); and ``<first>+<reranker>`` for each
 ``--rerankers`` model available offline. Quality uses every query, embedded in
 batches once; latency p50 is end-to-end ``Searcher.search`` time (query
-embedding included) over the first ``--latency-queries`` queries of each run.
+embedding included, one query at a time) over the first ``--latency-queries`` queries of each run.
 The baseline for every ratio is ``dense`` in the same run.
 
     python -m benchmarks.second_stage --langs en,de --limit 30 --latency-queries 10   # smoke run
@@ -36,54 +39,50 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table
 from benchmarks.splits import SPLITS, article_split
-from search.core.types import CorpusDoc, Hit, QuerySet
-from search.evaluation.metrics import evaluate
-from search.evaluation.report import EvalReport
+from search.application.evaluating import EvalWorkspace, PipelineSpec, evaluate_pipelines
+from search.application.services import Services
+from search.application.variants import CORRECTIONS, Correction
+from search.core.errors import ModelNotAvailableError, UnknownModelError
+from search.core.settings import Settings
+from search.core.types import QuerySet
+from search.evaluation.report import EvalReport, Latency
 from search.evaluation.xquad import xquad_cross_lingual, xquad_same_language
-from search.models.embedder import Embedder
-from search.models.loading import load_embedder
-from search.models.reranker import Reranker
-from search.models.specs import DEFAULT_MODEL, ModelSpec
-from search.retrieval.searcher import DEFAULT_SPARSE_WEIGHT, Mode, Searcher, clean_query
-from search.space.vector_space import VectorSpace
-from search.stores.base import CollectionMeta, FusionMethod, Point, VectorStore
-from search.text.bm25 import SubwordBM25Encoder
-from search.text.sparse import SparseEncoder
+from search.models.specs import DEFAULT_MODEL
+from search.retrieval.searcher import DEFAULT_FUSION, DEFAULT_SPARSE_WEIGHT, Mode, Searcher
+from search.stores.base import FusionMethod, VectorStore
 
 METRICS = ("ndcg@10", "mrr@10")
 DEFAULT_LANGS = "en,de,zh,ar,hi,th"
 K = 10
-WRITE_BATCH = 256
 
 
 @dataclass(frozen=True)
 class Pipeline:
+    """A named first stage (and optional reranker): a row of the tables, a PipelineSpec for the evaluator."""
+
     name: str
     mode: Mode
-    fusion: FusionMethod = "rrf"
+    fusion: FusionMethod = DEFAULT_FUSION
     sparse_weight: float = 1.0
-    reranker: Reranker | None = None
+    reranker: str | None = None
 
-    def search(self, searcher: Searcher, text: str, candidates: int) -> tuple[Hit, ...]:
-        return searcher.search(
-            text,
-            k=K,
-            mode=self.mode,
-            fusion=self.fusion,
-            sparse_weight=self.sparse_weight,
+    def spec(self, model: str, correction: Correction | None, candidates: int) -> PipelineSpec:
+        hybrid = self.mode == "hybrid"
+        return PipelineSpec(
+            model,
+            self.mode,
             reranker=self.reranker,
             candidates=candidates,
-        ).hits
+            correction=correction,
+            fusion=self.fusion if hybrid else DEFAULT_FUSION,
+            sparse_weight=self.sparse_weight if hybrid else DEFAULT_SPARSE_WEIGHT,
+        )
 
 
 FIRST_STAGES: tuple[Pipeline, ...] = (
@@ -98,102 +97,87 @@ FIRST_STAGES: tuple[Pipeline, ...] = (
 BASELINE = "dense"
 
 
-class PrecomputedQueries:
-    """The embedder with query vectors looked up from a batch run: quality runs skip 1-by-1 embedding."""
-
-    def __init__(self, embedder: Embedder, vectors: Mapping[str, np.ndarray]) -> None:
-        self._embedder = embedder
-        self._vectors = vectors
-
-    @property
-    def spec(self) -> ModelSpec:
-        return self._embedder.spec
-
-    def encode_queries(self, texts: Sequence[str], task: str | None = None) -> np.ndarray:
-        return np.stack([self._vectors[t] for t in texts])
-
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embedder.encode_documents(texts)
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self._embedder.count_tokens(texts)
-
-    def document_overhead(self) -> int:
-        return self._embedder.document_overhead()
-
-
 class Bench:
-    """One store, one model, one sparse encoder; corpora indexed once, texts embedded once."""
+    """The app's evaluator over one scratch store: each corpus indexed once per model, texts embedded once
+    (the app's embedding cache), every pipeline run through ``evaluate_pipelines``."""
 
-    def __init__(self, embedder: Embedder, sparse: SparseEncoder, store: VectorStore) -> None:
-        self.embedder = embedder
-        self.sparse = sparse
-        self.store = store
-        self._collections: dict[tuple[str, ...], str] = {}
-        self._query_vectors: dict[str, np.ndarray] = {}
-
-    def collection(self, corpus: Mapping[str, CorpusDoc]) -> str:
-        key = tuple(sorted(corpus))
-        if key not in self._collections:
-            name = f"xquad-{len(self._collections)}"
-            docs = list(corpus.values())
-            self.store.create_collection(name, CollectionMeta.for_model(self.embedder.spec, self.sparse.name))
-            for start in range(0, len(docs), WRITE_BATCH):
-                batch = docs[start : start + WRITE_BATCH]
-                texts = [d.text for d in batch]
-                vectors = self.embedder.encode_documents(texts)
-                sparse = self.sparse.encode_documents(texts)
-                self.store.upsert(
-                    name,
-                    [
-                        Point(id=_point_id(d.doc_id), vector=v, payload=_payload(d), sparse=s)
-                        for d, v, s in zip(batch, vectors, sparse)
-                    ],
-                )
-            self.store.optimize(name)
-            self._collections[key] = name
-        return self._collections[key]
-
-    def embed_queries(self, texts: Sequence[str]) -> None:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._query_vectors))
-        if missing:
-            for text, vector in zip(missing, self.embedder.encode_queries(missing)):
-                self._query_vectors[text] = vector
+    def __init__(
+        self,
+        services: Services,
+        workspace: EvalWorkspace,
+        model: str = DEFAULT_MODEL,
+        correction: Correction | None = None,
+    ) -> None:
+        self.services = services
+        self.workspace = workspace
+        self.model = services.spec(model).name
+        self.correction = correction
+        services.embedder(self.model)  # loaded before the runs: the evaluator keeps it between them
 
     def run(
         self, qs: QuerySet, pipelines: Sequence[Pipeline], latency_queries: int, candidates: int
     ) -> EvalReport:
-        name = self.collection(qs.corpus)
-        queries = [(qid, clean_query(q.text)) for qid, q in qs.queries.items()]
-        self.embed_queries([text for _, text in queries])
-        fast = Searcher(
-            self.store,
-            name,
-            VectorSpace(PrecomputedQueries(self.embedder, self._query_vectors), sparse=self.sparse),
+        """Every pipeline's scores on ``qs`` (keyed by pipeline name) and its single-query latency."""
+        specs = {p.name: p.spec(self.model, self.correction, candidates) for p in pipelines}
+        report = evaluate_pipelines(
+            self.services, qs, list(specs.values()), k=K, workspace=self.workspace, metrics=METRICS
         )
-        live = Searcher(self.store, name, VectorSpace(self.embedder, sparse=self.sparse))
-        runs: dict[str, dict[str, dict[str, float]]] = {}
-        latencies: dict[str, list[float]] = {}
-        for p in pipelines:
-            runs[p.name] = {qid: _run_of(p.search(fast, text, candidates)) for qid, text in queries}
-            latencies[p.name] = []
-            for _, text in queries[:latency_queries]:
-                t0 = time.perf_counter()
-                p.search(live, text, candidates)
-                latencies[p.name].append((time.perf_counter() - t0) * 1000)
-        return evaluate(qs, runs, METRICS, latencies_ms=latencies)
+        report = renamed(report, {spec.label: name for name, spec in specs.items()})
+        latency = {
+            p.name: Latency.of(self.latencies(qs, p, specs[p.name], latency_queries))
+            for p in pipelines
+            if latency_queries
+        }
+        return replace(report, latency=latency)
+
+    def latencies(self, qs: QuerySet, pipeline: Pipeline, spec: PipelineSpec, n: int) -> list[float]:
+        """Milliseconds of ``Searcher.search`` for the first ``n`` queries, one at a time, on the collection
+        the evaluation searched (its space rebuilt as the app searches it: queries embedded live)."""
+        stored = self.services.space(self.model, document=True)
+        variant = self.correction or stored.variant
+        indexed = stored.uncorrected() if variant == "raw" else stored
+        corpus = self.workspace.indexed(qs, indexed)  # the evaluation's index, built then
+        searched = replace(indexed, embedder=self.services.embedder(self.model))
+        searcher = Searcher(self.workspace.store, corpus.collection, searched)
+        if variant == "corrected":
+            searcher = searcher.without_vote()
+        reranker = self.services.reranker(spec.reranker) if spec.reranker else None
+        times = []
+        for query in list(qs.queries.values())[:n]:
+            t0 = time.perf_counter()
+            searcher.search(
+                query.text,
+                k=K,
+                mode=spec.mode,
+                fusion=spec.fusion,
+                sparse_weight=spec.sparse_weight,
+                reranker=reranker,
+                candidates=spec.candidates,
+            )
+            times.append((time.perf_counter() - t0) * 1000)
+        return times
 
 
-def _point_id(doc_id: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"xquad:{doc_id}"))
+def renamed(report: EvalReport, names: Mapping[str, str]) -> EvalReport:
+    """The report with its pipelines under the benchmark's short names (labels -> names)."""
 
+    def keyed(scores: Mapping[str, object]) -> dict[str, object]:
+        return {names.get(label, label): value for label, value in scores.items()}
 
-def _payload(doc: CorpusDoc) -> dict[str, object]:
-    return {"text": doc.text, "source": doc.doc_id, "root": "", "language": doc.language, "position": 0}
-
-
-def _run_of(hits: Sequence[Hit]) -> dict[str, float]:
-    return {hit.source: hit.score for hit in hits}
+    return replace(
+        report,
+        pipelines=tuple(names.get(label, label) for label in report.pipelines),
+        overall=keyed(report.overall),  # type: ignore[arg-type]
+        by_query_language={lang: keyed(s) for lang, s in report.by_query_language.items()},  # type: ignore[misc]
+        by_doc_language={lang: keyed(s) for lang, s in report.by_doc_language.items()},  # type: ignore[misc]
+        per_query=keyed(report.per_query),  # type: ignore[arg-type]
+        comparisons=tuple(
+            replace(c, baseline=names.get(c.baseline, c.baseline), other=names.get(c.other, c.other))
+            for c in report.comparisons
+        ),
+        details=keyed(report.details),  # type: ignore[arg-type]
+        own_language_at_10=keyed(report.own_language_at_10),  # type: ignore[arg-type]
+    )
 
 
 # ---- tables ---------------------------------------------------------------------------------------
@@ -280,35 +264,21 @@ def print_setup(title: str, reports: Mapping[str, EvalReport]) -> None:
 # ---- main -----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def open_bench_store(backend: str) -> Iterator[VectorStore]:
+def open_bench_store(backend: str) -> VectorStore | None:
+    """The scratch store: None is the evaluator's own (embedded Qdrant in a temporary folder)."""
     if backend == "memory":
         from search.stores.client import ClientStore
 
-        store: VectorStore = ClientStore(":memory:")
-        try:
-            yield store
-        finally:
-            store.close()
-        return
-    from search.stores.edge import EdgeStore
-
-    with tempfile.TemporaryDirectory(prefix="second-stage-") as folder:
-        store = EdgeStore(Path(folder))
-        try:
-            yield store
-        finally:
-            store.close()
+        return ClientStore(":memory:")
+    return None
 
 
-def load_rerankers(names: Sequence[str], device: str | None) -> list[Reranker]:
-    from search.core.errors import ModelNotAvailableError, UnknownModelError
-    from search.models.loading import load_reranker
-
+def available_rerankers(services: Services, names: Sequence[str]) -> list[str]:
     loaded = []
     for name in names:
         try:
-            loaded.append(load_reranker(name, device=device))
+            services.reranker(name)
+            loaded.append(name)
         except (ModelNotAvailableError, UnknownModelError, OSError, ValueError) as exc:
             print(f"reranker {name!r} skipped: {exc}", file=sys.stderr)
     return loaded
@@ -334,6 +304,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-cross", action="store_true", help="skip the cross-lingual setup")
     parser.add_argument("--device", default=None)
     parser.add_argument(
+        "--correction",
+        choices=CORRECTIONS,
+        default=None,
+        help="the vectors searched (default: what the app writes; raw: the model's own, as earlier versions)",
+    )
+    parser.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=None,
+        help="longest chunk (default: the app's; 512: paragraphs whole)",
+    )
+    parser.add_argument("--cache-dir", type=Path, help="model and embedding cache (default: the app's)")
+    parser.add_argument(
         "--split",
         choices=SPLITS,
         default="all",
@@ -348,8 +331,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     data = evaldata_dir()
     langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
-    embedder = load_embedder(args.model, device=args.device)
-    sparse = SubwordBM25Encoder.for_embedder(embedder)
+    with tempfile.TemporaryDirectory(prefix="second-stage-") as tmp:  # no store of the user's is opened
+        settings = Settings(data_dir=Path(tmp), device=args.device).with_overrides(cache_dir=args.cache_dir)
+        services = Services.build(settings)
+        try:
+            return run(args, data, langs, services)
+        finally:
+            services.close()
+
+
+def run(args: argparse.Namespace, data: Path, langs: Sequence[str], services: Services) -> int:
+    from indexer.service import FolderIndexer
+
     first = {p.name: p for p in FIRST_STAGES}[args.rerank_first]
     extra = [
         Pipeline(f"hybrid-rrf-w{float(w):g}", "hybrid", "rrf", float(w))
@@ -360,17 +353,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         list(FIRST_STAGES)
         + extra
         + [
-            Pipeline(f"{first.name}+{r.name}", first.mode, first.fusion, first.sparse_weight, r)
-            for r in load_rerankers([n for n in args.rerankers.split(",") if n], args.device)
+            Pipeline(f"{first.name}+{r}", first.mode, first.fusion, first.sparse_weight, r)
+            for r in available_rerankers(services, [n for n in args.rerankers.split(",") if n])
         ]
     )
-    print(
-        f"model {embedder.spec.name}; sparse {sparse.name}; store {args.backend}; k={K}; "
-        f"paragraph limit {args.limit or 'none'}; XQuAD articles: {args.split}; latency over the first {args.latency_queries} queries per run"
+    workspace = EvalWorkspace(
+        FolderIndexer(settings=services.settings),
+        open_bench_store(args.backend),
+        chunk_tokens=args.chunk_tokens,
     )
     started = time.perf_counter()
-    with open_bench_store(args.backend) as store:
-        bench = Bench(embedder, sparse, store)
+    with workspace:
+        bench = Bench(services, workspace, args.model, args.correction)
+        sparse = services.sparse_encoder(bench.model)
+        print(
+            f"model {bench.model}; vectors {args.correction or services.space(bench.model).variant}; "
+            f"sparse {sparse.name if sparse else None}; store {args.backend}; k={K}; "
+            f"chunks up to {args.chunk_tokens or 'the default'} tokens; paragraph limit {args.limit or 'none'}; "
+            f"XQuAD articles: {args.split}; latency over the first {args.latency_queries} queries per run"
+        )
         same: dict[str, EvalReport] = {}
         for lang in langs:
             t0 = time.perf_counter()

@@ -8,7 +8,11 @@ document language table shows what cross-lingual search costs.
 Protocol (MTEB ``XQuADRetrieval``, see search.evaluation.xquad.xquad_same_language):
 questions in L -> the 240 paragraphs in L, questions and paragraphs deduplicated
 by text, the model's query/document prompts ("query: " / "passage: " for e5),
-exact cosine over all paragraphs, nDCG@10 from ranx. Cross-lingual: questions
+exact cosine over all paragraphs, nDCG@10 from ranx. It runs through the app's
+evaluator (``evaluate_pipelines``: the indexer, a scratch store searched exactly, the
+Searcher), with the model's own vectors (``raw``: MTEB has no language correction;
+``--correction vote`` shows the app's default) and chunks as long as the model's input,
+so each paragraph is embedded whole as MTEB embeds it. Cross-lingual: questions
 in L1 -> the paragraphs in L2 (relevant: the question's paragraph); the "pool"
 column searches the paragraphs of all listed languages at once, any translation
 of the right paragraph counting as relevant. Same-run baseline: the
@@ -17,135 +21,92 @@ cross-lingual retention, mean off-diagonal over mean diagonal nDCG@10.
     python -m benchmarks.xquad --model multilingual-e5-small
     python -m benchmarks.xquad --langs en,de,zh --limit 30     # a quick smoke run
 
-Retrieval is pluggable (``Retriever``): the default embeds every text once
-(cached across tables) and scores exactly; other first stages (sparse, hybrid,
-rerankers) can be compared on the same query sets with ``same_language_reports``
-and ``cross_lingual_reports``.
+Other pipelines (sparse, hybrid, rerankers) are benchmarks.second_stage, through the same
+evaluator. Paragraphs are embedded once per run behind the app's embedding cache (a second
+run reads them back); ``--backends`` compares backends without it.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table, reference_name, reference_scores
-from search.core.types import CorpusDoc, Query, QuerySet
-from search.evaluation.metrics import Run, evaluate
+from search.application.evaluating import EvalWorkspace, PipelineSpec, evaluate_pipelines
+from search.application.services import Services
+from search.application.variants import CORRECTIONS, Correction
+from search.core.settings import Settings
+from search.core.types import QuerySet
 from search.evaluation.report import EvalReport
 from search.evaluation.xquad import XQUAD_LANGUAGES, xquad_cross_lingual, xquad_same_language
-from search.models.embedder import Embedder
-from search.models.encoders.planning import Planning
-from search.models.loading import load_embedder
-from search.models.registry import ModelRegistry
 from search.models.specs import DEFAULT_MODEL
 
 METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@10", "recall@100", "map@100")
 REFERENCE_FILE = "mteb_xquad_ndcg10.tsv"
-QUERY_BLOCK = 1024  # queries scored per matrix product: bounds memory at any corpus size
 
 
-class Retriever(Protocol):
-    """A first stage bound to one corpus: queries -> top-k documents with scores."""
+class XquadBench:
+    """One model's pipeline on XQuAD query sets, through the app's evaluator; ``label`` keys its reports."""
 
-    def retrieve(self, queries: Sequence[Query], k: int) -> Run: ...
-
-
-RetrieverFactory = Callable[[Mapping[str, CorpusDoc]], Retriever]
-
-
-class VectorCache:
-    """Embeddings by (side, text), so a paragraph or question is embedded once per process run."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self.embedder = embedder
-        self._vectors: dict[tuple[str, str], np.ndarray] = {}
+    def __init__(
+        self, services: Services, workspace: EvalWorkspace, model: str, correction: Correction = "raw"
+    ) -> None:
+        self.services = services
+        self.workspace = workspace
+        self.pipeline = PipelineSpec(services.spec(model).name, correction=correction)
+        self.label = self.pipeline.label
         self.seconds = 0.0
-        self.encoded = 0
+        services.embedder(model)  # loaded before the runs: the evaluator keeps it between them
 
-    def documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._get("document", texts)
-
-    def queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._get("query", texts)
-
-    def _get(self, side: str, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if (side, t) not in self._vectors))
-        if missing:
-            t0 = time.perf_counter()
-            encode = self.embedder.encode_documents if side == "document" else self.embedder.encode_queries
-            for text, vector in zip(missing, encode(missing)):
-                self._vectors[(side, text)] = vector
-            self.seconds += time.perf_counter() - t0
-            self.encoded += len(missing)
-        return np.stack([self._vectors[(side, t)] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+    def report(self, queryset: QuerySet, k: int = 100) -> EvalReport:
+        t0 = time.perf_counter()
+        report = evaluate_pipelines(
+            self.services, queryset, [self.pipeline], k=k, workspace=self.workspace, metrics=METRICS
+        )
+        self.seconds += time.perf_counter() - t0
+        print(
+            f"  {queryset.name}: {report.queries_evaluated} queries, {len(queryset.corpus)} documents, "
+            f"{time.perf_counter() - t0:.0f}s",
+            flush=True,
+        )
+        return report
 
 
-class ExactDenseRetriever:
-    """Exact cosine search (vectors are L2-normalised): what MTEB does, no ANN approximation."""
+def whole_paragraphs(services: Services, model: str) -> EvalWorkspace:
+    """A scratch workspace whose chunks are as long as the model's input: a paragraph is one chunk (MTEB)."""
+    from indexer.service import FolderIndexer
 
-    def __init__(self, cache: VectorCache, corpus: Mapping[str, CorpusDoc]) -> None:
-        self._ids = list(corpus)
-        self._matrix = cache.documents([corpus[d].text for d in self._ids])
-        self._cache = cache
-
-    def retrieve(self, queries: Sequence[Query], k: int) -> Run:
-        run: dict[str, dict[str, float]] = {}
-        if not queries or not self._ids:
-            return run
-        vectors = self._cache.queries([q.text for q in queries])
-        k = min(k, len(self._ids))
-        for start in range(0, len(queries), QUERY_BLOCK):
-            scores = vectors[start : start + QUERY_BLOCK] @ self._matrix.T
-            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            for row, query in enumerate(queries[start : start + QUERY_BLOCK]):
-                picked = top[row][np.argsort(-scores[row, top[row]], kind="stable")]
-                run[query.qid] = {self._ids[i]: float(scores[row, i]) for i in picked}
-        return run
-
-
-def dense_factory(cache: VectorCache) -> RetrieverFactory:
-    return lambda corpus: ExactDenseRetriever(cache, corpus)
-
-
-def _reports(queryset: QuerySet, factories: Mapping[str, RetrieverFactory], k: int) -> EvalReport:
-    t0 = time.perf_counter()
-    queries = list(queryset.queries.values())
-    runs = {name: factory(queryset.corpus).retrieve(queries, k) for name, factory in factories.items()}
-    report = evaluate(queryset, runs, METRICS)
-    print(
-        f"  {queryset.name}: {len(queries)} queries, {len(queryset.corpus)} documents, "
-        f"{time.perf_counter() - t0:.0f}s",
-        file=sys.stderr,
-        flush=True,
+    return EvalWorkspace(
+        FolderIndexer(settings=services.settings), chunk_tokens=services.spec(model).max_tokens
     )
-    return report
 
 
 def same_language_reports(
-    langs: Sequence[str], factories: Mapping[str, RetrieverFactory], limit: int | None = None, k: int = 100
+    bench: XquadBench, langs: Sequence[str], limit: int | None = None, k: int = 100
 ) -> dict[str, EvalReport]:
-    """Language -> report of every pipeline on MTEB's XQuADRetrieval subset for that language."""
+    """Language -> report on MTEB's XQuADRetrieval subset for that language."""
     data = evaldata_dir()
-    return {lang: _reports(xquad_same_language(data, lang, limit=limit), factories, k) for lang in langs}
+    return {lang: bench.report(xquad_same_language(data, lang, limit=limit), k) for lang in langs}
 
 
 def cross_lingual_reports(
-    langs: Sequence[str], factories: Mapping[str, RetrieverFactory], limit: int | None = None, k: int = 100
+    bench: XquadBench, langs: Sequence[str], limit: int | None = None, k: int = 100
 ) -> dict[str, EvalReport]:
     """Document language (and "pool": all of ``langs``) -> report for questions in every language of ``langs``.
 
-    Read a cell as ``reports[doc_lang].by_query_language[query_lang][pipeline][metric]``.
+    Read a cell as ``reports[doc_lang].by_query_language[query_lang][label][metric]``.
     """
     data = evaldata_dir()
-    out = {doc: _reports(xquad_cross_lingual(data, langs, [doc], limit=limit), factories, k) for doc in langs}
+    out = {doc: bench.report(xquad_cross_lingual(data, langs, [doc], limit=limit), k) for doc in langs}
     if len(langs) > 1:
-        out["pool"] = _reports(xquad_cross_lingual(data, langs, langs, limit=limit), factories, k)
+        out["pool"] = bench.report(xquad_cross_lingual(data, langs, langs, limit=limit), k)
     return out
 
 
@@ -210,35 +171,43 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="comma-separated backends compared in one run, e.g. torch,auto (the first is the reference; "
         "the cross-lingual table uses the first)",
     )
+    parser.add_argument("--correction", choices=CORRECTIONS, default="raw", help="the vectors searched")
+    parser.add_argument("--cache-dir", type=Path, help="model and embedding cache (default: the app's)")
     args = parser.parse_args(argv)
 
-    registry = ModelRegistry()
-    spec = registry.get(args.model)
     langs = [x.strip() for x in args.langs.split(",") if x.strip()]
     cross_langs = [x.strip() for x in (args.cross_langs or args.langs).split(",") if x.strip()]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="xquad-") as tmp:  # no store of the user's is opened
+        base = Settings(data_dir=Path(tmp)).with_overrides(cache_dir=args.cache_dir)
+        if len(backends) > 1:  # each backend embeds every text itself (no cache), planned now
+            compare_backends(langs, args.model, base, backends, args.limit)
+        services = Services.build(replace(base, backend=backends[0]))
+        try:
+            with whole_paragraphs(services, args.model) as workspace:
+                bench = XquadBench(services, workspace, args.model, args.correction)
+                print_tables(args, bench, langs, cross_langs)
+        finally:
+            services.close()
+    print(f"\nevaluation {bench.seconds:.0f}s; total {time.perf_counter() - started:.0f}s")
+
+
+def print_tables(
+    args: argparse.Namespace, bench: XquadBench, langs: Sequence[str], cross_langs: Sequence[str]
+) -> None:
+    spec = bench.services.spec(args.model)
     table = reference_scores(REFERENCE_FILE)
     published = table.get(reference_name(spec.name)) or table.get(reference_name(spec.source)) or {}
-
-    started = time.perf_counter()
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    planning: Planning = "now" if len(backends) > 1 else "later"  # one backend: as the app starts
-    caches = {
-        backend: VectorCache(load_embedder(spec, registry=registry, backend=backend, planning=planning))  # type: ignore[arg-type]
-        for backend in backends
-    }
-    cache = caches[backends[0]]
-    factories = {spec.name: dense_factory(cache)}
-    if len(backends) > 1:
-        compare_backends(langs, spec.name, caches, args.limit)
-    same = same_language_reports(langs, factories, limit=args.limit)
-    text, ours, gaps = same_language_table(same, spec.name, published)
+    same = same_language_reports(bench, langs, limit=args.limit)
+    text, ours, gaps = same_language_table(same, bench.label, published)
     limited = f", first {args.limit} paragraphs per language (NOT comparable to MTEB)" if args.limit else ""
-    print(f"XQuAD same-language retrieval (MTEB XQuADRetrieval protocol), {spec.name}, x100{limited}")
+    print(f"XQuAD same-language retrieval (MTEB XQuADRetrieval protocol), {bench.label}, x100{limited}")
     print(text)
     print(f"mean nDCG@10 over {len(ours)} languages: ours {statistics.fmean(ours):.2f}")
     if gaps:
         refs = [published[lang] for lang in same if lang in published]
-        ours_where = [same[lang].overall[spec.name]["ndcg@10"] * 100 for lang in same if lang in published]
+        ours_where = [same[lang].overall[bench.label]["ndcg@10"] * 100 for lang in same if lang in published]
         print(
             f"where MTEB publishes a figure ({len(gaps)} languages: {', '.join(lang for lang in same if lang in published)}): "
             f"ours {statistics.fmean(ours_where):.2f}, published {statistics.fmean(refs):.2f}, "
@@ -248,8 +217,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"no published XQuAD figures for {spec.name} in {REFERENCE_FILE}")
 
     if not args.no_cross:
-        cross = cross_lingual_reports(cross_langs, factories, limit=args.limit)
-        text, diagonal, off = cross_lingual_table(cross, spec.name, cross_langs)
+        cross = cross_lingual_reports(bench, cross_langs, limit=args.limit)
+        text, diagonal, off = cross_lingual_table(cross, bench.label, cross_langs)
         print()
         print(
             f"XQuAD cross-lingual retrieval, nDCG@10 x100: questions in the row language -> paragraphs in the column "
@@ -261,28 +230,32 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"cross-lingual retention (same run): off-diagonal mean {off:.2f} / diagonal mean {diagonal:.2f} "
                 f"= {off / diagonal:.3f}"
             )
-    print(
-        f"\n{cache.encoded} texts embedded in {cache.seconds:.0f}s; total {time.perf_counter() - started:.0f}s"
-    )
 
 
 def compare_backends(
-    langs: Sequence[str], model: str, caches: Mapping[str, VectorCache], limit: int | None
+    langs: Sequence[str], model: str, base: Settings, backends: Sequence[str], limit: int | None
 ) -> None:
     """Same-language nDCG@10 per backend in one run, and each one's difference to the first."""
-    factories = {backend: dense_factory(cache) for backend, cache in caches.items()}
-    same = same_language_reports(langs, factories, limit=limit)
-    names = list(caches)
-    rows: list[list[object]] = []
-    for lang, report in same.items():
-        rows.append([lang, *(report.overall[name]["ndcg@10"] * 100 for name in names)])
-    means = [statistics.fmean(float(row[i + 1]) for row in rows) for i in range(len(names))]  # type: ignore[arg-type]
+    columns: dict[str, list[float]] = {}
+    labels = []
+    for backend in backends:
+        settings = replace(base, backend=backend, backend_planning="now", embedding_cache=False)
+        services = Services.build(settings)
+        try:
+            with whole_paragraphs(services, model) as workspace:
+                bench = XquadBench(services, workspace, model)
+                same = same_language_reports(bench, langs, limit=limit)
+                columns[backend] = [report.overall[bench.label]["ndcg@10"] * 100 for report in same.values()]
+                labels.append(f"{backend} ({getattr(services.embedder(model), 'backend', backend)})")
+        finally:
+            services.close()
+    rows: list[list[object]] = [[lang, *(columns[b][i] for b in backends)] for i, lang in enumerate(langs)]
+    means = [statistics.fmean(columns[b]) for b in backends]
     rows.append(["mean", *means])
-    labels = [f"{name} ({getattr(caches[name].embedder, 'backend', name)})" for name in names]
     print(f"XQuAD same-language nDCG@10 x100 by backend, {model}")
     print(format_table(["lang", *labels], rows))
-    for name, mean in zip(names[1:], means[1:]):
-        print(f"{name} vs {names[0]}: {mean - means[0]:+.2f} points (bar: within 0.5)")
+    for name, mean in zip(backends[1:], means[1:]):
+        print(f"{name} vs {backends[0]}: {mean - means[0]:+.2f} points (bar: within 0.5)")
     print()
 
 

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from benchmarks.common import reference_name, reference_scores
-from benchmarks.xquad import (
-    REFERENCE_FILE,
-    ExactDenseRetriever,
-    VectorCache,
-    cross_lingual_table,
-    main,
-    same_language_table,
-)
+from benchmarks.xquad import REFERENCE_FILE, XquadBench, cross_lingual_table, main, same_language_table
+from indexer.service import FolderIndexer
+from search.application.evaluating import EvalWorkspace
+from search.application.services import Services
+from search.core.settings import Settings
 from search.core.types import CorpusDoc, Query, QuerySet
-from search.evaluation.metrics import evaluate
 from search.evaluation.xquad import xquad_same_language
+from search.models.registry import ModelRegistry
 from search.models.specs import DEFAULT_MODEL
-from tests.fakes import FakeEmbedder
+from search.stores.client import ClientStore
+from tests.fakes import FakeEmbedder, fake_spec
 
 EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 
@@ -30,36 +29,41 @@ CORPUS = {
     "de:p1": CorpusDoc("de:p1", "roggenbrot braucht sauerteig", language="de"),
 }
 QUERIES = [Query("en:q0", "bees honey nectar", "en"), Query("de:q1", "roggenbrot sauerteig", "de")]
+QUERYSET = QuerySet(
+    "x",
+    CORPUS,
+    {q.qid: q for q in QUERIES},
+    {"en:q0": {"en:p0": 1, "de:p0": 1}, "de:q1": {"en:p1": 1, "de:p1": 1}},
+)
 
 
-def test_exact_retriever_ranks_by_cosine_and_embeds_each_text_once() -> None:
-    embedder = FakeEmbedder()
-    cache = VectorCache(embedder)
-    retriever = ExactDenseRetriever(cache, CORPUS)
-    run = retriever.retrieve(QUERIES, k=3)
-    assert next(iter(run["en:q0"])) == "en:p0"
-    assert next(iter(run["de:q1"])) == "de:p1"
-    assert all(len(docs) == 3 for docs in run.values())
-    scores = list(run["en:q0"].values())
-    assert scores == sorted(scores, reverse=True)
-    ExactDenseRetriever(cache, CORPUS).retrieve(QUERIES, k=10)  # same texts again: nothing re-embedded
-    assert sum(n for _, n in embedder.calls) == len(CORPUS) + len(QUERIES)
-    assert retriever.retrieve([], k=5) == {}
-
-
-def test_tables_read_reports_per_language() -> None:
-    qs = QuerySet(
-        "x",
-        CORPUS,
-        {q.qid: q for q in QUERIES},
-        {"en:q0": {"en:p0": 1, "de:p0": 1}, "de:q1": {"en:p1": 1, "de:p1": 1}},
+@pytest.fixture
+def bench(tmp_path: Path) -> Iterator[XquadBench]:
+    services = Services(
+        Settings(data_dir=tmp_path, cache_dir=tmp_path / "cache"),
+        ClientStore(":memory:"),
+        registry=ModelRegistry((fake_spec(),)),
+        embedder_factory=FakeEmbedder,
     )
-    run = ExactDenseRetriever(VectorCache(FakeEmbedder()), CORPUS).retrieve(QUERIES, k=4)
-    report = evaluate(qs, {"fake": run})
-    text, ours, gaps = same_language_table({"en": report}, "fake", {"en": 50.0})
+    with EvalWorkspace(FolderIndexer()) as workspace:
+        yield XquadBench(services, workspace, fake_spec().name)
+    services.close()
+
+
+def test_the_benchmark_runs_the_apps_evaluator_on_the_models_raw_vectors(bench: XquadBench) -> None:
+    report = bench.report(QUERYSET)
+    assert report.pipelines == (bench.label,) and "raw" in bench.label  # MTEB's vectors: no correction
+    assert report.overall[bench.label]["mrr@10"] == 1.0  # a paragraph of the query first
+    corpus = bench.workspace.indexed(QUERYSET, bench.services.space(fake_spec().name).uncorrected())
+    assert corpus.chunks == len(CORPUS)  # chunks as long as the model's input: one per paragraph
+
+
+def test_tables_read_reports_per_language(bench: XquadBench) -> None:
+    report = bench.report(QUERYSET)
+    text, ours, gaps = same_language_table({"en": report}, bench.label, {"en": 50.0})
     assert "MTEB" in text and len(ours) == 1 and gaps == [pytest.approx(ours[0] - 50.0)]
     cross = {"en": report, "de": report, "pool": report}
-    table, diagonal, off = cross_lingual_table(cross, "fake", ["en", "de"])
+    table, diagonal, off = cross_lingual_table(cross, bench.label, ["en", "de"])
     assert "pool" in table and diagonal > 0 and off > 0
 
 

@@ -32,20 +32,22 @@ def evaldata() -> Path:
 
 def test_hybrid_keeps_up_with_dense_on_same_language_xquad(evaldata: Path, tmp_path: Path) -> None:
     from benchmarks.second_stage import FIRST_STAGES, Bench
+    from indexer.service import FolderIndexer
+    from search.application.evaluating import EvalWorkspace
+    from search.application.services import Services
+    from search.core.settings import Settings
     from search.evaluation.xquad import xquad_same_language
-    from search.models.loading import load_embedder
-    from search.stores.edge import EdgeStore
-    from search.text.bm25 import SubwordBM25Encoder
 
-    embedder = load_embedder("multilingual-e5-small")
-    store = EdgeStore(tmp_path / "store")
+    services = Services.build(Settings(data_dir=tmp_path / "app"))
     try:
-        bench = Bench(embedder, SubwordBM25Encoder.for_embedder(embedder), store)
-        for lang in ("en", "zh"):
-            report = bench.run(xquad_same_language(evaldata, lang, limit=40), FIRST_STAGES, 2, 30)
-            ndcg = {name: report.overall[name]["ndcg@10"] for name in report.pipelines}
-            assert ndcg["sparse"] > 0.8, ndcg  # the subword BM25 works for Latin and Han script alike
-            assert ndcg["hybrid-dbsf"] >= ndcg["dense"] - 0.01, ndcg
-            assert set(report.latency) == set(ndcg)
+        with EvalWorkspace(FolderIndexer()) as workspace:
+            bench = Bench(services, workspace, "multilingual-e5-small")
+            for lang in ("en", "zh"):
+                report = bench.run(xquad_same_language(evaldata, lang, limit=40), FIRST_STAGES, 2, 30)
+                ndcg = {name: report.overall[name]["ndcg@10"] for name in report.pipelines}
+                assert set(ndcg) == {p.name for p in FIRST_STAGES}
+                assert ndcg["sparse"] > 0.8, ndcg  # the subword BM25 works for Latin and Han script alike
+                assert ndcg["hybrid-dbsf"] >= ndcg["dense"] - 0.01, ndcg
+                assert set(report.latency) == set(ndcg)
     finally:
-        store.close()
+        services.close()

@@ -75,7 +75,7 @@ def test_entry_point_silences_numba_after_evaluate_and_skeletoken_while_distilli
 def test_cues_shown_never_rise_down_the_ranking() -> None:
     """Hybrid, sparse and second-stage orders are not the cue's closeness: a cue stronger than one
     shown above it is left out (a 'weak' rank 1 never sits above a 'strong' rank 2)."""
-    from search.application.search_app import monotone_cues
+    from search.application.cues import monotone_cues
 
     assert monotone_cues(("weak", "strong", "weak", "none", "weak", "none")) == (
         "weak",

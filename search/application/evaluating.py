@@ -61,9 +61,17 @@ from search.evaluation.report import EvalReport
 from search.evaluation.report import metric_label as metric_label
 from search.models.embedder import Embedder
 from search.models.reranker import Reranker
-from search.retrieval.searcher import MAX_K, MODES, Mode, Searcher, clean_query
+from search.retrieval.searcher import (
+    DEFAULT_FUSION,
+    DEFAULT_SPARSE_WEIGHT,
+    MAX_K,
+    MODES,
+    Mode,
+    Searcher,
+    clean_query,
+)
 from search.space.vector_space import VectorSpace
-from search.stores.base import VectorStore
+from search.stores.base import FUSION_METHODS, FusionMethod, VectorStore
 
 # The "X as X" imports above are re-exported for the UI, which reaches search.evaluation only through
 # this layer (an import-linter contract).
@@ -85,10 +93,17 @@ class PipelineSpec:
     candidates: int = 50  # first-stage chunks a reranker re-scores (its ranking is cut there)
     correction: Correction | None = None  # raw / corrected / vote; None: the model's default, unnamed
     query_prompt: str | None = None  # None: the registry's; an instruction for an instruction template
+    # How hybrid merges its two lists (the app's defaults unless a benchmark compares others).
+    fusion: FusionMethod = DEFAULT_FUSION
+    sparse_weight: float = DEFAULT_SPARSE_WEIGHT
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"Unknown mode {self.mode!r}; use one of {MODES}.")
+        if self.fusion not in FUSION_METHODS:
+            raise InputError(f"Unknown fusion {self.fusion!r}; use one of {FUSION_METHODS}.")
+        if not 0 <= self.sparse_weight <= 10:
+            raise InputError(f"The sparse weight must be between 0 and 10, not {self.sparse_weight:g}.")
         if self.correction is not None:
             parse_corrections([self.correction])
 
@@ -99,6 +114,11 @@ class PipelineSpec:
         label = self.model
         if self.mode != "dense" or self.reranker:
             label += f"/{self.mode}"
+        if self.mode == "hybrid" and (self.fusion, self.sparse_weight) != (
+            DEFAULT_FUSION,
+            DEFAULT_SPARSE_WEIGHT,
+        ):
+            label += f"({self.fusion}, sparse x{self.sparse_weight:g})"
         if self.reranker:
             label += f"+{self.reranker.rstrip('/').rsplit('/', 1)[-1]}"
         return label + variant_suffix(self.correction, self.query_prompt)
@@ -235,10 +255,18 @@ class EvalWorkspace:
     1000 set whose vectors were cached.)
     """
 
-    def __init__(self, indexer: Indexer, store: VectorStore | None = None, *, ann: bool = False) -> None:
+    def __init__(
+        self,
+        indexer: Indexer,
+        store: VectorStore | None = None,
+        *,
+        ann: bool = False,
+        chunk_tokens: int | None = None,
+    ) -> None:
         """``ann``: build the search index (int8 copies, scanned and rescored) as an index run of the app
         does and search through it, so the figures include what the index loses (issue 22); by default
-        every search is exact."""
+        every search is exact. ``chunk_tokens``: the longest chunk (None: the indexer's default), e.g.
+        the model's whole input for a benchmark protocol that embeds each document whole (MTEB)."""
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         if store is None:
             from search.stores.edge import EdgeStore
@@ -247,7 +275,7 @@ class EvalWorkspace:
             store = EdgeStore(Path(self._folder.name))
         self.store = store
         self.indexer = indexer
-        self.options = IndexOptions(optimize=ann)  # without the index every search is exact
+        self.options = IndexOptions(chunk_tokens=chunk_tokens, optimize=ann)  # without the index: exact
         self.search_index = "ann" if ann else "exact"
         self._indexed: dict[tuple[str, str, str | None], IndexedCorpus] = {}
         self._lock = threading.Lock()
@@ -628,6 +656,8 @@ def run_pipeline(
             mode=spec.mode,
             reranker=reranker,
             candidates=depth,
+            fusion=spec.fusion,
+            sparse_weight=spec.sparse_weight,
             vectors=None if vectors is None else vectors[rows],
         )
         hits: dict[int, tuple[Hit, ...]] = {r: result.hits for r, result in zip(rows, results)}

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 
 from search.application.access import is_inside
 from search.application.catalog import Catalog, CollectionInfo
+from search.application.cues import RelevanceCues
 from search.application.index_rates import IndexRate, IndexRates
 from search.application.models import ModelInfo, list_models
-from search.application.noise_floors import floor_key, read_floor, write_floor
 from search.application.searching import SearchOutcome, SearchRequest, language_warnings, make_request
 from search.application.services import IndexerFactory, Services, default_collection
 from search.application.sources import displayed_files, match_sources
@@ -53,17 +53,16 @@ from search.evaluation.leaderboard import (
 )
 from search.evaluation.report import format_report
 from search.models.reranker import Reranker
-from search.retrieval.cue_calibration import Calibration, CueThresholds, calibration_key, shipped_calibration
+from search.retrieval.cue_calibration import Calibration, CueThresholds, shipped_calibration
 from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighter, SemanticHighlighter
 from search.retrieval.raw_scan import RawScan
-from search.retrieval.relevance import PROBES, Cue, NoiseFloor, cue_for
-from search.retrieval.searcher import MAX_K, Searcher, SearchResult
+from search.retrieval.relevance import NoiseFloor
+from search.retrieval.searcher import Searcher, SearchResult
 from search.space.vector_space import model_mismatch
 from search.stores.base import SearchFilter
 
 log = logging.getLogger("search")
 MB = 1024 * 1024
-CUE_DEPTH = 50  # dense hits looked up to judge sparse, hybrid and reranked hits on the closeness scale
 
 if TYPE_CHECKING:  # imported where used: a cold `app.py search` needs none of them (issue 18)
     from search.application.access import SavedUploads
@@ -108,8 +107,6 @@ class SearchApp:
         self, services: Services, *, any_reranker: bool = False, calibration: Calibration | None = None
     ) -> None:
         self.services = services
-        # The relevance cue's thresholds per model, mode and vectors (search.retrieval.cue_calibration).
-        self.calibration = calibration if calibration is not None else shipped_calibration()
         self._any_reranker = any_reranker
         self.catalog = Catalog(services.store)
         self.index_rates = IndexRates(services.settings.data_dir)
@@ -117,11 +114,25 @@ class SearchApp:
         self._lock = threading.Lock()
         self._second_stages: list[str] | None = None
         self._background_plan: BackgroundPlan | None = None
-        self._floors: dict[tuple[str, str], NoiseFloor] = {}
         # The last raw variant's scan and the searcher it belongs to (one recovered matrix at a time:
         # 73 MB per 50k chunks of 384-d); a new searcher of the collection means a new scan.
         self._raw_scan: tuple[Searcher, RawScan] | None = None
         self._documents: DocumentAccess | None = None
+        # The relevance cue, with its thresholds per model, mode and vectors (search.retrieval.cue_calibration).
+        self.cues = RelevanceCues(
+            self.catalog,
+            services.settings.data_dir,
+            calibration if calibration is not None else shipped_calibration(),
+            self.searcher,
+        )
+
+    @property
+    def calibration(self) -> Calibration:
+        return self.cues.calibration
+
+    @calibration.setter
+    def calibration(self, calibration: Calibration) -> None:
+        self.cues.calibration = calibration
 
     @classmethod
     def build(
@@ -261,7 +272,7 @@ class SearchApp:
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
         warnings += language_warnings(searcher.embedder.spec, result)
         if searcher is own:
-            cues, note = self._cues(result)
+            cues, note = self.cues.of(result)
         else:  # the cue's thresholds and noise floor were measured on the collection's own pipeline
             cues, note = (
                 (),
@@ -359,80 +370,14 @@ class SearchApp:
         return sides
 
     def noise_floor(self, collection: str) -> NoiseFloor:
-        """The best dense scores meaningless queries reach in ``collection`` (measured once per size)."""
-        info = self.catalog.require(collection)
-        key = floor_key(info.meta, info.chunks)
-        with self._lock:
-            floor = self._floors.get((collection, key))
-        if floor is None:
-            floor = read_floor(self.settings.data_dir, collection, key)
-        if floor is None:
-            searcher = self.searcher(collection)
-            vectors = searcher.embedder.encode_queries(list(PROBES))
-            results = searcher.search_batch(PROBES, k=1, mode="dense", vectors=vectors)
-            floor = NoiseFloor.measure([r.hits[0].score for r in results if r.hits], vectors)
-            write_floor(self.settings.data_dir, collection, key, floor)
-        with self._lock:
-            self._floors[(collection, key)] = floor
-        return floor
+        """The best dense scores meaningless queries reach in ``collection`` (search.application.cues)."""
+        return self.cues.noise_floor(collection)
 
     def cue_thresholds(self, result: SearchResult) -> CueThresholds | str:
-        """The calibrated thresholds for this result's model, mode and vectors, or why there are none."""
-        meta = self.catalog.require(result.collection).meta  # confirmed by this search: no store call
-        mode = "rerank" if result.reranker else result.mode
-        return self.calibration.lookup(calibration_key(meta.model, mode, meta.correction, meta.feedback))
-
-    def _cues(self, result: SearchResult) -> tuple[tuple[Cue | None, ...], str | None]:
-        """Strong / weak / no clear match per hit with the thresholds calibrated for the result's model,
-        mode and vectors; none, and why, where there are none.
-
-        The cue reads a hit's closeness in meaning (its dense score); sparse, hybrid and second-stage
-        orders also weigh other things, so a hit may rank above a closer one. A cue stronger than one
-        ranked above it would contradict the order on the screen ("weak" rank 1 above "strong" rank 2):
-        such a hit shows no cue, and the note says why.
-        """
-        if not result.hits:
-            return (), None
-        thresholds = self.cue_thresholds(result)
-        if isinstance(thresholds, str):
-            return (), thresholds
-        margins, likeness = self.relevance_margins(result)
-        cues = tuple(cue_for(margin, likeness, thresholds) for margin in margins)
-        if result.mode == "dense" and not result.reranker:
-            return cues, None  # ranked by the very score the cue reads: monotone by construction
-        shown = monotone_cues(cues)
-        if shown == cues:
-            return cues, None
-        order = "the second stage's" if result.reranker else f"{result.mode} mode's"
-        return shown, (
-            f"Some passages carry no relevance cue: the cue reads closeness in meaning alone, and {order} "
-            "order put them below a passage with a weaker cue. Dense mode ranks by that closeness and "
-            "shows a cue on every passage."
-        )
+        return self.cues.thresholds(result)
 
     def relevance_margins(self, result: SearchResult) -> tuple[tuple[float | None, ...], float]:
-        """Each hit's margin above the collection's noise floor on the dense (closeness) scale, and the
-        query's likeness to the meaningless probes: what the cue reads (and its calibration measures).
-
-        Sparse (BM25), hybrid (RRF) and second-stage scores are on other scales: their hits are
-        judged by their dense score in an unfiltered dense search of the same query (one more store
-        query, and a query embedding when the search had none: sparse); a hit beyond that search's
-        depth is not close in meaning (None). Unfiltered, so that a filter changes no cue.
-        """
-        floor = self.noise_floor(result.collection)
-        if result.mode == "dense" and not result.reranker:
-            return tuple(floor.margin(hit.score) for hit in result.hits), floor.likeness(result.query_vector)
-        (dense,) = self.searcher(result.collection).search_batch(
-            [result.query],
-            k=min(max(CUE_DEPTH, len(result.hits)), MAX_K),
-            mode="dense",
-            vectors=None if result.query_vector is None else result.query_vector[None],
-        )
-        scores = {hit.chunk_id: hit.score for hit in dense.hits}
-        margins = tuple(
-            floor.margin(scores[hit.chunk_id]) if hit.chunk_id in scores else None for hit in result.hits
-        )
-        return margins, floor.likeness(dense.query_vector)
+        return self.cues.margins(result)
 
     def searcher(self, collection: str) -> Searcher:
         """The collection's searcher, its description confirmed with one store call."""
@@ -699,20 +644,3 @@ class SearchApp:
         """Models the app's cached searchers hold (an evaluation must not drop them)."""
         with self._lock:
             return {searcher.embedder.spec.name for searcher in self._searchers.values()}
-
-
-CUE_STRENGTH: dict[str, int] = {"none": 0, "weak": 1, "strong": 2}
-
-
-def monotone_cues(cues: Sequence[Cue]) -> tuple[Cue | None, ...]:
-    """The cues in rank order with each one stronger than a cue shown above it replaced by None."""
-    shown: list[Cue | None] = []
-    weakest = max(CUE_STRENGTH.values())
-    for cue in cues:
-        strength = CUE_STRENGTH[cue]
-        if strength > weakest:
-            shown.append(None)
-            continue
-        weakest = strength
-        shown.append(cue)
-    return tuple(shown)
