@@ -14,8 +14,9 @@ Runtime's own int8 dynamic quantisation of that graph.
 Speed: sentences/s on ~60-token multilingual texts (the embed_speed texts), batch
 32, alternating rounds, median. Quality: same-language XQuAD retrieval, MTEB's
 protocol (questions with the e5 query prompt against all 240 paragraphs of their
-language with the passage prompt), nDCG@10 by ranx, on three languages; plus the
-cosine of each variant's passage vectors to the default path's. Thread-count
+language with the passage prompt) through the app's evaluator (benchmarks.xquad), nDCG@10
+by ranx, on three languages; plus the cosine of each variant's passage vectors to the
+default path's on the first 48 paragraphs of each language. Thread-count
 variants run the same weights, so they reuse their base variant's quality.
 
 Keep the full paragraph pool for decisions: on a 48-paragraph pool nDCG saturates
@@ -23,16 +24,16 @@ Keep the full paragraph pool for decisions: on a 48-paragraph pool nDCG saturate
 
     python -m benchmarks.embed_options [--texts 256] [--rounds 5] [--langs de,ar,zh]
         [--variants torch,int8,onnx] [--skip-quality]
-    python -m benchmarks.embed_options --texts 64 --rounds 1 --paragraphs 48 --questions 240  # smoke test
+    python -m benchmarks.embed_options --texts 64 --rounds 1 --paragraphs 48  # smoke test
     python -m benchmarks.embed_options --variants torch,auto --rounds 3   # the chosen plan against fp32
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -45,22 +46,21 @@ import torch
 
 from benchmarks.common import evaldata_dir, format_table
 from benchmarks.embed_speed import make_texts, time_rounds
+from benchmarks.xquad import XquadBench, whole_paragraphs
+from search.application.services import Services
 from search.core.paths import default_cache_dir
+from search.core.settings import Settings
+from search.evaluation.xquad import xquad_same_language
 from search.models.backends import Backend, OnnxEncoder, onnx_dir
 from search.models.encoders.transformers import TransformersEmbedder
 from search.models.loading import load_embedder
+from search.models.registry import ModelRegistry
 from search.models.specs import DEFAULT_MODEL
+from search.stores.client import ClientStore
 
 MAX_NDCG_LOSS = 0.5  # points of nDCG@10 an option may lose and still be kept
 MIN_SPEEDUP = 1.05  # below this a "faster" option is within timing noise
 ALL_VARIANTS = ("torch", "torch-1t", "bf16", "bf16-autocast", "int8", "onnx", "onnx-1t", "onnx-int8", "auto")
-
-
-@dataclass(frozen=True)
-class XquadSubset:
-    lang: str
-    paragraphs: list[str]  # doc id = index
-    questions: list[tuple[str, int]]  # (question, paragraph index)
 
 
 @dataclass(frozen=True)
@@ -81,22 +81,6 @@ class Quality:
     @property
     def mean(self) -> float:
         return statistics.fmean(self.ndcg.values())
-
-
-def read_xquad(lang: str, paragraphs: int, questions: int) -> XquadSubset:
-    """The first paragraphs of the file and their questions (MTEB drops questions without answers)."""
-    data = json.loads((evaldata_dir() / "xquad" / f"xquad.{lang}.json").read_text(encoding="utf-8"))
-    texts: list[str] = []
-    asked: list[tuple[str, int]] = []
-    for article in data["data"]:
-        for paragraph in article["paragraphs"]:
-            if len(texts) == paragraphs:
-                break
-            texts.append(paragraph["context"])
-            for qa in paragraph["qas"]:
-                if qa.get("answers") and len(asked) < questions:
-                    asked.append((qa["question"], len(texts) - 1))
-    return XquadSubset(lang, texts, asked)
 
 
 @contextmanager
@@ -120,29 +104,37 @@ def encoder(variant: Variant) -> Callable[[list[str]], np.ndarray]:
     return encode
 
 
-def evaluate(
-    variant: Variant, subsets: Sequence[XquadSubset], reference: dict[str, np.ndarray] | None
-) -> tuple[Quality, dict[str, np.ndarray]]:
-    from ranx import Qrels, Run
-    from ranx import evaluate as ranx_evaluate
+COSINE_PARAGRAPHS = 48  # paragraphs per language embedded again for the cosine to the torch path
 
+
+def evaluate(
+    variant: Variant, langs: Sequence[str], paragraphs: int, reference: dict[str, np.ndarray] | None
+) -> tuple[Quality, dict[str, np.ndarray]]:
+    """The variant's same-language XQuAD nDCG@10 through the app's evaluator (benchmarks.xquad: the MTEB
+    protocol, raw vectors, whole paragraphs), and its passage vectors of the first COSINE_PARAGRAPHS
+    paragraphs per language, compared with ``reference`` (the torch path's)."""
+    data = evaldata_dir()
+    embedder = variant.embedder
     ndcg: dict[str, float] = {}
     vectors: dict[str, np.ndarray] = {}
     cosines: list[np.ndarray] = []
-    with torch_threads(variant.threads):
-        for subset in subsets:
-            docs = variant.embedder.encode_documents(subset.paragraphs)
-            queries = variant.embedder.encode_queries([q for q, _ in subset.questions])
-            vectors[subset.lang] = docs
-            if reference is not None:
-                cosines.append((docs * reference[subset.lang]).sum(axis=1))
-            scores = queries @ docs.T
-            top = np.argsort(-scores, axis=1)[:, :10]
-            run = {
-                f"q{i}": {f"d{j}": float(scores[i, j]) for j in top[i]} for i in range(len(subset.questions))
-            }
-            qrels = {f"q{i}": {f"d{p}": 1} for i, (_, p) in enumerate(subset.questions)}
-            ndcg[subset.lang] = float(ranx_evaluate(Qrels(qrels), Run(run), "ndcg@10")) * 100
+    with tempfile.TemporaryDirectory(prefix="embed-options-") as tmp:
+        services = Services(  # the variant is the model: every text embedded by it, nothing cached
+            Settings(data_dir=Path(tmp), cache_dir=Path(tmp) / "cache", embedding_cache=False),
+            ClientStore(":memory:"),
+            ModelRegistry((embedder.spec,)),
+            embedder_factory=lambda spec: embedder,
+        )
+        with torch_threads(variant.threads), whole_paragraphs(services, embedder.spec.name) as workspace:
+            bench = XquadBench(services, workspace, embedder.spec.name)
+            for lang in langs:
+                queryset = xquad_same_language(data, lang, limit=paragraphs)
+                ndcg[lang] = bench.report(queryset).overall[bench.label]["ndcg@10"] * 100
+                texts = [doc.text for doc in list(queryset.corpus.values())[:COSINE_PARAGRAPHS]]
+                vectors[lang] = embedder.encode_documents(texts)
+                if reference is not None:
+                    cosines.append((vectors[lang] * reference[lang]).sum(axis=1))
+        services.close()
     all_cos = np.concatenate(cosines) if cosines else np.ones(1)
     return Quality(ndcg, float(all_cos.min()), float(all_cos.mean())), vectors
 
@@ -210,7 +202,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--langs", default="de,ar,zh", help="XQuAD languages for the quality check")
     parser.add_argument("--paragraphs", type=int, default=240, help="paragraph pool per language (240 = all)")
-    parser.add_argument("--questions", type=int, default=1190, help="questions per language at most")
     parser.add_argument("--skip-quality", action="store_true", help="speed only (no XQuAD)")
     parser.add_argument("--variants", default=",".join(v for v in ALL_VARIANTS if v != "auto"))
     parser.add_argument("--cache-dir", type=Path, default=None, help="where models and ONNX exports are kept")
@@ -222,15 +213,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     texts = make_texts(base, args.texts)
     tokens = base.count_tokens(texts)
     langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
-    subsets = (
-        [] if args.skip_quality else [read_xquad(lang, args.paragraphs, args.questions) for lang in langs]
-    )
+    langs = [] if args.skip_quality else langs
 
     quality: dict[str, Quality] = {}
     reference: dict[str, np.ndarray] | None = None
     for variant in variants:
-        if subsets and variant.quality_of is None:
-            quality[variant.name], vectors = evaluate(variant, subsets, reference)
+        if langs and variant.quality_of is None:
+            quality[variant.name], vectors = evaluate(variant, langs, args.paragraphs, reference)
             reference = reference or vectors
     for variant in variants:
         if variant.quality_of in quality:
@@ -270,7 +259,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{len(texts)} texts, tokens/text mean {np.mean(tokens):.1f}, batch {base._batch_size}, "
         f"{args.rounds} rounds, torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, "
         f"load average {os.getloadavg()[0]:.2f}; XQuAD: "
-        + (", ".join(f"{s.lang} {len(s.questions)}q/{len(s.paragraphs)}p" for s in subsets) or "skipped")
+        + (
+            f"{', '.join(langs)}, {args.paragraphs} paragraphs each (MTEB protocol, the app's evaluator)"
+            if langs
+            else "skipped"
+        )
     )
     headers = [
         "variant",

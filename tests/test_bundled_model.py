@@ -259,7 +259,9 @@ TATOEBA_LANGS = ("deu", "fra", "cmn", "ara", "hin", "swh", "jpn", "rus", "tur", 
 @pytest.mark.model
 @pytest.mark.timeout(1800)  # 20,000 sentences on a CPU: several minutes
 def test_bundled_reproduces_published_tatoeba_accuracy(bundled_embedder: TransformersEmbedder) -> None:
-    """The 4-bit bundled model stays within 2.5 points of MTEB's fp32 Tatoeba accuracy on 10 languages."""
+    """The 4-bit bundled model reproduces MTEB's fp32 Tatoeba accuracy on 10 languages as the README says
+    (section "Models": mean 90.00 vs the published 89.99, largest gap 0.5 points): the mean within 0.5
+    points, each language within 1.0 (the plan may run bf16, which moved the mean by 0.08 here)."""
     from benchmarks import common, tatoeba
 
     try:
@@ -274,4 +276,6 @@ def test_bundled_reproduces_published_tatoeba_accuracy(bundled_embedder: Transfo
     gaps = {r.lang: r.gap for r in results}
     assert all(gap is not None for gap in gaps.values()), gaps
     mean_gap = sum(gaps.values()) / len(gaps)  # type: ignore[arg-type]
-    assert abs(mean_gap) <= 2.5, tatoeba.report(results, DEFAULT_MODEL, "none", 0.0)
+    shown = tatoeba.report(results, DEFAULT_MODEL, "none", 0.0)
+    assert abs(mean_gap) <= 0.5, shown
+    assert max(abs(gap) for gap in gaps.values() if gap is not None) <= 1.0, shown

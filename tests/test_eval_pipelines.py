@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import zlib
 from collections.abc import Sequence
@@ -256,8 +257,31 @@ def readme_sample_figures() -> dict[str, float]:
     raise AssertionError("README: no sample-query-set row for multilingual-e5-small")
 
 
+def readme_variant_figures() -> dict[str, dict[str, float]]:
+    """The README's row of the sample query set in the variants table (section "Variants side by side"):
+    ``| sample query set ... | raw nDCG@10 | corrected | vote | raw R@10 | corrected | vote |``."""
+    for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells[0].startswith("sample query set (") and len(cells) == 7:
+            values = [float(cell) for cell in cells[1:]]
+            return {
+                variant: {"ndcg@10": values[i], "recall@10": values[3 + i]}
+                for i, variant in enumerate(("raw", "corrected", "vote"))
+            }
+    raise AssertionError("README: no sample-query-set row in the variants table")
+
+
+def readme_sample_map() -> float:
+    """MAP@100 of the bundled model on the sample set, as the README's Evaluate section states it."""
+    found = re.search(r"Recall@10 [\d.]+, MAP@100 ([\d.]+)", (REPO / "README.md").read_text(encoding="utf-8"))
+    assert found is not None, "README: the sample set's MAP@100 is no longer stated"
+    return float(found[1])
+
+
 def test_the_readme_states_the_sample_figures_the_slow_run_holds() -> None:
     assert set(readme_sample_figures()) == {"ndcg@10", "recall@10", "mrr@10"}
+    assert set(readme_variant_figures()) == {"raw", "corrected", "vote"}
+    assert 0 < readme_sample_map() < 1
 
 
 @pytest.mark.slow
@@ -277,6 +301,8 @@ def test_sample_queryset_with_the_default_model_through_the_cli(tmp_path: Path) 
             str(REPO / "sample_corpora" / "queryset"),
             "--models",
             "multilingual-e5-small",
+            "--corrections",
+            "raw,corrected,vote",
             "--out",
             str(out),
         ]
@@ -284,13 +310,19 @@ def test_sample_queryset_with_the_default_model_through_the_cli(tmp_path: Path) 
     seconds = time.perf_counter() - started
     assert code == 0
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    overall = report["overall"]["multilingual-e5-small"]
+    overall = report["overall"]["multilingual-e5-small [vote]"]  # the app's default vectors
     print(f"\nsample query set, multilingual-e5-small: {overall} in {seconds:.1f}s")
     # The README's figures for this run (section "Models", the sample query set). The plan may run bf16
     # or ONNX instead of fp32 (cosine >= 0.999 to fp32), which moves a figure by a few thousandths;
     # more than 0.02 is a change of behaviour (or a README that no longer says what the app does).
     for metric, stated in readme_sample_figures().items():
         assert overall[metric] == pytest.approx(stated, abs=0.02), metric
+    assert overall["map@100"] == pytest.approx(readme_sample_map(), abs=0.02)
+    # The variants table's row: the correction and the vote each gain, by what the README says.
+    for variant, figures in readme_variant_figures().items():
+        measured = report["overall"][f"multilingual-e5-small [{variant}]"]
+        for metric, stated in figures.items():
+            assert measured[metric] == pytest.approx(stated, abs=0.02), (variant, metric)
     assert overall["recall@100"] > 0.9
     assert (out / "metrics.png").read_bytes()[:4] == b"\x89PNG"
     assert seconds < 300  # the target is 120 s on an idle 2-core machine; CI machines are shared
