@@ -25,7 +25,7 @@ def _jsonl(path: Path) -> list[dict[str, str]]:
 def test_the_sample_corpus_is_what_the_readme_says() -> None:
     """ "51 short documents in 15 languages and 9 formats; three are scanned pages" and "128 queries
     in 13 languages", wherever the README repeats them."""
-    from sample_corpora.build import load_sources
+    from tests.test_sample_corpora import SOURCES
 
     corpus = _jsonl(SAMPLE / "queryset" / "corpus.jsonl")
     queries = _jsonl(SAMPLE / "queryset" / "queries.jsonl")
@@ -35,7 +35,7 @@ def test_the_sample_corpus_is_what_the_readme_says() -> None:
         len({doc["language"] for doc in corpus}),
         len({p.suffix for p in files}),
     )
-    scans = sum(1 for src in load_sources() if src.scan)
+    scans = sum(1 for src in SOURCES if src.scan)
     intro = re.search(
         r"\((\d+) short documents in (\d+) languages and (\d+) formats; (\w+) are scanned", README
     )
