@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import evaldata_dir, format_table
-from benchmarks.embed_speed import make_texts, time_rounds
+from benchmarks.embed_texts import make_texts, time_rounds
 from benchmarks.xquad import XquadBench, whole_paragraphs
 from search.application.services import Services
 from search.core.paths import default_cache_dir

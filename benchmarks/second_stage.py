@@ -45,6 +45,7 @@ from pathlib import Path
 
 from benchmarks.common import evaldata_dir, format_table
 from benchmarks.splits import SPLITS, article_split
+from indexer.service import FolderIndexer
 from search.application.evaluating import EvalWorkspace, PipelineSpec, evaluate_pipelines
 from search.application.services import Services
 from search.application.variants import CORRECTIONS, Correction
@@ -341,8 +342,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, data: Path, langs: Sequence[str], services: Services) -> int:
-    from indexer.service import FolderIndexer
-
     first = {p.name: p for p in FIRST_STAGES}[args.rerank_first]
     extra = [
         Pipeline(f"hybrid-rrf-w{float(w):g}", "hybrid", "rrf", float(w))

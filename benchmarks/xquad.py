@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import evaldata_dir, format_table, reference_name, reference_scores
+from indexer.service import FolderIndexer
 from search.application.evaluating import EvalWorkspace, PipelineSpec, evaluate_pipelines
 from search.application.services import Services
 from search.application.variants import CORRECTIONS, Correction
@@ -81,8 +82,6 @@ class XquadBench:
 
 def whole_paragraphs(services: Services, model: str) -> EvalWorkspace:
     """A scratch workspace whose chunks are as long as the model's input: a paragraph is one chunk (MTEB)."""
-    from indexer.service import FolderIndexer
-
     return EvalWorkspace(
         FolderIndexer(settings=services.settings), chunk_tokens=services.spec(model).max_tokens
     )

@@ -74,7 +74,7 @@ def make_bad_corpus(folder: Path) -> dict[str, str]:
     write(
         "deeply-nested.html",
         b"<html><body>" + b"<div>" * 5000 + b"<p>Deep text here.</p>" + b"</div>" * 5000 + b"</body></html>",
-        "no text",
+        LOADS,  # the streaming parser keeps no tree, so depth costs nothing (the tree parser found no text)
     )
     write("empty.txt", b"", "empty")
     write("whitespace.md", b"  \n\t\n   \r\n", "empty")

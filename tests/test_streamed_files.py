@@ -20,7 +20,7 @@ import pytest
 from indexer.extract import loaders, office
 from indexer.extract.decode import decode_text
 from indexer.extract.formats import ExtractionError, LoaderConfig
-from indexer.extract.htmlstream import LONG_TEXT_CHARS
+from indexer.extract.htmlstream import LONG_TEXT_CHARS, html_sections
 from indexer.extract.textstream import open_text, text_parts
 from indexer.pipeline import IndexConfig, index_folder
 from search.core.reports import IndexProgress
@@ -100,7 +100,7 @@ def test_long_text_files_arrive_in_parts_with_the_sections_of_a_whole_parse(
     assert loaders.load_document(path, tmp_path, LoaderConfig()).sections == whole
 
 
-def test_long_html_arrives_in_parts_with_the_sections_unstructured_finds(
+def test_long_html_arrives_in_parts_with_the_sections_of_the_whole_page(
     tmp_path: Path, small_parts: int
 ) -> None:
     body = "".join(
@@ -116,7 +116,7 @@ def test_long_html_arrives_in_parts_with_the_sections_unstructured_finds(
     path.write_text(markup, encoding="utf-8")
     parts = list(loaders.load_parts(path, tmp_path, LoaderConfig()))
     assert len(parts) > 2 and parts[0].title == "Big & page"
-    assert [s for p in parts for s in p.sections] == list(office.html_sections(markup))
+    assert [s for p in parts for s in p.sections] == list(html_sections(markup))
 
 
 def test_one_giant_html_element_is_cut_into_sections(tmp_path: Path, small_parts: int) -> None:

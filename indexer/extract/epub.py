@@ -15,7 +15,7 @@ from lxml import etree
 
 from indexer.extract.decode import decode_text
 from indexer.extract.formats import Extracted, ExtractionError, LoaderConfig, describe
-from indexer.extract.office import html_sections
+from indexer.extract.htmlstream import html_sections
 from indexer.extract.textnorm import normalize_text
 from indexer.extract.zipguard import check_zip
 from search.core.types import Section

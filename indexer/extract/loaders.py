@@ -64,8 +64,9 @@ def load_parts(
     passes ``/proc/self/fd/N`` of the descriptor it checked, see indexer.opened); ``path`` still
     names it (format, source, messages).
 
-    A plain-text, Markdown or HTML file larger than a part (PART_CHARS bytes) arrives in parts
-    of about PART_CHARS characters (text cut at paragraph breaks, HTML between elements), all
+    A plain-text or Markdown file larger than a part (PART_CHARS bytes), and HTML of any size
+    (one parser for every page: indexer.extract.htmlstream), arrives in parts of about
+    PART_CHARS characters (text cut at paragraph breaks, HTML between elements), all
     with the language told from the first, so nothing downstream ever holds more than a part
     of it. Every other format is parsed whole and arrives as one Document. Problems are
     ExtractionErrors with a one-line reason, raised while iterating.
@@ -86,7 +87,7 @@ def load_parts(
             raise ExtractionError("empty")
         if not content_hash:
             base = replace(base, content_hash=file_sha256(data))
-        if fmt in STREAMED_FORMATS and size > PART_CHARS:
+        if fmt == "html" or (fmt in STREAMED_FORMATS and size > PART_CHARS):  # HTML has one parser
             yield from _streamed_parts(data, base, config)
             return
         sections, title = _extract(fmt, data, config, source)
@@ -190,7 +191,6 @@ def _extractor(fmt: str) -> Callable[[Path, LoaderConfig], Extracted]:
     return {
         "docx": extract_office.extract_docx,
         "pptx": extract_office.extract_pptx,
-        "html": extract_office.extract_html,
         "md": extract_office.extract_md,
         "txt": extract_office.extract_txt,
     }[fmt]

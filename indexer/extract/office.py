@@ -9,7 +9,6 @@ Japanese paragraph would become a heading.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -51,18 +50,6 @@ def extract_pptx(path: Path, config: LoaderConfig) -> Extracted:
         infer_table_structure=True,
     )
     return _extracted(sections_from_elements(elements, heuristic_titles=False, slide_titles_only=True))
-
-
-def extract_html(path: Path, config: LoaderConfig) -> Extracted:
-    markup = decode_text(path.read_bytes(), html=True)
-    return _extracted(html_sections(markup), _html_title(markup))
-
-
-def html_sections(markup: str) -> tuple[Section, ...]:
-    """Sections of one HTML/XHTML string (also each EPUB chapter)."""
-    markup = re.sub(r"^\s*<\?xml[^>]*\?>", "", markup)  # lxml refuses str input with an encoding declaration
-    elements = _partition("HTML", partitioner("html"), text=markup)
-    return sections_from_elements(elements, heuristic_titles=False)
 
 
 def extract_md(path: Path, config: LoaderConfig) -> Extracted:
@@ -167,11 +154,6 @@ def _table_text(metadata: Any) -> str | None:
         if any(cells):
             rows.append(" | ".join(cells))
     return "\n".join(rows) or None
-
-
-def _html_title(markup: str) -> str:
-    match = _HTML_TITLE.search(markup[:65536])
-    return normalize_text(html.unescape(match.group(1))) if match else ""
 
 
 def _extracted(sections: tuple[Section, ...], title: str = "") -> Extracted:
