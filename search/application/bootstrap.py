@@ -172,6 +172,10 @@ class SampleBootstrap:
             return
         if not started:  # the launch's last line: nothing more will follow in the background
             log.info("backend plan: nothing to measure (already chosen; app.py doctor shows it)")
+        try:
+            self._app.compile_metrics_in_background()
+        except Exception as exc:  # noqa: BLE001 - an optimisation; the first evaluation compiles them itself
+            log.warning("could not start compiling the evaluation metrics: %s", exc)
 
     def _warm_then_plan(self) -> None:
         """A relaunch: the query backend is built now, so the first search does not wait for it."""

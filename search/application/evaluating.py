@@ -569,8 +569,11 @@ def evaluate_pipelines(
         for model in models:  # a failed or cancelled run drops what it loaded too
             if droppable(model):
                 services.unload(model)
-    # ranx compiles its metrics (numba) the first time a process scores: tens of seconds, so say so
-    tracker.stage("scoring with ranx (the first evaluation after a start compiles its metrics: up to ~20 s)")
+    # ranx compiles its metrics (numba, cached on disk) the first time an installation scores: ~30 s once,
+    # unless the app's first launch compiled them in the background (search.application.metric_warmup)
+    tracker.stage(
+        "scoring with ranx (the first evaluation of an installation compiles its metrics: ~30 s, once)"
+    )
     return evaluate(
         queryset,
         runs,

@@ -27,6 +27,7 @@ from search.application.access import is_inside
 from search.application.catalog import Catalog, CollectionInfo
 from search.application.cues import RelevanceCues
 from search.application.index_rates import IndexRate, IndexRates
+from search.application.metric_warmup import MetricWarmup
 from search.application.models import ModelInfo, list_models
 from search.application.searching import SearchOutcome, SearchRequest, language_warnings, make_request
 from search.application.services import IndexerFactory, Services, default_collection
@@ -114,6 +115,7 @@ class SearchApp:
         self._lock = threading.Lock()
         self._second_stages: list[str] | None = None
         self._background_plan: BackgroundPlan | None = None
+        self._metric_warmup: MetricWarmup | None = None
         # The last raw variant's scan and the searcher it belongs to (one recovered matrix at a time:
         # 73 MB per 50k chunks of 384-d); a new searcher of the collection means a new scan.
         self._raw_scan: tuple[Searcher, RawScan] | None = None
@@ -149,6 +151,8 @@ class SearchApp:
     def close(self) -> None:
         if self._background_plan is not None:
             self._background_plan.stop()
+        if self._metric_warmup is not None:
+            self._metric_warmup.stop()
         self.services.close()
 
     # ---- what there is ---------------------------------------------------------------------------
@@ -229,6 +233,16 @@ class SearchApp:
 
             self._background_plan = BackgroundPlan(self.services, model)
         return self._background_plan.start()
+
+    def compile_metrics_in_background(self) -> bool:
+        """Once the background plan (if one runs) has finished, compile the evaluation metrics in a niced
+        process, once per installation (search.application.metric_warmup); True when that was started."""
+        with self._lock:
+            if self._metric_warmup is not None:
+                return False
+            self._metric_warmup = MetricWarmup(self.settings.cache_dir)
+            plan = self._background_plan
+        return self._metric_warmup.start_after(plan.wait if plan is not None else lambda: None)
 
     # ---- searching -------------------------------------------------------------------------------
 
