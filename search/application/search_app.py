@@ -263,9 +263,7 @@ class SearchApp:
             # unmatched filters stay in: they match nothing, as asked (dropping them would widen the search)
             request = replace(request, sources=match.sources + match.unmatched)
         searcher = self.searcher(request.collection)
-        if (
-            request.model is not None
-        ):  # the model a caller names must be the collection's (not loaded to say so)
+        if request.model is not None:  # the model a caller names must be the collection's (not loaded)
             reason = model_mismatch(searcher.meta, self.services.spec(request.model))
             if reason:
                 raise ModelMismatchError(f"Collection {request.collection!r}: {reason}.")
