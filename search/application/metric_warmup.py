@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,6 @@ WARMUP_NICE = 15
 
 def marker(cache_dir: Path) -> Path:
     """Present once this installation's ranx has been compiled (named for ranx's and numba's versions)."""
-    from importlib.metadata import version
-
     return cache_dir / f"metrics-compiled-ranx-{version('ranx')}-numba-{version('numba')}"
 
 
