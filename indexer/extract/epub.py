@@ -1,4 +1,4 @@
-"""EPUB -> sections: container.xml -> OPF spine -> XHTML chapters -> unstructured's HTML partitioner.
+"""EPUB -> sections: container.xml -> OPF spine -> XHTML chapters -> the streaming HTML parser.
 
 unstructured's own partition_epub shells out to pandoc, which the offline
 install does not have; an EPUB is just a zip of XHTML files in reading order.

@@ -32,7 +32,7 @@ TITLE_SEARCH_CHARS = 1 << 16
 _TITLE_MAX_CHARS = 300
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCK_NAMES = (  # a line of tag names reads better than 37 quoted items
-    "address article aside blockquote body br caption dd details dialog div dl dt fieldset figcaption "
+    "address article aside blockquote body caption dd details dialog div dl dt fieldset figcaption "
     "figure footer form header hr html li main nav ol p pre section summary table tbody td tfoot th "
     "thead tr ul"
 )
@@ -108,6 +108,9 @@ class _Sections:
         if tag in _SKIPPED:
             self._skipping += 1
             return
+        if tag == "br" and not self._skipping:  # a line break inside a block, not a block of its own
+            self.data("\n" if self._pre else " ")
+            return
         if tag in _BLOCKS and not self._skipping:
             self._flush_cell_or_text(tag)
             if tag == "table":
@@ -125,6 +128,11 @@ class _Sections:
             self._skipping = max(0, self._skipping - 1)
             return
         if self._skipping or tag not in _BLOCKS:
+            return
+        if self._table and tag not in ("td", "th", "tr", "table"):
+            self._text.append(" ")  # the end of a paragraph or list item inside a cell
+            if tag == "pre":
+                self._pre = max(0, self._pre - 1)
             return
         if self._table and tag in ("td", "th"):
             self._row.append(self._take_text())
@@ -165,10 +173,13 @@ class _Sections:
     # -- helpers ------------------------------------------------------------------------------------
 
     def _flush_cell_or_text(self, tag: str) -> None:
-        """Text before a nested block belongs to the block around it, and ends there."""
+        """Text before a nested block belongs to the block around it, and ends there; inside a table
+        cell, blocks (paragraphs, list items) stay in the cell, separated by a space."""
         if self._table and tag in ("td", "th", "tr", "table"):
             return
-        if not self._table:
+        if self._table:
+            self._text.append(" ")
+        else:
             self._flush("text")
 
     def _take_text(self) -> str:

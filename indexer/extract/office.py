@@ -1,7 +1,8 @@
-"""DOCX, PPTX, HTML, Markdown and plain text -> sections, through unstructured (offline).
+"""DOCX, PPTX, Markdown and plain text -> sections, through unstructured (offline); HTML is
+indexer.extract.htmlstream's.
 
 Element types map to Section kinds. unstructured decides "Title" from markup
-(Word heading styles, <h1>-<h6>, Markdown #, a slide's title placeholder) or,
+(Word heading styles, Markdown #, a slide's title placeholder) or,
 for plain text and slide bodies, from English-centric heuristics; the latter
 are checked again with :func:`plausible_heading`, otherwise every short
 Japanese paragraph would become a heading.
@@ -25,7 +26,6 @@ from search.text.sentences import window_spans
 _SKIPPED_CATEGORIES = frozenset({"PageBreak", "Header", "Footer", "Image", "PageNumber"})
 _KINDS = {"Title": "title", "ListItem": "list", "Table": "table"}
 _MARKUP_TITLE_MAX_CHARS = 300
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _NO_LANGUAGE_DETECTION = [""]  # unstructured's per-element langdetect: we detect once, ourselves
 LONG_PARAGRAPH_CHARS = 100_000  # longer paragraphs are cut before unstructured sees them (13x its size)
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")

@@ -170,7 +170,7 @@ class SampleBootstrap:
         except Exception as exc:  # noqa: BLE001 - measuring is an optimisation; the app runs without it
             log.warning("could not start measuring the backends: %s", exc)
             return
-        if not started:  # the launch's last line: nothing more will follow in the background
+        if not started:
             log.info("backend plan: nothing to measure (already chosen; app.py doctor shows it)")
         try:
             self._app.compile_metrics_in_background()

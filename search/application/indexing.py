@@ -7,11 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from search.application.services import Services, default_collection
-from search.core.errors import NotAFolderError
+from search.core.errors import ModelMismatchError, NotAFolderError
 from search.core.reports import IndexInterrupted, IndexReport, ProgressFn
 from search.core.settings import IndexOptions
 from search.models.embed_cache import CachedEmbedder
 from search.models.embedder import Embedder
+from search.space.vector_space import model_mismatch
 
 
 def index_with_services(
@@ -32,8 +33,12 @@ def index_with_services(
     name = collection or default_collection(spec.name)
     if name != collection:
         existing = services.store.get_meta(name)
-    if existing is not None:  # more writes keep what it records (the indexer checks the model asked for)
-        space = services.space_of(existing, None if model is None else spec.name, document=True)
+    if existing is not None:  # more writes keep what it records; a model asked for (or named by) must match
+        named = model is not None or name != collection
+        reason = model_mismatch(existing, spec) if named else None  # refused before any model is loaded
+        if reason:
+            raise ModelMismatchError(f"Collection {name!r}: {reason}.")
+        space = services.space_of(existing, spec.name if named else None, document=True)
     else:
         space = services.space(spec.name, document=True)
     embedder = space.embedder

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
@@ -34,7 +34,8 @@ class MetricWarmup:
     def __init__(self, cache_dir: Path) -> None:
         self._cache_dir = cache_dir
         self._process: subprocess.Popen[bytes] | None = None
-        self._stopped = threading.Event()
+        self._lock = threading.Lock()  # stop() and the start of the child never interleave
+        self._stopped = False
 
     def start_after(self, wait_for: Callable[[], object]) -> bool:
         """Start in a thread; False when this installation has compiled them already."""
@@ -45,39 +46,54 @@ class MetricWarmup:
 
     def _run(self, wait_for: Callable[[], object]) -> None:
         wait_for()
-        if self._stopped.is_set():
-            return
         project = Path(__file__).resolve().parents[2]
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(p for p in (str(project), os.environ.get("PYTHONPATH")) if p),
         }
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "search.application.metric_warmup"],
-            cwd=project,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=(lambda: os.nice(WARMUP_NICE)) if hasattr(os, "nice") else None,
-        )
-        if self._process.wait() == 0:
-            try:
-                self._cache_dir.mkdir(parents=True, exist_ok=True)
-                marker(self._cache_dir).touch()
-            except OSError as exc:  # a read-only cache: it compiles again next launch, no harm
-                log.debug("could not write the metrics marker: %s", exc)
+        with self._lock:
+            if self._stopped:
+                return
+            # No preexec_fn in a threaded server: the child lowers its own priority and writes the marker.
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "search.application.metric_warmup", str(self._cache_dir)],
+                cwd=project,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        _, err = self._process.communicate()
+        if self._process.returncode == 0:
             log.info("evaluation metrics compiled (once per installation)")
+        elif not self._stopped:
+            tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+            log.warning("compiling the evaluation metrics failed (the first evaluation does it): %s", tail[0])
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
+        with self._lock:
+            self._stopped = True
+            if self._process is not None and self._process.poll() is None:
+                self._process.terminate()
 
 
-if __name__ == "__main__":
+def main(argv: Sequence[str]) -> int:
+    """The child: nice itself, compile, leave the marker in the cache folder given."""
     from search.core.environment import prepare_process
     from search.evaluation.metrics import compile_metrics
 
+    if hasattr(os, "nice"):
+        os.nice(WARMUP_NICE)
     prepare_process()
     compile_metrics()
+    cache_dir = Path(argv[0])
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        marker(cache_dir).touch()
+    except OSError:  # a read-only cache: compiled again next launch, no harm
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

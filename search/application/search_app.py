@@ -149,10 +149,10 @@ class SearchApp:
         return self.services.settings
 
     def close(self) -> None:
+        if self._metric_warmup is not None:  # first: stopping the plan would let it start its child
+            self._metric_warmup.stop()
         if self._background_plan is not None:
             self._background_plan.stop()
-        if self._metric_warmup is not None:
-            self._metric_warmup.stop()
         self.services.close()
 
     # ---- what there is ---------------------------------------------------------------------------

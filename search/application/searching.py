@@ -62,7 +62,7 @@ class SearchOutcome:
     # (a language it was not trained on, a cross-lingual match from a same-language model).
     warnings: tuple[str, ...] = ()
     # per hit, "strong" / "weak" / "none"; empty where the cue is not calibrated; None for a hit whose cue
-    # would be stronger than one ranked above it (hybrid, sparse, second stage: see SearchApp._cues)
+    # would be stronger than one ranked above it (hybrid, sparse, second stage: see RelevanceCues.of)
     cues: tuple[Cue | None, ...] = ()
     cue_note: str | None = None  # why there is no cue (no calibration for this model and mode)
     # What was searched: raw / corrected / vote, and the query prompt applied (variants.prompt_record).

@@ -247,7 +247,7 @@ class Services:
         spec = self.spec(model) if model is not None else self.model_of(meta)
         embedder = self.document_embedder(spec.name) if document else self.embedder(spec.name)
         correction = None
-        if meta.correction is not None:
+        if meta.correction is not None and spec.name == meta.model:  # another model is refused by the check
             correction = self._centerings.get(spec.name, lambda: self._load_centering(spec))
             correction = correction.with_fitting(meta.correction.startswith(f"{FITTED_METHOD}:"))
         try:

@@ -288,7 +288,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def compile_metrics() -> None:
-    """Score a two-query toy set with every default metric and both paired tests, so numba compiles
+    """Score a three-query toy set with every default metric and both paired tests, so numba compiles
     ranx's functions into its on-disk cache (ranx compiles with ``cache=True``).
 
     Why: the first evaluation on an installation otherwise waits for that compilation (28 s on this

@@ -10,7 +10,7 @@ included). ``margin`` is how far above that floor a hit lies, in units of the fl
 spread; the thresholds are on the margin, so that collections of different sizes, whose
 best scores for nothing sit at different heights, share them. Sparse (BM25), hybrid (RRF)
 and reranked hits are not on a closeness scale: the app judges them by their score in an
-unfiltered dense search of the same query (SearchApp._cues), so a filter changes no cue.
+unfiltered dense search of the same query (search.application.cues.RelevanceCues.margins), so a filter changes no cue.
 
 The thresholds on the margin are calibrated per model, mode and vectors (the correction and
 the vote) by ``benchmarks/cue_calibration.py`` on sets the cue is not reported on, and kept in

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from search.core.errors import CollectionNotFoundError, ModelError, QueryError
+from search.core.errors import CollectionNotFoundError, ModelError, ModelMismatchError, QueryError
 from search.core.types import Hit, SparseVector
 from search.models.embedder import Embedder
 from search.models.reranker import Reranker
@@ -125,7 +125,10 @@ class Searcher:
     def with_queries(self, embedder: Embedder) -> Searcher:
         """This searcher with queries embedded by ``embedder``: the same model under another query prompt
         or instruction (VectorSpace.with_queries refuses anything else)."""
-        return self._view(self.space.with_queries(embedder))
+        try:
+            return self._view(self.space.with_queries(embedder))
+        except ModelMismatchError as exc:
+            raise ModelMismatchError(f"Collection {self._collection!r}: {exc}") from None
 
     def without_vote(self) -> Searcher:
         """The collection's corrected vectors searched without the vote (the "corrected" variant): the

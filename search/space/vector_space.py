@@ -24,8 +24,6 @@ from search.space.feedback import Feedback
 from search.stores.base import CollectionMeta
 from search.text.sparse import SparseEncoder
 
-CHUNKING_KEYS = ("chunk_tokens", "overlap_tokens")
-
 
 @dataclass(frozen=True)
 class Chunking:
@@ -110,9 +108,9 @@ class VectorSpace:
         correction, feedback = self.names
         if meta.correction != correction:
             return (
-                f"its vectors were written with language correction {meta.correction!r}, and this run "
-                f"computes {correction!r} for its model. Index with the collection's setting "
-                "(--no-language-correction when it has none) or into a new collection (--collection NAME)"
+                f"its vectors were written with language correction {meta.correction!r}, and this version "
+                f"computes {correction!r} for its model; index the folder again into a new collection "
+                "(--collection NAME)"
             )
         if meta.feedback != feedback:
             return (
