@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from search.application.services import Services
-from search.core.environment import apply_network_policy, prepare_process
+from search.core.environment import PROJECT_ROOT, apply_network_policy, child_environment, prepare_process
 from search.core.reports import BackendReport
 from search.models.cpu import cpu_info
 from search.models.encoders.planning import plan_missing
@@ -28,7 +28,6 @@ from search.models.planner import log as plan_log
 from search.models.planner import plan_path
 
 log = logging.getLogger("ui")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BACKGROUND_NICE = 10
 
 
@@ -98,10 +97,7 @@ class BackgroundPlan:
         """Start when the model runs on a provisional choice; False when there is nothing to measure."""
         if self._process is not None or not plan_pending(self._services, self._model):
             return False
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p),
-        }
+        env = child_environment()
         log.info(
             "measuring which backend runs %s fastest on this machine (background, once)",
             self._model or "the default model",

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
+from search.core.environment import PROJECT_ROOT, child_environment, prepare_process
+
 log = logging.getLogger(__name__)
 
 WARMUP_NICE = 15
@@ -46,19 +48,14 @@ class MetricWarmup:
 
     def _run(self, wait_for: Callable[[], object]) -> None:
         wait_for()
-        project = Path(__file__).resolve().parents[2]
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(p for p in (str(project), os.environ.get("PYTHONPATH")) if p),
-        }
         with self._lock:
             if self._stopped:
                 return
             # No preexec_fn in a threaded server: the child lowers its own priority and writes the marker.
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "search.application.metric_warmup", str(self._cache_dir)],
-                cwd=project,
-                env=env,
+                cwd=PROJECT_ROOT,
+                env=child_environment(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -79,7 +76,6 @@ class MetricWarmup:
 
 def main(argv: Sequence[str]) -> int:
     """The child: nice itself, compile, leave the marker in the cache folder given."""
-    from search.core.environment import prepare_process
     from search.evaluation.metrics import compile_metrics
 
     if hasattr(os, "nice"):

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import warnings
+from pathlib import Path
 
 # Forced, not defaulted: an empty DO_NOT_TRACK in the user's shell would not opt out,
 # and none of these switches off anything the app needs.
@@ -56,6 +57,17 @@ QUIET_LOGGERS: dict[str, int] = {
 }
 _quieted = False
 HUB_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment with the project first on ``PYTHONPATH``: what a child started with
+    ``python -m search...`` or ``-c`` needs to import this checkout (the ONNX export, the backend plan,
+    the metric warm-up)."""
+    path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def prepare_process() -> None:

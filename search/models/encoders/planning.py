@@ -17,7 +17,6 @@ search.application.backend_plans``).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from search.core.environment import child_environment
 from search.core.errors import OnnxExportError, UnsafeModelFileError
 from search.models.backends import (
     PRECISION_ORDER,
@@ -145,11 +145,7 @@ class ModelFiles:
         e5-small, and much of it stayed in the process after (the first launch's planner then
         held 1.5 GB timing bf16). The child's error comes back as the exception it raised.
         """
-        root = str(Path(__file__).resolve().parents[3])
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
-        }
+        env = child_environment()
         args = [str(self.folder), self.model_id, str(self.cache_dir), self.device, str(dest)]
         done = subprocess.run(
             [sys.executable, "-c", _EXPORT_CHILD, *args], capture_output=True, text=True, env=env, check=False
