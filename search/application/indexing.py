@@ -7,12 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from search.application.services import Services, default_collection
-from search.core.errors import ModelMismatchError, NotAFolderError
+from search.core.errors import NotAFolderError
 from search.core.reports import IndexInterrupted, IndexReport, ProgressFn
 from search.core.settings import IndexOptions
 from search.models.embed_cache import CachedEmbedder
 from search.models.embedder import Embedder
-from search.space.vector_space import model_mismatch
+from search.space.vector_space import check_model
 
 
 def index_with_services(
@@ -35,9 +35,8 @@ def index_with_services(
         existing = services.store.get_meta(name)
     if existing is not None:  # more writes keep what it records; a model asked for (or named by) must match
         named = model is not None or name != collection
-        reason = model_mismatch(existing, spec) if named else None  # refused before any model is loaded
-        if reason:
-            raise ModelMismatchError(f"Collection {name!r}: {reason}.")
+        if named:  # refused before any model is loaded
+            check_model(existing, spec, name)
         space = services.space_of(existing, spec.name if named else None, document=True)
     else:
         space = services.space(spec.name, document=True)

@@ -42,7 +42,7 @@ from search.application.variants import (
     searched_correction,
     variant_suffix,
 )
-from search.core.errors import ModelMismatchError, NotAllowedError, QueryError, user_message
+from search.core.errors import NotAllowedError, QueryError, user_message
 from search.core.reports import BackendReport, IndexReport, OcrEngineReport, ProgressFn
 from search.core.settings import IndexOptions, Settings
 from search.evaluation.leaderboard import (
@@ -59,7 +59,7 @@ from search.retrieval.highlight import Highlight, Highlighter, LexicalHighlighte
 from search.retrieval.raw_scan import RawScan
 from search.retrieval.relevance import NoiseFloor
 from search.retrieval.searcher import Searcher, SearchResult
-from search.space.vector_space import model_mismatch
+from search.space.vector_space import check_model
 from search.stores.base import SearchFilter
 
 log = logging.getLogger("search")
@@ -264,9 +264,7 @@ class SearchApp:
             request = replace(request, sources=match.sources + match.unmatched)
         searcher = self.searcher(request.collection)
         if request.model is not None:  # the model a caller names must be the collection's (not loaded)
-            reason = model_mismatch(searcher.meta, self.services.spec(request.model))
-            if reason:
-                raise ModelMismatchError(f"Collection {request.collection!r}: {reason}.")
+            check_model(searcher.meta, self.services.spec(request.model), request.collection)
         own = searcher
         searcher = self._as_variant(searcher, request.correction, request.query_prompt)
         reranker = self._reranker(request.second_stage)

@@ -57,6 +57,14 @@ def model_mismatch(meta: CollectionMeta, spec: ModelSpec) -> str | None:
     )
 
 
+def check_model(meta: CollectionMeta, spec: ModelSpec, collection: str) -> None:
+    """Refuse ``spec`` for the collection before it is loaded (a caller that names a model): ``check``'s
+    model part, with its message."""
+    reason = model_mismatch(meta, spec)
+    if reason:
+        raise ModelMismatchError(f"Collection {collection!r}: {reason}.")
+
+
 @dataclass(frozen=True, eq=False)
 class VectorSpace:
     """The model (with its prompts), the chunking, the language correction, the vote and the sparse encoder
