@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 
 from benchmarks.common import reference_name, reference_scores
-from benchmarks.xquad import REFERENCE_FILE, XquadBench, cross_lingual_table, main, same_language_table
-from indexer.service import FolderIndexer
-from search.application.evaluating import EvalWorkspace
+from benchmarks.xquad import (
+    REFERENCE_FILE,
+    XquadBench,
+    cross_lingual_table,
+    main,
+    same_language_table,
+    whole_paragraphs,
+)
 from search.application.services import Services
 from search.core.settings import Settings
 from search.core.types import CorpusDoc, Query, QuerySet
@@ -45,7 +50,7 @@ def bench(tmp_path: Path) -> Iterator[XquadBench]:
         registry=ModelRegistry((fake_spec(),)),
         embedder_factory=FakeEmbedder,
     )
-    with EvalWorkspace(FolderIndexer()) as workspace:
+    with whole_paragraphs(services, fake_spec().name) as workspace:  # as benchmarks.xquad runs
         yield XquadBench(services, workspace, fake_spec().name)
     services.close()
 
@@ -55,7 +60,8 @@ def test_the_benchmark_runs_the_apps_evaluator_on_the_models_raw_vectors(bench: 
     assert report.pipelines == (bench.label,) and "raw" in bench.label  # MTEB's vectors: no correction
     assert report.overall[bench.label]["mrr@10"] == 1.0  # a paragraph of the query first
     corpus = bench.workspace.indexed(QUERYSET, bench.services.space(fake_spec().name).uncorrected())
-    assert corpus.chunks == len(CORPUS)  # chunks as long as the model's input: one per paragraph
+    assert bench.workspace.options.chunk_tokens == fake_spec().max_tokens  # chunks as long as the input
+    assert corpus.chunks == len(CORPUS)  # one per paragraph
 
 
 def test_tables_read_reports_per_language(bench: XquadBench) -> None:
