@@ -187,6 +187,20 @@ def test_japanese_with_latin_and_many_kanji_is_still_japanese() -> None:
     assert detect_language(text) == "ja"
 
 
+def test_a_japanese_line_counts_its_kana_and_kanji_together_against_quoted_english() -> None:
+    """Each line votes for one script: a Japanese instruction quoting English menu names has more Latin
+    letters than kana or kanji alone, but fewer than both (the Debian Reference's ch08.ja read as en)."""
+    text = (
+        "日本語の入力メソッドを英語の環境で使うと便利です。\n"
+        "Install the input method package with its recommended packages.\n"
+        '"Settings" → "Keyboard" → "Input Sources" → "Japanese" を選択し "Add" をクリックします。\n'
+        "You may choose as many input sources as you like.\n"
+        '"Region" → "Formats" → "Language" を開き "Done" をクリックします。\n'
+        "Log in again to your user account.\n"
+    )
+    assert detect_language(text) == "ja"
+
+
 def test_chinese_code_is_plain_iso_639_1() -> None:
     assert detect_language("我们在北京学习中文，这里的老师都很好，学生也非常努力。") == "zh"
     assert detect_language("我們在臺北學習中文，這裡的老師都很好，學生也非常努力。") == "zh"

@@ -136,10 +136,11 @@ def test_every_chapter_of_every_translation_as_the_app_chunks_it(bundled_model_c
     """None "und" on prose; at least 99 % of each edition's chunks in its language labelled so.
 
     Issue 22 asked for 95 % in *each* chapter; with the model's chunk budget (larger, more mixed chunks
-    than the quick test's) three small chapters of the test half miss it by a chunk or two (ch07.ja 8 of
-    10, ch08.ja 10 of 11, ch03.fr 15 of 16; every edition 99.35-100 %, all 99.77 %), so per chapter this
-    holds what is reached (80 %, and 60 % of the chunks left in English, which hold translated lines too)
-    and the README says the 95 % per chapter is not met."""
+    than the quick test's) two small chapters of the test half miss it by one chunk (ch07.ja 9 of 10: a
+    package table mixing Japanese and English descriptions; ch03.fr 15 of 16: an untranslated English
+    paragraph quoting two French section titles; every edition 99.34-100 %, all 99.82 %), so per chapter
+    this holds what is reached (90 %, and 60 % of the chunks left in English, which hold translated lines
+    too) and the README says the 95 % per chapter is not met."""
     from indexer.pipeline import IndexConfig, chunk_budget
     from search.models.loading import load_embedder
 
@@ -147,5 +148,5 @@ def test_every_chapter_of_every_translation_as_the_app_chunks_it(bundled_model_c
     embedder = load_embedder("multilingual-e5-small", cache_dir=bundled_model_cache, backend="torch")
     chapters = sorted({p.name.split(".")[0] for p in DEBIAN_REFERENCE.glob("*.en.html")})
     _run(
-        chapters, EDITIONS, embedder, chunk_budget(embedder, IndexConfig()), chapter_bar=0.8, english_bar=0.6
+        chapters, EDITIONS, embedder, chunk_budget(embedder, IndexConfig()), chapter_bar=0.9, english_bar=0.6
     )
