@@ -22,9 +22,14 @@ built from XQuAD, a development split of its articles (0-35):
   query. Where no margin meets the first rule, the entry says so and the app shows no cue.
 
 ``report`` (the figures; reads the data file): held-out sets the thresholds never saw:
-  * the sample query set (sample_corpora: 48 documents, 122 queries) plus ``SAMPLE_OFF_TOPIC``;
+  * the sample query set (sample_corpora) plus ``SAMPLE_OFF_TOPIC``;
   * the Debian Reference manual in 8 languages (benchmarks.debian_manual: 52 questions, 12
-    off-topic); strong hits relevant (target >= 90 %), off-topic hits strong (target <= 5 %).
+    off-topic);
+  * with ``--tatoeba-pool``: the Tatoeba pool's test split (benchmarks.language_bias: ~4,000
+    sentences in 11 languages, each English query's translation relevant, queries in 5
+    languages) plus ``TATOEBA_OFF_TOPIC``, judged twice: only the pair's translation relevant
+    (strict), and every document of the pool that is or translates the same English sentence;
+  strong hits relevant (target >= 90 %), off-topic hits strong (target <= 5 %).
 
     python -m benchmarks.cue_calibration calibrate --cache-dir C
     python -m benchmarks.cue_calibration report --cache-dir C --manual DIR   # DIR from benchmarks.debian_manual
@@ -37,10 +42,11 @@ import json
 import random
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.common import REPO, evaldata_dir, format_table
+from benchmarks.language_bias import tatoeba_pool
 from indexer.pipeline import index_documents
 from search.application.evaluating import corpus_documents
 from search.application.search_app import SearchApp
@@ -78,6 +84,23 @@ SAMPLE_OFF_TOPIC = {
     "off:water-pt": "Qual é a fórmula química da água?",
     "off:website-id": "Bagaimana cara membuat situs web?",
     "off:japan-ar": "ما هي عاصمة اليابان؟",
+}
+
+
+# About nothing a Tatoeba sentence says (everyday sentences): system administration questions.
+TATOEBA_OFF_TOPIC = {
+    "off:sudo-en": "How do I configure sudo on Debian?",
+    "off:apt-de": "Wie installiere ich Pakete mit apt?",
+    "off:kernel-fr": "Comment compiler le noyau Linux avec des modules signés ?",
+    "off:dns-es": "¿Cómo se configura un servidor DNS con bind9?",
+    "off:firewall-zh": "如何用 nftables 配置防火墙规则?",
+    "off:ssh-ru": "Как настроить вход по SSH-ключу без пароля?",
+    "off:raid-ja": "mdadm でソフトウェア RAID を構築するには?",
+    "off:cron-it": "Come si pianifica un'attività con cron?",
+    "off:locale-pt": "Como alterar a localidade do sistema com dpkg-reconfigure?",
+    "off:lvm-id": "Bagaimana cara memperbesar volume logis LVM?",
+    "off:grub-tr": "GRUB önyükleyicisi nasıl yeniden kurulur?",
+    "off:systemd-ko": "systemd 서비스 유닛 파일은 어떻게 작성하나요?",
 }
 
 
@@ -178,6 +201,28 @@ def from_queryset(queryset: QuerySet, off_topic: Mapping[str, str] | None = None
     off += [Query(qid, text, qid.rsplit("-", 1)[-1]) for qid, text in (off_topic or {}).items()]
     relevant = {q.qid: frozenset(d for d, g in queryset.qrels[q.qid].items() if g > 0) for q in on}
     return Judged(queryset.name, queryset.corpus, on, relevant, off)
+
+
+def _normalised(text: str) -> str:
+    return " ".join("".join(c for c in text.casefold() if c.isalnum() or c.isspace()).split())
+
+
+def same_sentence_qrels(pool: QuerySet) -> dict[str, dict[str, int]]:
+    """The Tatoeba pool's judgments with every document that translates the same English sentence
+    relevant too (Tatoeba repeats everyday sentences across its pair files: "I don't know." has a
+    pair in many languages, and the strict judgments call all but one of them irrelevant)."""
+    english: dict[str, str] = {}  # document -> the English sentence it is (or translates)
+    for qid, docs in pool.qrels.items():
+        for doc in docs:
+            own = pool.corpus[doc].text if doc.startswith("eng<") else pool.queries[qid].text
+            english[doc] = _normalised(own)
+    by_sentence: dict[str, set[str]] = {}
+    for doc, sentence in english.items():
+        by_sentence.setdefault(sentence, set()).add(doc)
+    return {
+        qid: {same: 1 for doc in docs for same in by_sentence[english[doc]]}
+        for qid, docs in pool.qrels.items()
+    }
 
 
 def measure(app: SearchApp, judged: Judged, model: str, modes: Sequence[str]) -> dict[str, list[HitRow]]:
@@ -382,6 +427,13 @@ def report(args: argparse.Namespace) -> None:
     sets = [from_queryset(load_queryset(REPO / "sample_corpora" / "queryset"), SAMPLE_OFF_TOPIC)]
     if args.manual:
         sets.append(from_queryset(load_queryset(args.manual)))
+    if args.tatoeba_pool:
+        pool = tatoeba_pool(evaldata_dir(), "test")
+        sets.append(from_queryset(replace(pool, name="tatoeba-pool-test"), TATOEBA_OFF_TOPIC))
+        same = replace(
+            pool, name="tatoeba-pool-test, same sentence relevant", qrels=same_sentence_qrels(pool)
+        )
+        sets.append(from_queryset(same, TATOEBA_OFF_TOPIC))
     calibration = cue_calibration.shipped_calibration()
     table = []
     with tempfile.TemporaryDirectory(prefix="cue-report-") as tmp:
@@ -452,6 +504,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument(
         "--manual", type=Path, help="report: the Debian Reference set (benchmarks.debian_manual OUT)"
+    )
+    parser.add_argument(
+        "--tatoeba-pool",
+        action="store_true",
+        help="report: also the Tatoeba pool's test split (benchmarks.language_bias) with off-topic questions",
     )
     args = parser.parse_args(argv)
     calibrate(args) if args.command == "calibrate" else report(args)

@@ -23,6 +23,8 @@ Sets, each in a development and a test split (``--split``); constants are chosen
   mr bg lt sq + fr ja ar, queries in it vi nl el, from the first half. Written as a BEIR
   folder without language fields (``--write-beir DIR``), evaluated as ``app.py eval
   --queries DIR`` does, document languages detected by the app;
+* tatoeba-alone: the same pool cut by true document language, each searched alone: the
+  model's ceiling for each language, which no correction of the mixed pool can pass;
 * pool6 / pool12: XQuAD paragraphs of 6 (ar de en hi ru zh) or all 12 languages in one
   pool, any translation relevant; articles 0-23 dev, 24-47 test;
 * xquad-r: XQuAD-R (LAReQA): answer sentences of 11 languages, 11 relevant each; same halves;
@@ -187,6 +189,28 @@ def tatoeba_pool(evaldata: Path, split: str, size: int = POOL_SIZE) -> QuerySet:
     )
 
 
+def tatoeba_alone(evaldata: Path, split: str, size: int = POOL_SIZE) -> list[QuerySet]:
+    """The Tatoeba pool cut by true document language: each language's documents searched alone
+    by their own queries. No correction can lift a language in the mixed pool above its score
+    here (the other languages only add distractors), so this is the model's ceiling for it."""
+    pool = tatoeba_pool(evaldata, split, size)
+    groups: dict[str, list[str]] = {}
+    for qid in pool.queries:
+        groups.setdefault(true_language(qid), []).append(qid)
+    sets = []
+    for lang, qids in sorted(groups.items()):
+        docs = {doc for qid in qids for doc in pool.qrels[qid]}
+        sets.append(
+            QuerySet(
+                f"tatoeba-alone-{split}-{lang}",
+                {doc: pool.corpus[doc] for doc in docs},
+                {qid: pool.queries[qid] for qid in qids},
+                {qid: pool.qrels[qid] for qid in qids},
+            )
+        )
+    return sets
+
+
 def write_beir(queryset: QuerySet, folder: Path) -> None:
     """A standard BEIR folder (no language fields): corpus.jsonl, queries.jsonl, qrels/test.tsv."""
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
@@ -272,6 +296,7 @@ def tasks(evaldata: Path, split: str, quick: bool) -> dict[str, Callable[[], lis
     part = slice(half.start, (half.start or 0) + 40) if quick else half
     return {
         "tatoeba-pool": lambda: [pool_as_the_app_reads_it(evaldata, split, 60 if quick else POOL_SIZE)],
+        "tatoeba-alone": lambda: tatoeba_alone(evaldata, split, 60 if quick else POOL_SIZE),
         "pool6": lambda: [xquad_cross_lingual(evaldata, POOL6, POOL6, limit=part)],
         "pool12": lambda: [xquad_cross_lingual(evaldata, XQUAD_LANGUAGES, XQUAD_LANGUAGES, limit=part)],
         "xquad-r": lambda: [xquad_r(evaldata, XQUAD_R_LANGUAGES, XQUAD_R_LANGUAGES, limit=part)],
@@ -373,6 +398,21 @@ def per_true_language(task: str, by_variant: dict[str, EvalReport]) -> None:
     print(format_table(headers, rows))
 
 
+def per_set(task: str, sets: Sequence[QuerySet], by_variant: dict[str, list[EvalReport]]) -> None:
+    """Recall@1 and nDCG@10 of each set (``tatoeba-alone``: each document language alone)."""
+    rows = []
+    for i, queryset in enumerate(sets):
+        row: list[object] = [queryset.name.rsplit("-", 1)[-1], len(queryset.queries)]
+        for reports in by_variant.values():
+            row += [_mean(reports[i : i + 1], "recall@1"), _mean(reports[i : i + 1], "ndcg@10")]
+        rows.append(row)
+    headers = ["document language (true)", "queries"]
+    for name in by_variant:
+        headers += [f"{name} R@1", f"{name} nDCG@10"]
+    print(f"\n{task}: each document language searched alone ('en<xx': English documents queried in xx)")
+    print(format_table(headers, rows))
+
+
 def tune(
     evaldata: Path, model: str, cache: Path, data: Path, quick: bool, tasks_: Sequence[str], grid_: str
 ) -> None:
@@ -455,6 +495,7 @@ def main() -> None:
         for task in args.tasks.split(","):
             sets = available[task]()
             by_variant: dict[str, EvalReport] = {}
+            by_sets: dict[str, list[EvalReport]] = {}
             if args.baseline and task == "tatoeba-pool":
                 t0 = time.perf_counter()
                 report = baseline_report(
@@ -475,11 +516,14 @@ def main() -> None:
                     seconds += secs
                 rows.append(report_rows(task, variant, reports, seconds))
                 by_variant[name] = reports[0]
+                by_sets[name] = reports
                 print(f"  {task} {name} done", file=sys.stderr, flush=True)
             if args.per_language and task in ("tatoeba-pool", "pool6", "pool12"):
                 per_language(task, by_variant)
             if args.per_language and task == "tatoeba-pool":
                 per_true_language(task, by_variant)
+            if args.per_language and task == "tatoeba-alone":
+                per_set(task, sets, by_sets)
     split = "sample: demo set" if args.tasks == "sample" else f"{args.split} split"
     print(
         f"\nLanguage-bias correction, model {args.model}, {split}{' (quick subsets)' if args.quick else ''}"

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from benchmarks import eval_speed, gen_corpus, index_throughput, memory, query_latency, store_latency
+from benchmarks.cue_calibration import same_sentence_qrels
+from benchmarks.language_bias import POOLS, tatoeba_alone, tatoeba_pool, true_language
 from indexer.extract.loaders import LoaderConfig, discover, load_document
 from search.stores.edge import EdgeStore
 from tests.fakes import FakeEmbedder, fake_spec
@@ -150,3 +152,40 @@ def test_memory_benchmark_with_the_real_model(capsys: pytest.CaptureFixture[str]
     rows = memory.main(["--chunks", "2000", "--searches", "10"])
     assert [row[0] for row in rows] == [label for label, _ in memory.MODES]
     assert "peak RSS MB" in capsys.readouterr().out
+
+
+def _fake_tatoeba(root: Path, split: str) -> Path:
+    """A tiny Tatoeba folder with every pair file the pool of ``split`` reads: line i of each side is a pair."""
+    folder = root / "tatoeba"
+    folder.mkdir(parents=True)
+    doc_codes, query_codes = POOLS[split]
+    for code in (*doc_codes, *query_codes):
+        lines = [f"{code} sentence {i}" for i in range(8)]
+        # line 4 opens the test half: the same English sentence in every pair file
+        english = ["I don't know." if i == 4 else f"english {code} {i}" for i in range(8)]
+        (folder / f"tatoeba.{code}-eng.{code}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (folder / f"tatoeba.{code}-eng.eng").write_text("\n".join(english) + "\n", encoding="utf-8")
+    return root
+
+
+def test_tatoeba_pool_cut_by_document_language_keeps_each_language_whole(tmp_path: Path) -> None:
+    """tatoeba-alone: one set per true document language, its queries and exactly their documents."""
+    evaldata = _fake_tatoeba(tmp_path, "test")
+    pool = tatoeba_pool(evaldata, "test", size=4)
+    sets = tatoeba_alone(evaldata, "test", size=4)
+    assert sum(len(s.queries) for s in sets) == len(pool.queries)
+    for queryset in sets:
+        languages = {true_language(qid) for qid in queryset.queries}
+        assert len(languages) == 1 and queryset.name.endswith(languages.pop())
+        assert set(queryset.corpus) == {doc for qid in queryset.queries for doc in queryset.qrels[qid]}
+
+
+def test_same_sentence_judgments_count_every_translation_of_the_english_sentence(tmp_path: Path) -> None:
+    pool = tatoeba_pool(_fake_tatoeba(tmp_path, "test"), "test", size=4)
+    qrels = same_sentence_qrels(pool)
+    # "I don't know." is the first pair of every file's test half: its documents in every language (and the English
+    # documents queried from es/ko/tr/ur) are one sentence, so each such query has them all relevant.
+    first = {doc for qid, docs in pool.qrels.items() if qid.endswith(":0") for doc in docs}
+    assert qrels["eng>heb:0"] == dict.fromkeys(first, 1)
+    assert qrels["spa:0"] == dict.fromkeys(first, 1)
+    assert qrels["eng>heb:1"] == pool.qrels["eng>heb:1"]  # a sentence no other pair has: unchanged
