@@ -11,10 +11,14 @@ E5 = "multilingual-e5-small"
 
 def test_the_shipped_file_calibrates_the_default_model_and_says_why_elsewhere() -> None:
     calibration = shipped_calibration()
-    for mode in ("dense", "sparse", "hybrid"):
+    for mode in ("dense", "hybrid"):
         found = calibration.lookup(calibration_key(E5, mode, "centering-v1:abc", DEFAULT_FEEDBACK.name))
         assert isinstance(found, CueThresholds), mode
         assert found.weak <= found.strong
+    # sparse: calibrated, then withdrawn after the held-out report (README, Relevance cue)
+    for correction in ("centering-v1:abc", "centering-v2:abc"):
+        sparse = calibration.lookup(calibration_key(E5, "sparse", correction, DEFAULT_FEEDBACK.name))
+        assert isinstance(sparse, str) and "withdrawn" in sparse, correction
     legacy = "softmax-prf-v1:w=0.4,top=5,t=0.01,n=100"  # collections of earlier versions: the same vote now
     assert calibration_key(E5, "dense", "centering-v1:x", legacy) == calibration_key(
         E5, "dense", "centering-v1:y", DEFAULT_FEEDBACK.name
