@@ -121,7 +121,7 @@ CALIBRATED_ON = {
     "xquad-pool,xquad-r-pool": f"XQuAD articles 0-{DEV_ARTICLES - 1} (7-language paragraph pool, XQuAD-R "
     "11-language sentence pool)",
     "xquad-pool,xquad-r-pool,tatoeba-dev-pool": f"XQuAD articles 0-{DEV_ARTICLES - 1} (7-language paragraph pool, "
-    "XQuAD-R 11-language sentence pool) and the Tatoeba pool's development split (15 document languages)",
+    "XQuAD-R 11-language sentence pool) and the Tatoeba pool's development split (12 document languages)",
 }
 
 
@@ -208,9 +208,9 @@ def xquad_r_pool(evaldata: Path, per_language: int) -> Judged:
 
 
 def tatoeba_dev_pool(evaldata: Path, per_language: int) -> Judged:
-    """The Tatoeba pool's development split (benchmarks.language_bias: languages and sentences the
-    test split does not have): everyday sentences, one short document each, the case XQuAD's long
-    paragraphs do not cover. Relevant: every document that is or translates the query's English
+    """The Tatoeba pool's development split (benchmarks.language_bias: languages the test split does
+    not have; 122 of its English sentences are in the test split too): everyday sentences, one short
+    document each, the case XQuAD's long paragraphs do not cover. Relevant: every document that is or translates the query's English
     sentence. Off-topic: XQuAD questions about articles 36-47 (encyclopaedic, nothing Tatoeba says)."""
     pool = tatoeba_pool(evaldata, "dev")
     qrels = same_sentence_qrels(pool)

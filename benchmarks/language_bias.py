@@ -23,8 +23,8 @@ Sets, each in a development and a test split (``--split``); constants are chosen
   mr bg lt sq + fr ja ar, queries in it vi nl el, from the first half. Written as a BEIR
   folder without language fields (``--write-beir DIR``), evaluated as ``app.py eval
   --queries DIR`` does, document languages detected by the app;
-* tatoeba-alone: the same pool cut by true document language, each searched alone: the
-  model's ceiling for each language, which no correction of the mixed pool can pass;
+* tatoeba-alone: the same pool cut by true document language, each searched alone: about
+  the model's ceiling for each language in the mixed pool;
 * pool6 / pool12: XQuAD paragraphs of 6 (ar de en hi ru zh) or all 12 languages in one
   pool, any translation relevant; articles 0-23 dev, 24-47 test;
 * xquad-r: XQuAD-R (LAReQA): answer sentences of 11 languages, 11 relevant each; same halves;
@@ -191,8 +191,8 @@ def tatoeba_pool(evaldata: Path, split: str, size: int = POOL_SIZE) -> QuerySet:
 
 def tatoeba_alone(evaldata: Path, split: str, size: int = POOL_SIZE) -> list[QuerySet]:
     """The Tatoeba pool cut by true document language: each language's documents searched alone
-    by their own queries. No correction can lift a language in the mixed pool above its score
-    here (the other languages only add distractors), so this is the model's ceiling for it."""
+    by their own queries. In the mixed pool the other languages mostly add distractors (the vote,
+    which runs only there, could lift a language), so this is about the model's ceiling for it."""
     pool = tatoeba_pool(evaldata, split, size)
     groups: dict[str, list[str]] = {}
     for qid in pool.queries:

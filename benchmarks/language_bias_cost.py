@@ -46,7 +46,9 @@ settings = Settings(embedding_cache=False, data_dir=Path(data), cache_dir=Path(c
                     language_correction=corrected == "1")
 try:
     from indexer.service import FolderIndexer
-except ImportError:  # a checkout from before the application was given its indexer (main before issue 22)
+except ModuleNotFoundError as missing:  # a checkout from before the app was given its indexer (main before issue 22)
+    if missing.name != "indexer.service":
+        raise
     app = SearchApp.build(settings)
 else:
     app = SearchApp.build(settings, indexer_factory=FolderIndexer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmarks.cue_calibration import WITHDRAWN, withdrawn_thresholds
 from search.retrieval.cue_calibration import Calibration, CueThresholds, calibration_key, shipped_calibration
 from search.retrieval.relevance import cue_for
 from search.space.feedback import DEFAULT_FEEDBACK
@@ -38,3 +39,19 @@ def test_cue_bands() -> None:
     assert cue_for(5.0, 0.95, thresholds) == "none"  # a query about nothing
     empty = Calibration({}, {})
     assert "not calibrated" in str(empty.lookup("m|dense|none|none"))
+
+
+def test_a_withdrawn_cue_keeps_its_thresholds_for_the_report() -> None:
+    """The app shows no cue for a withdrawn model and mode; the file keeps what calibrate chose, so the
+    held-out report can measure it again (README, Relevance cue: the sparse rows)."""
+    vote = DEFAULT_FEEDBACK.name
+    kept = withdrawn_thresholds()
+    assert kept[f"{E5}|sparse|centering-v2|{vote}"] == CueThresholds(2.8, -9.25, 0.877)
+    assert kept[f"{E5}|sparse|centering-v1|{vote}"] == CueThresholds(3.3, -5.3, 0.877)
+    calibration = shipped_calibration()
+    for key in kept:
+        model, mode = key.split("|")[:2]
+        assert (
+            calibration.lookup(key)
+            == f"No relevance cue for {model} in {mode} mode: {WITHDRAWN[f'{model}|{mode}']}."
+        )

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from search.core.types import UNDETERMINED
-from search.text.language import UNAMBIGUOUS_SCRIPTS, detect_language, script_counts
+from search.text.language import UNAMBIGUOUS_SCRIPTS, detect_language, identify, script_counts
 
 # language -> (one sentence, a short paragraph)
 SAMPLES: dict[str, tuple[str, str]] = {
@@ -199,6 +199,14 @@ def test_a_japanese_line_counts_its_kana_and_kanji_together_against_quoted_engli
         "Log in again to your user account.\n"
     )
     assert detect_language(text) == "ja"
+
+
+def test_one_japanese_line_quoting_english_names_is_japanese() -> None:
+    """The one-line path (queries, headings) pools kana and kanji too (before: "und" as a chunk, "en" as
+    a query)."""
+    line = '"Settings" → "Keyboard" → "Input Sources" → "Japanese" を選択し "Add" をクリックします。'
+    assert detect_language(line) == "ja"
+    assert identify(line, best_guess=True).code == "ja"
 
 
 def test_chinese_code_is_plain_iso_639_1() -> None:

@@ -7,7 +7,8 @@ Three steps:
 1. The prose (search/text/prose.py): commands, paths, URLs, options, identifiers and
    acronyms are taken out first; they read as English whatever the document's language.
    A text that keeps no letters is code or numbers: "und".
-2. The script, by line: each line votes for the script most of its letters are in, with
+2. The script, by line: each line votes for the script most of its letters are in (kana and
+   kanji counted together: Japanese writes in both), with
    its letters weighed by how much text one letter is (a Han character about three Latin
    ones, search/text/scripts.py), and for a non-Latin script already when that holds a
    third of them (prose in any script quotes Latin-script names). So a Japanese paragraph
@@ -187,7 +188,7 @@ def identify(
 
 
 def _vote(text: str) -> tuple[str, float, str, int, int] | None:
-    """The script most (weighted) letters are in, counted line by line, with its lines' text.
+    """The script most (weighted) letters are in, counted line by line (kana with Han), with its lines' text.
 
     Returns (script, weighted letters of its lines, those lines joined, kana, Han letters in
     them), or None when ``text`` has no letters.
