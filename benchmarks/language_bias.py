@@ -55,6 +55,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks.common import REPO, evaldata_dir, format_table
 from indexer.service import FolderIndexer
 from search.application.evaluating import EvalWorkspace, PipelineSpec, evaluate_pipelines
@@ -71,12 +73,14 @@ from search.evaluation.xquad import (
     xquad_r,
     xquad_same_language,
 )
+from search.models.embedder import Embedder
 from search.models.language_bias import (
     PARAGRAPHS,
     QUERY_WEIGHT,
     SHRINKAGE,
     LanguageCentering,
     compute_centering,
+    pseudo_paragraphs,
 )
 from search.models.specs import ModelSpec
 from search.space.vector_space import VectorSpace
@@ -129,6 +133,9 @@ class Variant:
     shrinkage: float = SHRINKAGE
     query_weight: float = QUERY_WEIGHT
     paragraphs: int = PARAGRAPHS  # pseudo-paragraphs per language of the reference means
+    # reference means for the pools' languages without one, from Tatoeba sentences of the other split
+    # (an experiment: would reference text in more languages help? Tatoeba cannot be shipped)
+    extra_reference: str | None = None
 
 
 def services_for(settings: Settings, variant: Variant) -> Services:
@@ -141,6 +148,10 @@ def services_for(settings: Settings, variant: Variant) -> Services:
                 embedder = self.document_embedder(spec.name)
                 other = compute_centering(embedder, "tuning", variant.paragraphs)
                 base = replace(other, name=base.name)
+            if variant.extra_reference is not None:  # same name: this run only
+                extra = extra_reference_means(self.document_embedder(spec.name), variant.extra_reference)
+                means = {**extra, **base.document_means}  # the project's own reference wins where it exists
+                base = replace(base, document_means=means, languages=tuple(sorted(means)))
             return replace(base, shrinkage=variant.shrinkage, query_weight=variant.query_weight)
 
         def space(self, model: str | None = None, *, document: bool = False) -> VectorSpace:
@@ -150,6 +161,26 @@ def services_for(settings: Settings, variant: Variant) -> Services:
             return chosen
 
     return Tuned.build(replace(settings, language_correction=variant.corrected))
+
+
+REFERENCE_SENTENCES = 36  # as many as the project's reference text has per language
+
+
+def extra_reference_means(embedder: Embedder, split: str) -> dict[str, np.ndarray]:
+    """Reference means for every document language of both pools, from the first REFERENCE_SENTENCES
+    sentences of the *other* split's half of its Tatoeba file (never a sentence ``split`` searches),
+    made as the project's are (pseudo-paragraphs of 4-8 sentences, their mean)."""
+    other = "test" if split == "dev" else "dev"
+    folder = evaldata_dir() / "tatoeba"
+    texts = {}
+    for code in (*POOLS["test"][0], *POOLS["dev"][0]):
+        lines = (folder / f"tatoeba.{code}-eng.{code}").read_text(encoding="utf-8").splitlines()
+        sentences = [line.strip() for line in _half(lines, other) if line.strip()]
+        texts[TATOEBA_CODES[code]] = sentences[:REFERENCE_SENTENCES]
+    paragraphs = pseudo_paragraphs(texts, PARAGRAPHS)
+    return {
+        lang: embedder.encode_documents(paragraphs[lang]).mean(0).astype(np.float32) for lang in sorted(texts)
+    }
 
 
 def _half(lines: list[str], split: str) -> list[str]:
@@ -291,12 +322,14 @@ def run_setting(
     return report, time.perf_counter() - t0
 
 
-def tasks(evaldata: Path, split: str, quick: bool) -> dict[str, Callable[[], list[QuerySet]]]:
+def tasks(
+    evaldata: Path, split: str, quick: bool, pool_size: int = POOL_SIZE
+) -> dict[str, Callable[[], list[QuerySet]]]:
     half = DEV_HALF if split == "dev" else TEST_HALF
     part = slice(half.start, (half.start or 0) + 40) if quick else half
     return {
-        "tatoeba-pool": lambda: [pool_as_the_app_reads_it(evaldata, split, 60 if quick else POOL_SIZE)],
-        "tatoeba-alone": lambda: tatoeba_alone(evaldata, split, 60 if quick else POOL_SIZE),
+        "tatoeba-pool": lambda: [pool_as_the_app_reads_it(evaldata, split, 60 if quick else pool_size)],
+        "tatoeba-alone": lambda: tatoeba_alone(evaldata, split, 60 if quick else pool_size),
         "pool6": lambda: [xquad_cross_lingual(evaldata, POOL6, POOL6, limit=part)],
         "pool12": lambda: [xquad_cross_lingual(evaldata, XQUAD_LANGUAGES, XQUAD_LANGUAGES, limit=part)],
         "xquad-r": lambda: [xquad_r(evaldata, XQUAD_R_LANGUAGES, XQUAD_R_LANGUAGES, limit=part)],
@@ -457,7 +490,15 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test"), default="test")
     parser.add_argument("--quick", action="store_true", help="subsets: a smoke run, not the figures")
     parser.add_argument("--tasks", default="tatoeba-pool,pool6,pool12,xquad-r,same,tatoeba,sample")
-    parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument(
+        "--settings",
+        default=",".join(SETTINGS),
+        help="raw, reference, fitted; reference+tatoeba and fitted+tatoeba add reference means for the "
+        "pools' languages from Tatoeba sentences of the other split (would more reference text help?)",
+    )
+    parser.add_argument(
+        "--pool-size", type=int, default=POOL_SIZE, help="documents per language of the Tatoeba pools"
+    )
     parser.add_argument("--per-language", action="store_true", help="tables by document language (pools)")
     parser.add_argument("--tune", action="store_true", help="the grid of constants, on the dev split")
     parser.add_argument(
@@ -479,7 +520,13 @@ def main() -> None:
         return
     variants = {
         v.name: v
-        for v in (Variant("raw", corrected=False), Variant("reference", fitted=False), Variant("fitted"))
+        for v in (
+            Variant("raw", corrected=False),
+            Variant("reference", fitted=False),
+            Variant("fitted"),
+            Variant("reference+tatoeba", fitted=False, extra_reference=args.split),
+            Variant("fitted+tatoeba", extra_reference=args.split),
+        )
     }
     with tempfile.TemporaryDirectory(prefix="language-bias-") as tmp:
         cache = args.cache_dir or Path(tmp) / "cache"
@@ -491,7 +538,7 @@ def main() -> None:
             )
             return
         rows = []
-        available = tasks(evaldata, args.split, args.quick)
+        available = tasks(evaldata, args.split, args.quick, args.pool_size)
         for task in args.tasks.split(","):
             sets = available[task]()
             by_variant: dict[str, EvalReport] = {}

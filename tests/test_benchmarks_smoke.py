@@ -7,12 +7,21 @@ They are measured for real on a quiet machine; here they must only keep working
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmarks import eval_speed, gen_corpus, index_throughput, memory, query_latency, store_latency
+from benchmarks import (
+    eval_speed,
+    gen_corpus,
+    index_throughput,
+    language_bias,
+    memory,
+    query_latency,
+    store_latency,
+)
 from benchmarks.cue_calibration import same_sentence_qrels
 from benchmarks.language_bias import POOLS, tatoeba_alone, tatoeba_pool, true_language
 from indexer.extract.loaders import LoaderConfig, discover, load_document
@@ -155,14 +164,13 @@ def test_memory_benchmark_with_the_real_model(capsys: pytest.CaptureFixture[str]
 
 
 def _fake_tatoeba(root: Path, split: str) -> Path:
-    """A tiny Tatoeba folder with every pair file the pool of ``split`` reads: line i of each side is a pair."""
+    """A tiny Tatoeba folder with every pair file the pools read: line i of each side is a pair."""
     folder = root / "tatoeba"
     folder.mkdir(parents=True)
-    doc_codes, query_codes = POOLS[split]
-    for code in (*doc_codes, *query_codes):
-        lines = [f"{code} sentence {i}" for i in range(8)]
-        # line 4 opens the test half: the same English sentence in every pair file
-        english = ["I don't know." if i == 4 else f"english {code} {i}" for i in range(8)]
+    for code in {code for pools in POOLS.values() for codes in pools for code in codes}:
+        lines = [f"{code} sentence {i}" for i in range(20)]
+        # line 10 opens the test half: the same English sentence in every pair file
+        english = ["I don't know." if i == 10 else f"english {code} {i}" for i in range(20)]
         (folder / f"tatoeba.{code}-eng.{code}").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (folder / f"tatoeba.{code}-eng.eng").write_text("\n".join(english) + "\n", encoding="utf-8")
     return root
@@ -189,3 +197,23 @@ def test_same_sentence_judgments_count_every_translation_of_the_english_sentence
     assert qrels["eng>heb:0"] == dict.fromkeys(first, 1)
     assert qrels["spa:0"] == dict.fromkeys(first, 1)
     assert qrels["eng>heb:1"] == pool.qrels["eng>heb:1"]  # a sentence no other pair has: unchanged
+
+
+def test_extra_reference_means_come_from_the_other_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The would-more-reference-text-help experiment never builds a mean from a sentence the run searches."""
+    monkeypatch.setenv("MLSEARCH_EVALDATA", str(_fake_tatoeba(tmp_path, "test")))
+    seen: list[str] = []
+
+    class Recording(FakeEmbedder):
+        def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+            seen.extend(texts)
+            return super().encode_documents(texts)
+
+    means = language_bias.extra_reference_means(Recording(fake_spec("m")), "test")
+    assert {"he", "sw", "cs", "fi"} <= set(means) and all(
+        v.shape == (fake_spec("m").dimension,) for v in means.values()
+    )
+    test_half = [f"sentence {i}" for i in range(10, 20)]
+    assert seen and not any(f"{line} " in f"{t} " for t in seen for line in test_half)
