@@ -223,9 +223,9 @@ def _vote(text: str) -> tuple[str, float, str, int, int] | None:
     totals = weighted.sum(axis=1)
     if not totals.any():
         return None
-    voting = weighted.copy()
+    voting = _with_kana_as_han(weighted)
     voting[:, _LATIN] *= _LATIN_DISCOUNT
-    winner = np.argmax(_with_kana_as_han(voting), axis=-1)
+    winner = np.argmax(voting, axis=1)
     winner[totals == 0] = -1
     scores = np.bincount(winner[winner >= 0], weights=totals[winner >= 0], minlength=width)
     best = int(np.argmax(scores))
