@@ -210,8 +210,9 @@ def xquad_r_pool(evaldata: Path, per_language: int) -> Judged:
 def tatoeba_dev_pool(evaldata: Path, per_language: int) -> Judged:
     """The Tatoeba pool's development split (benchmarks.language_bias: languages the test split does
     not have; 122 of its English sentences are in the test split too): everyday sentences, one short
-    document each, the case XQuAD's long paragraphs do not cover. Relevant: every document that is or translates the query's English
-    sentence. Off-topic: XQuAD questions about articles 36-47 (encyclopaedic, nothing Tatoeba says)."""
+    document each, the case XQuAD's long paragraphs do not cover. Relevant: every document that is or
+    translates the query's English sentence. Off-topic: XQuAD questions about articles 36-47
+    (encyclopaedic, nothing Tatoeba says)."""
     pool = tatoeba_pool(evaldata, "dev")
     qrels = same_sentence_qrels(pool)
     on = [replace(query, language=true_language(qid)) for qid, query in pool.queries.items()]
@@ -404,11 +405,8 @@ def withdrawn_thresholds() -> dict[str, CueThresholds]:
     """The thresholds of entries withdrawn after a held-out report (the app shows no cue for them; the
     report still measures them, so the evidence can be reproduced)."""
     entries = json.loads(DATA_FILE.read_text(encoding="utf-8")).get("entries", {})
-    return {
-        key: CueThresholds(float(old["strong"]), float(old["weak"]), float(old["nonsense"]))
-        for key, entry in entries.items()
-        if (old := entry.get("withdrawn"))
-    }
+    kept = {key: entry["withdrawn"] for key, entry in entries.items() if "withdrawn" in entry}
+    return dict(Calibration.from_json({"entries": kept}).thresholds)
 
 
 def calibrate(args: argparse.Namespace) -> None:
@@ -429,23 +427,6 @@ def calibrate(args: argparse.Namespace) -> None:
                 for mode, found in rows.items():
                     key = calibration_key(model, mode, meta.correction, meta.feedback)
                     chosen = choose(found, args.precision, args.off_topic, args.weak_off_topic)
-                    reason = WITHDRAWN.get(f"{model}|{mode}")
-                    if reason is not None and not isinstance(chosen, str):
-                        figures = {
-                            name: summary([r for r in found if r.collection == name], chosen)
-                            for name in sorted({r.collection for r in found})
-                        }
-                        entries[key] = {
-                            "reason": reason,
-                            "withdrawn": {
-                                "strong": chosen.strong,
-                                "weak": chosen.weak,
-                                "nonsense": chosen.nonsense,
-                                "calibration": figures,
-                            },
-                        }
-                        table.append([model, mode, "-", "-", "-", f"withdrawn: {reason[:50]}"])
-                        continue
                     if isinstance(chosen, str):
                         entries[key] = {"reason": chosen}
                         table.append([model, mode, "-", "-", "-", chosen[:60]])
@@ -460,6 +441,9 @@ def calibrate(args: argparse.Namespace) -> None:
                         "nonsense": chosen.nonsense,
                         "calibration": figures,
                     }
+                    reason = WITHDRAWN.get(f"{model}|{mode}")
+                    if reason is not None:  # kept for the report; the app shows no cue
+                        entries[key] = {"reason": reason, "withdrawn": entries[key]}
                     for name, f in figures.items():
                         table.append(
                             [
